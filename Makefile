@@ -1,0 +1,44 @@
+# SafeGrid. `make run` serves the demo; `make test` runs every test. Both set up what they
+# need: PostGIS from apt, a project-private PostgreSQL cluster on 127.0.0.1:55432 (data under
+# /var/tmp), the schema and the demo data. Set DATABASE_URL to use your own PostGIS instead.
+
+SHELL := /bin/bash
+BIN := bin/safegrid
+GO ?= go
+export CGO_ENABLED := 1
+
+.PHONY: run test build db db-stop demo bench-import fuzz clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/safegrid
+
+# db starts (or reuses) the private cluster and prints its DATABASE_URL.
+db:
+	@url=$$(scripts/db.sh start) && echo "DATABASE_URL=$$url"
+
+db-stop:
+	@scripts/db.sh stop
+
+demo: build
+	@url=$$(scripts/db.sh start) && DATABASE_URL=$$url $(BIN) demo
+
+run: build
+	@url=$$(scripts/db.sh start) && export DATABASE_URL=$$url && \
+	  $(BIN) migrate && $(BIN) demo && \
+	  exec $(BIN) serve --listen $${SAFEGRID_LISTEN:-127.0.0.1:8080}
+
+test: build
+	@url=$$(scripts/db.sh start) && export DATABASE_URL=$$url && \
+	  $(GO) vet ./... && \
+	  $(GO) test -count=1 -timeout 30m ./...
+
+fuzz:
+	$(GO) test ./grid -run '^$$' -fuzz FuzzReadGeoJSON -fuzztime 30s
+	$(GO) test ./grid -run '^$$' -fuzz FuzzReadCSV -fuzztime 30s
+
+# bench-import: 1,000,000 generated enterprises loaded three ways; see BENCHMARKS.md.
+bench-import: build
+	@url=$$(scripts/db.sh start) && DATABASE_URL=$$url scripts/bench-import.sh
+
+clean:
+	rm -rf bin

@@ -1,0 +1,340 @@
+package grid
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+	"sync"
+
+	"github.com/jackc/pgx/v5"
+
+	"safegrid/geo"
+)
+
+// ImportOptions say how a file is imported.
+type ImportOptions struct {
+	Kind   string
+	Format Format
+	CRS    geo.CRS
+	// SkipInvalid loads the good rows and reports the others; without it one bad row
+	// fails the whole import and nothing is written.
+	SkipInvalid bool
+	// Repair makes invalid polygons valid (ST_MakeValid) instead of refusing them.
+	Repair bool
+	// IgnoreUnknown drops properties the kind does not know instead of refusing the row.
+	IgnoreUnknown bool
+	// Actor is who imports, for the audit log.
+	Actor string
+	// Progress, when set, is called with the number of rows read so far.
+	Progress func(rows int)
+	// ShoreToleranceM is how far outside the district polygons a vertex may lie (ports,
+	// pipelines and sites on the shore line); default 500.
+	ShoreToleranceM float64
+}
+
+// ImportResult is what an import did.
+type ImportResult struct {
+	Kind       string      `json:"kind"`
+	Read       int         `json:"read"`
+	Inserted   int         `json:"inserted"`
+	Updated    int         `json:"updated"`
+	Rejected   int         `json:"rejected"` // rows refused
+	Rejections []Rejection `json:"rejections,omitempty"`
+}
+
+// ImportError is an import refused because of bad rows; nothing was written.
+type ImportError struct {
+	Kind       string
+	Rejections []Rejection
+}
+
+func (e *ImportError) Error() string {
+	const show = 10
+	var b strings.Builder
+	rows := map[int]bool{}
+	for _, r := range e.Rejections {
+		rows[r.Row] = true
+	}
+	fmt.Fprintf(&b, "%s: %d invalid row(s), nothing imported:", e.Kind, len(rows))
+	for i, r := range e.Rejections {
+		if i == show {
+			fmt.Fprintf(&b, "\n  … and %d more problem(s)", len(e.Rejections)-show)
+			break
+		}
+		b.WriteString("\n  ")
+		b.WriteString(r.String())
+	}
+	return b.String()
+}
+
+// UnknownKindError names a kind that does not exist.
+type UnknownKindError struct{ Name string }
+
+func (e *UnknownKindError) Error() string {
+	names := make([]string, len(Kinds))
+	for i, k := range Kinds {
+		names[i] = k.Name
+	}
+	return fmt.Sprintf("unknown kind %q (known: %s)", e.Name, strings.Join(names, ", "))
+}
+
+// Import loads one file of one kind in a single transaction: all rows, or (with
+// SkipInvalid) all good rows, or nothing.
+func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (*ImportResult, error) {
+	k, ok := KindByName(opts.Kind)
+	if !ok {
+		return nil, &UnknownKindError{Name: opts.Kind}
+	}
+	if opts.CRS == "" {
+		opts.CRS = geo.WGS84
+	}
+	if opts.ShoreToleranceM == 0 {
+		opts.ShoreToleranceM = 500
+	}
+	if opts.Actor == "" {
+		opts.Actor = "cli"
+	}
+	co := &checkOptions{crs: opts.CRS, repair: opts.Repair, ignoreUnknown: opts.IgnoreUnknown}
+	if k.Name == "areas" {
+		co.region = geo.BoundRegion(geo.ShanghaiBound)
+	} else {
+		var err error
+		if co.region, err = s.Region(ctx, opts.ShoreToleranceM); err != nil {
+			return nil, err
+		}
+		var districts int
+		if err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM areas WHERE level = 'district'`).Scan(&districts); err != nil {
+			return nil, err
+		}
+		if districts == 0 {
+			return nil, fmt.Errorf("no districts loaded: import the areas first (safegrid import --kind areas FILE)")
+		}
+	}
+	sc, err := newScanner(r, opts.Format)
+	if err != nil {
+		return nil, err
+	}
+
+	tx, err := s.Pool.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if _, err := tx.Exec(ctx, k.stagingDDL()); err != nil {
+		return nil, fmt.Errorf("staging table: %w", err)
+	}
+
+	src := newRecordSource(ctx, sc, k, co, opts.Progress)
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"staging"}, k.stagingColumns(), src); err != nil {
+		if src.fatal != nil {
+			return nil, src.fatal
+		}
+		return nil, fmt.Errorf("copy: %w", err)
+	}
+	res := &ImportResult{Kind: k.Name, Read: src.read, Rejections: src.rejections}
+	res.Rejected = countRows(src.rejections)
+	if res.Rejected > 0 && !opts.SkipInvalid {
+		return nil, &ImportError{Kind: k.Name, Rejections: src.rejections}
+	}
+	if k.Name == "areas" {
+		more, err := checkAreaParents(ctx, tx)
+		if err != nil {
+			return nil, err
+		}
+		if len(more) > 0 {
+			if !opts.SkipInvalid {
+				return nil, &ImportError{Kind: k.Name, Rejections: more}
+			}
+			res.Rejections = append(res.Rejections, more...)
+			res.Rejected = countRows(res.Rejections)
+		}
+	}
+	for _, q := range k.writeSQL() {
+		if q.counts {
+			if err := tx.QueryRow(ctx, q.sql, opts.Actor).Scan(&res.Inserted, &res.Updated); err != nil {
+				return nil, fmt.Errorf("write %s: %w", k.Name, err)
+			}
+			continue
+		}
+		if _, err := tx.Exec(ctx, q.sql); err != nil {
+			return nil, fmt.Errorf("write %s: %w", k.Name, err)
+		}
+	}
+	if k.Name == "areas" {
+		if err := rebuildAreaCells(ctx, tx); err != nil {
+			return nil, err
+		}
+	}
+	details, _ := json.Marshal(map[string]any{"read": res.Read, "inserted": res.Inserted, "updated": res.Updated, "rejected": res.Rejected, "crs": opts.CRS})
+	if _, err := tx.Exec(ctx, `INSERT INTO audit_log (actor, action, target, details) VALUES ($1, 'import', $2, $3)`, opts.Actor, k.Name, details); err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+func countRows(rs []Rejection) int {
+	rows := map[int]bool{}
+	for _, r := range rs {
+		rows[r.Row] = true
+	}
+	return len(rows)
+}
+
+// recordSource decodes and checks rows on every core and hands the good ones to COPY in
+// file order. Bad rows are collected, not copied.
+type recordSource struct {
+	k          *Kind
+	out        chan batch
+	pending    map[int]batch
+	next       int
+	cur        []record
+	i          int
+	vals       []any
+	read       int
+	rejections []Rejection
+	keys       map[string]int
+	fatal      error
+	done       bool // the last batch was taken
+	progress   func(int)
+	cancel     context.CancelFunc
+}
+
+type batch struct {
+	seq    int
+	chunks []chunk
+	recs   []record
+	probs  []Rejection
+	err    error // a file error that ends the stream after this batch
+	last   bool
+}
+
+const batchSize = 512
+
+func newRecordSource(ctx context.Context, sc scanner, k *Kind, co *checkOptions, progress func(int)) *recordSource {
+	ctx, cancel := context.WithCancel(ctx)
+	work := make(chan batch, 8)
+	out := make(chan batch, 16)
+	src := &recordSource{k: k, out: out, pending: map[int]batch{}, keys: map[string]int{}, progress: progress, cancel: cancel}
+
+	go func() { // reader: the file is read in order by one goroutine
+		defer close(work)
+		seq := 0
+		for {
+			b := batch{seq: seq}
+			for len(b.chunks) < batchSize {
+				c, err := sc.next()
+				if err != nil {
+					if !errors.Is(err, io.EOF) {
+						b.err = err
+					}
+					b.last = true
+					break
+				}
+				b.chunks = append(b.chunks, c)
+			}
+			select {
+			case work <- b:
+			case <-ctx.Done():
+				return
+			}
+			if b.last {
+				return
+			}
+			seq++
+		}
+	}()
+
+	var wg sync.WaitGroup
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range work {
+				for _, c := range b.chunks {
+					rec, probs := k.check(sc.decode(c), co)
+					if len(probs) > 0 {
+						b.probs = append(b.probs, probs...)
+						continue
+					}
+					b.recs = append(b.recs, rec)
+				}
+				b.chunks = nil
+				select {
+				case out <- b:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(out) }()
+	return src
+}
+
+// Next implements pgx.CopyFromSource.
+func (s *recordSource) Next() bool {
+	for s.i >= len(s.cur) {
+		if !s.nextBatch() {
+			s.cancel()
+			return false
+		}
+	}
+	rec := s.cur[s.i]
+	s.i++
+	s.vals = s.k.stagingValues(rec, s.vals[:0])
+	return true
+}
+
+func (s *recordSource) nextBatch() bool {
+	if s.done {
+		return false
+	}
+	for {
+		if b, ok := s.pending[s.next]; ok {
+			delete(s.pending, s.next)
+			s.next++
+			s.read += len(b.recs) + countRows(b.probs)
+			s.rejections = append(s.rejections, b.probs...)
+			s.cur, s.i = s.cur[:0], 0
+			for _, rec := range b.recs {
+				if rec.key != "" {
+					if first, dup := s.keys[rec.key]; dup {
+						s.rejections = append(s.rejections, Rejection{Row: rec.n, Field: s.k.Key,
+							Reason: fmt.Sprintf("%q appears again (first at row %d)", rec.key, first)})
+						s.read++
+						continue
+					}
+					s.keys[rec.key] = rec.n
+				}
+				s.cur = append(s.cur, rec)
+			}
+			if s.progress != nil {
+				s.progress(s.read)
+			}
+			if b.err != nil {
+				s.fatal = b.err
+				return false
+			}
+			s.done = b.last
+			return len(s.cur) > 0 || !s.done
+		}
+		b, ok := <-s.out
+		if !ok {
+			return false
+		}
+		s.pending[b.seq] = b
+	}
+}
+
+// Values implements pgx.CopyFromSource.
+func (s *recordSource) Values() ([]any, error) { return s.vals, nil }
+
+// Err implements pgx.CopyFromSource.
+func (s *recordSource) Err() error { return s.fatal }

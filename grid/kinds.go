@@ -1,0 +1,201 @@
+package grid
+
+// FieldType is the type of one attribute of an imported row.
+type FieldType int
+
+const (
+	Text FieldType = iota
+	Int
+	Float
+	Bool
+	Date      // YYYY-MM-DD
+	Timestamp // RFC 3339, or YYYY-MM-DD[ HH:MM[:SS]] in Asia/Shanghai
+	Enum
+	USCC // 统一社会信用代码, 18 characters with the GB 32100-2015 check digit
+	AreaCode
+)
+
+// GeomType is a geometry type a kind accepts.
+type GeomType string
+
+const (
+	GeomPoint           GeomType = "Point"
+	GeomLineString      GeomType = "LineString"
+	GeomMultiLineString GeomType = "MultiLineString"
+	GeomPolygon         GeomType = "Polygon"
+	GeomMultiPolygon    GeomType = "MultiPolygon"
+)
+
+// Field describes one attribute: its name in import files (GeoJSON property or CSV column)
+// and in the table, its type and what it allows.
+type Field struct {
+	Name     string
+	Type     FieldType
+	Required bool
+	// Values are the allowed values of an Enum, as stored. Aliases maps other spellings
+	// users bring (English, or the long Chinese name) to one of them.
+	Values  []string
+	Aliases map[string]string
+	Min     *float64 // for Int and Float
+	Doc     string
+}
+
+// Kind describes one importable kind of thing: its table, its external code (the key a
+// re-import updates by), its fields and the geometries it accepts.
+type Kind struct {
+	Name  string // as in --kind
+	Table string
+	Doc   string
+	// Key is the field that identifies a row across imports.
+	Key    string
+	Fields []Field
+	Geoms  []GeomType
+	// Big kinds are distributed by district_code and tagged with areas on write.
+	Big bool
+}
+
+func minZero() *float64 { z := 0.0; return &z }
+
+// Enumerations, stored as the terms the standards use.
+var (
+	Industries       = []string{"危化品生产", "危化品经营", "危化品储存", "危化品使用", "建筑施工", "工贸", "交通运输", "其他"}
+	RiskLevels       = []string{"重大", "较大", "一般", "低"}
+	PipelineMedia    = []string{"oil", "gas"}
+	PipelineClasses  = []string{"transmission", "distribution"}
+	Pressures        = []string{"高压", "次高压", "中压", "低压"}
+	RemediationState = []string{"待整治", "整治中", "已整治"}
+	StationTypes     = []string{"特勤", "一级普通", "二级普通", "小型", "战勤保障"}
+	StationStatuses  = []string{"existing", "planned"}
+	PortLevels       = []string{"中心", "一级", "二级", "三级", "等级以下"}
+	UndergroundUses  = []string{"民防工程", "地下商业", "地下车库", "轨交站", "综合管廊"}
+	HazardLevels     = []string{"一般", "重大"}
+	HazardStatuses   = []string{"reported", "registered", "assigned", "rectifying", "verified", "closed"}
+	AreaLevels       = []string{"district", "street", "community"}
+)
+
+// Kinds lists every importable kind, in the order a full data set is loaded.
+var Kinds = []Kind{
+	{
+		Name: "areas", Table: "areas", Key: "code",
+		Doc:   "administrative areas: district 区 (6-digit code), street/town 街道/镇 (9), community 居委/村 (12)",
+		Geoms: []GeomType{GeomPolygon, GeomMultiPolygon},
+		Fields: []Field{
+			{Name: "code", Type: AreaCode, Required: true, Doc: "6, 9 or 12 digits; the level follows from the length"},
+			{Name: "name", Type: Text, Required: true},
+			{Name: "synthetic", Type: Bool, Doc: "true when the boundary is synthesised, not surveyed"},
+		},
+	},
+	{
+		Name: "enterprises", Table: "enterprises", Key: "uscc", Big: true,
+		Doc:   "生产经营单位: production and business units",
+		Geoms: []GeomType{GeomPoint},
+		Fields: []Field{
+			{Name: "uscc", Type: USCC, Required: true, Doc: "统一社会信用代码"},
+			{Name: "name", Type: Text, Required: true},
+			{Name: "industry", Type: Enum, Required: true, Values: Industries, Aliases: map[string]string{
+				"hazchem_production": "危化品生产", "hazchem_trade": "危化品经营", "hazchem_storage": "危化品储存",
+				"hazchem_use": "危化品使用", "construction": "建筑施工", "industry_trade": "工贸",
+				"transport": "交通运输", "other": "其他"}},
+			{Name: "risk_level", Type: Enum, Required: true, Values: RiskLevels, Aliases: map[string]string{
+				"major": "重大", "high": "较大", "general": "一般", "low": "低",
+				"red": "重大", "orange": "较大", "yellow": "一般", "blue": "低"}},
+			{Name: "major_hazard", Type: Bool, Doc: "重大危险源"},
+			{Name: "employees", Type: Int, Min: minZero()},
+			{Name: "address", Type: Text},
+		},
+	},
+	{
+		Name: "pipelines", Table: "pipelines", Key: "code", Big: true,
+		Doc:   "油气输送管道/燃气管线: oil and gas pipelines",
+		Geoms: []GeomType{GeomLineString, GeomMultiLineString},
+		Fields: []Field{
+			{Name: "code", Type: Text, Required: true},
+			{Name: "name", Type: Text},
+			{Name: "medium", Type: Enum, Required: true, Values: PipelineMedia, Aliases: map[string]string{"油": "oil", "石油": "oil", "气": "gas", "燃气": "gas", "天然气": "gas"}},
+			{Name: "class", Type: Enum, Required: true, Values: PipelineClasses, Aliases: map[string]string{"输送": "transmission", "长输": "transmission", "配送": "distribution", "城镇": "distribution"}},
+			{Name: "pressure", Type: Enum, Required: true, Values: Pressures, Aliases: map[string]string{"high": "高压", "sub_high": "次高压", "medium": "中压", "low": "低压"}},
+			{Name: "diameter_mm", Type: Int, Min: minZero()},
+			{Name: "operator", Type: Text},
+		},
+	},
+	{
+		Name: "gas_occupancy_sites", Table: "gas_occupancy_sites", Key: "code", Big: true,
+		Doc:   "燃气管道占压: buildings or structures sitting on a gas pipe",
+		Geoms: []GeomType{GeomPoint, GeomPolygon, GeomMultiPolygon},
+		Fields: []Field{
+			{Name: "code", Type: Text, Required: true},
+			{Name: "pipeline_code", Type: Text},
+			{Name: "occupant", Type: Text, Required: true, Doc: "what occupies the pipe"},
+			{Name: "status", Type: Enum, Required: true, Values: RemediationState, Aliases: map[string]string{"pending": "待整治", "in_progress": "整治中", "done": "已整治"}},
+			{Name: "deadline", Type: Date},
+		},
+	},
+	{
+		Name: "fire_stations", Table: "fire_stations", Key: "code",
+		Doc:   "消防站: fire and rescue stations",
+		Geoms: []GeomType{GeomPoint},
+		Fields: []Field{
+			{Name: "code", Type: Text, Required: true},
+			{Name: "name", Type: Text, Required: true},
+			{Name: "type", Type: Enum, Required: true, Values: StationTypes, Aliases: map[string]string{"special": "特勤", "class1": "一级普通", "class2": "二级普通", "small": "小型", "logistics": "战勤保障", "一级": "一级普通", "二级": "二级普通"}},
+			{Name: "status", Type: Enum, Required: true, Values: StationStatuses, Aliases: map[string]string{"现有": "existing", "已建": "existing", "规划": "planned"}},
+			{Name: "vehicles", Type: Int, Min: minZero()},
+			{Name: "staff", Type: Int, Min: minZero()},
+		},
+	},
+	{
+		Name: "fishing_ports", Table: "fishing_ports", Key: "code",
+		Doc:   "渔港: fishing ports",
+		Geoms: []GeomType{GeomPoint, GeomPolygon, GeomMultiPolygon},
+		Fields: []Field{
+			{Name: "code", Type: Text, Required: true},
+			{Name: "name", Type: Text, Required: true},
+			{Name: "level", Type: Enum, Required: true, Values: PortLevels, Aliases: map[string]string{"central": "中心", "class1": "一级", "class2": "二级", "class3": "三级", "below": "等级以下"}},
+			{Name: "vessels", Type: Int, Min: minZero(), Doc: "fishing vessels based there"},
+		},
+	},
+	{
+		Name: "underground_spaces", Table: "underground_spaces", Key: "code", Big: true,
+		Doc:   "地下空间: underground spaces",
+		Geoms: []GeomType{GeomPolygon, GeomMultiPolygon},
+		Fields: []Field{
+			{Name: "code", Type: Text, Required: true},
+			{Name: "name", Type: Text},
+			{Name: "use", Type: Enum, Required: true, Values: UndergroundUses, Aliases: map[string]string{"civil_defence": "民防工程", "commercial": "地下商业", "parking": "地下车库", "metro_station": "轨交站", "utility_tunnel": "综合管廊"}},
+			{Name: "levels", Type: Int, Min: minZero()},
+			{Name: "floor_area_m2", Type: Float, Min: minZero()},
+			{Name: "depth_m", Type: Float, Min: minZero()},
+		},
+	},
+	{
+		Name: "hazards", Table: "hazards", Key: "code", Big: true,
+		Doc:   "隐患: safety hazards found in inspections or reported",
+		Geoms: []GeomType{GeomPoint},
+		Fields: []Field{
+			{Name: "code", Type: Text, Required: true},
+			{Name: "level", Type: Enum, Required: true, Values: HazardLevels, Aliases: map[string]string{"general": "一般", "major": "重大"}},
+			{Name: "category", Type: Text, Required: true},
+			{Name: "description", Type: Text, Required: true},
+			{Name: "status", Type: Enum, Values: HazardStatuses, Aliases: map[string]string{"上报": "reported", "立案": "registered", "派遣": "assigned", "整改": "rectifying", "验收": "verified", "核查": "verified", "销号": "closed", "结案": "closed"}},
+			{Name: "feature_kind", Type: Enum, Values: []string{"enterprises", "pipelines", "gas_occupancy_sites", "fire_stations", "fishing_ports", "underground_spaces"}},
+			{Name: "feature_code", Type: Text, Doc: "USCC or code of the feature the hazard belongs to"},
+			{Name: "reporter", Type: Text},
+			{Name: "responsible", Type: Text},
+			{Name: "deadline", Type: Date},
+			{Name: "funds", Type: Float, Min: minZero(), Doc: "rectification funds, yuan"},
+			{Name: "measures", Type: Text, Doc: "rectification plan measures (required before a 重大 hazard is assigned)"},
+			{Name: "reported_at", Type: Timestamp},
+			{Name: "closed_at", Type: Timestamp},
+		},
+	},
+}
+
+// KindByName returns the kind called name.
+func KindByName(name string) (*Kind, bool) {
+	for i := range Kinds {
+		if Kinds[i].Name == name {
+			return &Kinds[i], true
+		}
+	}
+	return nil, false
+}

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# bench-import: load 1,000,000 generated enterprises three ways, RUNS times each, in one run,
+# and print rows/s (median) and ratios:
+#   (a) safegrid import of the GeoJSON (validation, CRS, H3, area tagging, upsert)
+#   (b) the floor: a plain binary COPY of the same rows into the same table, no checks
+#   (c) GDAL's ogr2ogr loading the same GeoJSON into PostGIS
+# Usage: DATABASE_URL=... scripts/bench-import.sh   (make bench-import sets it)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROWS_SCALE=${SCALE:-50}   # 20,000 enterprises per unit of scale
+RUNS=${RUNS:-3}
+BIN=${BIN:-bin/safegrid}
+work=${BENCH_DIR:-/var/tmp/safegrid-bench}
+mkdir -p "$work"
+
+if ! command -v ogr2ogr >/dev/null; then
+	echo "installing gdal-bin for ogr2ogr" >&2
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gdal-bin >&2 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gdal-bin >&2; }
+fi
+
+base=${DATABASE_URL:?set DATABASE_URL}
+db_url() { python3 -c 'import sys,urllib.parse as u; p=u.urlparse(sys.argv[1]); print(p._replace(path="/"+sys.argv[2]).geturl())' "$base" "$1"; }
+admin=$(db_url postgres)
+bench=$(db_url safegrid_bench)
+
+if [ ! -s "$work/data/enterprises.geojson" ] || [ "$(cat "$work/data/.scale" 2>/dev/null)" != "$ROWS_SCALE" ]; then
+	echo "generating scale $ROWS_SCALE into $work/data" >&2
+	rm -rf "$work/data"
+	"$BIN" generate --scale "$ROWS_SCALE" --seed 1 --out "$work/data" --only areas,enterprises >&2
+	echo "$ROWS_SCALE" >"$work/data/.scale"
+fi
+file="$work/data/enterprises.geojson"
+
+psql -q "$admin" -c "DROP DATABASE IF EXISTS safegrid_bench WITH (FORCE)" -c "CREATE DATABASE safegrid_bench"
+DATABASE_URL=$bench "$BIN" migrate >&2
+DATABASE_URL=$bench "$BIN" import --kind areas "$work/data/areas.geojson" >&2
+
+now() { date +%s.%N; }
+calc() { awk "BEGIN { print $* }"; }
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+reset_table() { psql -q "$bench" -c "TRUNCATE enterprises CASCADE" -c "CHECKPOINT"; }
+
+cols="district_code, uscc, name, industry, risk_level, major_hazard, employees, address, street_code, community_code, h3, geom"
+dump="$work/enterprises.bin"
+a=() b=() c=()
+for i in $(seq "$RUNS"); do
+	reset_table
+	t0=$(now); DATABASE_URL=$bench "$BIN" import --kind enterprises "$file" >/dev/null 2>&1; t1=$(now)
+	a+=("$(calc "$t1 - $t0")")
+	n=$(psql -tA "$bench" -c "SELECT count(*) FROM enterprises")
+	[ "$i" = 1 ] && psql -q "$bench" -c "\\copy (SELECT $cols FROM enterprises) TO '$dump' WITH (FORMAT binary)"
+
+	reset_table
+	t0=$(now); psql -q "$bench" -c "\\copy enterprises ($cols) FROM '$dump' WITH (FORMAT binary)"; t1=$(now)
+	b+=("$(calc "$t1 - $t0")")
+
+	psql -q "$bench" -c "DROP TABLE IF EXISTS ogr_enterprises" -c "CHECKPOINT"
+	pg=$(python3 -c 'import sys,urllib.parse as u; p=u.urlparse(sys.argv[1]); print("PG:host=%s port=%s dbname=%s user=%s password=%s" % (p.hostname, p.port or 5432, p.path[1:], p.username, u.unquote(p.password or "")))' "$bench")
+	t0=$(now); ogr2ogr -f PostgreSQL "$pg" "$file" -nln ogr_enterprises -lco GEOMETRY_NAME=geom -lco SPATIAL_INDEX=GIST --config PG_USE_COPY YES -gt 65536 >/dev/null 2>&1; t1=$(now)
+	c+=("$(calc "$t1 - $t0")")
+	echo "run $i: import ${a[-1]}s, copy ${b[-1]}s, ogr2ogr ${c[-1]}s ($n rows)" >&2
+done
+ma=$(printf '%s\n' "${a[@]}" | median); mb=$(printf '%s\n' "${b[@]}" | median); mc=$(printf '%s\n' "${c[@]}" | median)
+printf '\n%d enterprises, median of %d runs (%s)\n' "$n" "$RUNS" "$(date -u +%F)"
+printf '%-44s %10s %12s %14s\n' "method" "median s" "rows/s" "vs COPY floor"
+printf '%-44s %10.2f %12.0f %14.2f\n' "(a) safegrid import (checks, H3, tagging)" "$ma" "$(calc "$n / $ma")" "$(calc "$mb / $ma")"
+printf '%-44s %10.2f %12.0f %14.2f\n' "(b) binary COPY, same rows, no checks" "$mb" "$(calc "$n / $mb")" "1.00"
+printf '%-44s %10.2f %12.0f %14.2f\n' "(c) ogr2ogr GeoJSON -> PostGIS" "$mc" "$(calc "$n / $mc")" "$(calc "$mb / $mc")"
+printf 'ratios: (a)/(b) = %.2f (target >= 0.5); (a)/(c) = %.2f (target > 1)\n' "$(calc "$mb / $ma")" "$(calc "$mc / $ma")"
