@@ -151,10 +151,10 @@ func newPlacer(w *world) *placer {
 }
 
 // density is the relative density of enterprises (and people) at p: it falls from
-// People's Square over about 7 km to a floor in the outer suburbs.
+// People's Square over about 6 km to a floor in the outer suburbs.
 func density(p orb.Point) float64 {
 	d := distM(p, peoplesSquare) / 1000
-	return math.Exp(-d/7) + 0.05
+	return 2*math.Exp(-d/6) + 0.03
 }
 
 // inPolygon draws a point inside mp, or ok=false after many misses.

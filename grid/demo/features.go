@@ -115,12 +115,21 @@ func (g *gen) fireStations() (File, error) {
 		}
 		return false
 	}
-	perDistrict := map[int]int{}
+	names := map[string]bool{}
 	addStation := func(s station) {
 		s.p = roundPt(s.p)
 		s.district = w.districtOf(s.p)
+		// two stations of one street: the second is named after its block
+		if names[s.name] {
+			if ci := w.communityOf(s.p); ci >= 0 {
+				s.name = strings.Replace(strings.TrimSuffix(strings.TrimSuffix(w.communities[ci].name, "居委会"), "村"), "第", "", 1) + "消防救援站"
+			}
+		}
+		for k := 2; names[s.name]; k++ {
+			s.name = strings.TrimSuffix(s.name, "消防救援站") + fmt.Sprintf("%d号消防救援站", k)
+		}
+		names[s.name] = true
 		st = append(st, s)
-		perDistrict[s.district]++
 	}
 
 	// Real stations mapped in OSM (deduplicated: some are mapped twice), in id order.
@@ -130,7 +139,7 @@ func (g *gen) fireStations() (File, error) {
 		if notStations[o.name] || w.districtOf(roundPt(o.p)) < 0 || near(o.p, 150) {
 			continue
 		}
-		addStation(station{name: stationName(w, o), p: o.p, real: true, typ: stationType(o.name, r), status: "existing"})
+		addStation(station{name: stationName(w, o), p: o.p, real: true, typ: stationType(o.name), status: "existing"})
 	}
 
 	// Suburban town centres (OSM label points of the streets) without a station nearby.
@@ -173,16 +182,7 @@ func (g *gen) fireStations() (File, error) {
 			if near(com.rep, spacing) {
 				continue
 			}
-			s := w.streets[com.street]
-			name := streetShort(s.name) + "消防救援站"
-			for _, o := range st {
-				if o.name == name {
-					name = streetShort(com.name) + "消防救援站"
-					name = strings.Replace(name, "第", "", 1)
-					break
-				}
-			}
-			addStation(station{name: name, p: com.rep, status: "existing"})
+			addStation(station{name: streetShort(w.streets[com.street].name) + "消防救援站", p: com.rep, status: "existing"})
 		}
 	}
 	if len(st) > TotalStations {
@@ -253,11 +253,13 @@ func stationName(w *world, o osmPoint) string {
 		return streetShort(w.streets[w.communities[ci].street].name) + "消防救援站"
 	case "Hongkou Fire Station":
 		return "虹口消防救援站"
+	case "长宁消防站为":
+		return "长宁消防站"
 	}
 	return o.name
 }
 
-func stationType(name string, r *rand.Rand) string {
+func stationType(name string) string {
 	switch {
 	case strings.Contains(name, "特勤"), strings.Contains(name, "化学工业区"), strings.Contains(name, "石化"):
 		return "特勤"
@@ -369,17 +371,17 @@ func (g *gen) undergroundSpaces() (File, error) {
 	r := g.rng(streamUnderground)
 	w := g.w
 	var out []space
+	// every corner on land; the space belongs to the district of its centre
 	inLand := func(p orb.Polygon) int {
-		d := w.districtOf(p[0][0])
-		if d < 0 {
-			return -1
-		}
 		for _, v := range p[0] {
-			if !w.inDistrict(v, d) {
+			if !w.onLand(v) {
 				return -1
 			}
 		}
-		return d
+		if d := w.districtOf(roundPt(p.Bound().Center())); d >= 0 {
+			return d
+		}
+		return w.districtOf(p[0][0])
 	}
 	add := func(name, use string, p orb.Polygon) bool {
 		d := inLand(p)
@@ -428,6 +430,7 @@ func (g *gen) undergroundSpaces() (File, error) {
 	// The rest: car parks, shopping and shelters, mostly in the centre.
 	pl := g.placer()
 	uses := newChoice("地下车库", 55, "地下商业", 20, "民防工程", 25)
+	civil := 0
 	for len(out) < UndergroundSpaces {
 		use := uses.pick(r)
 		var c orb.Point
@@ -447,18 +450,19 @@ func (g *gen) undergroundSpaces() (File, error) {
 		if ci < 0 {
 			continue
 		}
-		place := strings.Replace(w.communities[ci].name, "居委会", "", 1)
-		place = strings.Replace(place, "村", "", 1)
+		street := streetShort(w.streets[w.communities[ci].street].name)
+		trade := string([]rune{pickOne(r, tradeChars), pickOne(r, tradeChars)})
 		switch use {
 		case "地下车库":
 			wd, ht = float64(between(r, 30, 120)), float64(between(r, 30, 90))
-			name = place + "小区地下车库"
+			name = trade + pickOne(r, []string{"花园", "公寓", "大厦", "广场", "苑", "新村", "商务中心"}) + "地下车库"
 		case "地下商业":
 			wd, ht = float64(between(r, 60, 200)), float64(between(r, 40, 120))
-			name = roadName(r) + "地下商业街"
+			name = pickOne(r, []string{roadName(r) + "地下商业街", trade + "广场地下商场", trade + "天地地下商业"})
 		default:
 			wd, ht = float64(between(r, 30, 80)), float64(between(r, 30, 60))
-			name = place + "民防工程"
+			civil++
+			name = fmt.Sprintf("%s民防工程%d号", street, civil)
 		}
 		add(name, use, rect(c, wd, ht, r.Float64()*math.Pi/2))
 	}

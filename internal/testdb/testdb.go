@@ -140,6 +140,7 @@ func (s *Setup) template(t testing.TB, ctx context.Context) string {
 		if _, err := admin.Exec(ctx, "ALTER DATABASE "+pgx.Identifier{name}.Sanitize()+" IS_TEMPLATE true"); err != nil {
 			t.Fatal(err)
 		}
+		dropStale(ctx, admin, "safegrid_tmpl_"+s.Name+"_", name)
 	}
 	s.ready = name
 	return name
@@ -183,4 +184,21 @@ func New(t testing.TB, setup *Setup) *grid.Store {
 // URL returns the URL of the store's database, for tests that run the binary.
 func URL(t testing.TB, st *grid.Store) string {
 	return withDB(BaseURL(t), st.Pool.Config().ConnConfig.Database)
+}
+
+// dropStale drops the templates an older schema left behind.
+func dropStale(ctx context.Context, admin *pgx.Conn, prefix, keep string) {
+	rows, err := admin.Query(ctx, `SELECT datname FROM pg_database WHERE starts_with(datname, $1) AND datname <> $2`, prefix, keep)
+	if err != nil {
+		return
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return
+	}
+	for _, n := range names {
+		id := pgx.Identifier{n}.Sanitize()
+		_, _ = admin.Exec(ctx, "ALTER DATABASE "+id+" IS_TEMPLATE false")
+		_, _ = admin.Exec(ctx, "DROP DATABASE IF EXISTS "+id+" WITH (FORCE)")
+	}
 }

@@ -1,0 +1,87 @@
+package grid_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/geojson"
+
+	"safegrid/grid"
+	"safegrid/internal/testdb"
+)
+
+func box(x0, y0, x1, y1 float64) orb.Polygon {
+	return orb.Polygon{{{x0, y0}, {x1, y0}, {x1, y1}, {x0, y1}, {x0, y0}}}
+}
+
+// DESIGN.md's rule for district borders: a point in two districts goes to one
+// deterministic winner (the smaller code), a point in none to the nearest.
+func TestAreaTaggingGapsAndOverlaps(t *testing.T) {
+	st := testdb.New(t, nil)
+	ctx := context.Background()
+	areas := fc(t,
+		feat(box(121.40, 31.20, 121.45, 31.25), map[string]any{"code": "310104", "name": "甲区"}),
+		feat(box(121.449, 31.20, 121.50, 31.25), map[string]any{"code": "310101", "name": "乙区"}),
+		feat(box(121.40, 31.20, 121.45, 31.25), map[string]any{"code": "310104001", "name": "甲街道"}),
+	)
+	if _, err := st.Import(ctx, areas, grid.ImportOptions{Kind: "areas", Format: grid.FormatGeoJSON}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name             string
+		p                orb.Point
+		district, street string
+	}{
+		{"inside one", orb.Point{121.42, 31.22}, "310104", "310104001"},
+		{"in the overlap", orb.Point{121.4495, 31.22}, "310101", ""},
+		{"east of both", orb.Point{121.52, 31.22}, "310101", ""},
+		{"west of both", orb.Point{121.38, 31.22}, "310104", "310104001"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var d string
+			var s *string
+			err := st.Pool.QueryRow(ctx, `SELECT district_code, street_code FROM area_tag(ST_Point($1, $2, 4326))`, tc.p[0], tc.p[1]).Scan(&d, &s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := ""
+			if s != nil {
+				got = *s
+			}
+			if d != tc.district || got != tc.street {
+				t.Errorf("area_tag = %s/%s, want %s/%s", d, got, tc.district, tc.street)
+			}
+		})
+	}
+}
+
+// Cells looked up in area_cells must tag exactly as the geometric rule does.
+func TestAreaCellsAgreeWithAreaTag(t *testing.T) {
+	st := testdb.New(t, withAreas)
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(1, 2))
+	var feats []*geojson.Feature
+	for i := 0; len(feats) < 3000; i++ {
+		p := orb.Point{121.1 + r.Float64()*0.8, 30.8 + r.Float64()*0.6}
+		feats = append(feats, feat(p, map[string]any{"code": fmt.Sprintf("HZ-%d", i), "level": "一般", "category": "用电安全", "description": "测试"}))
+	}
+	res, err := st.Import(ctx, fc(t, feats...), grid.ImportOptions{Kind: "hazards", Format: grid.FormatGeoJSON, SkipInvalid: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Inserted < 2000 {
+		t.Fatalf("only %d of 3000 random points inside Shanghai: %+v", res.Inserted, res.Rejections[:3])
+	}
+	fast := count(t, st, `SELECT count(*) FROM hazards h JOIN area_cells c ON c.h3 = h.h3`)
+	if fast < res.Inserted/2 {
+		t.Errorf("only %d of %d hazards took the area_cells path", fast, res.Inserted)
+	}
+	bad := count(t, st, `SELECT count(*) FROM hazards h, area_tag(h.geom) t
+		WHERE (h.district_code, h.street_code, h.community_code) IS DISTINCT FROM (t.district_code, t.street_code, t.community_code)`)
+	if bad != 0 {
+		t.Errorf("%d hazards tagged differently from area_tag", bad)
+	}
+}
