@@ -43,7 +43,9 @@ func CellPolygon(c h3.Cell) orb.Polygon {
 // centre-in-polygon fill, union the cells crossed by each ring, union the cell
 // of each vertex, so a polygon much smaller than a cell still gets one.
 // A Collection is the union of its members. The math is planar in lon/lat,
-// which is accurate to millimetres at res 9 in Shanghai.
+// which is accurate to millimetres at res 9 in Shanghai. Coordinates that are
+// not finite or out of range, and segments crossing the antimeridian, are
+// skipped: validate first.
 func Cells(g orb.Geometry, res int) []h3.Cell {
 	ix := newCellIndexer(res)
 	ix.add(g)
@@ -71,6 +73,9 @@ func LinePath(ls orb.LineString, res int) []h3.Cell {
 		}
 	}
 	if len(ls) == 1 {
+		if !usable(ls[0]) {
+			return nil
+		}
 		return []h3.Cell{PointCell(ls[0], res)}
 	}
 	for i := 0; i+1 < len(ls); i++ {
@@ -107,6 +112,13 @@ func newCellIndexer(res int) *cellIndexer {
 	}
 }
 
+// usable reports whether p can be indexed. Cells skips coordinates that are
+// not finite or out of range rather than handing them to h3, whose answer for
+// them is undefined; ValidateGeometry is where such input is rejected.
+func usable(p orb.Point) bool {
+	return p[0] >= -180 && p[0] <= 180 && p[1] >= -90 && p[1] <= 90
+}
+
 func (ix *cellIndexer) addCell(c h3.Cell) {
 	if c != 0 {
 		ix.set[c] = struct{}{}
@@ -117,10 +129,14 @@ func (ix *cellIndexer) add(g orb.Geometry) {
 	switch g := g.(type) {
 	case nil:
 	case orb.Point:
-		ix.addCell(PointCell(g, ix.res))
+		if usable(g) {
+			ix.addCell(PointCell(g, ix.res))
+		}
 	case orb.MultiPoint:
 		for _, p := range g {
-			ix.addCell(PointCell(p, ix.res))
+			if usable(p) {
+				ix.addCell(PointCell(p, ix.res))
+			}
 		}
 	case orb.LineString:
 		ix.line(g)
@@ -152,7 +168,9 @@ func (ix *cellIndexer) line(ls orb.LineString) {
 	// The vertex cells come from h3 itself, so a vertex lying within floating
 	// noise of a hexagon edge still lands in the cell PointCell gives it.
 	for _, p := range ls {
-		ix.addCell(PointCell(p, ix.res))
+		if usable(p) {
+			ix.addCell(PointCell(p, ix.res))
+		}
 	}
 	for i := 0; i+1 < len(ls); i++ {
 		for _, h := range ix.segment(ls[i], ls[i+1]) {
@@ -172,6 +190,9 @@ func (ix *cellIndexer) polygon(p orb.Polygon) {
 	// finds them. Cells whose centre is near a ring are found by the ring walk
 	// either way, so any disagreement between h3's and our planar centre test
 	// cannot lose a cell.
+	if !eachPoint(p, usable) {
+		return
+	}
 	gp := h3.GeoPolygon{GeoLoop: toGeoLoop(p[0])}
 	for _, hole := range p[1:] {
 		if len(hole) > 0 {
@@ -243,6 +264,11 @@ type segmentHit struct {
 // segment meets form a connected patch, so nothing is skipped, and only the
 // ring of cells around the segment is ever examined.
 func (ix *cellIndexer) segment(a, b orb.Point) []segmentHit {
+	// A segment spanning more than half the globe in longitude would cross
+	// the antimeridian, where straight lines in lon/lat mean nothing.
+	if !usable(a) || !usable(b) || math.Abs(b[0]-a[0]) > 180 {
+		return nil
+	}
 	ca, cb := PointCell(a, ix.res), PointCell(b, ix.res)
 	seen := map[h3.Cell]bool{}
 	var hits []segmentHit

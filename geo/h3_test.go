@@ -134,6 +134,12 @@ func TestCellsPointsAndSorted(t *testing.T) {
 		{"nil", nil, []h3.Cell{}},
 		{"empty line", orb.LineString{}, []h3.Cell{}},
 		{"degenerate line", orb.LineString{a, a}, []h3.Cell{PointCell(a, 9)}},
+		// Bad coordinates are skipped, not handed to h3 (which would hang or
+		// return garbage); ValidateGeometry is where they are rejected.
+		{"NaN point", orb.Point{math.NaN(), 31}, []h3.Cell{}},
+		{"line with a NaN vertex", orb.LineString{{math.NaN(), 31}, a}, []h3.Cell{PointCell(a, 9)}},
+		{"line across the antimeridian", orb.LineString{{179.99, 0}, {-179.99, 0}},
+			sortedCells(PointCell(orb.Point{179.99, 0}, 9), PointCell(orb.Point{-179.99, 0}, 9))},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -402,5 +402,5 @@ func (r *Region) Check(g orb.Geometry) error {
 	if err := checkPointRange(*first); err != nil {
 		return err
 	}
-	return geomErr(ErrOutside, first, "point lies outside the service area")
+	return geomErr(ErrOutside, first, "point lies outside Shanghai (beyond the district boundaries and their shore tolerance)")
 }

@@ -210,7 +210,7 @@ func TestRegionCheck(t *testing.T) {
 		{"line inside", orb.LineString{peoplesSquare, {121.5, 31.25}}, nil, ""},
 		{"swapped point", orb.Point{31.2304, 121.4737}, []error{ErrSwapped}, "coordinates look swapped: (31.2304, 121.4737) reads as lat, lon"},
 		{"swapped polygon", orb.Polygon{{{31.23, 121.47}, {31.23, 121.48}, {31.24, 121.48}, {31.23, 121.47}}}, []error{ErrSwapped}, "look swapped"},
-		{"outside", off, []error{ErrOutside}, "outside the service area at (122.3, 31)"},
+		{"outside", off, []error{ErrOutside}, "outside Shanghai (beyond the district boundaries and their shore tolerance) at (122.3, 31)"},
 		{"line leaving Shanghai", orb.LineString{peoplesSquare, {121.6, 31.2}, off, {121.5, 31.1}}, []error{ErrOutside}, "at (122.3, 31)"},
 		{"NaN", orb.Point{math.NaN(), 31}, []error{ErrRange}, "not a finite number"},
 	}

@@ -178,14 +178,14 @@ func fuzzRows(t *testing.T, data []byte, f Format) {
 }
 
 func FuzzReadGeoJSON(f *testing.F) {
-	f.Add([]byte(`{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"uscc":"91310000MA1FL8XQ30","name":"a","industry":"工贸","risk_level":"低"},"geometry":{"type":"Point","coordinates":[121.47,31.23]}}]}`))
+	f.Add([]byte(`{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"uscc":"91350100M000100Y43","name":"a","industry":"工贸","risk_level":"低"},"geometry":{"type":"Point","coordinates":[121.47,31.23]}}]}`))
 	f.Add([]byte(`{"type":"FeatureCollection","features":[{"type":"Feature","properties":{},"geometry":{"type":"Polygon","coordinates":[[[121.4,31.2],[121.5,31.3],[121.5,31.2],[121.4,31.3],[121.4,31.2]]]}}]}`))
 	f.Add([]byte(`{"type":"FeatureCollection","features":[null, 1, "x"]}`))
 	f.Fuzz(func(t *testing.T, data []byte) { fuzzRows(t, data, FormatGeoJSON) })
 }
 
 func FuzzReadCSV(f *testing.F) {
-	f.Add([]byte("uscc,name,industry,risk_level,lon,lat\n91310000MA1FL8XQ30,a,工贸,低,121.47,31.23\n"))
+	f.Add([]byte("uscc,name,industry,risk_level,lon,lat\n91350100M000100Y43,a,工贸,低,121.47,31.23\n"))
 	f.Add([]byte("code,wkt\n1,\"POLYGON ((121.4 31.2, 121.5 31.2, 121.5 31.3, 121.4 31.2))\"\n"))
 	f.Add([]byte("lon,lat\n31.23,121.47\nNaN,Inf\n"))
 	f.Fuzz(func(t *testing.T, data []byte) { fuzzRows(t, data, FormatCSV) })

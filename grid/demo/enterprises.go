@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/paulmach/orb"
-	"github.com/paulmach/orb/planar"
 
 	"safegrid/geo"
 )
@@ -154,15 +153,16 @@ func newPlacer(w *world) *placer {
 // People's Square over about 6 km to a floor in the outer suburbs.
 func density(p orb.Point) float64 {
 	d := distM(p, peoplesSquare) / 1000
-	return 2*math.Exp(-d/6) + 0.03
+	return 3*math.Exp(-d/6) + 0.03
 }
 
-// inPolygon draws a point inside mp, or ok=false after many misses.
-func inPolygon(r *rand.Rand, mp orb.MultiPolygon, b orb.Bound) (orb.Point, bool) {
+// inPolygon draws a point (rounded to 6 decimals) inside the bound b for which contains
+// holds, or ok=false after many misses.
+func inPolygon(r *rand.Rand, contains func(orb.Point) bool, b orb.Bound) (orb.Point, bool) {
 	for range 200 {
 		p := orb.Point{b.Min[0] + r.Float64()*(b.Max[0]-b.Min[0]), b.Min[1] + r.Float64()*(b.Max[1]-b.Min[1])}
 		p = roundPt(p)
-		if planar.MultiPolygonContains(mp, p) {
+		if contains(p) {
 			return p, true
 		}
 	}
@@ -173,7 +173,7 @@ func inPolygon(r *rand.Rand, mp orb.MultiPolygon, b orb.Bound) (orb.Point, bool)
 func (p *placer) inCommunity(r *rand.Rand, ci int) (orb.Point, bool) {
 	c := p.w.communities[ci]
 	for range 20 {
-		pt, ok := inPolygon(r, c.mp, c.bound)
+		pt, ok := inPolygon(r, c.contains, c.bound)
 		if !ok {
 			return orb.Point{}, false
 		}
@@ -199,7 +199,7 @@ func (p *placer) community(r *rand.Rand) (orb.Point, int) {
 func (p *placer) nearArea(r *rand.Rand, areas []*industrialArea, ws weighted, spill float64, accept func(orb.Point, int) bool) (orb.Point, int) {
 	for {
 		ia := areas[ws.pick(r)]
-		pt, ok := inPolygon(r, ia.mp, ia.bound)
+		pt, ok := inPolygon(r, ia.contains, ia.bound)
 		if !ok {
 			continue
 		}

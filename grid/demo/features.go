@@ -119,14 +119,10 @@ func (g *gen) fireStations() (File, error) {
 	addStation := func(s station) {
 		s.p = roundPt(s.p)
 		s.district = w.districtOf(s.p)
-		// two stations of one street: the second is named after its block
-		if names[s.name] {
-			if ci := w.communityOf(s.p); ci >= 0 {
-				s.name = strings.Replace(strings.TrimSuffix(strings.TrimSuffix(w.communities[ci].name, "居委会"), "村"), "第", "", 1) + "消防救援站"
-			}
-		}
+		// two stations of one street: 彭浦消防救援站, 彭浦第二消防救援站
+		base := strings.TrimSuffix(s.name, "消防救援站")
 		for k := 2; names[s.name]; k++ {
-			s.name = strings.TrimSuffix(s.name, "消防救援站") + fmt.Sprintf("%d号消防救援站", k)
+			s.name = base + "第" + chineseNumber(k) + "消防救援站"
 		}
 		names[s.name] = true
 		st = append(st, s)
@@ -253,8 +249,10 @@ func stationName(w *world, o osmPoint) string {
 		return streetShort(w.streets[w.communities[ci].street].name) + "消防救援站"
 	case "Hongkou Fire Station":
 		return "虹口消防救援站"
-	case "长宁消防站为":
+	case "长宁消防站为": // sic in OSM
 		return "长宁消防站"
+	case "浦东新区合庆镇转职消防队": // sic in OSM: 专职
+		return "浦东新区合庆镇专职消防队"
 	}
 	return o.name
 }
@@ -269,6 +267,14 @@ func stationType(name string) string {
 		return "一级普通"
 	}
 	return ""
+}
+
+func chineseNumber(k int) string {
+	digits := []string{"零", "一", "二", "三", "四", "五", "六", "七", "八", "九", "十"}
+	if k <= 10 {
+		return digits[k]
+	}
+	return itoa(k)
 }
 
 func stationSize(r *rand.Rand, typ string) (vehicles, staff int) {

@@ -148,6 +148,7 @@ func (g *gen) hazards(n int) (File, error) {
 		var category, kind, code string
 		var levelP float64
 		ci := -1
+		checked := true // pt is known to be in Shanghai
 		u := r.Float64()
 		hot := int(u / hotSpotShare)
 		switch {
@@ -192,6 +193,7 @@ func (g *gen) hazards(n int) (File, error) {
 		case u < 0.93 && len(g.spaces) > 0:
 			s := g.spaces[r.IntN(len(g.spaces))]
 			pt = roundPt(s.centre)
+			checked = false
 			kind, code = "underground_spaces", s.code
 			category = catUnderground.pick(r)
 			levelP = 0.03
@@ -204,6 +206,7 @@ func (g *gen) hazards(n int) (File, error) {
 			p := g.pipes[r.IntN(len(g.pipes))]
 			pt, _ = pointAlong(p.ls, r.Float64()*p.lengthM)
 			pt = roundPt(pt)
+			checked = false
 			kind, code, category = "pipelines", p.code, pickOne(r, []string{"燃气使用", "安全管理", "施工安全"})
 			levelP = 0.06
 		default:
@@ -215,7 +218,7 @@ func (g *gen) hazards(n int) (File, error) {
 			category = catResidential.pick(r)
 			levelP = 0.02
 		}
-		if w.districtOf(pt) < 0 {
+		if !checked && w.districtOf(pt) < 0 {
 			// every hazard is in Shanghai: fall back to a block hazard
 			pt, ci = g.placer().community(r)
 			kind, code = "", ""

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/geojson"
@@ -41,6 +42,15 @@ type area struct {
 	central    bool
 	areaKm2    float64
 	rep        orb.Point // a point inside
+	pip        lazyPIP   // fast containment
+}
+
+// contains tells whether p lies in the area (orb/planar semantics: the boundary is in).
+func (a *area) contains(p orb.Point) bool {
+	if !a.bound.Contains(p) {
+		return false
+	}
+	return a.pip.get(a.mp, a.bound).contains(p)
 }
 
 type osmPoint struct {
@@ -56,6 +66,14 @@ type industrialArea struct {
 	areaKm2  float64
 	district int // district of the representative point, -1 when outside every district
 	rep      orb.Point
+	pip      lazyPIP
+}
+
+func (ia *industrialArea) contains(p orb.Point) bool {
+	if !ia.bound.Contains(p) {
+		return false
+	}
+	return ia.pip.get(ia.mp, ia.bound).contains(p)
 }
 
 type streetInfo struct {
@@ -150,11 +168,12 @@ func buildWorld() (*world, error) {
 		}
 		w.byCode[code] = a
 	}
-	for _, d := range w.districts {
-		w.land = w.land.Union(d.bound)
-	}
 	if len(w.districts) == 0 {
-		w.land = orb.Bound{}
+		return nil, fmt.Errorf("demo: %s has no districts", data.Areas)
+	}
+	w.land = w.districts[0].bound
+	for _, d := range w.districts[1:] {
+		w.land = w.land.Union(d.bound)
 	}
 	w.commIdx = newBucketIndex(w.land, 0.01, w.communities)
 	w.distIdx = newBucketIndex(w.land, 0.05, w.districts)
@@ -313,10 +332,11 @@ func lineDistM(p orb.Point, ls orb.LineString) float64 {
 }
 
 // polyDistM is the distance in metres from p to the boundary of mp (0 inside).
-func polyDistM(p orb.Point, mp orb.MultiPolygon) float64 {
-	if planar.MultiPolygonContains(mp, p) {
+func polyDistM(p orb.Point, a *area) float64 {
+	if a.contains(p) {
 		return 0
 	}
+	mp := a.mp
 	best := math.Inf(1)
 	for _, poly := range mp {
 		for _, r := range poly {
@@ -377,8 +397,7 @@ func (ix *bucketIndex) containing(p orb.Point) int {
 	}
 	x, y := ix.cell(p)
 	for _, i := range ix.buckets[y*ix.nx+x] {
-		a := ix.areas[i]
-		if a.bound.Contains(p) && planar.MultiPolygonContains(a.mp, p) {
+		if ix.areas[i].contains(p) {
 			return int(i)
 		}
 	}
@@ -408,7 +427,7 @@ func (ix *bucketIndex) nearest(p orb.Point) int {
 						continue
 					}
 					seen[i] = true
-					if d := polyDistM(p, ix.areas[i].mp); d < bestD || (d == bestD && int(i) < best) {
+					if d := polyDistM(p, ix.areas[i]); d < bestD || (d == bestD && int(i) < best) {
 						best, bestD = int(i), d
 					}
 				}
@@ -429,10 +448,7 @@ func (w *world) districtOf(p orb.Point) int { return w.distIdx.containing(p) }
 func (w *world) communityOf(p orb.Point) int { return w.commIdx.containing(p) }
 
 // inDistrict tells whether p lies in district d.
-func (w *world) inDistrict(p orb.Point, d int) bool {
-	a := w.districts[d]
-	return a.bound.Contains(p) && planar.MultiPolygonContains(a.mp, p)
-}
+func (w *world) inDistrict(p orb.Point, d int) bool { return w.districts[d].contains(p) }
 
 // onLand tells whether p lies in some district.
 func (w *world) onLand(p orb.Point) bool { return w.districtOf(p) >= 0 }
@@ -452,10 +468,11 @@ func (w *world) lineOnLand(ls orb.LineString) bool {
 	return true
 }
 
-// streetShort is a street's name without 街道/镇/乡.
+// streetShort is a street's name without 街道/镇/乡 (川沙新镇 -> 川沙), unless that would
+// leave a single character (唐镇 stays 唐镇).
 func streetShort(name string) string {
-	for _, suf := range []string{"街道", "镇", "乡"} {
-		if s, ok := strings.CutSuffix(name, suf); ok && s != "" {
+	for _, suf := range []string{"街道", "新镇", "镇", "乡"} {
+		if s, ok := strings.CutSuffix(name, suf); ok && utf8.RuneCountInString(s) >= 2 {
 			return s
 		}
 	}
@@ -476,4 +493,99 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// pipGrid answers point-in-polygon queries fast for polygons with many vertices: a
+// raster over the bound marks each cell as outside, inside, or crossed by an edge; only
+// points in crossed cells run the exact orb/planar test, so the answers are planar's.
+type pipGrid struct {
+	mp     orb.MultiPolygon
+	b      orb.Bound
+	nx, ny int
+	dx, dy float64
+	state  []uint8 // 0 outside, 1 inside, 2 crossed by an edge
+}
+
+const pipMinVertices = 8
+
+// lazyPIP builds a polygon's pipGrid on first use (many polygons are never asked).
+type lazyPIP struct {
+	once sync.Once
+	g    *pipGrid
+}
+
+func (l *lazyPIP) get(mp orb.MultiPolygon, b orb.Bound) *pipGrid {
+	l.once.Do(func() { l.g = newPIPGrid(mp, b) })
+	return l.g
+}
+
+func newPIPGrid(mp orb.MultiPolygon, b orb.Bound) *pipGrid {
+	nv := 0
+	for _, p := range mp {
+		for _, r := range p {
+			nv += len(r)
+		}
+	}
+	if nv < pipMinVertices || b.Max[0] <= b.Min[0] || b.Max[1] <= b.Min[1] {
+		return &pipGrid{mp: mp} // no raster: every query runs planar
+	}
+	n := min(max(int(math.Sqrt(float64(nv))*4), 16), 256)
+	g := &pipGrid{mp: mp, b: b, nx: n, ny: n}
+	g.dx = (b.Max[0] - b.Min[0]) / float64(n)
+	g.dy = (b.Max[1] - b.Min[1]) / float64(n)
+	g.state = make([]uint8, n*n)
+	const eps = 1e-9
+	for _, p := range mp {
+		for _, r := range p {
+			for i := 0; i+1 < len(r); i++ {
+				a, c := r[i], r[i+1]
+				// pieces no longer than a cell, each marking the cells its bound touches
+				k := int(math.Max(math.Abs(c[0]-a[0])/g.dx, math.Abs(c[1]-a[1])/g.dy)) + 1
+				for j := 0; j < k; j++ {
+					t0, t1 := float64(j)/float64(k), float64(j+1)/float64(k)
+					p0 := orb.Point{a[0] + t0*(c[0]-a[0]), a[1] + t0*(c[1]-a[1])}
+					p1 := orb.Point{a[0] + t1*(c[0]-a[0]), a[1] + t1*(c[1]-a[1])}
+					x0, y0 := g.cell(orb.Point{math.Min(p0[0], p1[0]) - eps, math.Min(p0[1], p1[1]) - eps})
+					x1, y1 := g.cell(orb.Point{math.Max(p0[0], p1[0]) + eps, math.Max(p0[1], p1[1]) + eps})
+					for y := y0; y <= y1; y++ {
+						for x := x0; x <= x1; x++ {
+							g.state[y*n+x] = 2
+						}
+					}
+				}
+			}
+		}
+	}
+	for y := 0; y < n; y++ {
+		for x := 0; x < n; x++ {
+			if g.state[y*n+x] == 2 {
+				continue
+			}
+			c := orb.Point{b.Min[0] + (float64(x)+0.5)*g.dx, b.Min[1] + (float64(y)+0.5)*g.dy}
+			if planar.MultiPolygonContains(mp, c) {
+				g.state[y*n+x] = 1
+			}
+		}
+	}
+	return g
+}
+
+func (g *pipGrid) cell(p orb.Point) (int, int) {
+	x := int(math.Floor((p[0] - g.b.Min[0]) / g.dx))
+	y := int(math.Floor((p[1] - g.b.Min[1]) / g.dy))
+	return min(max(x, 0), g.nx-1), min(max(y, 0), g.ny-1)
+}
+
+func (g *pipGrid) contains(p orb.Point) bool {
+	if g.state == nil {
+		return planar.MultiPolygonContains(g.mp, p)
+	}
+	x, y := g.cell(p)
+	switch g.state[y*g.nx+x] {
+	case 0:
+		return false
+	case 1:
+		return true
+	}
+	return planar.MultiPolygonContains(g.mp, p)
 }

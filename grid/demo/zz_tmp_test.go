@@ -2,6 +2,7 @@ package demo
 
 import (
 	"os"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -12,7 +13,11 @@ func TestTmpRun(t *testing.T) {
 		t.Skip()
 	}
 	t0 := time.Now()
-	m, err := Generate(Options{Scale: 1, Seed: 1, OutDir: out})
+	sc := 1.0
+	if v := os.Getenv("DEMO_SCALE"); v != "" {
+		sc, _ = strconv.ParseFloat(v, 64)
+	}
+	m, err := Generate(Options{Scale: sc, Seed: 1, OutDir: out, Format: os.Getenv("DEMO_FORMAT")})
 	if err != nil {
 		t.Fatal(err)
 	}
