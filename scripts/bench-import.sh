@@ -26,7 +26,7 @@ bench=$(db_url safegrid_bench)
 if [ ! -s "$work/data/enterprises.geojson" ] || [ "$(cat "$work/data/.scale" 2>/dev/null)" != "$ROWS_SCALE" ]; then
 	echo "generating scale $ROWS_SCALE into $work/data" >&2
 	rm -rf "$work/data"
-	"$BIN" generate --scale "$ROWS_SCALE" --seed 1 --out "$work/data" --only areas,enterprises >&2
+	"$BIN" generate --scale "$ROWS_SCALE" --seed 1 --out "$work/data" >&2
 	echo "$ROWS_SCALE" >"$work/data/.scale"
 fi
 file="$work/data/enterprises.geojson"

@@ -21,6 +21,8 @@ import (
 	"path/filepath"
 	"sort"
 	"time"
+
+	"github.com/uber/h3-go/v4"
 )
 
 // Options choose the size, the randomness and the output of a demo data set.
@@ -151,6 +153,8 @@ type gen struct {
 	seed uint64
 
 	ents     entTable
+	cells    []h3.Cell // land cells, sorted
+	owner    []int     // community of each cell
 	pl       *placer
 	pipes    []pipeline
 	occSites []occSite
@@ -168,7 +172,6 @@ const (
 	streamPorts
 	streamUnderground
 	streamHazards
-	streamGrid
 )
 
 func (g *gen) rng(stream uint64) *rand.Rand {

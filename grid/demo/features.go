@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -156,30 +157,80 @@ func (g *gen) fireStations() (File, error) {
 		addStation(station{name: streetShort(si.name) + "消防救援站", p: p, status: "existing"})
 	}
 
-	// The city: fill the densest communities first, keeping stations about 1.6 km apart
-	// (a 5-minute run, so the centre is covered), until the total is reached.
+	// The city: greedy maximal coverage. Each new station goes to the block that brings
+	// the most not yet covered land (cells within 15 km of People's Square, weighted by
+	// density, double in the 7 central districts) within a 5-minute run, until the total
+	// is reached.
+	const reach = 1786.0 // metres: 5 minutes at 30 km/h with a detour factor of 1.4
+	cells, _ := g.grid()
+	type demand struct {
+		p       orb.Point
+		w       float64
+		covered bool
+	}
+	var dem []demand
+	for _, c := range cells {
+		p := cellCentre(c)
+		d := w.districtOf(p)
+		if distM(p, peoplesSquare) > 15000 || d < 0 {
+			continue
+		}
+		wt := density(p)
+		if w.districts[d].central {
+			wt *= 2 // the old city first
+		}
+		dem = append(dem, demand{p: p, w: wt, covered: near(p, reach)})
+	}
+	bins := map[[2]int][]int{}
+	bin := func(p orb.Point) [2]int { return [2]int{int(math.Floor(p[0] / 0.02)), int(math.Floor(p[1] / 0.02))} }
+	for i, d := range dem {
+		k := bin(d.p)
+		bins[k] = append(bins[k], i)
+	}
 	type cand struct {
-		ci int
-		w  float64
+		ci    int
+		reach []int // demand indices within reach
 	}
 	var cands []cand
 	for i, c := range w.communities {
-		if d := distM(c.rep, peoplesSquare); d < 16000 {
-			cands = append(cands, cand{i, density(c.rep) * (0.5 + r.Float64())})
+		if distM(c.rep, peoplesSquare) > 14000 || w.districtOf(c.rep) < 0 {
+			continue
 		}
+		cd := cand{ci: i}
+		k := bin(c.rep)
+		for dx := -1; dx <= 1; dx++ {
+			for dy := -1; dy <= 1; dy++ {
+				for _, j := range bins[[2]int{k[0] + dx, k[1] + dy}] {
+					if distM(dem[j].p, c.rep) <= reach {
+						cd.reach = append(cd.reach, j)
+					}
+				}
+			}
+		}
+		slices.Sort(cd.reach)
+		cands = append(cands, cd)
 	}
-	sort.SliceStable(cands, func(i, j int) bool { return cands[i].w > cands[j].w })
-	for _, spacing := range []float64{2000, 1700, 1500} {
-		for _, c := range cands {
-			if len(st) >= TotalStations {
-				break
+	for len(st) < TotalStations {
+		best, bestGain := -1, 0.0
+		for i, c := range cands {
+			gain := 0.0
+			for _, j := range c.reach {
+				if !dem[j].covered {
+					gain += dem[j].w
+				}
 			}
-			com := w.communities[c.ci]
-			if near(com.rep, spacing) {
-				continue
+			if gain > bestGain {
+				best, bestGain = i, gain
 			}
-			addStation(station{name: streetShort(w.streets[com.street].name) + "消防救援站", p: com.rep, status: "existing"})
 		}
+		if best < 0 {
+			break
+		}
+		com := w.communities[cands[best].ci]
+		for _, j := range cands[best].reach {
+			dem[j].covered = true
+		}
+		addStation(station{name: streetShort(w.streets[com.street].name) + "消防救援站", p: com.rep, status: "existing"})
 	}
 	if len(st) > TotalStations {
 		st = st[:TotalStations]

@@ -50,6 +50,14 @@ func (w *world) gridCells() ([]h3.Cell, []int) {
 	return cells, owner
 }
 
+// grid returns the land cells and their communities, computed once per run.
+func (g *gen) grid() ([]h3.Cell, []int) {
+	if g.cells == nil {
+		g.cells, g.owner = g.w.gridCells()
+	}
+	return g.cells, g.owner
+}
+
 func cellCentre(c h3.Cell) orb.Point {
 	ll := h3.CellToLatLng(c)
 	return orb.Point{ll.Lng, ll.Lat}
@@ -57,7 +65,7 @@ func cellCentre(c h3.Cell) orb.Point {
 
 func (g *gen) gridAndUsers() ([]File, error) {
 	w := g.w
-	cells, owner := w.gridCells()
+	cells, owner := g.grid()
 
 	// users first: grid units name their officer.
 	uw, err := newCSVWriter(g.opts.OutDir, "users.csv", "username", "role", "street_code", "display_name")

@@ -318,7 +318,9 @@ func (g *gen) lifecycle(r *rand.Rand, level, measures string, vals []string) {
 	}
 }
 
-func days(d float64) time.Duration { return time.Duration(d * 24 * float64(time.Hour)).Truncate(time.Minute) }
+func days(d float64) time.Duration {
+	return time.Duration(d * 24 * float64(time.Hour)).Truncate(time.Minute)
+}
 
 var catUnderground = newChoice("消防安全", 45, "用电安全", 20, "有限空间", 15, "安全管理", 20)
 
