@@ -106,6 +106,9 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (*I
 		if co.region, err = s.Region(ctx, opts.ShoreToleranceM); err != nil {
 			return nil, err
 		}
+		if co.areas, err = loadAreaIndex(ctx, s.Pool); err != nil {
+			return nil, err
+		}
 		var districts int
 		if err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM areas WHERE level = 'district'`).Scan(&districts); err != nil {
 			return nil, err
@@ -128,6 +131,8 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (*I
 		return nil, fmt.Errorf("staging table: %w", err)
 	}
 
+	trace := newTracer()
+	trace.step("read, check and copy")
 	src := newRecordSource(ctx, sc, k, co, opts.Progress)
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"staging"}, k.stagingColumns(), src); err != nil {
 		if src.fatal != nil {
@@ -154,28 +159,37 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (*I
 		}
 	}
 	for _, q := range k.writeSQL() {
-		if q.counts {
-			if err := tx.QueryRow(ctx, q.sql, opts.Actor).Scan(&res.Inserted, &res.Updated); err != nil {
+		trace.step(firstLine(q.sql))
+		var args []any
+		if q.actor {
+			args = append(args, opts.Actor)
+		}
+		if q.counts == "both" {
+			if err := tx.QueryRow(ctx, q.sql, args...).Scan(&res.Inserted, &res.Updated); err != nil {
 				return nil, fmt.Errorf("write %s: %w", k.Name, err)
 			}
 			continue
 		}
-		if _, err := tx.Exec(ctx, q.sql); err != nil {
+		tag, err := tx.Exec(ctx, q.sql, args...)
+		if err != nil {
 			return nil, fmt.Errorf("write %s: %w", k.Name, err)
 		}
-	}
-	if k.Name == "areas" {
-		if err := rebuildAreaCells(ctx, tx); err != nil {
-			return nil, err
+		switch q.counts {
+		case "inserted":
+			res.Inserted = int(tag.RowsAffected())
+		case "updated":
+			res.Updated = int(tag.RowsAffected())
 		}
 	}
 	details, _ := json.Marshal(map[string]any{"read": res.Read, "inserted": res.Inserted, "updated": res.Updated, "rejected": res.Rejected, "crs": opts.CRS})
 	if _, err := tx.Exec(ctx, `INSERT INTO audit_log (actor, action, target, details) VALUES ($1, 'import', $2, $3)`, opts.Actor, k.Name, details); err != nil {
 		return nil, err
 	}
+	trace.step("commit")
 	if err := tx.Commit(ctx); err != nil {
 		return nil, err
 	}
+	trace.done()
 	return res, nil
 }
 

@@ -24,6 +24,7 @@ type checkOptions struct {
 	region        *geo.Region
 	repair        bool // repair invalid polygons (ST_MakeValid) instead of refusing them
 	ignoreUnknown bool
+	areas         *areaIndex // nil for the areas kind itself
 }
 
 // record is a row that passed every check, with its values in the order of the kind's
@@ -37,6 +38,8 @@ type record struct {
 	h3     int64
 	cells  []int64
 	repair bool
+	tags   [3]string // district, street, community, when tagged in memory
+	tagSQL bool      // near a border or in no area: area_tag decides
 }
 
 // check validates one raw row for kind k. It returns every problem it finds, not only the
@@ -132,6 +135,11 @@ func (k *Kind) checkGeometry(rec *record, g orb.Geometry, o *checkOptions) error
 	rec.wkb = data
 	rec.rep = geo.RepresentativePoint(g)
 	rec.h3 = int64(geo.PointCell(rec.rep, geo.SupervisionRes))
+	if o.areas != nil {
+		var ok bool
+		rec.tags, ok = o.areas.tag(rec.rep)
+		rec.tagSQL = !ok
+	}
 	if _, isPoint := g.(orb.Point); !isPoint {
 		cells := geo.Cells(g, geo.SupervisionRes)
 		rec.cells = make([]int64, len(cells))

@@ -6,10 +6,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/jackc/puddle/v2"
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/encoding/wkb"
 	"github.com/pressly/goose/v3"
@@ -26,14 +34,58 @@ type Store struct {
 // ErrNoDatabase is returned when no database URL was given.
 var ErrNoDatabase = errors.New("no database: set DATABASE_URL or pass --database-url")
 
+// Option adjusts the pool before it connects.
+type Option func(*pgxpool.Config)
+
+// WithStatementTimeout makes the server cancel any statement that runs longer than d, so
+// a runaway query is stopped even when the client that asked for it is gone.
+func WithStatementTimeout(d time.Duration) Option {
+	return func(c *pgxpool.Config) {
+		if d > 0 {
+			c.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(d.Milliseconds(), 10)
+		}
+	}
+}
+
+// WithConnectTimeout bounds each connection attempt, so requests fail fast (503) while the
+// database is unreachable instead of hanging on a dead host.
+func WithConnectTimeout(d time.Duration) Option {
+	return func(c *pgxpool.Config) {
+		if d > 0 && c.ConnConfig.ConnectTimeout == 0 {
+			c.ConnConfig.ConnectTimeout = d
+		}
+	}
+}
+
+// WithApplicationName names the connections in pg_stat_activity.
+func WithApplicationName(name string) Option {
+	return func(c *pgxpool.Config) {
+		if _, set := c.ConnConfig.RuntimeParams["application_name"]; !set {
+			c.ConnConfig.RuntimeParams["application_name"] = name
+		}
+	}
+}
+
+// WithMaxConns caps the pool's connections (pgxpool's default is max(4, CPUs)).
+func WithMaxConns(n int32) Option {
+	return func(c *pgxpool.Config) {
+		if n > 0 {
+			c.MaxConns = n
+		}
+	}
+}
+
 // Open connects to the database at url and checks that it answers.
-func Open(ctx context.Context, url string) (*Store, error) {
+func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	if url == "" {
 		return nil, ErrNoDatabase
 	}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("database URL: %w", err)
+	}
+	for _, o := range opts {
+		o(cfg)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -44,6 +96,34 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		return nil, fmt.Errorf("connect to %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
 	}
 	return &Store{Pool: pool}, nil
+}
+
+// IsUnavailable reports whether err means the database cannot be reached or is restarting
+// (refused or dropped connections, admin/crash shutdown, too many connections, a closed
+// pool), as opposed to an error in the query itself. Such a request may succeed when
+// retried: pgxpool replaces broken connections by itself.
+func IsUnavailable(err error) bool {
+	// A context that ended is the caller's doing, not the database's (and
+	// context.DeadlineExceeded would otherwise pass for a net.Error below).
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case strings.HasPrefix(pe.Code, "08"), // connection exception
+			pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03", // admin/crash shutdown, cannot connect now
+			pe.Code == "53300": // too many connections
+			return true
+		}
+		return false
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	return errors.As(err, &ce) || errors.As(err, &ne) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, puddle.ErrClosedPool) || errors.Is(err, pgconn.ErrConnClosed)
 }
 
 // Close closes the pool.

@@ -48,15 +48,6 @@ CREATE TABLE area_parts (
 CREATE INDEX area_parts_geom_idx ON area_parts USING gist (geom);
 CREATE INDEX area_parts_code_idx ON area_parts (code);
 
--- Resolution-9 cells that lie wholly inside one community, its street and its district and
--- touch no other area: a point in such a cell is tagged without a geometric test.
-CREATE TABLE area_cells (
-    h3 bigint PRIMARY KEY,
-    district_code text NOT NULL REFERENCES areas (code) ON DELETE CASCADE,
-    street_code text NOT NULL REFERENCES areas (code) ON DELETE CASCADE,
-    community_code text NOT NULL REFERENCES areas (code) ON DELETE CASCADE
-);
-
 -- area_pick is DESIGN.md's rule for one level: the area of that level (under prefix)
 -- containing p, the smallest code when several do (overlaps), else the nearest in metres.
 -- +goose StatementBegin
@@ -134,8 +125,8 @@ CREATE TABLE enterprises (
     major_hazard boolean NOT NULL DEFAULT false,
     employees integer CHECK (employees >= 0),
     address text,
-    street_code text REFERENCES areas (code),
-    community_code text REFERENCES areas (code),
+    street_code text, -- tagged from areas on write; no foreign key, so bulk loads stay fast
+    community_code text,
     h3 bigint NOT NULL,
     geom geometry(Point, 4326) NOT NULL,
     geom_m geometry(Point, 32651) GENERATED ALWAYS AS (ST_Transform(geom, 32651)) STORED,
@@ -165,8 +156,8 @@ CREATE TABLE pipelines (
     pressure text NOT NULL CHECK (pressure IN ('高压', '次高压', '中压', '低压')),
     diameter_mm integer CHECK (diameter_mm >= 0),
     operator text,
-    street_code text REFERENCES areas (code),
-    community_code text REFERENCES areas (code),
+    street_code text, -- tagged from areas on write; no foreign key, so bulk loads stay fast
+    community_code text,
     h3 bigint NOT NULL,
     h3_cells bigint[] NOT NULL,
     geom geometry(MultiLineString, 4326) NOT NULL CHECK (ST_IsValid(geom)),
@@ -191,8 +182,8 @@ CREATE TABLE gas_occupancy_sites (
     occupant text NOT NULL CHECK (occupant <> ''),
     status text NOT NULL CHECK (status IN ('待整治', '整治中', '已整治')),
     deadline date,
-    street_code text REFERENCES areas (code),
-    community_code text REFERENCES areas (code),
+    street_code text, -- tagged from areas on write; no foreign key, so bulk loads stay fast
+    community_code text,
     h3 bigint NOT NULL,
     h3_cells bigint[] NOT NULL,
     geom geometry(Geometry, 4326) NOT NULL CHECK (GeometryType(geom) IN ('POINT', 'MULTIPOLYGON') AND ST_IsValid(geom)),
@@ -256,8 +247,8 @@ CREATE TABLE underground_spaces (
     levels integer CHECK (levels >= 0),
     floor_area_m2 double precision CHECK (floor_area_m2 >= 0),
     depth_m double precision CHECK (depth_m >= 0),
-    street_code text REFERENCES areas (code),
-    community_code text REFERENCES areas (code),
+    street_code text, -- tagged from areas on write; no foreign key, so bulk loads stay fast
+    community_code text,
     h3 bigint NOT NULL,
     h3_cells bigint[] NOT NULL,
     geom geometry(MultiPolygon, 4326) NOT NULL CHECK (ST_IsValid(geom)),
@@ -294,8 +285,8 @@ CREATE TABLE hazards (
     reported_at timestamptz NOT NULL DEFAULT now(),
     closed_at timestamptz,
     version integer NOT NULL DEFAULT 1,
-    street_code text REFERENCES areas (code),
-    community_code text REFERENCES areas (code),
+    street_code text, -- tagged from areas on write; no foreign key, so bulk loads stay fast
+    community_code text,
     h3 bigint NOT NULL,
     geom geometry(Point, 4326) NOT NULL,
     geom_m geometry(Point, 32651) GENERATED ALWAYS AS (ST_Transform(geom, 32651)) STORED,
@@ -362,6 +353,6 @@ CREATE INDEX audit_log_at_idx ON audit_log (at);
 -- +goose Down
 DROP TABLE audit_log, inspections, hazard_history, hazards, underground_spaces, fishing_ports,
     fire_stations, gas_occupancy_sites, pipelines, enterprises, grid_cells, grid_units, users,
-    area_cells, area_parts, areas;
+    area_parts, areas;
 DROP SEQUENCE hazard_code_seq;
 DROP FUNCTION area_tag(geometry), area_pick(geometry, text, text), h3_hex(bigint), h3_parent(bigint, integer);

@@ -45,14 +45,15 @@ func newRoot() *cobra.Command {
 		newDemoCmd(o),
 		newServeCmd(o),
 		newUsersCmd(o),
+		newGridCmd(o),
 	)
 	return root
 }
 
 // open connects to the database and applies the schema, so that every command works on
 // a fresh database.
-func (o *options) open(ctx context.Context) (*grid.Store, error) {
-	st, err := grid.Open(ctx, o.databaseURL)
+func (o *options) open(ctx context.Context, opts ...grid.Option) (*grid.Store, error) {
+	st, err := grid.Open(ctx, o.databaseURL, opts...)
 	if err != nil {
 		if errors.Is(err, grid.ErrNoDatabase) {
 			return nil, fmt.Errorf("%w (make db prints one for the project's own PostGIS)", err)

@@ -2,37 +2,90 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
-	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"safegrid/api"
+	"safegrid/grid"
 )
 
+// serveEnv maps serve's flags to the environment variables that set them when the flag is
+// not given (flags win, so a one-off run can override the unit file's environment).
+var serveEnv = map[string]string{
+	"listen":            "SAFEGRID_LISTEN",
+	"read-timeout":      "SAFEGRID_READ_TIMEOUT",
+	"write-timeout":     "SAFEGRID_WRITE_TIMEOUT",
+	"idle-timeout":      "SAFEGRID_IDLE_TIMEOUT",
+	"request-timeout":   "SAFEGRID_REQUEST_TIMEOUT",
+	"statement-timeout": "SAFEGRID_STATEMENT_TIMEOUT",
+	"shutdown-timeout":  "SAFEGRID_SHUTDOWN_TIMEOUT",
+	"body-limit":        "SAFEGRID_BODY_LIMIT",
+	"token-ttl":         "SAFEGRID_TOKEN_TTL",
+	"max-conns":         "SAFEGRID_MAX_CONNS",
+	"proxy-header":      "SAFEGRID_PROXY_HEADER",
+	"log-level":         "SAFEGRID_LOG_LEVEL",
+}
+
 func newServeCmd(o *options) *cobra.Command {
-	cfg := api.Config{}
+	cfg := api.DefaultConfig()
+	var maxConns int32
+	var level slog.Level
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the HTTP service",
-		Args:  cobra.NoArgs,
+		Long: `Run the HTTP service until SIGTERM or Ctrl-C, then finish the requests in flight and
+stop. Every flag can also be set by the environment variable named in its help; the flag
+wins when both are given. Logs are JSON lines on stderr.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := o.open(cmd.Context())
+			if err := flagsFromEnv(cmd.Flags()); err != nil {
+				return err
+			}
+			cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+			st, err := o.open(cmd.Context(), append(cfg.StoreOptions(), grid.WithMaxConns(maxConns))...)
 			if err != nil {
 				return err
 			}
+			// Deferred, so the pool closes only after Run has drained the requests in flight.
 			defer st.Close()
 			fmt.Fprintf(cmd.OutOrStdout(), "safegrid serving on http://%s\n", cfg.Listen)
 			return api.New(st, cfg).Run(cmd.Context())
 		},
 	}
-	listen := os.Getenv("SAFEGRID_LISTEN")
-	if listen == "" {
-		listen = "127.0.0.1:8080"
+	f := cmd.Flags()
+	f.StringVar(&cfg.Listen, "listen", cfg.Listen, "address to listen on")
+	f.DurationVar(&cfg.ReadTimeout, "read-timeout", cfg.ReadTimeout, "time to read one request")
+	f.DurationVar(&cfg.WriteTimeout, "write-timeout", cfg.WriteTimeout, "time to write one response")
+	f.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "idle keep-alive connections are closed after this")
+	f.DurationVar(&cfg.RequestTimeout, "request-timeout", cfg.RequestTimeout, "each request's queries are cancelled after this (503)")
+	f.DurationVar(&cfg.StatementTimeout, "statement-timeout", cfg.StatementTimeout, "PostgreSQL statement_timeout of the service's connections")
+	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long SIGTERM waits for requests in flight")
+	f.IntVar(&cfg.BodyLimit, "body-limit", cfg.BodyLimit, "largest request body in bytes (413 above)")
+	f.DurationVar(&cfg.TokenTTL, "token-ttl", cfg.TokenTTL, "life of a sign-in token")
+	f.Int32Var(&maxConns, "max-conns", 0, "largest number of database connections (0: pgxpool's default, or pool_max_conns in the URL)")
+	f.StringVar(&cfg.ProxyHeader, "proxy-header", "", "header with the client address behind a trusted reverse proxy, e.g. X-Forwarded-For")
+	f.TextVar(&level, "log-level", slog.LevelInfo, "debug, info, warn or error")
+	for name, env := range serveEnv {
+		fl := f.Lookup(name)
+		fl.Usage += " (env " + env + ")"
 	}
-	cmd.Flags().StringVar(&cfg.Listen, "listen", listen, "address to listen on (env SAFEGRID_LISTEN)")
-	cmd.Flags().DurationVar(&cfg.ReadTimeout, "read-timeout", 30*time.Second, "request read timeout")
-	cmd.Flags().DurationVar(&cfg.WriteTimeout, "write-timeout", 60*time.Second, "response write timeout")
-	cmd.Flags().IntVar(&cfg.BodyLimit, "body-limit", 64<<20, "largest request body, bytes")
 	return cmd
+}
+
+// flagsFromEnv sets each flag the command line left alone from its environment variable,
+// through the flag's own parser so a bad value fails the same way.
+func flagsFromEnv(fs *pflag.FlagSet) error {
+	for name, env := range serveEnv {
+		v, ok := os.LookupEnv(env)
+		if !ok || fs.Changed(name) {
+			continue
+		}
+		if err := fs.Set(name, v); err != nil {
+			return fmt.Errorf("%s=%q: %w", env, v, err)
+		}
+	}
+	return nil
 }

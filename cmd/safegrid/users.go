@@ -26,6 +26,10 @@ func newUsersCmd(o *options) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			details := map[string]any{"id": id, "role": u.Role, "street_code": u.StreetCode}
+			if err := st.Audit(cmd.Context(), nil, "cli:"+currentUser(), "user_add", u.Username, details); err != nil {
+				return err
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "user %s (%s) created with id %d\n", u.Username, u.Role, id)
 			return nil
 		},

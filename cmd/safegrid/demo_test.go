@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"safegrid/internal/testdb"
+)
+
+// The demo loads the whole city into an empty database; loading it again (as a second
+// `make run` does) changes nothing, and --force updates in place without duplicates.
+func TestDemoLoadsOnceAndReloadsInPlace(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loads the whole demo city")
+	}
+	st := testdb.New(t, nil)
+	url := testdb.URL(t, st)
+	out, err := run(t, url, "demo")
+	if err != nil {
+		t.Fatalf("demo: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "demo logins") || !strings.Contains(out, DemoPassword) {
+		t.Errorf("demo output lacks the logins:\n%s", out)
+	}
+	ctx := context.Background()
+	tables := []string{"areas", "enterprises", "pipelines", "gas_occupancy_sites", "fire_stations", "fishing_ports", "underground_spaces", "hazards", "hazard_history", "users", "grid_units", "grid_cells"}
+	counts := func() map[string]int {
+		m := map[string]int{}
+		for _, tb := range tables {
+			m[tb] = countRows(t, st, tb)
+		}
+		return m
+	}
+	first := counts()
+	for _, check := range []struct {
+		what string
+		sql  string
+		want func(int) bool
+	}{
+		{"districts", `SELECT count(*) FROM areas WHERE level = 'district'`, func(n int) bool { return n == 16 }},
+		{"streets", `SELECT count(*) FROM areas WHERE level = 'street'`, func(n int) bool { return n >= 200 && n <= 234 }},
+		{"synthetic streets", `SELECT count(*) FROM areas WHERE level <> 'district' AND NOT synthetic`, func(n int) bool { return n == 0 }},
+		{"enterprises", `SELECT count(*) FROM enterprises`, func(n int) bool { return n >= 19000 && n <= 21000 }},
+		{"untagged enterprises", `SELECT count(*) FROM enterprises WHERE street_code IS NULL OR community_code IS NULL`, func(n int) bool { return n == 0 }},
+		{"chemical cluster in 金山/奉贤", `SELECT count(*) FROM enterprises WHERE industry LIKE '危化品%' AND district_code IN ('310116', '310120')`, func(n int) bool { return n >= 300 }},
+		{"occupancy sites on gas pipes", `SELECT count(*) FROM gas_occupancy_sites o WHERE EXISTS (SELECT 1 FROM pipelines p WHERE p.code = o.pipeline_code AND p.medium = 'gas' AND ST_DWithin(p.geom::geography, o.geom::geography, 1))`, func(n int) bool { return n == 255 }},
+		{"fire stations", `SELECT count(*) FROM fire_stations`, func(n int) bool { return n >= 150 && n <= 190 }},
+		{"fishing vessels", `SELECT sum(vessels) FROM fishing_ports`, func(n int) bool { return n == 409 }},
+		{"横沙渔港", `SELECT count(*) FROM fishing_ports WHERE name = '横沙渔港'`, func(n int) bool { return n == 1 }},
+		{"overdue hazards", `SELECT count(*) FROM hazards WHERE deadline < DATE '2026-11-01' AND status NOT IN ('verified', 'closed')`, func(n int) bool { return n > 0 }},
+		{"units without officer", `SELECT count(*) FROM grid_units WHERE officer_id IS NULL`, func(n int) bool { return n == 0 }},
+		{"enterprises outside every grid cell", `SELECT count(*) FROM enterprises e WHERE NOT EXISTS (SELECT 1 FROM grid_cells g WHERE g.h3 = e.h3)`, func(n int) bool { return n == 0 }},
+		{"roles", `SELECT count(DISTINCT role) FROM users`, func(n int) bool { return n == 4 }},
+	} {
+		var n int
+		if err := st.Pool.QueryRow(ctx, check.sql).Scan(&n); err != nil {
+			t.Fatalf("%s: %v", check.what, err)
+		}
+		if !check.want(n) {
+			t.Errorf("%s: %d", check.what, n)
+		}
+	}
+
+	out, err = run(t, url, "demo")
+	if err != nil || !strings.Contains(out, "already loaded") {
+		t.Fatalf("second demo: %v\n%s", err, out)
+	}
+	if _, err := run(t, url, "demo", "--force"); err != nil {
+		t.Fatal(err)
+	}
+	again := counts()
+	for _, tb := range tables {
+		if again[tb] != first[tb] {
+			t.Errorf("%s: %d rows after --force, %d before", tb, again[tb], first[tb])
+		}
+	}
+}

@@ -1,0 +1,39 @@
+package grid
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Errors the HTTP layer maps to status codes in one place (api/errors.go). Return them
+// (wrapped with %w if you like) instead of choosing a status in a handler.
+var (
+	// ErrBadCredentials: unknown user, wrong password or disabled account. One error for
+	// all three, so a caller cannot tell which usernames exist (401).
+	ErrBadCredentials = errors.New("wrong username or password")
+	// ErrInvalidToken: a bearer token that is unknown, expired or revoked (401).
+	ErrInvalidToken = errors.New("the token is invalid, expired or revoked")
+	// ErrForbidden: the caller is signed in but the thing is outside their role or scope (403).
+	ErrForbidden = errors.New("outside the caller's role or scope")
+	// ErrConflict: the row changed since the caller read it, or the write collides with
+	// another row (409). Wrap it to say what collided.
+	ErrConflict = errors.New("conflict")
+)
+
+// NotFoundError says which thing was asked for and is not there (404 from the API; the
+// CLI prints it as is).
+type NotFoundError struct {
+	What string // "officer", "grid unit", "hazard", ...
+	Key  string
+}
+
+func (e *NotFoundError) Error() string { return fmt.Sprintf("%s %q not found", e.What, e.Key) }
+
+// InvalidError is a value the caller sent that cannot be accepted, naming the field
+// (422 from the API, with the field in the problem's errors).
+type InvalidError struct {
+	Field  string
+	Reason string
+}
+
+func (e *InvalidError) Error() string { return fmt.Sprintf("%s: %s", e.Field, e.Reason) }
