@@ -134,6 +134,7 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (*I
 	trace := newTracer()
 	trace.step("read, check and copy")
 	src := newRecordSource(ctx, sc, k, co, opts.Progress)
+	defer src.cancel() // stops the readers if COPY ends early
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"staging"}, k.stagingColumns(), src); err != nil {
 		if src.fatal != nil {
 			return nil, src.fatal
