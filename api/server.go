@@ -1,8 +1,24 @@
-// Package api is SafeGrid's HTTP service (fiber).
+// Package api is SafeGrid's HTTP service (fiber): routing, sign-in and scope, problem
+// responses, metrics, the OpenAPI document, and the endpoint families built on them.
+//
+// Adding endpoints: write a method that registers them with s.route (see openapi.go) and
+// add it to the list in New. Inside a handler:
+//
+//   - c.UserContext() is the request's context: bounded by Config.RequestTimeout and
+//     cancelled when the client hangs up. Pass it to every query.
+//   - principal(c) is the signed-in caller; scope SQL with grid.InOfficerCells or
+//     street_code = p.StreetCode.
+//   - decodeJSON(c, &body) reads a JSON body strictly; return Problem / FieldProblem or a
+//     typed grid error and handleError turns it into application/problem+json.
+//   - writes go through a transaction that also calls s.store.Audit.
 package api
 
 import (
 	"context"
+	"log/slog"
+	"net"
+	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -10,59 +26,179 @@ import (
 	"safegrid/grid"
 )
 
-// Config is the service's configuration.
+// Config is the service's configuration; cmd/safegrid fills it from flags and environment.
+// Zero fields take the values of DefaultConfig.
 type Config struct {
 	Listen       string
-	ReadTimeout  time.Duration
-	WriteTimeout time.Duration
-	BodyLimit    int
+	ReadTimeout  time.Duration // reading one request, headers and body
+	WriteTimeout time.Duration // writing one response
+	IdleTimeout  time.Duration // an idle keep-alive connection is closed after this
+	// RequestTimeout bounds each request's context, so every query it runs ends by then.
+	RequestTimeout time.Duration
+	// StatementTimeout is the pool's server-side statement_timeout (see StoreOptions): it
+	// stops a query even if the service loses track of it.
+	StatementTimeout time.Duration
+	ShutdownTimeout  time.Duration // how long SIGTERM waits for in-flight requests
+	BodyLimit        int           // largest request body in bytes; larger gets 413
+	TokenTTL         time.Duration // life of a bearer token from login
+	// LoginAttempts failed logins per username and client address within LoginWindow;
+	// the next attempt gets 429 until the window ends.
+	LoginAttempts int
+	LoginWindow   time.Duration
+	// DefaultLimit and MaxLimit are the page sizes of paged lists (OpenAPI
+	// #/components/parameters/limit, which QGIS and GDAL read).
+	DefaultLimit int
+	MaxLimit     int
+	// ProxyHeader names the header holding the client address behind a trusted reverse
+	// proxy (X-Forwarded-For); empty uses the peer address. Login rate limits key on it.
+	ProxyHeader string
+	Logger      *slog.Logger // JSON to stderr when nil
+}
+
+// DefaultConfig is the configuration `safegrid serve` starts from.
+func DefaultConfig() Config {
+	return Config{
+		Listen:           "127.0.0.1:8080",
+		ReadTimeout:      30 * time.Second,
+		WriteTimeout:     60 * time.Second,
+		IdleTimeout:      120 * time.Second,
+		RequestTimeout:   30 * time.Second,
+		StatementTimeout: 30 * time.Second,
+		ShutdownTimeout:  30 * time.Second,
+		BodyLimit:        64 << 20,
+		TokenTTL:         12 * time.Hour,
+		LoginAttempts:    5,
+		LoginWindow:      time.Minute,
+		DefaultLimit:     100,
+		MaxLimit:         10000,
+	}
+}
+
+// StoreOptions are the pool settings the service needs from grid.Open.
+func (c Config) StoreOptions() []grid.Option {
+	return []grid.Option{
+		grid.WithStatementTimeout(c.StatementTimeout),
+		grid.WithConnectTimeout(5 * time.Second),
+		grid.WithApplicationName("safegrid"),
+	}
+}
+
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	set := func(v *time.Duration, def time.Duration) {
+		if *v <= 0 {
+			*v = def
+		}
+	}
+	set(&c.ReadTimeout, d.ReadTimeout)
+	set(&c.WriteTimeout, d.WriteTimeout)
+	set(&c.IdleTimeout, d.IdleTimeout)
+	set(&c.RequestTimeout, d.RequestTimeout)
+	set(&c.StatementTimeout, d.StatementTimeout)
+	set(&c.ShutdownTimeout, d.ShutdownTimeout)
+	set(&c.TokenTTL, d.TokenTTL)
+	set(&c.LoginWindow, d.LoginWindow)
+	if c.Listen == "" {
+		c.Listen = d.Listen
+	}
+	if c.BodyLimit <= 0 {
+		c.BodyLimit = d.BodyLimit
+	}
+	if c.LoginAttempts <= 0 {
+		c.LoginAttempts = d.LoginAttempts
+	}
+	if c.MaxLimit <= 0 {
+		c.MaxLimit = d.MaxLimit
+	}
+	if c.DefaultLimit <= 0 || c.DefaultLimit > c.MaxLimit {
+		c.DefaultLimit = min(d.DefaultLimit, c.MaxLimit)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	return c
 }
 
 // Server is the HTTP service over one store.
 type Server struct {
-	app   *fiber.App
-	store *grid.Store
-	cfg   Config
+	app     *fiber.App
+	store   *grid.Store
+	cfg     Config
+	log     *slog.Logger
+	metrics *metrics
+	logins  *limiter    // failed logins per username+address
+	basic   *basicCache // recent good Basic credentials, so QGIS's tile bursts skip bcrypt
+	// routes are the documented endpoints, in registration order: the OpenAPI document.
+	routes []routeSpec
+	// undocumented are the few routes kept out of the document (probes, metrics).
+	undocumented []string
+	draining     atomic.Bool // set on shutdown, so /readyz turns traffic away first
 }
 
-// New builds the service's routes.
+// New builds the service and its routes.
 func New(store *grid.Store, cfg Config) *Server {
-	app := fiber.New(fiber.Config{
+	cfg = cfg.withDefaults()
+	s := &Server{
+		store:   store,
+		cfg:     cfg,
+		log:     cfg.Logger,
+		metrics: newMetrics(store),
+		logins:  newLimiter(cfg.LoginAttempts, cfg.LoginWindow),
+		basic:   newBasicCache(time.Minute),
+	}
+	s.app = fiber.New(fiber.Config{
 		AppName:               "safegrid",
 		ReadTimeout:           cfg.ReadTimeout,
 		WriteTimeout:          cfg.WriteTimeout,
+		IdleTimeout:           cfg.IdleTimeout,
 		BodyLimit:             cfg.BodyLimit,
+		ProxyHeader:           cfg.ProxyHeader,
+		ErrorHandler:          s.handleError,
 		DisableStartupMessage: true,
 	})
-	s := &Server{app: app, store: store, cfg: cfg}
-	app.Get("/healthz", func(c *fiber.Ctx) error {
-		return c.JSON(fiber.Map{"status": "ok"})
-	})
-	app.Get("/readyz", s.ready)
-	return s
-}
-
-// ready answers 200 only when the database answers.
-func (s *Server) ready(c *fiber.Ctx) error {
-	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
-	defer cancel()
-	if err := s.store.Pool.Ping(ctx); err != nil {
-		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "database unavailable"})
+	s.app.Use(s.observe)
+	// Each endpoint family registers its routes with s.route; add yours to this list.
+	for _, mount := range []func(){
+		s.systemRoutes,
+		s.authRoutes,
+	} {
+		mount()
 	}
-	return c.JSON(fiber.Map{"status": "ready"})
+	return s
 }
 
 // App returns the fiber app, for tests.
 func (s *Server) App() *fiber.App { return s.app }
 
-// Run serves until ctx ends, then drains in-flight requests.
+// Run listens on Config.Listen and serves until ctx ends (SIGTERM), then drains.
 func (s *Server) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return err
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve serves on ln until ctx ends. Then /readyz answers 503, the listener closes, and
+// in-flight requests finish (up to ShutdownTimeout) before Serve returns; the caller
+// closes the store after that, so no request loses its pool mid-query.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	errc := make(chan error, 1)
-	go func() { errc <- s.app.Listen(s.cfg.Listen) }()
+	go func() { errc <- s.app.Listener(ln) }()
+	s.log.Info("listening", "address", ln.Addr().String())
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
-		return s.app.ShutdownWithTimeout(30 * time.Second)
 	}
+	s.draining.Store(true)
+	s.log.Info("shutting down: draining in-flight requests", "timeout", s.cfg.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	err := s.app.ShutdownWithContext(sctx)
+	if lerr := <-errc; err == nil {
+		err = lerr
+	}
+	s.log.Info("stopped")
+	return err
 }

@@ -1,0 +1,113 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// decodeJSON reads the request body into v strictly: one JSON value, no unknown fields.
+// Malformed JSON is a 400; an unknown field or a value of the wrong type is a 422 naming
+// the field (dotted path, e.g. "plan.funds"). The Content-Type is not checked, so
+// `curl -d` works. Required fields and allowed values are the handler's to check, with
+// FieldProblem.
+func decodeJSON(c *fiber.Ctx, v any) error {
+	body := c.Body()
+	if len(bytes.TrimSpace(body)) == 0 {
+		return Problem(fiber.StatusBadRequest, "", "the request body is empty: send a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonProblem(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return Problem(fiber.StatusBadRequest, "", "the request body holds more than one JSON value")
+	}
+	return nil
+}
+
+func jsonProblem(err error) error {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	var ie *json.InvalidUnmarshalError
+	switch {
+	case errors.As(err, &se):
+		return Problem(fiber.StatusBadRequest, "", fmt.Sprintf("malformed JSON at byte %d: %s", se.Offset, se.Error()))
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return Problem(fiber.StatusBadRequest, "", "malformed JSON: the body ends in the middle of a value")
+	case errors.As(err, &te):
+		if te.Field == "" {
+			return FieldProblem("", fmt.Sprintf("the body must be %s, not %s", jsonKind(te.Type), te.Value))
+		}
+		return FieldProblem(te.Field, fmt.Sprintf("must be %s, not %s", jsonKind(te.Type), te.Value))
+	case errors.As(err, &ie):
+		return err // a handler bug (decoding into a non-pointer): a 500
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		// encoding/json has no typed error for this one.
+		name, uerr := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
+		if uerr != nil {
+			name = strings.TrimPrefix(err.Error(), "json: unknown field ")
+		}
+		return FieldProblem(name, "is not a field of this request")
+	default:
+		// An UnmarshalJSON method refused the value (a date, an enumeration); its message
+		// is ours or the standard library's, never the database's.
+		return FieldProblem("", err.Error())
+	}
+}
+
+// jsonKind names a Go type as the JSON a client should have sent.
+func jsonKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	default:
+		return "an object"
+	}
+}
+
+// queryInt reads an optional integer query parameter: def when absent, a 422 naming the
+// parameter when it is not an integer in [lo, hi].
+func queryInt(c *fiber.Ctx, name string, def, lo, hi int) (int, error) {
+	raw := c.Query(name)
+	if raw == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < lo || n > hi {
+		return 0, FieldProblem(name, fmt.Sprintf("must be an integer from %d to %d", lo, hi))
+	}
+	return n, nil
+}
+
+// page reads the limit and offset query parameters of a paged list. A limit above
+// Config.MaxLimit is lowered to it rather than refused, as OGC API Features recommends
+// (clients such as GDAL ask for large pages and follow the next links).
+func (s *Server) page(c *fiber.Ctx) (limit, offset int, err error) {
+	limit, err = queryInt(c, "limit", s.cfg.DefaultLimit, 1, int(^uint32(0)>>1))
+	if err != nil {
+		return 0, 0, err
+	}
+	offset, err = queryInt(c, "offset", 0, 0, int(^uint32(0)>>1))
+	return min(limit, s.cfg.MaxLimit), offset, err
+}

@@ -1,0 +1,122 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"safegrid/grid"
+	"safegrid/internal/testdb"
+)
+
+// logBuffer collects the service's log lines; handlers log from fasthttp's goroutines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+type testServer struct {
+	*Server
+	st   *grid.Store
+	logs *logBuffer
+}
+
+// newTestServer serves a fresh database; edit adjusts the configuration.
+func newTestServer(t *testing.T, edit func(*Config)) *testServer {
+	t.Helper()
+	return serverOn(t, testdb.New(t, nil), edit)
+}
+
+func serverOn(t *testing.T, st *grid.Store, edit func(*Config)) *testServer {
+	t.Helper()
+	logs := &logBuffer{}
+	cfg := Config{Logger: slog.New(slog.NewJSONHandler(logs, nil)), ProxyHeader: "X-Forwarded-For"}
+	if edit != nil {
+		edit(&cfg)
+	}
+	return &testServer{Server: New(st, cfg), st: st, logs: logs}
+}
+
+// do sends one request through app.Test; header pairs follow the body.
+func (ts *testServer) do(t *testing.T, method, path, body string, header ...string) (*http.Response, []byte) {
+	t.Helper()
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	req := httptest.NewRequest(method, path, r)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := ts.app.Test(req, 10000)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, data
+}
+
+func (ts *testServer) addUser(t *testing.T, name, role, street string) int64 {
+	t.Helper()
+	id, err := ts.st.AddUser(context.Background(), grid.User{Username: name, Role: role, StreetCode: street}, "password-"+name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// login signs name in (password "password-NAME") and returns the bearer header value.
+func (ts *testServer) login(t *testing.T, name string) string {
+	t.Helper()
+	resp, body := ts.do(t, "POST", "/api/v1/auth/login", `{"username":"`+name+`","password":"password-`+name+`"}`)
+	if resp.StatusCode != 200 {
+		t.Fatalf("login %s: %d %s", name, resp.StatusCode, body)
+	}
+	var lr loginResponse
+	if err := json.Unmarshal(body, &lr); err != nil {
+		t.Fatal(err)
+	}
+	return "Bearer " + lr.Token
+}
+
+// problemOf checks that a response is application/problem+json with status and returns it.
+func problemOf(t *testing.T, resp *http.Response, body []byte, status int) problem {
+	t.Helper()
+	if resp.StatusCode != status {
+		t.Fatalf("status %d, want %d: %s", resp.StatusCode, status, body)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Fatalf("Content-Type %q, want application/problem+json", ct)
+	}
+	var p problem
+	if err := json.Unmarshal(body, &p); err != nil {
+		t.Fatalf("problem body %s: %v", body, err)
+	}
+	if p.Status != status || p.Title == "" || p.Type == "" || p.RequestID == "" || p.RequestID != resp.Header.Get("X-Request-ID") {
+		t.Errorf("problem %+v (X-Request-ID %q)", p, resp.Header.Get("X-Request-ID"))
+	}
+	return p
+}

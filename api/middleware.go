@@ -1,0 +1,140 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+type localKey int
+
+const (
+	requestIDKey localKey = iota
+	principalKey
+	matchedKey
+)
+
+// errClientGone is the cause of a request context cancelled because the client hung up.
+var errClientGone = errors.New("client closed the connection")
+
+// errPanic stands for a recovered panic; the panic itself is logged with its stack.
+var errPanic = errors.New("handler panicked")
+
+// observe wraps every request: request id, the request's context, panics, the error
+// response, the access log and metrics. Errors are turned into responses here rather than
+// by fiber afterwards, so the log and metrics see the final status.
+func (s *Server) observe(c *fiber.Ctx) error {
+	start := time.Now()
+	id := requestID(c)
+	base, cancelBase := context.WithCancelCause(context.Background())
+	ctx, cancel := context.WithTimeout(base, s.cfg.RequestTimeout)
+	defer cancel()
+	defer cancelBase(nil)
+	stop := watchClient(c.Context().Conn(), func() { cancelBase(errClientGone) })
+	defer stop()
+	c.SetUserContext(ctx)
+
+	s.metrics.inFlight.Inc()
+	defer s.metrics.inFlight.Dec()
+	if err := s.next(c, id); err != nil {
+		if herr := s.handleError(c, err); herr != nil {
+			_ = c.SendStatus(fiber.StatusInternalServerError)
+		}
+	}
+	s.record(c, id, time.Since(start))
+	return nil
+}
+
+// next runs the rest of the chain, turning a panic into errPanic.
+func (s *Server) next(c *fiber.Ctx, id string) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("panic", "request_id", id, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			err = errPanic
+		}
+	}()
+	return c.Next()
+}
+
+// record writes the access log line and the metrics of a finished request.
+func (s *Server) record(c *fiber.Ctx, id string, d time.Duration) {
+	status := c.Response().StatusCode()
+	r := c.Route()
+	matched := c.Locals(matchedKey) != nil
+	s.metrics.observe(c.Method(), r.Path, status, d, matched)
+	attrs := []slog.Attr{
+		slog.String("request_id", id),
+		slog.String("method", c.Method()),
+		slog.String("path", c.Path()),
+		slog.Int("status", status),
+		slog.Float64("duration_ms", float64(d.Microseconds())/1000),
+		slog.Int("bytes", len(c.Response().Body())),
+		slog.String("ip", c.IP()),
+	}
+	if matched {
+		attrs = append(attrs, slog.String("route", r.Path))
+	}
+	if p := principal(c); p != nil {
+		attrs = append(attrs, slog.String("user", p.Username))
+	}
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelWarn
+	}
+	s.log.LogAttrs(context.Background(), level, "request", attrs...)
+}
+
+// markMatched heads every route's chain: it tells record that a route matched, so the
+// route template is a metrics label; a request that matched nothing has only observe's
+// "/" as its fiber route.
+func markMatched(c *fiber.Ctx) error {
+	c.Locals(matchedKey, true)
+	return c.Next()
+}
+
+// requestID returns the request's id: the client's X-Request-ID when it is sane, else a
+// new one. It is echoed in the response header and in problem bodies, and logged, so one
+// id ties a user's report to the log lines.
+func requestID(c *fiber.Ctx) string {
+	if id, ok := c.Locals(requestIDKey).(string); ok {
+		return id
+	}
+	id := c.Get(fiber.HeaderXRequestID)
+	if !validRequestID(id) {
+		b := make([]byte, 12)
+		_, _ = rand.Read(b)
+		id = hex.EncodeToString(b)
+	} else {
+		id = strings.Clone(id) // fasthttp reuses the header buffer after the request
+	}
+	c.Locals(requestIDKey, id)
+	c.Set(fiber.HeaderXRequestID, id)
+	return id
+}
+
+// validRequestID keeps client ids short and printable, so they cannot forge log lines.
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for _, r := range id {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.:", r)
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// logger is the service's logger with the request's id, for handlers that log.
+func (s *Server) logger(c *fiber.Ctx) *slog.Logger {
+	return s.log.With("request_id", requestID(c))
+}
