@@ -81,7 +81,7 @@ func (ts *testServer) do(t *testing.T, method, path, body string, header ...stri
 
 func (ts *testServer) addUser(t *testing.T, name, role, street string) int64 {
 	t.Helper()
-	id, err := ts.st.AddUser(context.Background(), grid.User{Username: name, Role: role, StreetCode: street}, "password-"+name)
+	id, err := ts.st.AddUser(context.Background(), "test", grid.User{Username: name, Role: role, StreetCode: street}, "password-"+name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,11 +18,11 @@ func gridFixture(t *testing.T, st *grid.Store) (officerID int64, street string) 
 	if err := st.Pool.QueryRow(ctx, `SELECT code FROM areas WHERE level = 'street' ORDER BY code LIMIT 1`).Scan(&street); err != nil {
 		t.Fatal(err)
 	}
-	officerID, err := st.AddUser(ctx, grid.User{Username: "wang", Role: grid.RoleOfficer}, "password-1")
+	officerID, err := st.AddUser(ctx, "test", grid.User{Username: "wang", Role: grid.RoleOfficer}, "password-1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.AddUser(ctx, grid.User{Username: "li", Role: grid.RolePlanner}, "password-2"); err != nil {
+	if _, err := st.AddUser(ctx, "test", grid.User{Username: "li", Role: grid.RolePlanner}, "password-2"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.Pool.Exec(ctx, `INSERT INTO grid_units (code, name, street_code, officer_id)

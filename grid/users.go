@@ -35,8 +35,9 @@ func HashPassword(password string) (string, error) {
 	return string(h), err
 }
 
-// AddUser creates a user; an existing username is an error.
-func (s *Store) AddUser(ctx context.Context, u User, password string) (int64, error) {
+// AddUser creates a user and records it in the audit log, both or neither; an existing
+// username is an error.
+func (s *Store) AddUser(ctx context.Context, actor string, u User, password string) (int64, error) {
 	if !slices.Contains(Roles, u.Role) {
 		return 0, fmt.Errorf("role %q: want one of %s", u.Role, strings.Join(Roles, ", "))
 	}
@@ -55,10 +56,22 @@ func (s *Store) AddUser(ctx context.Context, u User, password string) (int64, er
 			return 0, fmt.Errorf("street %s is not a loaded street", u.StreetCode)
 		}
 	}
+	tx, err := s.Pool.Begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
 	var id int64
-	err = s.Pool.QueryRow(ctx, `INSERT INTO users (username, display_name, role, street_code, password_hash)
+	err = tx.QueryRow(ctx, `INSERT INTO users (username, display_name, role, street_code, password_hash)
 VALUES ($1, $2, $3, $4, $5) RETURNING id`, u.Username, u.DisplayName, u.Role, street, hash).Scan(&id)
-	return id, err
+	if err != nil {
+		return 0, err
+	}
+	details := map[string]any{"id": id, "role": u.Role, "street_code": u.StreetCode}
+	if err := s.Audit(ctx, tx, actor, "user_add", u.Username, details); err != nil {
+		return 0, err
+	}
+	return id, tx.Commit(ctx)
 }
 
 // LoadUsersCSV adds the users of a CSV file (username,role,street_code,display_name), all

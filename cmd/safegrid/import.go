@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -78,10 +77,6 @@ FILE.rejects.csv (row, field, reason). Re-importing a file updates rows by their
 				fmt.Fprintln(os.Stderr)
 			}
 			if err != nil {
-				var ie *grid.ImportError
-				if errors.As(err, &ie) {
-					return fmt.Errorf("%s: %w", path, err)
-				}
 				return fmt.Errorf("%s: %w", path, err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s: %d rows read, %d inserted, %d updated, %d rejected\n",

@@ -22,12 +22,8 @@ func newUsersCmd(o *options) *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			id, err := st.AddUser(cmd.Context(), u, password)
+			id, err := st.AddUser(cmd.Context(), "cli:"+currentUser(), u, password)
 			if err != nil {
-				return err
-			}
-			details := map[string]any{"id": id, "role": u.Role, "street_code": u.StreetCode}
-			if err := st.Audit(cmd.Context(), nil, "cli:"+currentUser(), "user_add", u.Username, details); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "user %s (%s) created with id %d\n", u.Username, u.Role, id)
