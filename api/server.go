@@ -161,6 +161,15 @@ func New(store *grid.Store, cfg Config) *Server {
 	for _, mount := range []func(){
 		s.systemRoutes,
 		s.authRoutes,
+		s.officerRoutes,
+		s.streetRoutes,
+		s.hazardRoutes,
+		s.adminRoutes,
+		s.importRoutes,
+		s.hazardAnalysisRoutes,
+		s.analysisRoutes,
+		s.ogcRoutes,
+		s.tileRoutes,
 	} {
 		mount()
 	}

@@ -26,6 +26,7 @@ func BenchmarkReadAndCheck(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		sc, err := newScanner(bytes.NewReader(data), FormatGeoJSON)
+		sc = forKind(sc, k)
 		if err != nil {
 			b.Fatal(err)
 		}

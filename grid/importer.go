@@ -121,6 +121,7 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (*I
 	if err != nil {
 		return nil, err
 	}
+	sc = forKind(sc, k)
 
 	tx, err := s.Pool.Begin(ctx)
 	if err != nil {
@@ -132,10 +133,33 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (*I
 	}
 
 	trace := newTracer()
-	trace.step("read, check and copy")
+	trace.step("check for an empty table")
+	bulk, err := bulkTable(ctx, tx, k)
+	if err != nil {
+		return nil, err
+	}
+	var dropped droppedIndexes
+	if bulk {
+		trace.step("drop secondary indexes")
+		if err := bulkSettings(ctx, tx); err != nil {
+			return nil, err
+		}
+		if dropped, err = dropSecondaryIndexes(ctx, tx, k.Table); err != nil {
+			return nil, err
+		}
+	}
 	src := newRecordSource(ctx, sc, k, co, opts.Progress)
 	defer src.cancel() // stops the readers if COPY ends early
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"staging"}, k.stagingColumns(), src); err != nil {
+	var split *splitSource
+	if bulk {
+		trace.step("read, check and copy into " + k.Table)
+		split = &splitSource{src: src, k: k}
+		_, err = tx.CopyFrom(ctx, pgx.Identifier{k.Table}, k.tableColumns(), split)
+	} else {
+		trace.step("read, check and copy")
+		_, err = tx.CopyFrom(ctx, pgx.Identifier{"staging"}, k.stagingColumns(), src)
+	}
+	if err != nil {
 		if src.fatal != nil {
 			return nil, src.fatal
 		}
@@ -159,7 +183,20 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (*I
 			res.Rejected = countRows(res.Rejections)
 		}
 	}
-	for _, q := range k.writeSQL() {
+	steps := k.writeSQL(false)
+	if bulk {
+		// The table was empty: nothing to update or move; the rows left for area_tag or
+		// ST_MakeValid go through staging.
+		steps = nil
+		if len(split.left) > 0 {
+			trace.step("copy left-over rows into staging")
+			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"staging"}, k.stagingColumns(), &leftSource{k: k, recs: split.left}); err != nil {
+				return nil, fmt.Errorf("copy: %w", err)
+			}
+			steps = k.writeSQL(true)
+		}
+	}
+	for _, q := range steps {
 		trace.step(firstLine(q.sql))
 		var args []any
 		if q.actor {
@@ -180,6 +217,12 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (*I
 			res.Inserted = int(tag.RowsAffected())
 		case "updated":
 			res.Updated = int(tag.RowsAffected())
+		}
+	}
+	if bulk {
+		res.Inserted += split.n
+		if err := dropped.create(ctx, tx, trace); err != nil {
+			return nil, err
 		}
 	}
 	details, _ := json.Marshal(map[string]any{"read": res.Read, "inserted": res.Inserted, "updated": res.Updated, "rejected": res.Rejected, "crs": opts.CRS})
@@ -295,16 +338,24 @@ func newRecordSource(ctx context.Context, sc scanner, k *Kind, co *checkOptions,
 
 // Next implements pgx.CopyFromSource.
 func (s *recordSource) Next() bool {
+	rec, ok := s.nextRecord()
+	if !ok {
+		return false
+	}
+	s.vals = s.k.stagingValues(rec, s.vals[:0])
+	return true
+}
+
+// nextRecord is the next good record in file order.
+func (s *recordSource) nextRecord() (record, bool) {
 	for s.i >= len(s.cur) {
 		if !s.nextBatch() {
 			s.cancel()
-			return false
+			return record{}, false
 		}
 	}
-	rec := s.cur[s.i]
 	s.i++
-	s.vals = s.k.stagingValues(rec, s.vals[:0])
-	return true
+	return s.cur[s.i-1], true
 }
 
 func (s *recordSource) nextBatch() bool {

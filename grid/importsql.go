@@ -114,7 +114,8 @@ const tagSQL = `UPDATE staging s SET (district_code, street_code, community_code
 
 // writeSQL updates the rows whose key is loaded already and inserts the others; plain
 // INSERT and UPDATE, because ON CONFLICT's speculative insertion costs a third more per row.
-func (k *Kind) writeSQL() []writeStep {
+// With bulk (the table was empty) it only tags and inserts.
+func (k *Kind) writeSQL(bulk bool) []writeStep {
 	if k.Name == "areas" {
 		return areaWriteSQL
 	}
@@ -156,10 +157,16 @@ func (k *Kind) writeSQL() []writeStep {
 		set = append(set, "version = t.version + 1")
 	}
 	update := fmt.Sprintf("UPDATE %s t SET %s FROM staging s WHERE %s", table, strings.Join(set, ", "), match)
-	insert := fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM staging s WHERE NOT EXISTS (SELECT 1 FROM %s t WHERE %s)",
-		table, strings.Join(cols, ", "), strings.Join(sel, ", "), table, match)
+	insert := fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM staging s", table, strings.Join(cols, ", "), strings.Join(sel, ", "))
+	if !bulk {
+		insert += fmt.Sprintf(" WHERE NOT EXISTS (SELECT 1 FROM %s t WHERE %s)", table, match)
+	}
 
 	steps := []writeStep{{sql: tagSQL}}
+	if bulk {
+		// Into an empty table: keys are unique within the file, nothing to update or move.
+		return append(steps, writeStep{sql: insert, counts: "inserted"})
+	}
 	if k.Big {
 		// A row whose code now lands in another district moves: its old copy goes.
 		steps = append(steps, writeStep{sql: fmt.Sprintf(

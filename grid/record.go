@@ -50,14 +50,32 @@ func (k *Kind) check(raw RawRow, o *checkOptions) (record, []Rejection) {
 	bad := func(field, format string, args ...any) {
 		problems = append(problems, Rejection{Row: raw.N, Field: field, Reason: fmt.Sprintf(format, args...)})
 	}
-	for name := range raw.Props {
-		if !o.ignoreUnknown && k.field(name) < 0 {
+	if !o.ignoreUnknown {
+		unknown := func(name string) {
 			bad(name, "unknown field for %s (known: %s)", k.Name, strings.Join(k.fieldNames(), ", "))
+		}
+		if raw.fields != nil {
+			for _, name := range raw.unknown {
+				unknown(name)
+			}
+		} else {
+			for name := range raw.Props {
+				if k.field(name) < 0 {
+					unknown(name)
+				}
+			}
 		}
 	}
 	for i := range k.Fields {
 		f := &k.Fields[i]
-		v, present := raw.Props[f.Name]
+		var v any
+		var present bool
+		if raw.fields != nil {
+			v = raw.fields[i]
+			present = v != nil
+		} else {
+			v, present = raw.Props[f.Name]
+		}
 		if v == nil || v == "" {
 			present = false
 		}

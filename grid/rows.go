@@ -50,6 +50,10 @@ type RawRow struct {
 	Geom  orb.Geometry
 	// Problems found while parsing the row; the row is rejected when there are any.
 	Problems []Rejection
+	// fields, when not nil, replace Props: the value of each field of the kind the row
+	// was decoded for (nil when absent or null), and unknown the other property names.
+	fields  []any
+	unknown []string
 }
 
 // Rejection says why one row (or one field of it) was refused.
@@ -119,6 +123,7 @@ func init() {
 // bytes, so a file of a million features never sits in memory whole.
 type geojsonScanner struct {
 	it   *jsoniter.Iterator
+	kind *Kind // when set, features are decoded straight into its fields
 	n    int
 	in   bool // inside the features array
 	seen bool // a features member was read
@@ -202,6 +207,11 @@ func (s *geojsonScanner) next() (chunk, error) {
 }
 
 func (s *geojsonScanner) decode(c chunk) RawRow {
+	if s.kind != nil {
+		if row, ok := decodeFeature(c.raw, c.n, s.kind); ok {
+			return row
+		}
+	}
 	row := RawRow{N: c.n}
 	var f geojson.Feature
 	if err := f.UnmarshalJSON(c.raw); err != nil {
@@ -218,6 +228,14 @@ func (s *geojsonScanner) decode(c chunk) RawRow {
 
 func trimJSONError(err error) string {
 	return strings.TrimPrefix(strings.TrimPrefix(err.Error(), "json: "), "geojson: ")
+}
+
+// forKind makes the scanner decode rows for kind k (the generic form otherwise).
+func forKind(sc scanner, k *Kind) scanner {
+	if g, ok := sc.(*geojsonScanner); ok {
+		g.kind = k
+	}
+	return sc
 }
 
 // ---- CSV

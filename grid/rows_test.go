@@ -3,6 +3,8 @@ package grid
 import (
 	"errors"
 	"io"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -166,6 +168,15 @@ func fuzzRows(t *testing.T, data []byte, f Format) {
 		}
 		raw := sc.decode(c)
 		rec, probs := k.check(raw, co)
+		if f == FormatGeoJSON {
+			// The streaming decoder for a kind must agree with the generic one.
+			if fast, ok := decodeFeature(c.raw, c.n, k); ok {
+				rec2, probs2 := k.check(fast, co)
+				if !sameCheck(rec, probs, rec2, probs2) {
+					t.Fatalf("row %d: generic decoder gives %+v %v, streaming %+v %v", n, rec, probs, rec2, probs2)
+				}
+			}
+		}
 		for _, p := range probs {
 			if p.Row != n || p.Reason == "" {
 				t.Fatalf("problem %+v does not name row %d", p, n)
@@ -177,10 +188,21 @@ func fuzzRows(t *testing.T, data []byte, f Format) {
 	}
 }
 
+func sameCheck(a record, pa []Rejection, b record, pb []Rejection) bool {
+	sortProbs := func(ps []Rejection) []Rejection {
+		ps = slices.Clone(ps)
+		slices.SortFunc(ps, func(x, y Rejection) int { return strings.Compare(x.String(), y.String()) })
+		return ps
+	}
+	return reflect.DeepEqual(a, b) && slices.Equal(sortProbs(pa), sortProbs(pb))
+}
+
 func FuzzReadGeoJSON(f *testing.F) {
 	f.Add([]byte(`{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"uscc":"91350100M000100Y43","name":"a","industry":"工贸","risk_level":"低"},"geometry":{"type":"Point","coordinates":[121.47,31.23]}}]}`))
 	f.Add([]byte(`{"type":"FeatureCollection","features":[{"type":"Feature","properties":{},"geometry":{"type":"Polygon","coordinates":[[[121.4,31.2],[121.5,31.3],[121.5,31.2],[121.4,31.3],[121.4,31.2]]]}}]}`))
 	f.Add([]byte(`{"type":"FeatureCollection","features":[null, 1, "x"]}`))
+	f.Add([]byte(`{"type":"FeatureCollection","features":[{"geometry":{"coordinates":[121.47,31.23],"type":"Point"},"type":"Feature","id":7,"properties":{"uscc":"91350100M000100Y43","name":" a ","industry":"other","risk_level":"LOW","major_hazard":"是","employees":"12","address":null,"extra":[1],"x":1,"x":2}}]}`))
+	f.Add([]byte(`{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"uscc":1e400,"name":true,"employees":-1.5},"geometry":{"type":"Point","coordinates":[121.47,31.23,5]}},{"type":"Feature","Type":"x","properties":{},"geometry":null},{"type":"Feature","properties":{"name":"a","zz":1},"properties":null,"geometry":{"type":"Point","coordinates":[121.47,31.23]}}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) { fuzzRows(t, data, FormatGeoJSON) })
 }
 

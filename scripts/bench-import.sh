@@ -2,7 +2,9 @@
 # bench-import: load 1,000,000 generated enterprises three ways, RUNS times each, in one run,
 # and print rows/s (median) and ratios:
 #   (a) safegrid import of the GeoJSON (validation, CRS, H3, area tagging, upsert)
-#   (b) the floor: a plain binary COPY of the same rows into the same table, no checks
+#   (b) the floor: a plain binary COPY of the same rows into the same table, no checks, done
+#       the way the import loads an empty table: in one transaction, drop the table's
+#       secondary indexes and its unique constraint, COPY, create them again, commit
 #   (c) GDAL's ogr2ogr loading the same GeoJSON into PostGIS
 # Usage: DATABASE_URL=... scripts/bench-import.sh   (make bench-import sets it)
 set -euo pipefail
@@ -40,6 +42,30 @@ calc() { awk "BEGIN { print $* }"; }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 reset_table() { psql -q "$bench" -c "TRUNCATE enterprises CASCADE" -c "CHECKPOINT"; }
 
+# floor_copy is (b): the dump of what (a) loaded, COPYed into the same (empty) table the way
+# (a) does it for an empty table (grid/bulk.go): secondary indexes and the unique constraint
+# dropped, COPY, then re-created from their own definitions, all in one transaction with the
+# same maintenance settings; the catalog queries are part of the timing, as in (a).
+floor_copy() {
+	local idx con
+	idx=$(psql -tA "$bench" -c "SELECT format('%I.%I', schemaname, indexname) || E'\t' || indexdef FROM pg_indexes x
+		WHERE schemaname = current_schema() AND tablename = 'enterprises'
+		AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = format('%I.%I', x.schemaname, x.indexname)::regclass) ORDER BY indexname")
+	con=$(psql -tA "$bench" -c "SELECT format('%I', conname) || E'\t' || pg_get_constraintdef(c.oid) FROM pg_constraint c
+		WHERE conrelid = 'enterprises'::regclass AND contype = 'u'
+		AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = c.conindid) ORDER BY conname")
+	{
+		echo "BEGIN;"
+		echo "SET LOCAL maintenance_work_mem = '1GB'; SET LOCAL max_parallel_maintenance_workers = $(( $(nproc) < 8 ? $(nproc) : 8 ));"
+		while IFS=$'\t' read -r name def; do [ -n "$name" ] && echo "DROP INDEX $name;"; done <<<"$idx"
+		while IFS=$'\t' read -r name def; do [ -n "$name" ] && echo "ALTER TABLE enterprises DROP CONSTRAINT $name;"; done <<<"$con"
+		echo "\\copy enterprises ($cols) FROM '$dump' WITH (FORMAT binary)"
+		while IFS=$'\t' read -r name def; do [ -n "$name" ] && echo "$def;"; done <<<"$idx"
+		while IFS=$'\t' read -r name def; do [ -n "$name" ] && echo "ALTER TABLE enterprises ADD CONSTRAINT $name $def;"; done <<<"$con"
+		echo "COMMIT;"
+	} | psql -q -v ON_ERROR_STOP=1 "$bench"
+}
+
 cols="district_code, uscc, name, industry, risk_level, major_hazard, employees, address, street_code, community_code, h3, geom"
 dump="$work/enterprises.bin"
 a=() b=() c=()
@@ -51,7 +77,7 @@ for i in $(seq "$RUNS"); do
 	[ "$i" = 1 ] && psql -q "$bench" -c "\\copy (SELECT $cols FROM enterprises) TO '$dump' WITH (FORMAT binary)"
 
 	reset_table
-	t0=$(now); psql -q "$bench" -c "\\copy enterprises ($cols) FROM '$dump' WITH (FORMAT binary)"; t1=$(now)
+	t0=$(now); floor_copy; t1=$(now)
 	b+=("$(calc "$t1 - $t0")")
 
 	psql -q "$bench" -c "DROP TABLE IF EXISTS ogr_enterprises" -c "CHECKPOINT"
@@ -64,6 +90,6 @@ ma=$(printf '%s\n' "${a[@]}" | median); mb=$(printf '%s\n' "${b[@]}" | median); 
 printf '\n%d enterprises, median of %d runs (%s)\n' "$n" "$RUNS" "$(date -u +%F)"
 printf '%-44s %10s %12s %14s\n' "method" "median s" "rows/s" "vs COPY floor"
 printf '%-44s %10.2f %12.0f %14.2f\n' "(a) safegrid import (checks, H3, tagging)" "$ma" "$(calc "$n / $ma")" "$(calc "$mb / $ma")"
-printf '%-44s %10.2f %12.0f %14.2f\n' "(b) binary COPY, same rows, no checks" "$mb" "$(calc "$n / $mb")" "1.00"
+printf '%-44s %10.2f %12.0f %14.2f\n' "(b) binary COPY, same rows/table, no checks" "$mb" "$(calc "$n / $mb")" "1.00"
 printf '%-44s %10.2f %12.0f %14.2f\n' "(c) ogr2ogr GeoJSON -> PostGIS" "$mc" "$(calc "$n / $mc")" "$(calc "$mb / $mc")"
 printf 'ratios: (a)/(b) = %.2f (target >= 0.5); (a)/(c) = %.2f (target > 1)\n' "$(calc "$mb / $ma")" "$(calc "$mc / $ma")"

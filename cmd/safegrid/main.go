@@ -46,6 +46,7 @@ func newRoot() *cobra.Command {
 		newServeCmd(o),
 		newUsersCmd(o),
 		newGridCmd(o),
+		newAnalyzeCmd(o),
 	)
 	return root
 }

@@ -1,0 +1,168 @@
+package api
+
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"safegrid/grid"
+)
+
+// unitRequest creates or replaces a grid unit.
+type unitRequest struct {
+	Code       string   `json:"code,omitempty" doc:"required to create; with PUT, absent or the path's code"`
+	Name       string   `json:"name"`
+	StreetCode string   `json:"street_code" doc:"the 9-digit street the unit lies in"`
+	Cells      []string `json:"cells" doc:"resolution-9 H3 cells (hex), each with its centre in the street"`
+}
+
+type assignRequest struct {
+	Officer string `json:"officer" doc:"the username of a user with the role officer"`
+}
+
+const unitRules = "Every cell must be an H3 cell of resolution 9 whose centre lies in the unit's street " +
+	"(tagged as the importer tags points, SQL area_tag), else 422 naming the cells; a cell already in another " +
+	"unit is a 409 naming the cell and its unit. The write and its audit record commit together."
+
+func (s *Server) adminRoutes() {
+	admin := []string{grid.RoleAdmin}
+	unitParam := []Param{PathParam("code", "the grid unit's code")}
+	s.route(fiber.MethodGet, "/api/v1/grid/units", Operation{
+		Summary: "Grid units", Description: "Grid units (网格) by code, with their officer, cell and enterprise counts.",
+		Tags: []string{"admin"}, Roles: admin, Response: grid.UnitPage{},
+		Params: []Param{QueryParam("street", "string", "only this street's units (9-digit code)"), LimitParam, OffsetParam},
+	}, s.listUnits)
+	s.route(fiber.MethodPost, "/api/v1/grid/units", Operation{
+		Summary: "Create a grid unit", Description: unitRules,
+		Tags: []string{"admin"}, Roles: admin, Body: unitRequest{}, Response: grid.UnitDetail{}, Status: fiber.StatusCreated,
+		Problems: []int{fiber.StatusConflict},
+	}, s.createUnit)
+	s.route(fiber.MethodGet, "/api/v1/grid/units/:code", Operation{
+		Summary: "One grid unit with its cells", Tags: []string{"admin"}, Roles: admin, Response: grid.UnitDetail{},
+		Params: unitParam, Problems: []int{fiber.StatusNotFound},
+	}, s.getUnit)
+	s.route(fiber.MethodPut, "/api/v1/grid/units/:code", Operation{
+		Summary: "Replace a grid unit's name, street and cells", Description: "Keeps its officer. " + unitRules,
+		Tags: []string{"admin"}, Roles: admin, Body: unitRequest{}, Response: grid.UnitDetail{},
+		Params: unitParam, Problems: []int{fiber.StatusNotFound, fiber.StatusConflict},
+	}, s.updateUnit)
+	s.route(fiber.MethodDelete, "/api/v1/grid/units/:code", Operation{
+		Summary: "Delete a grid unit", Description: "Its cells become unassigned.",
+		Tags: []string{"admin"}, Roles: admin, Params: unitParam, Problems: []int{fiber.StatusNotFound},
+	}, s.deleteUnit)
+	s.route(fiber.MethodPost, "/api/v1/grid/units/:code/officer", Operation{
+		Summary: "Assign an officer to a grid unit", Description: "Replaces the unit's previous officer, if any.",
+		Tags: []string{"admin"}, Roles: admin, Body: assignRequest{}, Response: grid.UnitDetail{},
+		Params: unitParam, Problems: []int{fiber.StatusNotFound},
+	}, s.assignOfficer)
+	s.route(fiber.MethodDelete, "/api/v1/grid/units/:code/officer", Operation{
+		Summary: "Leave a grid unit without an officer", Tags: []string{"admin"}, Roles: admin,
+		Params: unitParam, Problems: []int{fiber.StatusNotFound},
+	}, s.unassignOfficer)
+	s.route(fiber.MethodGet, "/api/v1/grid/audit", Operation{
+		Summary: "Does grid supervision cover everything?",
+		Description: "A cell is supervised when it is in a unit that has an officer (an assigned unit). Lists: " +
+			"enterprises whose cell is in no assigned unit (most risky first); communities (居委/村) not covered, where a " +
+			"community is covered when the centre of some assigned cell lies in it, or the cell holding its representative " +
+			"point (ST_PointOnSurface) is assigned (so a community smaller than a cell can be covered); units without an " +
+			"officer; and every officer's workload: units, cells, enterprises, and enterprises weighted by risk " +
+			"(重大 4, 较大 3, 一般 2, 低 1). limit and offset page each list; each has its total.",
+		Tags: []string{"admin"}, Roles: admin, Response: grid.GridAudit{},
+		Params: []Param{QueryParam("street", "string", "audit this street only (9-digit code)"), LimitParam, OffsetParam},
+	}, s.gridAudit)
+}
+
+func (s *Server) listUnits(c *fiber.Ctx) error {
+	limit, offset, err := s.page(c)
+	if err != nil {
+		return err
+	}
+	items, total, err := s.store.Units(c.UserContext(), c.Query("street"), limit, offset)
+	if err != nil {
+		return err
+	}
+	return c.JSON(grid.UnitPage{Items: items, Total: total})
+}
+
+func (s *Server) getUnit(c *fiber.Ctx) error {
+	u, err := s.store.Unit(c.UserContext(), c.Params("code"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(u)
+}
+
+func (s *Server) createUnit(c *fiber.Ctx) error {
+	var req unitRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	spec := grid.UnitSpec{Code: req.Code, Name: req.Name, StreetCode: req.StreetCode, Cells: req.Cells}
+	if err := s.store.CreateUnit(c.UserContext(), principal(c).Actor(), spec); err != nil {
+		return fieldsProblem(err)
+	}
+	return s.unitAnswer(c, fiber.StatusCreated, spec.Code)
+}
+
+func (s *Server) updateUnit(c *fiber.Ctx) error {
+	var req unitRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	code := c.Params("code")
+	if req.Code != "" && req.Code != code {
+		return FieldProblem("code", "differs from the code in the path; a unit's code cannot change")
+	}
+	spec := grid.UnitSpec{Code: code, Name: req.Name, StreetCode: req.StreetCode, Cells: req.Cells}
+	if err := s.store.UpdateUnit(c.UserContext(), principal(c).Actor(), spec); err != nil {
+		return fieldsProblem(err)
+	}
+	return s.unitAnswer(c, fiber.StatusOK, code)
+}
+
+func (s *Server) unitAnswer(c *fiber.Ctx, status int, code string) error {
+	u, err := s.store.Unit(c.UserContext(), code)
+	if err != nil {
+		return err
+	}
+	return c.Status(status).JSON(u)
+}
+
+func (s *Server) deleteUnit(c *fiber.Ctx) error {
+	if err := s.store.DeleteUnit(c.UserContext(), principal(c).Actor(), c.Params("code")); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+func (s *Server) assignOfficer(c *fiber.Ctx) error {
+	var req assignRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if req.Officer == "" {
+		return FieldProblem("officer", "is required")
+	}
+	code := c.Params("code")
+	if err := s.store.AssignUnit(c.UserContext(), principal(c).Actor(), code, req.Officer); err != nil {
+		return err
+	}
+	return s.unitAnswer(c, fiber.StatusOK, code)
+}
+
+func (s *Server) unassignOfficer(c *fiber.Ctx) error {
+	if err := s.store.UnassignUnit(c.UserContext(), principal(c).Actor(), c.Params("code")); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+func (s *Server) gridAudit(c *fiber.Ctx) error {
+	limit, offset, err := s.page(c)
+	if err != nil {
+		return err
+	}
+	a, err := s.store.GridAuditOf(c.UserContext(), grid.AuditOptions{Street: c.Query("street"), Limit: limit, Offset: offset})
+	if err != nil {
+		return err
+	}
+	return c.JSON(a)
+}

@@ -1,0 +1,142 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"safegrid/grid"
+)
+
+// transitionRequest is one lifecycle step of a hazard.
+type transitionRequest struct {
+	To      string `json:"to" enum:"registered,assigned,rectifying,verified,closed" doc:"the status to move to"`
+	Note    string `json:"note,omitempty" doc:"why; kept in the history (at most 2000 characters)"`
+	Version int    `json:"version" doc:"the hazard's version as you last read it; a hazard changed since is a 409"`
+	// The plan, when assigning (to: assigned) only.
+	Responsible *string  `json:"responsible,omitempty" doc:"assigning: the responsible person (owner); required"`
+	Deadline    *string  `json:"deadline,omitempty" format:"date" doc:"assigning: the rectification deadline, YYYY-MM-DD, not in the past; required"`
+	Measures    *string  `json:"measures,omitempty" doc:"assigning: the rectification measures; required for a 重大 hazard"`
+	Funds       *float64 `json:"funds,omitempty" doc:"assigning: the funds in yuan; required for a 重大 hazard"`
+}
+
+func (s *Server) hazardRoutes() {
+	s.route(fiber.MethodGet, "/api/v1/hazards/:id", Operation{
+		Summary: "One hazard with its history",
+		Description: "A hazard (隐患) with its lifecycle history, oldest step first, and the statuses it may go to next. " +
+			"Scope: admins and planners see every hazard, a street office its street's, an officer those in their cells; " +
+			"any other is a 403.",
+		Tags: []string{"hazards"}, Response: grid.HazardDetail{},
+		Params:   []Param{PathParam("id", "the hazard's id")},
+		Problems: []int{fiber.StatusForbidden, fiber.StatusNotFound},
+	}, s.getHazard)
+	s.route(fiber.MethodPost, "/api/v1/hazards/:id/transition", Operation{
+		Summary:     "Move a hazard one step through its lifecycle",
+		Description: lifecycleDoc(),
+		Tags:        []string{"hazards"}, Body: transitionRequest{}, Response: grid.HazardDetail{},
+		Roles:    []string{grid.RoleAdmin, grid.RoleStreet, grid.RoleOfficer},
+		Params:   []Param{PathParam("id", "the hazard's id")},
+		Problems: []int{fiber.StatusNotFound, fiber.StatusConflict},
+	}, s.transitionHazard)
+}
+
+// lifecycleDoc is the transition endpoint's description, with the role table written
+// from grid.HazardLifecycle so the document cannot disagree with the code.
+func lifecycleDoc() string {
+	var b strings.Builder
+	b.WriteString("The lifecycle (安监总局令第16号): reported 上报 → registered 立案 → assigned 派遣 → rectifying 整改 → " +
+		"verified 验收 → closed 销号. A rejected verification is the step verified → rectifying (退回整改).\n\n" +
+		"| from | to | roles | meaning |\n|---|---|---|---|\n")
+	for _, st := range grid.HazardLifecycle {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", st.From, st.To, strings.Join(st.Roles, ", "), st.Doc)
+	}
+	b.WriteString("\nPlanners make no steps. Scope applies on top of the role: a street office acts on its street's " +
+		"hazards only, an officer on hazards in their cells only (else 403).\n\n" +
+		"Assigning needs `responsible` and `deadline` (sent now or already on the hazard); a 重大 hazard is under " +
+		"supervision (挂牌督办) and needs the whole plan: `measures`, `funds`, `deadline`, `responsible`. " +
+		"A missing field is a 422 naming it. The plan fields are refused on other steps.\n\n" +
+		"Answers, in the order they are checked: 404 no such hazard; 403 outside your scope; 409 the hazard's `version` " +
+		"is not the one you sent (someone changed it: reload and decide again); 422 on `to` when the lifecycle has no such " +
+		"step from the current status (the detail lists where it can go); 403 when your role may not make this step; " +
+		"422 for a missing or bad plan field. Every step adds a history row (who, when, from, to, note, plan) and an " +
+		"audit record in the same transaction, and raises the version by one.")
+	return b.String()
+}
+
+// hazardID reads the :id path parameter; anything but a positive integer names no hazard.
+func hazardID(c *fiber.Ctx) (int64, error) {
+	raw := c.Params("id")
+	id, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, &grid.NotFoundError{What: "hazard", Key: raw}
+	}
+	return id, nil
+}
+
+func (s *Server) getHazard(c *fiber.Ctx) error {
+	id, err := hazardID(c)
+	if err != nil {
+		return err
+	}
+	h, err := s.store.HazardDetailOf(c.UserContext(), principal(c), id)
+	if err != nil {
+		return fieldsProblem(err)
+	}
+	return c.JSON(h)
+}
+
+func (s *Server) transitionHazard(c *fiber.Ctx) error {
+	id, err := hazardID(c)
+	if err != nil {
+		return err
+	}
+	var req transitionRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	var bad []FieldError
+	if req.To == "" {
+		bad = append(bad, FieldError{Field: "to", Reason: "is required"})
+	}
+	if req.Version <= 0 {
+		bad = append(bad, FieldError{Field: "version", Reason: "is required: the version you last read (1 or more)"})
+	}
+	if len([]rune(req.Note)) > 2000 {
+		bad = append(bad, FieldError{Field: "note", Reason: "at most 2000 characters"})
+	}
+	tr := grid.HazardTransition{HazardID: id, To: req.To, Note: strings.TrimSpace(req.Note), Version: req.Version,
+		Plan: grid.HazardPlan{Responsible: req.Responsible, Measures: req.Measures, Funds: req.Funds}}
+	if req.Deadline != nil {
+		d, err := time.Parse(time.DateOnly, *req.Deadline)
+		if err != nil {
+			bad = append(bad, FieldError{Field: "deadline", Reason: "must be a date, YYYY-MM-DD"})
+		}
+		tr.Plan.Deadline = &d
+	}
+	if len(bad) > 0 {
+		return FieldProblems(bad...)
+	}
+	h, err := s.store.TransitionHazard(c.UserContext(), principal(c), tr)
+	if err != nil {
+		return fieldsProblem(err)
+	}
+	return c.JSON(h)
+}
+
+// fieldsProblem turns a grid.InvalidFieldsError into a 422 naming every field; other
+// errors go to handleError as they are.
+func fieldsProblem(err error) error {
+	var fe *grid.InvalidFieldsError
+	if !errors.As(err, &fe) {
+		return err
+	}
+	out := make([]FieldError, len(fe.Errors))
+	for i, e := range fe.Errors {
+		out[i] = FieldError{Field: e.Field, Reason: e.Reason}
+	}
+	return FieldProblems(out...)
+}

@@ -1,0 +1,118 @@
+package api
+
+import (
+	"bytes"
+	"errors"
+	"mime"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"safegrid/geo"
+	"safegrid/grid"
+)
+
+func (s *Server) importRoutes() {
+	kinds := make([]string, len(grid.Kinds))
+	for i, k := range grid.Kinds {
+		kinds[i] = k.Name
+	}
+	s.route(fiber.MethodPost, "/api/v1/import/:kind", Operation{
+		Summary: "Import a file of one kind",
+		Description: "The body is the file: GeoJSON (Content-Type application/geo+json or application/json) or CSV " +
+			"(text/csv). The same validation and all-or-nothing rule as `safegrid import`: one bad row refuses the whole " +
+			"file (422 listing row, field and reason; nothing is written) unless skip_invalid=true, which loads the good " +
+			"rows and lists the others in the result. Re-importing updates rows by their key. Audited with the caller " +
+			"as actor. Kinds other than areas need the districts loaded first (409 otherwise). The file must fit in the " +
+			"request body limit (413 otherwise); larger loads go through the CLI.",
+		Tags: []string{"admin"}, Roles: []string{grid.RoleAdmin}, Response: grid.ImportResult{},
+		Params: []Param{
+			{Name: "kind", In: "path", Required: true, Description: "what the file holds",
+				Schema: Schema{"type": "string", "enum": kinds}},
+			QueryParam("crs", "string", "the file's coordinates: wgs84 (default), cgcs2000, gcj02 or bd09"),
+			QueryParam("skip_invalid", "boolean", "load the good rows and report the bad ones instead of refusing the file"),
+			QueryParam("repair", "boolean", "make invalid polygons valid (ST_MakeValid) instead of refusing them"),
+			QueryParam("ignore_unknown", "boolean", "drop properties or columns the kind does not know instead of refusing the row"),
+		},
+		Problems: []int{fiber.StatusBadRequest, fiber.StatusNotFound, fiber.StatusConflict,
+			fiber.StatusRequestEntityTooLarge, fiber.StatusUnsupportedMediaType},
+	}, s.importFile)
+}
+
+func (s *Server) importFile(c *fiber.Ctx) error {
+	kind := c.Params("kind")
+	if _, ok := grid.KindByName(kind); !ok {
+		return &grid.UnknownKindError{Name: kind}
+	}
+	format, err := importFormat(c.Get(fiber.HeaderContentType))
+	if err != nil {
+		return err
+	}
+	opts := grid.ImportOptions{Kind: kind, Format: format, Actor: principal(c).Actor()}
+	if raw := c.Query("crs"); raw != "" {
+		if opts.CRS, err = geo.ParseCRS(raw); err != nil {
+			return FieldProblem("crs", err.Error())
+		}
+	}
+	if opts.SkipInvalid, err = importFlag(c, "skip_invalid"); err != nil {
+		return err
+	}
+	if opts.Repair, err = importFlag(c, "repair"); err != nil {
+		return err
+	}
+	if opts.IgnoreUnknown, err = importFlag(c, "ignore_unknown"); err != nil {
+		return err
+	}
+	body := c.Body()
+	if len(bytes.TrimSpace(body)) == 0 {
+		return Problem(fiber.StatusBadRequest, "", "the request body is empty: send the file")
+	}
+	if kind != "areas" {
+		var districts int
+		if err := s.store.Pool.QueryRow(c.UserContext(), `SELECT count(*) FROM areas WHERE level = 'district'`).Scan(&districts); err != nil {
+			return err
+		}
+		if districts == 0 {
+			return Problem(fiber.StatusConflict, "", "no districts are loaded: import the areas first")
+		}
+	}
+	res, err := s.store.Import(c.UserContext(), bytes.NewReader(body), opts)
+	var fe *grid.FileError
+	if errors.As(err, &fe) {
+		// The file itself cannot be read (bad JSON, a CSV without a header).
+		return FieldProblems(FieldError{Row: fe.Row, Reason: fe.Reason})
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(res)
+}
+
+// importFormat tells the file's format from its Content-Type.
+func importFormat(ct string) (grid.Format, error) {
+	mt, _, err := mime.ParseMediaType(ct)
+	if ct == "" || err != nil {
+		return "", Problem(fiber.StatusUnsupportedMediaType, "", "send the file with Content-Type application/geo+json, application/json or text/csv")
+	}
+	switch mt {
+	case "application/geo+json", "application/json":
+		return grid.FormatGeoJSON, nil
+	case "text/csv":
+		return grid.FormatCSV, nil
+	}
+	return "", Problem(fiber.StatusUnsupportedMediaType, "", "unsupported Content-Type "+mt+": use application/geo+json, application/json or text/csv")
+}
+
+// importFlag reads an optional boolean query parameter (true/false/1/0; absent is false).
+func importFlag(c *fiber.Ctx, name string) (bool, error) {
+	raw := strings.TrimSpace(c.Query(name))
+	if raw == "" {
+		return false, nil
+	}
+	v, err := strconv.ParseBool(raw)
+	if err != nil {
+		return false, FieldProblem(name, "must be true or false")
+	}
+	return v, nil
+}

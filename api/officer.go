@@ -1,0 +1,179 @@
+package api
+
+import (
+	"encoding/json"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/paulmach/orb/geojson"
+
+	"safegrid/geo"
+	"safegrid/grid"
+)
+
+// dueInspections is a page of enterprises due for inspection.
+type dueInspections struct {
+	Items []grid.DueInspection `json:"items"`
+	Total int                  `json:"total" doc:"enterprises due in all, over every page"`
+}
+
+const mimeGeoJSON = "application/geo+json"
+
+// cellCollectionSchema documents GET /api/v1/me/cells: GeoJSON, so no Go type.
+var cellCollectionSchema = Schema{
+	"type":        "object",
+	"description": "GeoJSON FeatureCollection of hexagon Polygons (WGS84)",
+	"required":    []string{"type", "features"},
+	"properties": map[string]any{
+		"type": Schema{"type": "string", "enum": []string{"FeatureCollection"}},
+		"features": Schema{"type": "array", "items": Schema{
+			"type": "object",
+			"properties": map[string]any{
+				"type":     Schema{"type": "string", "enum": []string{"Feature"}},
+				"geometry": Schema{"type": "object", "description": "GeoJSON Polygon: the cell's hexagon"},
+				"properties": Schema{"type": "object", "properties": map[string]any{
+					"cell":                Schema{"type": "string", "description": "H3 cell, resolution 9, hex"},
+					"unit_code":           Schema{"type": "string"},
+					"unit_name":           Schema{"type": "string"},
+					"enterprises":         Schema{"type": "integer"},
+					"pipelines":           Schema{"type": "integer", "description": "pipelines crossing the cell"},
+					"gas_occupancy_sites": Schema{"type": "integer"},
+					"fire_stations":       Schema{"type": "integer"},
+					"fishing_ports":       Schema{"type": "integer"},
+					"underground_spaces":  Schema{"type": "integer", "description": "underground spaces overlapping the cell"},
+					"open_hazards":        Schema{"type": "integer", "description": "hazards not closed"},
+					"open_hazards_by_level": Schema{"type": "object", "additionalProperties": Schema{"type": "integer"},
+						"description": "open hazards per level (一般, 重大)"},
+				}},
+			},
+		}},
+	},
+}
+
+var (
+	officerOnly   = []string{grid.RoleOfficer}
+	cellReadRoles = []string{grid.RoleOfficer, grid.RoleAdmin, grid.RolePlanner}
+)
+
+// officerRoutes are the grid officer's 网格员 endpoints: their cells, one cell, inspections
+// due, and the two field writes (inspection, hazard report), all scoped to the cells of
+// the grid units assigned to them.
+func (s *Server) officerRoutes() {
+	tags := []string{"officer"}
+	s.route(fiber.MethodGet, "/api/v1/me/cells", Operation{
+		Summary: "My cells",
+		Description: "The cells of the caller's grid units as hexagons, each with its grid unit, the number of each kind " +
+			"of supervised thing in it (points by their cell, lines and areas by every cell they touch) and its open hazards by level.",
+		Tags: tags, Roles: officerOnly, Response: cellCollectionSchema, Produces: []string{mimeGeoJSON},
+	}, s.myCells)
+	s.route(fiber.MethodGet, "/api/v1/cells/:cell", Operation{
+		Summary: "Everything in one cell",
+		Description: "Enterprises, fire stations and other points inside the cell, pipelines, underground spaces, occupancy " +
+			"sites and ports that touch it, with their attributes and geometry, and its open hazards. An officer sees only " +
+			"their own cells (403 otherwise); admins and planners see any.",
+		Tags: tags, Roles: cellReadRoles,
+		Params:   []Param{PathParam("cell", "H3 cell id, resolution 9, hex (e.g. 8931aa42d2fffff)")},
+		Response: grid.CellContents{}, Problems: []int{fiber.StatusUnprocessableEntity},
+	}, s.cell)
+	s.route(fiber.MethodGet, "/api/v1/me/inspections/due", Operation{
+		Summary: "Enterprises due for inspection",
+		Description: "Enterprises in the caller's cells whose last inspection is older than their interval (重大/较大 risk " +
+			"monthly, others quarterly); never-inspected first, then the longest overdue.",
+		Tags: tags, Roles: officerOnly, Params: []Param{LimitParam, OffsetParam}, Response: dueInspections{},
+	}, s.inspectionsDue)
+	s.route(fiber.MethodPost, "/api/v1/inspections", Operation{
+		Summary:     "Record an inspection",
+		Description: "The location and the enterprise must lie in the caller's cells (403 otherwise). Audited.",
+		Tags:        tags, Roles: officerOnly, Body: grid.InspectionInput{}, Response: grid.Inspection{},
+		Status: fiber.StatusCreated,
+	}, s.recordInspection)
+	s.route(fiber.MethodPost, "/api/v1/hazards", Operation{
+		Summary: "Report a hazard",
+		Description: "Validated like an imported hazard; the location must lie in the caller's cells (403 otherwise). The " +
+			"hazard is tagged with its district, street and community, starts as reported with its first history entry, and is audited.",
+		Tags: tags, Roles: officerOnly, Body: grid.HazardReport{}, Response: grid.HazardItem{},
+		Status: fiber.StatusCreated,
+	}, s.reportHazard)
+}
+
+func (s *Server) myCells(c *fiber.Ctx) error {
+	cells, err := s.store.OfficerCellSummaries(c.UserContext(), principal(c).UserID)
+	if err != nil {
+		return err
+	}
+	fc := geojson.NewFeatureCollection()
+	for _, cs := range cells {
+		f := geojson.NewFeature(geo.CellPolygon(cs.Cell))
+		f.Properties = geojson.Properties{"cell": cs.Cell.String(), "unit_code": cs.UnitCode, "unit_name": cs.UnitName}
+		for k, n := range cs.Counts {
+			f.Properties[k] = n
+		}
+		open := 0
+		for _, n := range cs.OpenHazards {
+			open += n
+		}
+		f.Properties["open_hazards"] = open
+		f.Properties["open_hazards_by_level"] = cs.OpenHazards
+		fc.Append(f)
+	}
+	body, err := json.Marshal(fc)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, mimeGeoJSON)
+	return c.Send(body)
+}
+
+func (s *Server) cell(c *fiber.Ctx) error {
+	cell, err := grid.ParseSupervisionCell("cell", c.Params("cell"))
+	if err != nil {
+		return err
+	}
+	ctx := c.UserContext()
+	if err := s.store.CellInScope(ctx, principal(c), cell); err != nil {
+		return err
+	}
+	out, err := s.store.Cell(ctx, cell)
+	if err != nil {
+		return err
+	}
+	return c.JSON(out)
+}
+
+func (s *Server) inspectionsDue(c *fiber.Ctx) error {
+	limit, offset, err := s.page(c)
+	if err != nil {
+		return err
+	}
+	items, total, err := s.store.InspectionsDue(c.UserContext(), principal(c).UserID, limit, offset)
+	if err != nil {
+		return err
+	}
+	if items == nil {
+		items = []grid.DueInspection{}
+	}
+	return c.JSON(dueInspections{Items: items, Total: total})
+}
+
+func (s *Server) recordInspection(c *fiber.Ctx) error {
+	var in grid.InspectionInput
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	out, err := s.store.RecordInspection(c.UserContext(), principal(c), in)
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(out)
+}
+
+func (s *Server) reportHazard(c *fiber.Ctx) error {
+	var in grid.HazardReport
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	out, err := s.store.ReportHazard(c.UserContext(), principal(c), in)
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(out)
+}

@@ -1,0 +1,136 @@
+package api
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"safegrid/grid"
+)
+
+// Vector tiles: /tiles/{layer}/{z}/{x}/{y}.mvt and TileJSON 3.0 at /tiles/{layer}.json,
+// for each feature collection, grid_cells and areas (grid/tiles.go has the SQL). Tiles
+// are scoped like OGC items. An empty tile is a 200 with an empty body (a valid MVT with
+// no layers), so it can carry an ETag too. The ETag is a hash of the tile's bytes, and
+// Cache-Control makes clients revalidate every time (a cheap 304 when nothing changed), so
+// a change to the data shows in the very next request.
+
+const (
+	mimeMVT          = "application/vnd.mapbox-vector-tile"
+	tileCacheControl = "private, max-age=0, must-revalidate"
+)
+
+// tileJSON is a TileJSON 3.0.0 document (MapLibre reads it as a vector source).
+type tileJSON struct {
+	TileJSON     string        `json:"tilejson"`
+	Name         string        `json:"name"`
+	Description  string        `json:"description"`
+	Version      string        `json:"version"`
+	Scheme       string        `json:"scheme"`
+	Tiles        []string      `json:"tiles" doc:"absolute URL template"`
+	MinZoom      int           `json:"minzoom"`
+	MaxZoom      int           `json:"maxzoom"`
+	Bounds       [4]float64    `json:"bounds" doc:"of the features the caller may see (Shanghai when there are none)"`
+	Center       [3]float64    `json:"center"`
+	VectorLayers []vectorLayer `json:"vector_layers"`
+}
+
+type vectorLayer struct {
+	ID          string            `json:"id"`
+	Description string            `json:"description"`
+	MinZoom     int               `json:"minzoom"`
+	MaxZoom     int               `json:"maxzoom"`
+	Fields      map[string]string `json:"fields" doc:"attribute name to String, Number or Boolean"`
+}
+
+func tileLayerNames() string {
+	names := make([]string, len(grid.TileLayers))
+	for i, l := range grid.TileLayers {
+		names[i] = l.ID
+	}
+	return strings.Join(names, ", ")
+}
+
+func (s *Server) tileRoutes() {
+	tags := []string{"tiles"}
+	layer := PathParam("layer", tileLayerNames())
+	s.route(fiber.MethodGet, "/tiles/:layer.json", Operation{
+		Summary: "TileJSON of a tile layer", Tags: tags, Auth: AuthBearerOrBasic,
+		Description: "TileJSON 3.0.0 for MapLibre: the tile URL template, zooms, bounds (of the features in the caller's scope) and the layer's fields.",
+		Params:      []Param{layer}, Response: tileJSON{}, Problems: []int{fiber.StatusNotFound},
+	}, s.tileJSON)
+	s.route(fiber.MethodGet, "/tiles/:layer/:z/:x/:y.mvt", Operation{
+		Summary: "Vector tile", Tags: tags, Auth: AuthBearerOrBasic,
+		Description: "Mapbox Vector Tile (extent 4096) of one layer, in the caller's scope. Below zoom 12 enterprises and " +
+			"hazards are points per H3 parent cell with a count (and so is any tile above that would exceed 450 KB raw). An empty tile is a 200 with an empty body. ETag and " +
+			"If-None-Match (304); Cache-Control: " + tileCacheControl + ".",
+		Params:   []Param{layer, PathParam("z", "zoom, 0 to 22"), PathParam("x", "column, 0 to 2^z-1"), PathParam("y", "row from the top, 0 to 2^z-1")},
+		Response: Schema{"type": "string", "format": "binary"}, Produces: []string{mimeMVT},
+		Problems: []int{fiber.StatusBadRequest, fiber.StatusNotFound},
+	}, s.tile)
+}
+
+func (s *Server) tileJSON(c *fiber.Ctx) error {
+	l, err := grid.TileLayerByID(c.Params("layer"))
+	if err != nil {
+		return err
+	}
+	b, err := s.store.LayerBounds(c.UserContext(), l, principal(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(tileJSON{
+		TileJSON: "3.0.0", Name: l.Title, Description: l.Description, Version: "1.0.0", Scheme: "xyz",
+		Tiles:   []string{c.BaseURL() + "/tiles/" + l.ID + "/{z}/{x}/{y}.mvt"},
+		MinZoom: l.MinZoom, MaxZoom: grid.DataMaxZoom, Bounds: b,
+		Center:       [3]float64{(b[0] + b[2]) / 2, (b[1] + b[3]) / 2, float64(max(l.MinZoom, 10))},
+		VectorLayers: []vectorLayer{{ID: l.ID, Description: l.Description, MinZoom: l.MinZoom, MaxZoom: grid.DataMaxZoom, Fields: l.Fields}},
+	})
+}
+
+func (s *Server) tile(c *fiber.Ctx) error {
+	l, err := grid.TileLayerByID(c.Params("layer"))
+	if err != nil {
+		return err
+	}
+	var zxy [3]int
+	for i, name := range []string{"z", "x", "y"} {
+		n, err := strconv.Atoi(c.Params(name))
+		if err != nil {
+			return badRequest("%s must be an integer", name)
+		}
+		zxy[i] = n
+	}
+	z, x, y := zxy[0], zxy[1], zxy[2]
+	if !grid.ValidTile(z, x, y) {
+		return badRequest("no tile %d/%d/%d: zoom 0 to %d, x and y 0 to 2^zoom-1", z, x, y, grid.MaxZoom)
+	}
+	tile, err := s.store.Tile(c.UserContext(), l, principal(c), z, x, y)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(tile)
+	etag := `"` + hex.EncodeToString(sum[:16]) + `"`
+	c.Set(fiber.HeaderCacheControl, tileCacheControl)
+	c.Set(fiber.HeaderETag, etag)
+	c.Vary(fiber.HeaderAuthorization)
+	if etagMatches(c.Get(fiber.HeaderIfNoneMatch), etag) {
+		return c.SendStatus(fiber.StatusNotModified)
+	}
+	c.Set(fiber.HeaderContentType, mimeMVT)
+	return c.Send(tile)
+}
+
+// etagMatches reports whether an If-None-Match header names etag (weak or strong) or is *.
+func etagMatches(header, etag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+		if t == etag || t == "*" {
+			return true
+		}
+	}
+	return false
+}

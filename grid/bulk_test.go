@@ -1,0 +1,98 @@
+package grid_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/paulmach/orb"
+
+	"safegrid/grid"
+	"safegrid/internal/testdb"
+)
+
+// indexDefs lists a table's indexes and constraints, to see that a bulk load leaves them
+// as it found them.
+func indexDefs(t *testing.T, st *grid.Store, table string) string {
+	t.Helper()
+	var s string
+	err := st.Pool.QueryRow(context.Background(), `
+SELECT string_agg(d, E'\n' ORDER BY d) FROM (
+  SELECT indexdef AS d FROM pg_indexes WHERE tablename = $1
+  UNION ALL
+  SELECT conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = $1::regclass) x`, table).Scan(&s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// An import into an empty table takes the bulk path (indexes dropped and rebuilt, settled
+// rows copied straight in, the rest through staging); the result must be the same.
+func TestBulkImportEmptyTable(t *testing.T) {
+	st := testdb.New(t, withAreas)
+	ctx := context.Background()
+	before := indexDefs(t, st, "gas_occupancy_sites")
+
+	bowtie := orb.Polygon{{{121.470, 31.230}, {121.475, 31.235}, {121.475, 31.230}, {121.470, 31.235}, {121.470, 31.230}}}
+	site := func(code string) map[string]any {
+		return map[string]any{"code": code, "occupant": "违章建筑", "status": "待整治"}
+	}
+	data := fc(t,
+		feat(peoplesSquare, site("S1")),
+		feat(bowtie, site("S2")), // needs ST_MakeValid: goes through staging
+		feat(lujiazui, site("S3")),
+	)
+	res, err := st.Import(ctx, data, grid.ImportOptions{Kind: "gas_occupancy_sites", Repair: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Inserted != 3 || res.Updated != 0 || res.Rejected != 0 {
+		t.Fatalf("result %+v, want 3 inserted", res)
+	}
+	if n := count(t, st, `SELECT count(*) FROM gas_occupancy_sites WHERE ST_IsValid(geom) AND district_code IS NOT NULL AND h3_cells IS NOT NULL`); n != 3 {
+		t.Errorf("%d good rows, want 3", n)
+	}
+	if n := count(t, st, `SELECT count(*) FROM gas_occupancy_sites WHERE code = 'S2' AND ST_GeometryType(geom) = 'ST_MultiPolygon' AND district_code = '310101'`); n != 1 {
+		t.Errorf("the repaired site is not a multipolygon in 黄浦")
+	}
+	if n := count(t, st, `SELECT count(*) FROM gas_occupancy_sites WHERE code = 'S1' AND ST_SRID(geom) = 4326 AND district_code = '310101' AND street_code IS NOT NULL`); n != 1 {
+		t.Errorf("the site copied straight in is not tagged in 黄浦 with SRID 4326")
+	}
+	if after := indexDefs(t, st, "gas_occupancy_sites"); after != before {
+		t.Errorf("indexes and constraints changed:\n%s\nwant\n%s", after, before)
+	}
+
+	// The table is no longer empty: the usual path updates.
+	res, err = st.Import(ctx, fc(t, feat(peoplesSquare, site("S1"))), grid.ImportOptions{Kind: "gas_occupancy_sites"})
+	if err != nil || res.Updated != 1 || res.Inserted != 0 {
+		t.Fatalf("re-import: %+v, %v; want 1 updated", res, err)
+	}
+}
+
+// A refused bulk import writes nothing and leaves the dropped indexes in place.
+func TestBulkImportRefusedKeepsIndexes(t *testing.T) {
+	st := testdb.New(t, withAreas)
+	ctx := context.Background()
+	before := indexDefs(t, st, "enterprises")
+	bad := enterprise(t, 2, lujiazui)
+	bad.Properties["industry"] = "化工"
+	_, err := st.Import(ctx, fc(t, enterprise(t, 1, peoplesSquare), bad), grid.ImportOptions{Kind: "enterprises"})
+	if err == nil || !strings.Contains(err.Error(), "nothing imported") {
+		t.Fatalf("err = %v, want an ImportError", err)
+	}
+	if n := count(t, st, `SELECT count(*) FROM enterprises`); n != 0 {
+		t.Errorf("%d enterprises after a refused import", n)
+	}
+	if after := indexDefs(t, st, "enterprises"); after != before {
+		t.Errorf("indexes and constraints changed:\n%s\nwant\n%s", after, before)
+	}
+	// With SkipInvalid the good row is loaded.
+	res, err := st.Import(ctx, fc(t, enterprise(t, 1, peoplesSquare), bad), grid.ImportOptions{Kind: "enterprises", SkipInvalid: true})
+	if err != nil || res.Inserted != 1 || res.Rejected != 1 {
+		t.Fatalf("skip invalid: %+v, %v", res, err)
+	}
+	if after := indexDefs(t, st, "enterprises"); after != before {
+		t.Errorf("indexes and constraints changed:\n%s\nwant\n%s", after, before)
+	}
+}

@@ -1,0 +1,172 @@
+package grid_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/paulmach/orb"
+
+	"safegrid/geo"
+	"safegrid/grid"
+	"safegrid/internal/testdb"
+)
+
+// The whole table of status pairs and roles against the lifecycle.
+func TestCheckHazardStep(t *testing.T) {
+	allowed := map[[2]string][]string{
+		{"reported", "registered"}: {"admin", "street"},
+		{"registered", "assigned"}: {"admin", "street"},
+		{"assigned", "rectifying"}: {"admin", "street", "officer"},
+		{"rectifying", "verified"}: {"admin", "street"},
+		{"verified", "rectifying"}: {"admin", "street"},
+		{"verified", "closed"}:     {"admin", "street"},
+	}
+	for _, from := range grid.HazardStatuses {
+		for _, to := range grid.HazardStatuses {
+			for _, role := range grid.Roles {
+				err := grid.CheckHazardStep(from, to, role)
+				roles, step := allowed[[2]string{from, to}]
+				var inv *grid.InvalidError
+				switch {
+				case !step:
+					if !errors.As(err, &inv) || inv.Field != "to" {
+						t.Errorf("%s → %s as %s: %v, want an invalid step", from, to, role, err)
+					}
+				case slices.Contains(roles, role):
+					if err != nil {
+						t.Errorf("%s → %s as %s: %v", from, to, role, err)
+					}
+				default:
+					if !errors.Is(err, grid.ErrForbidden) {
+						t.Errorf("%s → %s as %s: %v, want forbidden", from, to, role, err)
+					}
+				}
+			}
+		}
+	}
+	if err := grid.CheckHazardStep("reported", "done", "admin"); err == nil {
+		t.Error("an unknown status passed")
+	}
+}
+
+var twoStreets = &testdb.Setup{Name: "grid-two-streets", Load: func(ctx context.Context, st *grid.Store) error {
+	for _, q := range []string{
+		`INSERT INTO areas (code, name, geom) VALUES ('310104', '徐汇区', ST_Multi(ST_MakeEnvelope(121.40, 31.10, 121.50, 31.20, 4326)))`,
+		`INSERT INTO areas (code, name, geom) VALUES
+ ('310104003', '西街道', ST_Multi(ST_MakeEnvelope(121.40, 31.10, 121.45, 31.20, 4326))),
+ ('310104004', '东街道', ST_Multi(ST_MakeEnvelope(121.45, 31.10, 121.50, 31.20, 4326)))`,
+		`INSERT INTO area_parts (code, level, geom) SELECT code, level, (ST_Dump(ST_Subdivide(geom, 64))).geom FROM areas`,
+	} {
+		if _, err := st.Pool.Exec(ctx, q); err != nil {
+			return err
+		}
+	}
+	return nil
+}}
+
+func newHazard(t *testing.T, st *grid.Store, level string, p orb.Point) int64 {
+	t.Helper()
+	var id int64
+	err := st.Pool.QueryRow(context.Background(), `INSERT INTO hazards (district_code, level, category, description, street_code, h3, geom)
+VALUES ('310104', $1, '消防', '测试', '310104003', $2, ST_SetSRID(ST_MakePoint($3::float8, $4::float8), 4326)) RETURNING id`,
+		level, int64(geo.PointCell(p, geo.SupervisionRes)), p[0], p[1]).Scan(&id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// Many callers with the same version at once: one step is made, the others get
+// ErrConflict, and the history and audit log hold exactly one step.
+func TestTransitionRace(t *testing.T) {
+	st := testdb.New(t, twoStreets)
+	ctx := context.Background()
+	id := newHazard(t, st, "重大", orb.Point{121.42, 31.12})
+	admin := &grid.Principal{UserID: 1, Username: "ann", Role: grid.RoleAdmin}
+	street := &grid.Principal{UserID: 2, Username: "zhou", Role: grid.RoleStreet, StreetCode: "310104003"}
+
+	const n = 8
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			_, errs[i] = st.TransitionHazard(ctx, street, grid.HazardTransition{HazardID: id, To: "registered", Version: 1})
+		})
+	}
+	wg.Wait()
+	var ok, conflict int
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case errors.Is(err, grid.ErrConflict):
+			conflict++
+		default:
+			t.Errorf("unexpected error %v", err)
+		}
+	}
+	if ok != 1 || conflict != n-1 {
+		t.Errorf("%d made, %d conflicts", ok, conflict)
+	}
+	h, err := st.HazardDetailOf(ctx, admin, id)
+	if err != nil || h.Version != 2 || len(h.History) != 1 || count(t, st, `SELECT count(*) FROM audit_log WHERE action = 'hazard_registered'`) != 1 {
+		t.Fatalf("after the race: %+v, %v", h, err)
+	}
+
+	// 挂牌督办: assigning a 重大 hazard needs the whole plan; a refused step writes nothing.
+	resp := "王五"
+	_, err = st.TransitionHazard(ctx, street, grid.HazardTransition{HazardID: id, To: "assigned", Version: 2, Plan: grid.HazardPlan{Responsible: &resp}})
+	var fe *grid.InvalidFieldsError
+	if !errors.As(err, &fe) || len(fe.Errors) != 3 {
+		t.Fatalf("a 重大 hazard without a plan: %v", err)
+	}
+	deadline := time.Now().AddDate(0, 1, 0)
+	measures, funds := "停产整改", 5000.0
+	h, err = st.TransitionHazard(ctx, street, grid.HazardTransition{HazardID: id, To: "assigned", Version: 2,
+		Plan: grid.HazardPlan{Responsible: &resp, Deadline: &deadline, Measures: &measures, Funds: &funds}})
+	if err != nil || h.Status != "assigned" || h.Version != 3 || !h.Supervised {
+		t.Fatalf("assigning with a plan: %+v, %v", h, err)
+	}
+	// Another street's office and an unknown hazard.
+	other := &grid.Principal{UserID: 3, Username: "li", Role: grid.RoleStreet, StreetCode: "310104004"}
+	if _, err := st.TransitionHazard(ctx, other, grid.HazardTransition{HazardID: id, To: "rectifying", Version: 3}); !errors.Is(err, grid.ErrForbidden) {
+		t.Errorf("another street: %v", err)
+	}
+	var nf *grid.NotFoundError
+	if _, err := st.TransitionHazard(ctx, admin, grid.HazardTransition{HazardID: id + 100, To: "rectifying", Version: 1}); !errors.As(err, &nf) {
+		t.Errorf("unknown hazard: %v", err)
+	}
+}
+
+func TestSaveUnitChecks(t *testing.T) {
+	st := testdb.New(t, twoStreets)
+	ctx := context.Background()
+	west := geo.PointCell(orb.Point{121.42, 31.12}, 9).String()
+	east := geo.PointCell(orb.Point{121.47, 31.12}, 9).String()
+	if err := st.CreateUnit(ctx, "test", grid.UnitSpec{Code: "W1", Name: "西一", StreetCode: "310104003", Cells: []string{west}}); err != nil {
+		t.Fatal(err)
+	}
+	var fe *grid.InvalidFieldsError
+	err := st.CreateUnit(ctx, "test", grid.UnitSpec{Code: "W2", Name: "西二", StreetCode: "310104003", Cells: []string{east}})
+	if !errors.As(err, &fe) || len(fe.Errors) != 1 {
+		t.Errorf("a cell in the east street: %v", err)
+	}
+	err = st.CreateUnit(ctx, "test", grid.UnitSpec{Code: "E1", Name: "东一", StreetCode: "310104004", Cells: []string{east, west}})
+	if !errors.As(err, &fe) {
+		t.Errorf("a west cell in an east unit (the street check comes first): %v", err)
+	}
+	err = st.CreateUnit(ctx, "test", grid.UnitSpec{Code: "W2", Name: "西二", StreetCode: "310104003", Cells: []string{west}})
+	if !errors.Is(err, grid.ErrConflict) {
+		t.Errorf("a cell in two units: %v", err)
+	}
+	if err := st.UpdateUnit(ctx, "test", grid.UnitSpec{Code: "W1", Name: "西一", StreetCode: "310104003", Cells: []string{west}}); err != nil {
+		t.Errorf("updating a unit with its own cells: %v", err)
+	}
+	if n := count(t, st, `SELECT count(*) FROM grid_cells`); n != 1 {
+		t.Errorf("%d cells, want 1", n)
+	}
+}

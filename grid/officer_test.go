@@ -1,0 +1,115 @@
+package grid
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestCheckFieldLocation(t *testing.T) {
+	f := func(v float64) *float64 { return &v }
+	for _, tc := range []struct {
+		name     string
+		lon, lat *float64
+		field    string // "" for valid
+		contains string
+	}{
+		{"people's square", f(121.4737), f(31.2304), "", ""},
+		{"missing lon", nil, f(31.2), "lon", "required"},
+		{"missing lat", f(121.4), nil, "lat", "required"},
+		{"swapped", f(31.2304), f(121.4737), "lat", "swapped"},
+		{"latitude out of range", f(121.4), f(95), "lat", "out of range"},
+		{"longitude out of range", f(190), f(31.2), "lon", "out of range"},
+		{"Beijing", f(116.4), f(39.9), "lon", ""},
+		{"south of Shanghai", f(121.4), f(29.0), "lat", ""},
+	} {
+		_, err := checkFieldLocation(tc.lon, tc.lat)
+		if tc.field == "" {
+			if err != nil {
+				t.Errorf("%s: %v", tc.name, err)
+			}
+			continue
+		}
+		var inv *InvalidError
+		if !errors.As(err, &inv) || inv.Field != tc.field || !strings.Contains(inv.Reason, tc.contains) {
+			t.Errorf("%s: %v, want an InvalidError on %s containing %q", tc.name, err, tc.field, tc.contains)
+		}
+	}
+}
+
+func TestCheckHazardReport(t *testing.T) {
+	ok := HazardReport{Level: "major", Category: " 消防安全 ", Description: "通道堵塞", FeatureKind: "enterprises", FeatureCode: "X", Deadline: "2026-12-31"}
+	vals, err := checkHazardReport(ok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vals["level"] != "重大" || vals["category"] != "消防安全" || vals["feature_kind"] != "enterprises" {
+		t.Errorf("values %v", vals)
+	}
+	for _, tc := range []struct {
+		edit  func(*HazardReport)
+		field string
+	}{
+		{func(r *HazardReport) { r.Level = "" }, "level"},
+		{func(r *HazardReport) { r.Level = "严重" }, "level"},
+		{func(r *HazardReport) { r.Category = " " }, "category"},
+		{func(r *HazardReport) { r.Description = "" }, "description"},
+		{func(r *HazardReport) { r.FeatureKind = "shops" }, "feature_kind"},
+		{func(r *HazardReport) { r.FeatureKind = "" }, "feature_kind"},
+		{func(r *HazardReport) { r.FeatureCode = "" }, "feature_code"},
+		{func(r *HazardReport) { r.Deadline = "2026-13-01" }, "deadline"},
+	} {
+		r := ok
+		tc.edit(&r)
+		_, err := checkHazardReport(r)
+		var inv *InvalidError
+		if !errors.As(err, &inv) || inv.Field != tc.field {
+			t.Errorf("%+v: %v, want an InvalidError on %s", r, err, tc.field)
+		}
+	}
+}
+
+func TestHazardOrderBy(t *testing.T) {
+	for sort, want := range map[string]string{
+		"":            " ORDER BY h.reported_at DESC NULLS LAST, h.id DESC",
+		"deadline":    " ORDER BY h.deadline ASC NULLS LAST, h.id ASC",
+		"-level":      " ORDER BY (h.level = '重大') DESC NULLS LAST, h.id DESC",
+		"reported_at": " ORDER BY h.reported_at ASC NULLS LAST, h.id ASC",
+	} {
+		got, err := hazardOrderBy(sort)
+		if err != nil || got != want {
+			t.Errorf("hazardOrderBy(%q) = %q, %v; want %q", sort, got, err, want)
+		}
+	}
+	for _, bad := range []string{"description", "--deadline", "deadline;DROP TABLE hazards", "h.id"} {
+		var inv *InvalidError
+		if _, err := hazardOrderBy(bad); !errors.As(err, &inv) || inv.Field != "sort" {
+			t.Errorf("hazardOrderBy(%q): %v, want an InvalidError on sort", bad, err)
+		}
+	}
+}
+
+func TestParseInspectedAt(t *testing.T) {
+	want := time.Date(2026, 11, 20, 2, 30, 0, 0, time.UTC)
+	for _, s := range []string{"2026-11-20T10:30:00+08:00", "2026-11-20T02:30:00Z", "2026-11-20 10:30", "2026-11-20 10:30:00"} {
+		if got, err := parseInspectedAt(s); err != nil || !got.Equal(want) {
+			t.Errorf("%s: %v %v", s, got, err)
+		}
+	}
+	if _, err := parseInspectedAt("yesterday"); err == nil {
+		t.Error("yesterday parsed")
+	}
+}
+
+func TestParseSupervisionCell(t *testing.T) {
+	if _, err := ParseSupervisionCell("cell", "8931aa42d2fffff"); err != nil {
+		t.Error(err)
+	}
+	for _, bad := range []string{"", "zzz", "8831aa42d3fffff"} {
+		var inv *InvalidError
+		if _, err := ParseSupervisionCell("cell", bad); !errors.As(err, &inv) || inv.Field != "cell" {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}
