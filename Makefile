@@ -7,7 +7,7 @@ BIN := bin/safegrid
 GO ?= go
 export CGO_ENABLED := 1
 
-.PHONY: run test build db db-stop demo bench-import fuzz clean
+.PHONY: run test build db db-stop demo bench-import bench-analysis fuzz clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/safegrid
@@ -41,6 +41,11 @@ fuzz:
 # bench-import: 1,000,000 generated enterprises loaded three ways; see BENCHMARKS.md.
 bench-import: build
 	@url=$$(scripts/db.sh start) && DATABASE_URL=$$url scripts/bench-import.sh
+
+# bench-analysis: coverage (median of 5) and siting k=20 against CBC's optimum on the scaled set;
+# scripts/bench-clusters.sh times partitioned against plain DBSCAN.
+bench-analysis: build
+	@url=$$(scripts/db.sh start) && DATABASE_URL=$$url scripts/bench-analysis.sh && DATABASE_URL=$$url scripts/bench-clusters.sh
 
 clean:
 	rm -rf bin
