@@ -1,30 +1,21 @@
 #!/usr/bin/env bash
 # test-deps.sh installs the tools the tests drive as real clients; `make test` runs it.
-# GDAL's ogrinfo (Debian gdal-bin) reads /ogc with the OAPIF driver: TestOGCWithOgrinfo
-# fails without it when CI=true, and skips otherwise.
+# - GDAL's ogrinfo (Debian gdal-bin) reads /ogc with the OAPIF driver (TestOGCWithOgrinfo).
+# - CBC (Debian coinor-cbc) solves small siting instances exactly (TestMCLPAgainstCBC).
+# Both tests fail without their tool when CI=true, and skip otherwise.
 set -euo pipefail
 
-if ! command -v ogrinfo >/dev/null 2>&1; then
-	echo "test-deps: installing gdal-bin (ogrinfo) for the OGC API Features tests" >&2
-	sudo=""
-	if [ "$(id -u)" -ne 0 ]; then
-		sudo="sudo"
-	fi
+# need COMMAND PACKAGE: install PACKAGE from apt when COMMAND is missing.
+need() {
+	command -v "$1" >/dev/null 2>&1 && return
+	echo "test-deps: installing $2 ($1)" >&2
+	local sudo=""
+	[ "$(id -u)" -ne 0 ] && sudo="sudo"
 	export DEBIAN_FRONTEND=noninteractive
 	$sudo apt-get update -qq
-	$sudo apt-get install -y -qq --no-install-recommends gdal-bin >/dev/null
-fi
-ogrinfo --version >&2
+	$sudo apt-get install -y -qq --no-install-recommends "$2" >/dev/null
+}
 
-# CBC (Debian coinor-cbc) solves small siting instances exactly: TestMCLPAgainstCBC compares
-# the heuristic with its optimum, fails without it when CI=true, and skips otherwise.
-if ! command -v cbc >/dev/null 2>&1; then
-	echo "test-deps: installing coinor-cbc for the siting tests" >&2
-	sudo=""
-	if [ "$(id -u)" -ne 0 ]; then
-		sudo="sudo"
-	fi
-	export DEBIAN_FRONTEND=noninteractive
-	$sudo apt-get update -qq
-	$sudo apt-get install -y -qq --no-install-recommends coinor-cbc >/dev/null
-fi
+need ogrinfo gdal-bin
+need cbc coinor-cbc
+ogrinfo --version >&2
