@@ -3,6 +3,7 @@ package grid
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"runtime"
 	"strings"
@@ -36,10 +37,47 @@ func bulkTable(ctx context.Context, tx pgx.Tx, k *Kind) (bool, error) {
 	if _, err := tx.Exec(ctx, "LOCK TABLE "+table+" IN ACCESS EXCLUSIVE MODE"); err != nil {
 		return false, err
 	}
-	if err := tx.QueryRow(ctx, q).Scan(&empty); err != nil {
+	if err := tx.QueryRow(ctx, q).Scan(&empty); err != nil || !empty {
 		return false, err
 	}
-	return empty, nil
+	return true, truncateEmpty(ctx, tx, k.Table)
+}
+
+// truncateEmpty truncates table, which is empty and locked, in the import's transaction:
+// the table gets new files, so on a server with wal_level = minimal (the private cluster's
+// setting) the COPY and the index builds after it skip the write-ahead log; the files are
+// synced at commit instead (PostgreSQL manual, "Populating a Database"). Tables whose
+// foreign keys point at table, directly or through others, are empty too (they can only
+// point at rows that exist), and TRUNCATE must name them; a table holding rows anyway (a key created NOT VALID) keeps
+// the plain path's behaviour: no truncate.
+func truncateEmpty(ctx context.Context, tx pgx.Tx, table string) error {
+	rows, err := tx.Query(ctx, `
+WITH RECURSIVE refs (rel) AS (
+    SELECT $1::regclass::oid
+    UNION
+    SELECT c.conrelid FROM pg_constraint c JOIN refs ON c.confrelid = refs.rel WHERE c.contype = 'f')
+SELECT rel::regclass::text FROM refs WHERE rel <> $1::regclass::oid`, ident(table))
+	if err != nil {
+		return err
+	}
+	refs, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	names := []string{ident(table)}
+	for _, r := range refs {
+		// r comes from regclass output: quoted where needed already.
+		var empty bool
+		if err := tx.QueryRow(ctx, "SELECT NOT EXISTS (SELECT 1 FROM "+r+")").Scan(&empty); err != nil {
+			return err
+		}
+		if !empty {
+			return nil
+		}
+		names = append(names, r)
+	}
+	_, err = tx.Exec(ctx, "TRUNCATE "+strings.Join(names, ", "))
+	return err
 }
 
 // droppedIndexes are secondary indexes and unique constraints dropped for a load, to be
@@ -231,3 +269,90 @@ func (s *leftSource) Next() bool {
 
 func (s *leftSource) Values() ([]any, error) { return s.vals, nil }
 func (s *leftSource) Err() error             { return nil }
+
+// foreignKeys are a table's foreign keys, checked once after a bulk load instead of row
+// by row. Row by row, each check is a query and a row lock on the referenced row: for
+// 1,000,000 enterprises against 16 districts that is 4.2 of the COPY's 9.1 seconds.
+type foreignKeys []foreignKey
+
+type foreignKey struct {
+	name, ref  string   // constraint; referenced table (regclass text, quoted)
+	cols, refs []string // referencing and referenced columns, in key order
+}
+
+// deferForeignKeys turns table's foreign-key triggers off for the rest of the transaction
+// with session_replication_role = replica (what pg_restore --disable-triggers does) and
+// locks the referenced tables in SHARE mode, so that no referenced key can go away before
+// commit (readers are not blocked). It needs the right to set that parameter (a
+// superuser, as on the private cluster, or GRANT SET ON PARAMETER); without it, or when
+// table has triggers of its own, it returns nil and the keys are checked row by row as
+// usual. The caller must call check before commit.
+func deferForeignKeys(ctx context.Context, tx pgx.Tx, table string) (foreignKeys, error) {
+	var may bool
+	if err := tx.QueryRow(ctx, `
+SELECT has_parameter_privilege('session_replication_role', 'SET')
+   AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal)`, ident(table)).Scan(&may); err != nil || !may {
+		return nil, err
+	}
+	rows, err := tx.Query(ctx, `
+SELECT c.conname, c.confrelid::regclass::text,
+       array_agg(a.attname::text ORDER BY k.n), array_agg(fa.attname::text ORDER BY k.n)
+  FROM pg_constraint c
+ CROSS JOIN LATERAL unnest(c.conkey, c.confkey) WITH ORDINALITY AS k (col, fcol, n)
+  JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.col
+  JOIN pg_attribute fa ON fa.attrelid = c.confrelid AND fa.attnum = k.fcol
+ WHERE c.conrelid = $1::regclass AND c.contype = 'f'
+ GROUP BY c.oid, c.conname, c.confrelid
+ ORDER BY c.conname`, ident(table))
+	if err != nil {
+		return nil, err
+	}
+	var fks foreignKeys
+	var fk foreignKey
+	if _, err := pgx.ForEachRow(rows, []any{&fk.name, &fk.ref, &fk.cols, &fk.refs}, func() error {
+		fks = append(fks, fk)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	if len(fks) == 0 {
+		return nil, nil
+	}
+	for _, fk := range fks {
+		if _, err := tx.Exec(ctx, "LOCK TABLE "+fk.ref+" IN SHARE MODE"); err != nil {
+			return nil, err
+		}
+	}
+	_, err = tx.Exec(ctx, "SET LOCAL session_replication_role = replica")
+	return fks, err
+}
+
+// check turns the triggers back on and checks every key of table with one anti-join
+// each (MATCH SIMPLE: a key with a NULL column refers to nothing).
+func (fks foreignKeys) check(ctx context.Context, tx pgx.Tx, table string) error {
+	if fks == nil {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, "SET LOCAL session_replication_role = DEFAULT"); err != nil {
+		return err
+	}
+	for _, fk := range fks {
+		var notNull, match, shown []string
+		for i, c := range fk.cols {
+			notNull = append(notNull, "t."+ident(c)+" IS NOT NULL")
+			match = append(match, "r."+ident(fk.refs[i])+" = t."+ident(c))
+			shown = append(shown, "t."+ident(c)+"::text")
+		}
+		q := fmt.Sprintf("SELECT concat_ws(', ', %s) FROM %s t WHERE %s AND NOT EXISTS (SELECT 1 FROM %s r WHERE %s) LIMIT 1",
+			strings.Join(shown, ", "), ident(table), strings.Join(notNull, " AND "), fk.ref, strings.Join(match, " AND "))
+		var bad string
+		err := tx.QueryRow(ctx, q).Scan(&bad)
+		if err == nil {
+			return fmt.Errorf("%s: %s (%s) = (%s) is not in %s", table, fk.name, strings.Join(fk.cols, ", "), bad, fk.ref)
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+	}
+	return nil
+}

@@ -96,3 +96,53 @@ func TestBulkImportRefusedKeepsIndexes(t *testing.T) {
 		t.Errorf("indexes and constraints changed:\n%s\nwant\n%s", after, before)
 	}
 }
+
+// The bulk path turns the row-by-row foreign-key checks off and checks each key once at
+// the end: a row pointing at no area must still fail the import, naming the key.
+func TestBulkForeignKeysCheckedOnce(t *testing.T) {
+	st := testdb.New(t, withAreas)
+	ctx := context.Background()
+	tx, err := st.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	deferred, check, err := grid.DeferForeignKeys(ctx, tx, "enterprises")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !deferred {
+		t.Skip("the test role may not set session_replication_role; the keys stay row by row")
+	}
+	ins := `INSERT INTO enterprises (district_code, uscc, name, industry, risk_level, h3, geom)
+VALUES ($1, '91310101MA1FL0XX1B', 'x', '其他', '低', 1, ST_SetSRID(ST_MakePoint(121.47, 31.23), 4326))`
+	if _, err := tx.Exec(ctx, ins, "310101"); err != nil {
+		t.Fatal(err)
+	}
+	if err := check(); err != nil {
+		t.Fatalf("a good row: %v", err)
+	}
+	var role string
+	if err := tx.QueryRow(ctx, "SHOW session_replication_role").Scan(&role); err != nil || role != "origin" {
+		t.Fatalf("session_replication_role after the check = %q, %v; want origin", role, err)
+	}
+
+	tx2, err := st.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx2.Rollback(ctx)
+	_, check2, err := grid.DeferForeignKeys(ctx, tx2, "enterprises")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// With the triggers off the INSERT of a district that does not exist goes through ...
+	if _, err := tx2.Exec(ctx, strings.Replace(ins, "MA1FL0XX1B", "MA1FL0XX2B", 1), "310199"); err != nil {
+		t.Fatal(err)
+	}
+	// ... and the check at the end refuses it.
+	err = check2()
+	if err == nil || !strings.Contains(err.Error(), "310199") || !strings.Contains(err.Error(), "areas") {
+		t.Fatalf("check = %v; want the missing district 310199 named", err)
+	}
+}

@@ -139,12 +139,16 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (*I
 		return nil, err
 	}
 	var dropped droppedIndexes
+	var fks foreignKeys
 	if bulk {
 		trace.step("drop secondary indexes")
 		if err := bulkSettings(ctx, tx); err != nil {
 			return nil, err
 		}
 		if dropped, err = dropSecondaryIndexes(ctx, tx, k.Table); err != nil {
+			return nil, err
+		}
+		if fks, err = deferForeignKeys(ctx, tx, k.Table); err != nil {
 			return nil, err
 		}
 	}
@@ -221,6 +225,10 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (*I
 	}
 	if bulk {
 		res.Inserted += split.n
+		trace.step("check foreign keys")
+		if err := fks.check(ctx, tx, k.Table); err != nil {
+			return nil, err
+		}
 		if err := dropped.create(ctx, tx, trace); err != nil {
 			return nil, err
 		}

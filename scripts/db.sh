@@ -81,6 +81,10 @@ checkpoint_timeout = 15min
 max_connections = 200
 fsync = on
 synchronous_commit = off
+# No replication from this private cluster: a bulk import into an empty (truncated) table
+# then writes its rows and indexes without WAL (PostgreSQL manual, "Populating a Database").
+wal_level = minimal
+max_wal_senders = 0
 CONF
 	fi
 	if ! running; then

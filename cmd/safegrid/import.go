@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 
@@ -36,6 +37,9 @@ FILE.rejects.csv (row, field, reason). Re-importing a file updates rows by their
 			if err != nil {
 				return err
 			}
+			// An import allocates a little per row and keeps little: collecting garbage
+			// less often saves a tenth of the CPU of a million-row file for ~300 MB more.
+			debug.SetGCPercent(400)
 			path := args[0]
 			f, err := os.Open(path)
 			if err != nil {
