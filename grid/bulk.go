@@ -232,18 +232,26 @@ type splitSource struct {
 }
 
 func (s *splitSource) Next() bool {
+	rec, ok := s.nextSettled()
+	if ok {
+		s.vals = s.k.tableValues(rec, s.vals[:0])
+	}
+	return ok
+}
+
+// nextSettled returns the next record for the table, keeping the others aside.
+func (s *splitSource) nextSettled() (record, bool) {
 	for {
 		rec, ok := s.src.nextRecord()
 		if !ok {
-			return false
+			return record{}, false
 		}
 		if rec.tagSQL || rec.repair {
 			s.left = append(s.left, rec)
 			continue
 		}
-		s.vals = s.k.tableValues(rec, s.vals[:0])
 		s.n++
-		return true
+		return rec, true
 	}
 }
 

@@ -158,7 +158,16 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (*I
 	if bulk {
 		trace.step("read, check and copy into " + k.Table)
 		split = &splitSource{src: src, k: k}
-		_, err = tx.CopyFrom(ctx, pgx.Identifier{k.Table}, k.tableColumns(), split)
+		var types []uint32
+		if types, err = copyColumns(ctx, tx, k); err != nil {
+			return nil, err
+		}
+		if types != nil {
+			q := fmt.Sprintf("COPY %s (%s) FROM STDIN WITH (FORMAT binary)", ident(k.Table), identList(k.tableColumns()))
+			_, err = tx.Conn().PgConn().CopyFrom(ctx, &copyReader{split: split, types: types}, q)
+		} else {
+			_, err = tx.CopyFrom(ctx, pgx.Identifier{k.Table}, k.tableColumns(), split)
+		}
 	} else {
 		trace.step("read, check and copy")
 		_, err = tx.CopyFrom(ctx, pgx.Identifier{"staging"}, k.stagingColumns(), src)

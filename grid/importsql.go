@@ -29,6 +29,15 @@ func (t FieldType) sqlType() string {
 
 func ident(name string) string { return pgx.Identifier{name}.Sanitize() }
 
+// identList quotes names and joins them with commas.
+func identList(names []string) string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = ident(n)
+	}
+	return strings.Join(out, ", ")
+}
+
 func (k *Kind) stagingColumns() []string {
 	cols := []string{"row_n"}
 	for _, f := range k.Fields {
