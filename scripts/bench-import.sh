@@ -3,8 +3,9 @@
 # and print rows/s (median) and ratios:
 #   (a) safegrid import of the GeoJSON (validation, CRS, H3, area tagging, upsert)
 #   (b) the floor: a plain binary COPY of the same rows into the same table, no checks, done
-#       the way the import loads an empty table: in one transaction, drop the table's
-#       secondary indexes and its unique constraint, COPY, create them again, commit
+#       the way the import loads an empty table: in one transaction, truncate, drop the
+#       table's secondary indexes and its unique constraint, turn the foreign-key triggers
+#       off, COPY, create the indexes again, commit
 #   (c) GDAL's ogr2ogr loading the same GeoJSON into PostGIS
 # Usage: DATABASE_URL=... scripts/bench-import.sh   (make bench-import sets it)
 set -euo pipefail
@@ -37,6 +38,7 @@ psql -q "$admin" -c "DROP DATABASE IF EXISTS safegrid_bench WITH (FORCE)" -c "CR
 DATABASE_URL=$bench "$BIN" migrate >&2
 DATABASE_URL=$bench "$BIN" import --kind areas "$work/data/areas.geojson" >&2
 
+echo "server: PostgreSQL $(psql -tA "$bench" -c "SHOW server_version"), wal_level $(psql -tA "$bench" -c "SHOW wal_level"); $(nproc) CPUs; load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 now() { date +%s.%N; }
 calc() { awk "BEGIN { print $* }"; }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
@@ -56,7 +58,9 @@ floor_copy() {
 		AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = c.conindid) ORDER BY conname")
 	{
 		echo "BEGIN;"
+		echo "TRUNCATE enterprises CASCADE;"
 		echo "SET LOCAL maintenance_work_mem = '1GB'; SET LOCAL max_parallel_maintenance_workers = $(( $(nproc) < 8 ? $(nproc) : 8 ));"
+		echo "SET LOCAL session_replication_role = replica;"
 		while IFS=$'\t' read -r name def; do [ -n "$name" ] && echo "DROP INDEX $name;"; done <<<"$idx"
 		while IFS=$'\t' read -r name def; do [ -n "$name" ] && echo "ALTER TABLE enterprises DROP CONSTRAINT $name;"; done <<<"$con"
 		echo "\\copy enterprises ($cols) FROM '$dump' WITH (FORMAT binary)"
