@@ -22,6 +22,7 @@ if ! command -v ogr2ogr >/dev/null; then
 fi
 
 base=${DATABASE_URL:?set DATABASE_URL}
+export PGOPTIONS="-c client_min_messages=warning"  # no NOTICEs from TRUNCATE … CASCADE
 db_url() { python3 -c 'import sys,urllib.parse as u; p=u.urlparse(sys.argv[1]); print(p._replace(path="/"+sys.argv[2]).geturl())' "$base" "$1"; }
 admin=$(db_url postgres)
 bench=$(db_url safegrid_bench)
