@@ -93,7 +93,7 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (*I
 		opts.CRS = geo.WGS84
 	}
 	if opts.ShoreToleranceM == 0 {
-		opts.ShoreToleranceM = 500
+		opts.ShoreToleranceM = DefaultShoreToleranceM
 	}
 	if opts.Actor == "" {
 		opts.Actor = "cli"
@@ -232,6 +232,9 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (*I
 	trace.step("commit")
 	if err := tx.Commit(ctx); err != nil {
 		return nil, err
+	}
+	if k.Name == "areas" {
+		s.regions.invalidate() // the districts may have moved
 	}
 	trace.done()
 	return res, nil

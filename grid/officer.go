@@ -220,7 +220,7 @@ func (s *Store) InspectionsDue(ctx context.Context, userID int64, limit, offset 
 }
 
 // checkFieldLocation validates a reported location: finite, in range (a swapped pair is named),
-// inside Shanghai. It names the field to blame.
+// inside Shanghai's box (Store.checkLocation adds the districts). It names the field to blame.
 func checkFieldLocation(lon, lat *float64) (orb.Point, error) {
 	if lon == nil {
 		return orb.Point{}, &InvalidError{Field: "lon", Reason: "required"}
@@ -328,7 +328,7 @@ func (s *Store) RecordInspection(ctx context.Context, p *Principal, in Inspectio
 		}
 		at = &t
 	}
-	pt, err := checkFieldLocation(in.Lon, in.Lat)
+	pt, err := s.checkLocation(ctx, in.Lon, in.Lat)
 	if err != nil {
 		return nil, err
 	}
@@ -444,7 +444,7 @@ func (s *Store) ReportHazard(ctx context.Context, p *Principal, r HazardReport) 
 	if err != nil {
 		return nil, err
 	}
-	pt, err := checkFieldLocation(r.Lon, r.Lat)
+	pt, err := s.checkLocation(ctx, r.Lon, r.Lat)
 	if err != nil {
 		return nil, err
 	}
