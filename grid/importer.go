@@ -44,6 +44,9 @@ type ImportResult struct {
 	Updated    int         `json:"updated"`
 	Rejected   int         `json:"rejected"` // rows refused
 	Rejections []Rejection `json:"rejections,omitempty"`
+	// Retagged counts, per table, the features and hazards an areas import gave new
+	// district, street or community codes.
+	Retagged map[string]int `json:"retagged,omitempty"`
 }
 
 // ImportError is an import refused because of bad rows; nothing was written.
@@ -196,6 +199,12 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (*I
 			steps = k.writeSQL(true)
 		}
 	}
+	retag := k.Name == "areas" && !bulk // an empty areas table has nothing tagged with it
+	if retag {
+		if _, err := tx.Exec(ctx, areaOldSQL); err != nil {
+			return nil, fmt.Errorf("write areas: %w", err)
+		}
+	}
 	for _, q := range steps {
 		trace.step(firstLine(q.sql))
 		var args []any
@@ -225,7 +234,14 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (*I
 			return nil, err
 		}
 	}
-	details, _ := json.Marshal(map[string]any{"read": res.Read, "inserted": res.Inserted, "updated": res.Updated, "rejected": res.Rejected, "crs": opts.CRS})
+	if retag {
+		trace.step("re-tag features near changed areas")
+		if res.Retagged, err = retagAreas(ctx, tx); err != nil {
+			return nil, err
+		}
+	}
+	details, _ := json.Marshal(map[string]any{"read": res.Read, "inserted": res.Inserted, "updated": res.Updated, "rejected": res.Rejected, "crs": opts.CRS,
+		"retagged": res.Retagged})
 	if _, err := tx.Exec(ctx, `INSERT INTO audit_log (actor, action, target, details) VALUES ($1, 'import', $2, $3)`, opts.Actor, k.Name, details); err != nil {
 		return nil, err
 	}
