@@ -72,7 +72,7 @@ FILE.rejects.csv (row, field, reason). Re-importing a file updates rows by their
 			}
 			res, err := st.Import(cmd.Context(), r, grid.ImportOptions{
 				Kind: kind, Format: fmtt, CRS: c, SkipInvalid: skipInvalid, Repair: repair,
-				IgnoreUnknown: ignoreUnknown, Actor: "cli:" + currentUser(),
+				IgnoreUnknown: ignoreUnknown, Actor: cliActor(),
 			})
 			if bar != nil {
 				_ = bar.Finish()
