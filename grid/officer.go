@@ -407,7 +407,7 @@ var reportFeatureSQL = map[string]string{
 }
 
 func reportFeatureQuery(table, key, inCells string) string {
-	return fmt.Sprintf(`SELECT count(*) > 0, coalesce(bool_or($2::bigint = 0 OR %s), false) FROM %s t WHERE t.%s = $1`, inCells, table, key)
+	return fmt.Sprintf(`SELECT count(*) > 0, coalesce(bool_or($2::bigint = 0 OR %s), false) FROM %s t WHERE t.%s = $1`, inCells, ident(table), ident(key))
 }
 
 // checkHazardReport validates a report with the hazards kind's field definitions (the importer's
