@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/paulmach/orb"
@@ -56,6 +57,8 @@ VALUES ('310101', 'P2', 'gas', 'distribution', '低压', $1, $2, ST_Multi(ST_Geo
 		family, method, path, body, ct string
 		want                           cell // per accessRoles
 	}{
+		{"OpenAPI document (public)", "GET", "/api/openapi.json", "", "", cell{200, 200, 200, 200, 200, 200}},
+		{"me", "GET", "/api/v1/me", "", "", cell{401, 200, 200, 200, 200, 200}},
 		{"me/cells", "GET", "/api/v1/me/cells", "", "", cell{401, 200, 403, 403, 403, 403}},
 		{"cells: own cell", "GET", "/api/v1/cells/" + f.c1.String(), "", "", cell{401, 200, 403, 403, 200, 200}},
 		{"cells: another unit's cell", "GET", "/api/v1/cells/" + f.c3.String(), "", "", cell{401, 403, 403, 403, 200, 200}},
@@ -95,12 +98,14 @@ VALUES ('310101', 'P2', 'gas', 'distribution', '低压', $1, $2, ST_Multi(ST_Geo
 		{"hot spots of street B", "GET", "/api/v1/analysis/hotspots?street=" + f.streetB, "", "", cell{401, 200, 403, 200, 200, 200}},
 
 		{"OGC landing", "GET", "/ogc", "", "", cell{401, 200, 200, 200, 200, 200}},
+		{"OGC collections", "GET", "/ogc/collections", "", "", cell{401, 200, 200, 200, 200, 200}},
 		{"OGC hazards list", "GET", "/ogc/collections/hazards/items", "", "", cell{401, 200, 200, 200, 200, 200}},
 		{"OGC hazard: own cell, street A", "GET", ogcHazard("H1"), "", "", cell{401, 200, 200, 404, 200, 200}},
 		{"OGC hazard: another unit, street A", "GET", ogcHazard("H5"), "", "", cell{401, 404, 200, 404, 200, 200}},
 		{"OGC hazard: street B", "GET", ogcHazard("H6"), "", "", cell{401, 404, 404, 200, 200, 200}},
 		{"OGC enterprise: another unit", "GET", fmt.Sprintf("/ogc/collections/enterprises/items/%d", e5), "", "", cell{401, 404, 200, 404, 200, 200}},
 		{"TileJSON", "GET", "/tiles/hazards.json", "", "", cell{401, 200, 200, 200, 200, 200}},
+		{"grid cells tile over another unit's cell", "GET", strings.Replace(tileOver(f.c3), "/hazards/", "/grid_cells/", 1), "", "", cell{401, 200, 200, 200, 200, 200}},
 		{"tile over own cell", "GET", tileOver(f.c1), "", "", cell{401, 200, 200, 200, 200, 200}},
 		{"tile over another unit's cell", "GET", tileOver(f.c3), "", "", cell{401, 200, 200, 200, 200, 200}},
 
@@ -127,10 +132,11 @@ VALUES ('310101', 'P2', 'gas', 'distribution', '低压', $1, $2, ST_Multi(ST_Geo
 	// What each role sees where the answer is a 200 either way: OGC lists and tiles are
 	// filtered to the caller's scope.
 	seen := map[string][6]int{
-		"OGC hazards list":              {-1, 4, 5, 1, 6, 6}, // off1: H1-H4 (c1, c2); street A: H1-H5; street B: H6
-		"tile over own cell":            {-1, 2, 2, 0, 2, 2}, // H1, H2 in c1
-		"tile over another unit's cell": {-1, 0, 1, 0, 1, 1}, // H5 in c3
-		"hot spots":                     {-1, 4, 5, 1, 6, 6}, // the hazards counted over all cells
+		"OGC hazards list":                         {-1, 4, 5, 1, 6, 6}, // off1: H1-H4 (c1, c2); street A: H1-H5; street B: H6
+		"tile over own cell":                       {-1, 2, 2, 0, 2, 2}, // H1, H2 in c1
+		"tile over another unit's cell":            {-1, 0, 1, 0, 1, 1}, // H5 in c3
+		"hot spots":                                {-1, 4, 5, 1, 6, 6}, // the hazards counted over all cells
+		"grid cells tile over another unit's cell": {-1, 0, 1, 0, 1, 1}, // c3 (U2, street A)
 	}
 	for _, r := range rows {
 		for i, role := range accessRoles {
@@ -159,7 +165,7 @@ VALUES ('310101', 'P2', 'gas', 'distribution', '低压', $1, $2, ST_Multi(ST_Geo
 				continue
 			}
 			if got := countFeatures(t, r.path, body); got != n[i] {
-				t.Errorf("%s as %s: %d hazards, want %d", r.family, role, got, n[i])
+				t.Errorf("%s as %s: sees %d, want %d", r.family, role, got, n[i])
 			}
 		}
 	}
