@@ -97,7 +97,7 @@ func (s *Server) createUnit(c *fiber.Ctx) error {
 	}
 	spec := grid.UnitSpec{Code: req.Code, Name: req.Name, StreetCode: req.StreetCode, Cells: req.Cells}
 	if err := s.store.CreateUnit(c.UserContext(), principal(c).Actor(), spec); err != nil {
-		return fieldsProblem(err)
+		return err
 	}
 	return s.unitAnswer(c, fiber.StatusCreated, spec.Code)
 }
@@ -113,7 +113,7 @@ func (s *Server) updateUnit(c *fiber.Ctx) error {
 	}
 	spec := grid.UnitSpec{Code: code, Name: req.Name, StreetCode: req.StreetCode, Cells: req.Cells}
 	if err := s.store.UpdateUnit(c.UserContext(), principal(c).Actor(), spec); err != nil {
-		return fieldsProblem(err)
+		return err
 	}
 	return s.unitAnswer(c, fiber.StatusOK, code)
 }

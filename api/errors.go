@@ -123,7 +123,9 @@ func toProblem(ctx context.Context, err error) *problem {
 		fe  *fiber.Error
 		nf  *grid.NotFoundError
 		inv *grid.InvalidError
+		ifs *grid.InvalidFieldsError
 		ie  *grid.ImportError
+		fle *grid.FileError
 		uk  *grid.UnknownKindError
 		pe  *pgconn.PgError
 	)
@@ -143,8 +145,13 @@ func toProblem(ctx context.Context, err error) *problem {
 		return newProblem(fiber.StatusNotFound, "", uk.Error())
 	case errors.As(err, &inv):
 		return FieldProblem(inv.Field, inv.Reason).(*problem)
+	case errors.As(err, &ifs):
+		return fieldsProblem(ifs)
 	case errors.As(err, &ie):
 		return importProblem(ie)
+	case errors.As(err, &fle):
+		// The file itself cannot be read (bad JSON, a CSV without a header): no field.
+		return FieldProblems(FieldError{Row: fle.Row, Reason: fle.Reason}).(*problem)
 	case errors.Is(err, grid.ErrConflict):
 		return newProblem(fiber.StatusConflict, "", err.Error())
 	case errors.Is(context.Cause(ctx), errClientGone):
@@ -171,6 +178,15 @@ func fiberDetail(fe *fiber.Error) string {
 		return ""
 	}
 	return fe.Message
+}
+
+// fieldsProblem is a 422 naming every field of a grid.InvalidFieldsError.
+func fieldsProblem(fe *grid.InvalidFieldsError) *problem {
+	out := make([]FieldError, len(fe.Errors))
+	for i, e := range fe.Errors {
+		out[i] = FieldError{Field: e.Field, Reason: e.Reason}
+	}
+	return FieldProblems(out...).(*problem)
 }
 
 // importProblem lists an import's rejected rows (the first 100: a bad file can have

@@ -1,8 +1,11 @@
 package api
 
 import (
+	"context"
+	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -170,5 +173,40 @@ func TestQueryParams(t *testing.T) {
 		if len(p.Errors) != 1 || !strings.Contains(q, p.Errors[0].Field) {
 			t.Errorf("%q: %+v", q, p)
 		}
+	}
+}
+
+// TestToProblemFieldErrors checks the 422 mappings of grid's multi-field and whole-file
+// errors, returned bare or wrapped, so no handler has to map them itself.
+func TestToProblemFieldErrors(t *testing.T) {
+	fields := &grid.InvalidFieldsError{Errors: []grid.InvalidError{
+		{Field: "deadline", Reason: "is required"},
+		{Field: "funds", Reason: "is required for a 重大 hazard"},
+	}}
+	file := &grid.FileError{Row: 4, Reason: "malformed JSON: unexpected end"}
+	for _, tc := range []struct {
+		name   string
+		err    error
+		detail string
+		want   []FieldError
+	}{
+		{"fields", fields, "deadline: is required (and 1 more)",
+			[]FieldError{{Field: "deadline", Reason: "is required"}, {Field: "funds", Reason: "is required for a 重大 hazard"}}},
+		{"wrapped fields", fmt.Errorf("assign: %w", fields), "deadline: is required (and 1 more)",
+			[]FieldError{{Field: "deadline", Reason: "is required"}, {Field: "funds", Reason: "is required for a 重大 hazard"}}},
+		{"file", file, "row 4, malformed JSON: unexpected end",
+			[]FieldError{{Row: 4, Reason: "malformed JSON: unexpected end"}}},
+		{"file before the first row", fmt.Errorf("import: %w", &grid.FileError{Reason: "the CSV file is empty: it needs a header row"}),
+			"the CSV file is empty: it needs a header row", []FieldError{{Reason: "the CSV file is empty: it needs a header row"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := toProblem(context.Background(), tc.err)
+			if p.Status != 422 || p.Title != "Unprocessable Entity" || p.Type != "about:blank" || p.Detail != tc.detail {
+				t.Errorf("problem %+v, want 422 with detail %q", p, tc.detail)
+			}
+			if !reflect.DeepEqual(p.Errors, tc.want) {
+				t.Errorf("errors %+v, want %+v", p.Errors, tc.want)
+			}
+		})
 	}
 }

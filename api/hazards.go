@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -84,7 +83,7 @@ func (s *Server) getHazard(c *fiber.Ctx) error {
 	}
 	h, err := s.store.HazardDetailOf(c.UserContext(), principal(c), id)
 	if err != nil {
-		return fieldsProblem(err)
+		return err
 	}
 	return c.JSON(h)
 }
@@ -122,21 +121,7 @@ func (s *Server) transitionHazard(c *fiber.Ctx) error {
 	}
 	h, err := s.store.TransitionHazard(c.UserContext(), principal(c), tr)
 	if err != nil {
-		return fieldsProblem(err)
-	}
-	return c.JSON(h)
-}
-
-// fieldsProblem turns a grid.InvalidFieldsError into a 422 naming every field; other
-// errors go to handleError as they are.
-func fieldsProblem(err error) error {
-	var fe *grid.InvalidFieldsError
-	if !errors.As(err, &fe) {
 		return err
 	}
-	out := make([]FieldError, len(fe.Errors))
-	for i, e := range fe.Errors {
-		out[i] = FieldError{Field: e.Field, Reason: e.Reason}
-	}
-	return FieldProblems(out...)
+	return c.JSON(h)
 }

@@ -18,38 +18,16 @@ import (
 	"safegrid/internal/testdb"
 )
 
-// withTwoStreets is one district (徐汇, a box) cut into two streets, west 310104003 and
-// east 310104004; the west street has two communities, the east one. area_parts is
-// filled as the importer fills it, so area_tag works.
-var withTwoStreets = &testdb.Setup{Name: "api-two-streets", Load: func(ctx context.Context, st *grid.Store) error {
-	for _, q := range []string{
-		`INSERT INTO areas (code, name, geom) VALUES
- ('310104', '徐汇区', ST_Multi(ST_MakeEnvelope(121.40, 31.10, 121.50, 31.20, 4326)))`,
-		`INSERT INTO areas (code, name, geom) VALUES
- ('310104003', '西街道', ST_Multi(ST_MakeEnvelope(121.40, 31.10, 121.45, 31.20, 4326))),
- ('310104004', '东街道', ST_Multi(ST_MakeEnvelope(121.45, 31.10, 121.50, 31.20, 4326)))`,
-		`INSERT INTO areas (code, name, geom) VALUES
- ('310104003001', '南居委', ST_Multi(ST_MakeEnvelope(121.40, 31.10, 121.45, 31.15, 4326))),
- ('310104003002', '北居委', ST_Multi(ST_MakeEnvelope(121.40, 31.15, 121.45, 31.20, 4326))),
- ('310104004001', '东居委', ST_Multi(ST_MakeEnvelope(121.45, 31.10, 121.50, 31.20, 4326)))`,
-		`INSERT INTO area_parts (code, level, geom) SELECT code, level, (ST_Dump(ST_Subdivide(geom, 64))).geom FROM areas`,
-	} {
-		if _, err := st.Pool.Exec(ctx, q); err != nil {
-			return err
-		}
-	}
-	return nil
-}}
-
+// The lifecycle tests run on testdb.TwoStreets (shared with grid's).
 const (
-	westStreet = "310104003"
-	eastStreet = "310104004"
+	westStreet = testdb.WestStreet
+	eastStreet = testdb.EastStreet
 )
 
 var (
-	westSouth = orb.Point{121.42, 31.12} // 310104003001
-	westNorth = orb.Point{121.42, 31.18} // 310104003002
-	eastPoint = orb.Point{121.47, 31.15} // 310104004001
+	westSouth = testdb.WestSouth
+	westNorth = testdb.WestNorth
+	eastPoint = testdb.EastPoint
 )
 
 func cellOf(p orb.Point) string { return geo.PointCell(p, geo.SupervisionRes).String() }
@@ -57,15 +35,7 @@ func cellOf(p orb.Point) string { return geo.PointCell(p, geo.SupervisionRes).St
 // addHazard inserts a reported hazard at p, tagged with its areas, and returns its id.
 func addHazard(t *testing.T, st *grid.Store, level string, p orb.Point) int64 {
 	t.Helper()
-	var id int64
-	err := st.Pool.QueryRow(context.Background(), `INSERT INTO hazards (district_code, level, category, description, street_code, community_code, h3, geom)
-SELECT a.district_code, $1, '消防', '疏散通道堵塞', a.street_code, a.community_code, $2, q.p
-  FROM (SELECT ST_SetSRID(ST_MakePoint($3::float8, $4::float8), 4326) AS p) q, LATERAL area_tag(q.p) a
-RETURNING id`, level, int64(geo.PointCell(p, geo.SupervisionRes)), p[0], p[1]).Scan(&id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id
+	return testdb.AddHazard(t, st, level, p)
 }
 
 // lifecycleServer is a server on two streets with one user of each kind: ann (admin),
@@ -78,7 +48,7 @@ type lifecycleServer struct {
 
 func newLifecycleServer(t *testing.T) *lifecycleServer {
 	t.Helper()
-	ts := serverOn(t, testdb.New(t, withTwoStreets), nil)
+	ts := serverOn(t, testdb.New(t, testdb.TwoStreets), nil)
 	ts.addUser(t, "ann", grid.RoleAdmin, "")
 	ts.addUser(t, "pei", grid.RolePlanner, "")
 	ts.addUser(t, "zhou", grid.RoleStreet, westStreet)

@@ -2,7 +2,6 @@ package api
 
 import (
 	"bytes"
-	"errors"
 	"mime"
 	"strconv"
 	"strings"
@@ -78,11 +77,6 @@ func (s *Server) importFile(c *fiber.Ctx) error {
 		}
 	}
 	res, err := s.store.Import(c.UserContext(), bytes.NewReader(body), opts)
-	var fe *grid.FileError
-	if errors.As(err, &fe) {
-		// The file itself cannot be read (bad JSON, a CSV without a header).
-		return FieldProblems(FieldError{Row: fe.Row, Reason: fe.Reason})
-	}
 	if err != nil {
 		return err
 	}

@@ -88,7 +88,8 @@ func (s *Server) officerRoutes() {
 	}, s.recordInspection)
 	s.route(fiber.MethodPost, "/api/v1/hazards", Operation{
 		Summary: "Report a hazard",
-		Description: "Validated like an imported hazard; the location must lie in the caller's cells (403 otherwise). The " +
+		Description: "Validated like an imported hazard; the location, and the feature it is tied to (feature_kind, " +
+			"feature_code), must lie in the caller's cells (403 otherwise). The " +
 			"hazard is tagged with its district, street and community, starts as reported with its first history entry, and is audited.",
 		Tags: tags, Roles: officerOnly, Body: grid.HazardReport{}, Response: grid.HazardItem{},
 		Status: fiber.StatusCreated,

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -16,6 +17,7 @@ import (
 
 	"safegrid/geo"
 	"safegrid/grid"
+	"safegrid/internal/testdb"
 )
 
 // gridFixture is a small hand-made world: district 310101 with street A (310101001:
@@ -557,5 +559,42 @@ func TestOfficerStreetAccess(t *testing.T) {
 				problemOf(t, resp, body, r.want[i])
 			}
 		}
+	}
+}
+
+// withShanghai holds the shipped areas: the 16 real districts with their coast.
+var withShanghai = &testdb.Setup{Name: "areas", Load: func(ctx context.Context, st *grid.Store) error {
+	f, err := os.Open("../data/areas-synthetic.geojson")
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = st.Import(ctx, f, grid.ImportOptions{Kind: "areas", Format: grid.FormatGeoJSON})
+	return err
+}}
+
+// TestLocationInTheSeaIsRefused: a point inside Shanghai's bounding box but in the East
+// China Sea is a 422 naming the location (before any scope check); a point on land outside
+// the officer's cells gets as far as the scope check (403).
+func TestLocationInTheSeaIsRefused(t *testing.T) {
+	ts := serverOn(t, testdb.New(t, withShanghai), nil)
+	ts.addUser(t, "wu", grid.RoleOfficer, "")
+	auth := ts.login(t, "wu")
+	sea, land := orb.Point{122.10, 30.95}, orb.Point{121.4737, 31.2304}
+	if !geo.ShanghaiBound.Contains(sea) {
+		t.Fatal("the sea point must be inside Shanghai's bounding box")
+	}
+	bodies := map[string]string{
+		"/api/v1/hazards":     `{"level":"一般","category":"c","description":"d","lon":%v,"lat":%v}`,
+		"/api/v1/inspections": `{"enterprise":"91310000000000000X","result":"passed","lon":%v,"lat":%v}`,
+	}
+	for path, body := range bodies {
+		resp, data := ts.do(t, "POST", path, fmt.Sprintf(body, sea[0], sea[1]), "Authorization", auth, "Content-Type", "application/json")
+		p := problemOf(t, resp, data, 422)
+		if len(p.Errors) != 2 || p.Errors[0].Field != "lon" || p.Errors[1].Field != "lat" || !strings.Contains(p.Detail, "outside Shanghai's districts") {
+			t.Errorf("%s in the sea: %+v", path, p)
+		}
+		resp, data = ts.do(t, "POST", path, fmt.Sprintf(body, land[0], land[1]), "Authorization", auth, "Content-Type", "application/json")
+		problemOf(t, resp, data, 403)
 	}
 }

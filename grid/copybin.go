@@ -35,10 +35,10 @@ const (
 // pgEpoch is where PostgreSQL's binary dates and timestamps count from.
 var pgEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// copyColumns are the types of the bulk COPY's columns (k.tableColumns()), or nil when one
+// copyTypes are the types of the bulk COPY's columns (k.tableColumns()), or nil when one
 // of them is a type the encoder does not write. geometry has no fixed OID: its binary
 // input is EWKB, which is what the records carry.
-func copyColumns(ctx context.Context, tx pgx.Tx, k *Kind) ([]uint32, error) {
+func copyTypes(ctx context.Context, tx pgx.Tx, k *Kind) ([]uint32, error) {
 	cols := k.tableColumns()
 	rows, err := tx.Query(ctx, `
 SELECT a.attname::text, CASE WHEN t.typname = 'geometry' THEN 0 ELSE a.atttypid::int8 END

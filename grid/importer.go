@@ -44,6 +44,9 @@ type ImportResult struct {
 	Updated    int         `json:"updated"`
 	Rejected   int         `json:"rejected"` // rows refused
 	Rejections []Rejection `json:"rejections,omitempty"`
+	// Retagged counts, per table, the features and hazards an areas import gave new
+	// district, street or community codes.
+	Retagged map[string]int `json:"retagged,omitempty"`
 }
 
 // ImportError is an import refused because of bad rows; nothing was written.
@@ -93,7 +96,7 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (*I
 		opts.CRS = geo.WGS84
 	}
 	if opts.ShoreToleranceM == 0 {
-		opts.ShoreToleranceM = 500
+		opts.ShoreToleranceM = DefaultShoreToleranceM
 	}
 	if opts.Actor == "" {
 		opts.Actor = "cli"
@@ -159,7 +162,7 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (*I
 		trace.step("read, check and copy into " + k.Table)
 		split = &splitSource{src: src, k: k}
 		var types []uint32
-		if types, err = copyColumns(ctx, tx, k); err != nil {
+		if types, err = copyTypes(ctx, tx, k); err != nil {
 			return nil, err
 		}
 		if types != nil {
@@ -209,6 +212,12 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (*I
 			steps = k.writeSQL(true)
 		}
 	}
+	retag := k.Name == "areas" && !bulk // an empty areas table has nothing tagged with it
+	if retag {
+		if _, err := tx.Exec(ctx, areaOldSQL); err != nil {
+			return nil, fmt.Errorf("write areas: %w", err)
+		}
+	}
 	for _, q := range steps {
 		trace.step(firstLine(q.sql))
 		var args []any
@@ -242,13 +251,23 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (*I
 			return nil, err
 		}
 	}
-	details, _ := json.Marshal(map[string]any{"read": res.Read, "inserted": res.Inserted, "updated": res.Updated, "rejected": res.Rejected, "crs": opts.CRS})
+	if retag {
+		trace.step("re-tag features near changed areas")
+		if res.Retagged, err = retagAreas(ctx, tx); err != nil {
+			return nil, err
+		}
+	}
+	details, _ := json.Marshal(map[string]any{"read": res.Read, "inserted": res.Inserted, "updated": res.Updated, "rejected": res.Rejected, "crs": opts.CRS,
+		"retagged": res.Retagged})
 	if _, err := tx.Exec(ctx, `INSERT INTO audit_log (actor, action, target, details) VALUES ($1, 'import', $2, $3)`, opts.Actor, k.Name, details); err != nil {
 		return nil, err
 	}
 	trace.step("commit")
 	if err := tx.Commit(ctx); err != nil {
 		return nil, err
+	}
+	if k.Name == "areas" {
+		s.regions.invalidate() // the districts may have moved
 	}
 	trace.done()
 	return res, nil

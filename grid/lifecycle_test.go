@@ -53,39 +53,12 @@ func TestCheckHazardStep(t *testing.T) {
 	}
 }
 
-var twoStreets = &testdb.Setup{Name: "grid-two-streets", Load: func(ctx context.Context, st *grid.Store) error {
-	for _, q := range []string{
-		`INSERT INTO areas (code, name, geom) VALUES ('310104', '徐汇区', ST_Multi(ST_MakeEnvelope(121.40, 31.10, 121.50, 31.20, 4326)))`,
-		`INSERT INTO areas (code, name, geom) VALUES
- ('310104003', '西街道', ST_Multi(ST_MakeEnvelope(121.40, 31.10, 121.45, 31.20, 4326))),
- ('310104004', '东街道', ST_Multi(ST_MakeEnvelope(121.45, 31.10, 121.50, 31.20, 4326)))`,
-		`INSERT INTO area_parts (code, level, geom) SELECT code, level, (ST_Dump(ST_Subdivide(geom, 64))).geom FROM areas`,
-	} {
-		if _, err := st.Pool.Exec(ctx, q); err != nil {
-			return err
-		}
-	}
-	return nil
-}}
-
-func newHazard(t *testing.T, st *grid.Store, level string, p orb.Point) int64 {
-	t.Helper()
-	var id int64
-	err := st.Pool.QueryRow(context.Background(), `INSERT INTO hazards (district_code, level, category, description, street_code, h3, geom)
-VALUES ('310104', $1, '消防', '测试', '310104003', $2, ST_SetSRID(ST_MakePoint($3::float8, $4::float8), 4326)) RETURNING id`,
-		level, int64(geo.PointCell(p, geo.SupervisionRes)), p[0], p[1]).Scan(&id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id
-}
-
 // Many callers with the same version at once: one step is made, the others get
 // ErrConflict, and the history and audit log hold exactly one step.
 func TestTransitionRace(t *testing.T) {
-	st := testdb.New(t, twoStreets)
+	st := testdb.New(t, testdb.TwoStreets)
 	ctx := context.Background()
-	id := newHazard(t, st, "重大", orb.Point{121.42, 31.12})
+	id := testdb.AddHazard(t, st, "重大", testdb.WestSouth)
 	admin := &grid.Principal{UserID: 1, Username: "ann", Role: grid.RoleAdmin}
 	street := &grid.Principal{UserID: 2, Username: "zhou", Role: grid.RoleStreet, StreetCode: "310104003"}
 
@@ -143,9 +116,9 @@ func TestTransitionRace(t *testing.T) {
 }
 
 func TestSaveUnitChecks(t *testing.T) {
-	st := testdb.New(t, twoStreets)
+	st := testdb.New(t, testdb.TwoStreets)
 	ctx := context.Background()
-	west := geo.PointCell(orb.Point{121.42, 31.12}, 9).String()
+	west := geo.PointCell(testdb.WestSouth, 9).String()
 	east := geo.PointCell(orb.Point{121.47, 31.12}, 9).String()
 	if err := st.CreateUnit(ctx, "test", grid.UnitSpec{Code: "W1", Name: "西一", StreetCode: "310104003", Cells: []string{west}}); err != nil {
 		t.Fatal(err)

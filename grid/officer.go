@@ -220,7 +220,7 @@ func (s *Store) InspectionsDue(ctx context.Context, userID int64, limit, offset 
 }
 
 // checkFieldLocation validates a reported location: finite, in range (a swapped pair is named),
-// inside Shanghai. It names the field to blame.
+// inside Shanghai's box (Store.checkLocation adds the districts). It names the field to blame.
 func checkFieldLocation(lon, lat *float64) (orb.Point, error) {
 	if lon == nil {
 		return orb.Point{}, &InvalidError{Field: "lon", Reason: "required"}
@@ -328,7 +328,7 @@ func (s *Store) RecordInspection(ctx context.Context, p *Principal, in Inspectio
 		}
 		at = &t
 	}
-	pt, err := checkFieldLocation(in.Lon, in.Lat)
+	pt, err := s.checkLocation(ctx, in.Lon, in.Lat)
 	if err != nil {
 		return nil, err
 	}
@@ -394,14 +394,20 @@ type HazardReport struct {
 	Deadline    string   `json:"deadline,omitempty" format:"date" doc:"rectification deadline, YYYY-MM-DD"`
 }
 
-// reportFeatureSQL finds a feature by its external key, per kind (a closed list).
+// reportFeatureSQL finds a feature by its external key, per kind (a closed list), and
+// tells whether it lies in the cells of the officer bound to $2 (0 for other roles): an
+// officer ties a hazard only to a feature of their own cells, as they inspect only theirs.
 var reportFeatureSQL = map[string]string{
-	"enterprises":         `SELECT EXISTS (SELECT 1 FROM enterprises WHERE uscc = $1)`,
-	"pipelines":           `SELECT EXISTS (SELECT 1 FROM pipelines WHERE code = $1)`,
-	"gas_occupancy_sites": `SELECT EXISTS (SELECT 1 FROM gas_occupancy_sites WHERE code = $1)`,
-	"fire_stations":       `SELECT EXISTS (SELECT 1 FROM fire_stations WHERE code = $1)`,
-	"fishing_ports":       `SELECT EXISTS (SELECT 1 FROM fishing_ports WHERE code = $1)`,
-	"underground_spaces":  `SELECT EXISTS (SELECT 1 FROM underground_spaces WHERE code = $1)`,
+	"enterprises":         reportFeatureQuery("enterprises", "uscc", InOfficerCells("t.h3", 2)),
+	"pipelines":           reportFeatureQuery("pipelines", "code", OverlapsOfficerCells("t.h3_cells", 2)),
+	"gas_occupancy_sites": reportFeatureQuery("gas_occupancy_sites", "code", OverlapsOfficerCells("t.h3_cells", 2)),
+	"fire_stations":       reportFeatureQuery("fire_stations", "code", InOfficerCells("t.h3", 2)),
+	"fishing_ports":       reportFeatureQuery("fishing_ports", "code", OverlapsOfficerCells("t.h3_cells", 2)),
+	"underground_spaces":  reportFeatureQuery("underground_spaces", "code", OverlapsOfficerCells("t.h3_cells", 2)),
+}
+
+func reportFeatureQuery(table, key, inCells string) string {
+	return fmt.Sprintf(`SELECT count(*) > 0, coalesce(bool_or($2::bigint = 0 OR %s), false) FROM %s t WHERE t.%s = $1`, inCells, ident(table), ident(key))
 }
 
 // checkHazardReport validates a report with the hazards kind's field definitions (the importer's
@@ -444,7 +450,7 @@ func (s *Store) ReportHazard(ctx context.Context, p *Principal, r HazardReport) 
 	if err != nil {
 		return nil, err
 	}
-	pt, err := checkFieldLocation(r.Lon, r.Lat)
+	pt, err := s.checkLocation(ctx, r.Lon, r.Lat)
 	if err != nil {
 		return nil, err
 	}
@@ -453,12 +459,19 @@ func (s *Store) ReportHazard(ctx context.Context, p *Principal, r HazardReport) 
 		return nil, err
 	}
 	if kind, ok := vals["feature_kind"].(string); ok {
-		var exists bool
-		if err := s.Pool.QueryRow(ctx, reportFeatureSQL[kind], vals["feature_code"]).Scan(&exists); err != nil {
+		officer := int64(0)
+		if p.Role == RoleOfficer {
+			officer = p.UserID
+		}
+		var exists, inScope bool
+		if err := s.Pool.QueryRow(ctx, reportFeatureSQL[kind], vals["feature_code"], officer).Scan(&exists, &inScope); err != nil {
 			return nil, err
 		}
 		if !exists {
 			return nil, &InvalidError{Field: "feature_code", Reason: fmt.Sprintf("no %s with code %q", kind, vals["feature_code"])}
+		}
+		if !inScope {
+			return nil, fmt.Errorf("%s %s is not in your grid units: %w", kind, vals["feature_code"], ErrForbidden)
 		}
 	}
 	var out []HazardItem

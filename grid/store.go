@@ -13,22 +13,20 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/jackc/puddle/v2"
-	"github.com/paulmach/orb"
-	"github.com/paulmach/orb/encoding/wkb"
 	"github.com/pressly/goose/v3"
 
-	"safegrid/geo"
 	"safegrid/migrations"
 )
 
 // Store is the PostGIS database behind SafeGrid.
 type Store struct {
 	Pool *pgxpool.Pool
+
+	regions regionCache // Shanghai's districts as a raster, for location checks
 }
 
 // ErrNoDatabase is returned when no database URL was given.
@@ -142,35 +140,4 @@ func (s *Store) Migrate(ctx context.Context) (int, error) {
 		return len(res), fmt.Errorf("migrate: %w", err)
 	}
 	return len(res), nil
-}
-
-// Region returns Shanghai as the districts loaded so far describe it, with a tolerance in
-// metres for things on the shore line; before any district is loaded, a box around the city.
-func (s *Store) Region(ctx context.Context, toleranceM float64) (*geo.Region, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT ST_AsBinary(geom) FROM areas WHERE level = 'district' ORDER BY code`)
-	if err != nil {
-		return nil, err
-	}
-	polys, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (orb.MultiPolygon, error) {
-		var data []byte
-		if err := row.Scan(&data); err != nil {
-			return nil, err
-		}
-		g, err := wkb.Unmarshal(data)
-		if err != nil {
-			return nil, err
-		}
-		mp, ok := g.(orb.MultiPolygon)
-		if !ok {
-			return nil, fmt.Errorf("district geometry is a %s", g.GeoJSONType())
-		}
-		return mp, nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	if len(polys) == 0 {
-		return geo.BoundRegion(geo.ShanghaiBound), nil
-	}
-	return geo.NewRegion(polys, toleranceM), nil
 }

@@ -57,6 +57,42 @@ func (f *coverageFlags) params() (grid.CoverageParams, error) {
 	return p, nil
 }
 
+// analysisCmd is what coverage and siting share: the travel-model flags, --json, and a
+// run that opens the store, writes the result to --json and prints it.
+type analysisCmd struct {
+	flags   coverageFlags
+	jsonOut string
+}
+
+func (a *analysisCmd) register(cmd *cobra.Command, jsonDoc string) {
+	a.flags.register(cmd)
+	cmd.Flags().StringVar(&a.jsonOut, "json", "", jsonDoc)
+}
+
+// runE parses the flags, then gives run an Analyst; run returns the result for --json and
+// prints it once the file is written.
+func (a *analysisCmd) runE(o *options, run func(cmd *cobra.Command, an *grid.Analyst, p grid.CoverageParams) (any, func(io.Writer), error)) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		p, err := a.flags.params()
+		if err != nil {
+			return err
+		}
+		return o.withStore(func(cmd *cobra.Command, st *grid.Store) error {
+			res, show, err := run(cmd, grid.NewAnalyst(st), p)
+			if err != nil {
+				return err
+			}
+			if a.jsonOut != "" {
+				if err := writeJSONFile(a.jsonOut, res); err != nil {
+					return err
+				}
+			}
+			show(cmd.OutOrStdout())
+			return nil
+		})(cmd, args)
+	}
+}
+
 // parseAddition reads LON,LAT,TYPE.
 func parseAddition(s string) (grid.StationAddition, error) {
 	parts := strings.Split(s, ",")
@@ -72,58 +108,44 @@ func parseAddition(s string) (grid.StationAddition, error) {
 }
 
 func newAnalyzeCoverageCmd(o *options) *cobra.Command {
-	var f coverageFlags
-	var jsonOut, geojsonOut string
+	var a analysisCmd
+	var geojsonOut string
 	var repeat int
 	cmd := &cobra.Command{
 		Use:   "coverage",
 		Short: "Share of enterprises, high-risk enterprises, underground spaces, occupancy sites and area within reach of a fire station",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := f.params()
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			st, err := o.open(ctx)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			an := grid.NewAnalyst(st)
-			var res *grid.CoverageResult
-			var elapsed time.Duration
-			for i := 1; i <= max(1, repeat); i++ {
-				start := time.Now()
-				if res, err = an.Coverage(ctx, p); err != nil {
-					return err
-				}
-				elapsed = time.Since(start)
-				if repeat > 1 {
-					fmt.Fprintf(cmd.OutOrStdout(), "run %d: %.3f s\n", i, elapsed.Seconds())
-				}
-			}
-			if jsonOut != "" {
-				if err := writeJSONFile(jsonOut, res); err != nil {
-					return err
-				}
-			}
-			if geojsonOut != "" {
-				cells, err := an.CoverageCells(ctx, p, "")
-				if err != nil {
-					return err
-				}
-				if err := writeJSONFile(geojsonOut, coverageGeoJSON(cells)); err != nil {
-					return err
-				}
-			}
-			printCoverage(cmd.OutOrStdout(), res)
-			fmt.Fprintf(cmd.OutOrStdout(), "computed in %.3f s\n", elapsed.Seconds())
-			return nil
-		},
 	}
-	f.register(cmd)
-	cmd.Flags().StringVar(&jsonOut, "json", "", "write the full result (districts, streets, stations) as JSON to this file")
+	cmd.RunE = a.runE(o, func(cmd *cobra.Command, an *grid.Analyst, p grid.CoverageParams) (any, func(io.Writer), error) {
+		ctx := cmd.Context()
+		var res *grid.CoverageResult
+		var elapsed time.Duration
+		for i := 1; i <= max(1, repeat); i++ {
+			start := time.Now()
+			var err error
+			if res, err = an.Coverage(ctx, p); err != nil {
+				return nil, nil, err
+			}
+			elapsed = time.Since(start)
+			if repeat > 1 {
+				fmt.Fprintf(cmd.OutOrStdout(), "run %d: %.3f s\n", i, elapsed.Seconds())
+			}
+		}
+		if geojsonOut != "" {
+			cells, err := an.CoverageCells(ctx, p, "")
+			if err != nil {
+				return nil, nil, err
+			}
+			if err := writeJSONFile(geojsonOut, coverageGeoJSON(cells)); err != nil {
+				return nil, nil, err
+			}
+		}
+		return res, func(w io.Writer) {
+			printCoverage(w, res)
+			fmt.Fprintf(w, "computed in %.3f s\n", elapsed.Seconds())
+		}, nil
+	})
+	a.register(cmd, "write the full result (districts, streets, stations) as JSON to this file")
 	cmd.Flags().StringVar(&geojsonOut, "geojson", "", "write the cells with covered true/false as GeoJSON to this file")
 	cmd.Flags().IntVar(&repeat, "repeat", 1, "run the analysis this many times in one process and print each time (benchmarks)")
 	_ = cmd.Flags().MarkHidden("repeat")
@@ -183,68 +205,57 @@ func printCoverage(w io.Writer, res *grid.CoverageResult) {
 }
 
 func newAnalyzeSitingCmd(o *options) *cobra.Command {
-	var f coverageFlags
+	var a analysisCmd
 	var sp grid.SitingParams
-	var jsonOut, lpOut string
+	var lpOut string
 	cmd := &cobra.Command{
 		Use:   "siting",
 		Short: "Where k new fire stations cover the most risk-weighted demand (MCLP), or the fewest that reach a target share (LSCP)",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := f.params()
-			if err != nil {
-				return err
-			}
-			sp.CoverageParams = p
-			ctx := cmd.Context()
-			st, err := o.open(ctx)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			an := grid.NewAnalyst(st)
-			out := cmd.OutOrStdout()
-			if lpOut != "" {
-				m, err := an.BuildSiting(ctx, sp)
-				if err != nil {
-					return err
-				}
-				fh, err := os.Create(lpOut)
-				if err != nil {
-					return err
-				}
-				if err := grid.WriteLP(fh, &m.Instance, sp.K); err != nil {
-					fh.Close()
-					return err
-				}
-				if err := fh.Close(); err != nil {
-					return err
-				}
-				fmt.Fprintf(out, "wrote the MCLP (k %d, %d uncovered demand points, %d candidates) to %s; already covered weight %.0f of %.0f\n",
-					sp.K, len(m.Instance.Weight), len(m.Instance.Sets), lpOut, m.Before, m.TotalWeight)
-			}
-			res, err := an.Siting(ctx, sp)
-			if err != nil {
-				return err
-			}
-			if jsonOut != "" {
-				if err := writeJSONFile(jsonOut, res); err != nil {
-					return err
-				}
-			}
-			printSiting(out, res)
-			return nil
-		},
 	}
-	f.register(cmd)
+	cmd.RunE = a.runE(o, func(cmd *cobra.Command, an *grid.Analyst, p grid.CoverageParams) (any, func(io.Writer), error) {
+		sp.CoverageParams = p
+		if lpOut != "" {
+			if err := writeSitingLP(cmd, an, sp, lpOut); err != nil {
+				return nil, nil, err
+			}
+		}
+		res, err := an.Siting(cmd.Context(), sp)
+		if err != nil {
+			return nil, nil, err
+		}
+		return res, func(w io.Writer) { printSiting(w, res) }, nil
+	})
+	a.register(cmd, "write the result as JSON to this file")
 	cmd.Flags().IntVar(&sp.K, "k", 10, "MCLP: number of new stations")
 	cmd.Flags().Float64Var(&sp.TargetShare, "target-share", 0, "LSCP: reach this covered share of risk-weighted demand with the fewest stations (e.g. 0.95)")
 	cmd.Flags().IntVar(&sp.CandidateRes, "candidate-resolution", 8, "H3 resolution of the candidate cells (7-9)")
 	cmd.Flags().Float64Var(&sp.TimeLimitS, "time-limit", 2, "seconds for the improvement phase")
 	cmd.Flags().Uint64Var(&sp.Seed, "seed", 1, "random seed of the multistart")
-	cmd.Flags().StringVar(&jsonOut, "json", "", "write the result as JSON to this file")
 	cmd.Flags().StringVar(&lpOut, "lp", "", "also write the MCLP instance as an LP file (for cbc or glpsol)")
 	return cmd
+}
+
+// writeSitingLP writes the MCLP instance of sp as an LP file for an exact solver.
+func writeSitingLP(cmd *cobra.Command, an *grid.Analyst, sp grid.SitingParams, path string) error {
+	m, err := an.BuildSiting(cmd.Context(), sp)
+	if err != nil {
+		return err
+	}
+	fh, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := grid.WriteLP(fh, &m.Instance, sp.K); err != nil {
+		fh.Close()
+		return err
+	}
+	if err := fh.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "wrote the MCLP (k %d, %d uncovered demand points, %d candidates) to %s; already covered weight %.0f of %.0f\n",
+		sp.K, len(m.Instance.Weight), len(m.Instance.Sets), path, m.Before, m.TotalWeight)
+	return nil
 }
 
 func printSiting(w io.Writer, res *grid.SitingResult) {

@@ -24,13 +24,8 @@ func newDemoCmd(o *options) *cobra.Command {
 		Use:   "demo [--force]",
 		Short: "Load the demo city (about 20,000 enterprises) unless it is loaded already",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: o.withStore(func(cmd *cobra.Command, st *grid.Store) error {
 			ctx := cmd.Context()
-			st, err := o.open(ctx)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
 			out := cmd.OutOrStdout()
 			loaded, err := demoLoaded(ctx, st)
 			if err != nil {
@@ -61,7 +56,7 @@ func newDemoCmd(o *options) *cobra.Command {
 			}
 			fmt.Fprintf(out, "demo loaded in %.1f s\n", time.Since(start).Seconds())
 			return printLogins(ctx, st, out)
-		},
+		}),
 	}
 	cmd.Flags().BoolVar(&force, "force", false, "load even when the demo is loaded already (rows are updated, not duplicated)")
 	cmd.Flags().StringVar(&dir, "dir", "", "keep the generated files in this folder")

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"safegrid/grid"
 )
 
 func newGridCmd(o *options) *cobra.Command {
@@ -13,18 +15,13 @@ func newGridCmd(o *options) *cobra.Command {
 		Use:   "assign --officer NAME --unit CODE",
 		Short: "Make a user with the officer role the officer of a grid unit (replacing the previous one)",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := o.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			if err := st.AssignUnit(cmd.Context(), "cli:"+currentUser(), unit, officer); err != nil {
+		RunE: o.withStore(func(cmd *cobra.Command, st *grid.Store) error {
+			if err := st.AssignUnit(cmd.Context(), cliActor(), unit, officer); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "grid unit %s assigned to %s\n", unit, officer)
 			return nil
-		},
+		}),
 	}
 	assign.Flags().StringVar(&officer, "officer", "", "username of the officer")
 	assign.Flags().StringVar(&unit, "unit", "", "code of the grid unit")
@@ -35,18 +32,13 @@ func newGridCmd(o *options) *cobra.Command {
 		Use:   "unassign --unit CODE",
 		Short: "Leave a grid unit without an officer",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := o.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			if err := st.UnassignUnit(cmd.Context(), "cli:"+currentUser(), unit); err != nil {
+		RunE: o.withStore(func(cmd *cobra.Command, st *grid.Store) error {
+			if err := st.UnassignUnit(cmd.Context(), cliActor(), unit); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "grid unit %s has no officer now\n", unit)
 			return nil
-		},
+		}),
 	}
 	unassign.Flags().StringVar(&unit, "unit", "", "code of the grid unit")
 	_ = unassign.MarkFlagRequired("unit")

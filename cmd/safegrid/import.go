@@ -4,8 +4,10 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -74,7 +76,7 @@ FILE.rejects.csv (row, field, reason). Re-importing a file updates rows by their
 			}
 			res, err := st.Import(cmd.Context(), r, grid.ImportOptions{
 				Kind: kind, Format: fmtt, CRS: c, SkipInvalid: skipInvalid, Repair: repair,
-				IgnoreUnknown: ignoreUnknown, Actor: "cli:" + currentUser(),
+				IgnoreUnknown: ignoreUnknown, Actor: cliActor(),
 			})
 			if bar != nil {
 				_ = bar.Finish()
@@ -85,6 +87,9 @@ FILE.rejects.csv (row, field, reason). Re-importing a file updates rows by their
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s: %d rows read, %d inserted, %d updated, %d rejected\n",
 				path, res.Kind, res.Read, res.Inserted, res.Updated, res.Rejected)
+			for _, table := range slices.Sorted(maps.Keys(res.Retagged)) {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: %d re-tagged with the new areas\n", table, res.Retagged[table])
+			}
 			if len(res.Rejections) > 0 {
 				report := path + ".rejects.csv"
 				if err := writeRejects(report, res.Rejections); err != nil {

@@ -91,6 +91,21 @@ func (o *options) open(ctx context.Context, opts ...grid.Option) (*grid.Store, e
 	return st, nil
 }
 
+// withStore is a RunE that opens the store (migrated), hands it to run and closes it.
+func (o *options) withStore(run func(cmd *cobra.Command, st *grid.Store) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, _ []string) error {
+		st, err := o.open(cmd.Context())
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		return run(cmd, st)
+	}
+}
+
+// cliActor names the person at the terminal in audit records ("cli:<os user>").
+func cliActor() string { return "cli:" + currentUser() }
+
 func newMigrateCmd(o *options) *cobra.Command {
 	return &cobra.Command{
 		Use:   "migrate",

@@ -16,19 +16,14 @@ func newUsersCmd(o *options) *cobra.Command {
 		Use:   "add --name NAME --role ROLE [--street CODE] --password PASSWORD",
 		Short: "Create a user (roles: admin, planner, street, officer)",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := o.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			id, err := st.AddUser(cmd.Context(), "cli:"+currentUser(), u, password)
+		RunE: o.withStore(func(cmd *cobra.Command, st *grid.Store) error {
+			id, err := st.AddUser(cmd.Context(), cliActor(), u, password)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "user %s (%s) created with id %d\n", u.Username, u.Role, id)
 			return nil
-		},
+		}),
 	}
 	add.Flags().StringVar(&u.Username, "name", "", "login name")
 	add.Flags().StringVar(&u.DisplayName, "display-name", "", "name shown in the UI")

@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
@@ -21,6 +22,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"safegrid/grid"
 	"safegrid/migrations"
@@ -140,6 +142,12 @@ func (s *Setup) template(t testing.TB, ctx context.Context) string {
 		if _, err := admin.Exec(ctx, "ALTER DATABASE "+pgx.Identifier{name}.Sanitize()+" IS_TEMPLATE true"); err != nil {
 			t.Fatal(err)
 		}
+		// The build time, so that dropStale can tell a template left behind by an old
+		// schema from one another worktree with another schema is using right now.
+		if _, err := admin.Exec(ctx, "COMMENT ON DATABASE "+pgx.Identifier{name}.Sanitize()+" IS "+
+			quoteLiteral(templateMark+time.Now().UTC().Format(time.RFC3339))); err != nil {
+			t.Fatal(err)
+		}
 		dropStale(ctx, admin, "safegrid_tmpl_"+s.Name+"_", name)
 	}
 	s.ready = name
@@ -162,7 +170,17 @@ func New(t testing.TB, setup *Setup) *grid.Store {
 		t.Fatal(err)
 	}
 	defer admin.Close(ctx)
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+" TEMPLATE "+pgx.Identifier{tmpl}.Sanitize()); err != nil {
+	create := "CREATE DATABASE " + pgx.Identifier{name}.Sanitize() + " TEMPLATE "
+	_, err = admin.Exec(ctx, create+pgx.Identifier{tmpl}.Sanitize())
+	if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == "3D000" {
+		// The template is gone: a test run on another schema (another worktree on the same
+		// server) dropped it. Build it again, once.
+		setup.mu.Lock()
+		setup.ready = ""
+		setup.mu.Unlock()
+		_, err = admin.Exec(ctx, create+pgx.Identifier{setup.template(t, ctx)}.Sanitize())
+	}
+	if err != nil {
 		t.Fatalf("create test database: %v", err)
 	}
 	st, err := grid.Open(ctx, withDB(base, name))
@@ -186,13 +204,30 @@ func URL(t testing.TB, st *grid.Store) string {
 	return withDB(BaseURL(t), st.Pool.Config().ConnConfig.Database)
 }
 
-// dropStale drops the templates an older schema left behind.
+// templateMark starts the comment of a template, followed by its build time.
+const templateMark = "safegrid test template built "
+
+// staleAfter is how long a template of another schema is kept: worktrees with different
+// migrations share one server, and each keeps rebuilding its own templates.
+const staleAfter = 24 * time.Hour
+
+// dropStale drops the templates an older schema left behind: those built more than
+// staleAfter ago. A template without the build time is left alone.
 func dropStale(ctx context.Context, admin *pgx.Conn, prefix, keep string) {
-	rows, err := admin.Query(ctx, `SELECT datname FROM pg_database WHERE starts_with(datname, $1) AND datname <> $2`, prefix, keep)
+	rows, err := admin.Query(ctx, `SELECT datname, coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database
+ WHERE starts_with(datname, $1) AND datname <> $2`, prefix, keep)
 	if err != nil {
 		return
 	}
-	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	var names []string
+	var n, comment string
+	_, err = pgx.ForEachRow(rows, []any{&n, &comment}, func() error {
+		built, err := time.Parse(time.RFC3339, strings.TrimPrefix(comment, templateMark))
+		if strings.HasPrefix(comment, templateMark) && err == nil && time.Since(built) > staleAfter {
+			names = append(names, n)
+		}
+		return nil
+	})
 	if err != nil {
 		return
 	}
@@ -202,3 +237,5 @@ func dropStale(ctx context.Context, admin *pgx.Conn, prefix, keep string) {
 		_, _ = admin.Exec(ctx, "DROP DATABASE IF EXISTS "+id+" WITH (FORCE)")
 	}
 }
+
+func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }

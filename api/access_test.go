@@ -1,0 +1,214 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/encoding/mvt"
+	"github.com/paulmach/orb/encoding/wkt"
+	"github.com/uber/h3-go/v4"
+)
+
+// accessRoles are the callers of the access matrix, in column order: nobody signed in,
+// the officer of U1 (cells c1, c2), the street office of street A (c1-c3), the office of
+// street B (c4), a planner and an admin.
+var accessRoles = [6]string{"anonymous", "officer", "street", "other street", "planner", "admin"}
+
+// TestAccessMatrix is issue 3's access matrix: every role against every endpoint family,
+// with the exact status of each cell. "Another unit" is U2 (cell c3, street A), whose
+// officer is off3: off1 asking for its cell, hazard H5, OGC items and tile is refused
+// (403, or 404 where OGC hides what is out of scope, or an empty tile).
+func TestAccessMatrix(t *testing.T) {
+	f := newGridFixture(t)
+	ctx := context.Background()
+	if _, err := f.ts.st.Pool.Exec(ctx, `UPDATE grid_units SET officer_id = (SELECT id FROM users WHERE username = 'off3') WHERE code = 'U2'`); err != nil {
+		t.Fatal(err)
+	}
+	// P2 runs inside c3 only.
+	p2 := orb.LineString{centre(f.c3, -0.0005, 0), centre(f.c3, 0.0005, 0)}
+	if _, err := f.ts.st.Pool.Exec(ctx, `INSERT INTO pipelines (district_code, code, medium, class, pressure, h3, h3_cells, geom)
+VALUES ('310101', 'P2', 'gas', 'distribution', '低压', $1, $2, ST_Multi(ST_GeomFromText($3, 4326)))`,
+		int64(f.c3), []int64{int64(f.c3)}, wkt.MarshalString(p2)); err != nil {
+		t.Fatal(err)
+	}
+	auth := [6]string{"", f.off1, f.sta, f.stb, f.planner, f.admin}
+	var e5 int64
+	if err := f.ts.st.Pool.QueryRow(ctx, `SELECT id FROM enterprises WHERE uscc = $1`, f.uscc["E5"]).Scan(&e5); err != nil {
+		t.Fatal(err)
+	}
+	hz := func(name, suffix string) string { return fmt.Sprintf("/api/v1/hazards/%d%s", f.hazardID[name], suffix) }
+	ogcHazard := func(name string) string { return fmt.Sprintf("/ogc/collections/hazards/items/%d", f.hazardID[name]) }
+	tileOver := func(c h3.Cell) string {
+		tl := maptileAt(centre(c, 0, -0.0001), 16)
+		return fmt.Sprintf("/tiles/hazards/16/%d/%d.mvt", tl[0], tl[1])
+	}
+	lon1, lat1 := centre(f.c1, 0.0002, 0)[0], centre(f.c1, 0.0002, 0)[1]
+	lon3, lat3 := centre(f.c3, 0.0002, 0)[0], centre(f.c3, 0.0002, 0)[1]
+	stale := `{"to":"registered","version":999}`
+	const geojsonCT = "application/geo+json"
+
+	type cell = [6]int
+	admin := cell{401, 403, 403, 403, 403, 0}
+	rows := []struct {
+		family, method, path, body, ct string
+		want                           cell // per accessRoles
+	}{
+		{"OpenAPI document (public)", "GET", "/api/openapi.json", "", "", cell{200, 200, 200, 200, 200, 200}},
+		{"me", "GET", "/api/v1/me", "", "", cell{401, 200, 200, 200, 200, 200}},
+		{"me/cells", "GET", "/api/v1/me/cells", "", "", cell{401, 200, 403, 403, 403, 403}},
+		{"cells: own cell", "GET", "/api/v1/cells/" + f.c1.String(), "", "", cell{401, 200, 403, 403, 200, 200}},
+		{"cells: another unit's cell", "GET", "/api/v1/cells/" + f.c3.String(), "", "", cell{401, 403, 403, 403, 200, 200}},
+		{"inspections due", "GET", "/api/v1/me/inspections/due", "", "", cell{401, 200, 403, 403, 403, 403}},
+
+		{"hazard detail: own cell, street A", "GET", hz("H1", ""), "", "", cell{401, 200, 200, 403, 200, 200}},
+		{"hazard detail: another unit, street A", "GET", hz("H5", ""), "", "", cell{401, 403, 200, 403, 200, 200}},
+		{"hazard detail: street B", "GET", hz("H6", ""), "", "", cell{401, 403, 403, 200, 200, 200}},
+		{"hazard detail: no such hazard", "GET", "/api/v1/hazards/999999", "", "", cell{401, 404, 404, 404, 404, 404}},
+		// A stale version is the first check after scope: 409 means "let through".
+		{"transition: own cell, street A", "POST", hz("H1", "/transition"), stale, "", cell{401, 409, 409, 403, 403, 409}},
+		{"transition: another unit, street A", "POST", hz("H5", "/transition"), stale, "", cell{401, 403, 409, 403, 403, 409}},
+		{"transition: street B", "POST", hz("H6", "/transition"), stale, "", cell{401, 403, 403, 409, 403, 409}},
+
+		{"street A hazards", "GET", "/api/v1/streets/" + f.streetA + "/hazards", "", "", cell{401, 403, 200, 403, 200, 200}},
+		{"street A export", "GET", "/api/v1/streets/" + f.streetA + "/hazards?format=csv", "", "", cell{401, 403, 200, 403, 200, 200}},
+		{"street A summary", "GET", "/api/v1/streets/" + f.streetA + "/summary", "", "", cell{401, 403, 200, 403, 200, 200}},
+		{"street B hazards", "GET", "/api/v1/streets/" + f.streetB + "/hazards", "", "", cell{401, 403, 403, 200, 200, 200}},
+		{"street B summary", "GET", "/api/v1/streets/" + f.streetB + "/summary", "", "", cell{401, 403, 403, 200, 200, 200}},
+
+		{"grid units: list", "GET", "/api/v1/grid/units", "", "", with(admin, 200)},
+		{"grid units: one", "GET", "/api/v1/grid/units/U1", "", "", with(admin, 200)},
+		{"grid units: create (empty body)", "POST", "/api/v1/grid/units", "{}", "", with(admin, 422)},
+		{"grid units: update (empty body)", "PUT", "/api/v1/grid/units/U1", "{}", "", with(admin, 422)},
+		{"grid units: delete (no such unit)", "DELETE", "/api/v1/grid/units/U9", "", "", with(admin, 404)},
+		{"grid units: assign (empty body)", "POST", "/api/v1/grid/units/U1/officer", "{}", "", with(admin, 422)},
+		{"grid units: unassign (no such unit)", "DELETE", "/api/v1/grid/units/U9/officer", "", "", with(admin, 404)},
+		{"grid audit", "GET", "/api/v1/grid/audit", "", "", with(admin, 200)},
+		{"import (empty file)", "POST", "/api/v1/import/enterprises", "", geojsonCT, with(admin, 400)},
+
+		{"coverage", "POST", "/api/v1/analysis/coverage", "{}", "", cell{401, 403, 403, 403, 200, 200}},
+		{"coverage cells", "GET", "/api/v1/analysis/coverage/cells", "", "", cell{401, 403, 403, 403, 200, 200}},
+		{"siting (bad k)", "POST", "/api/v1/analysis/siting", `{"k":-1}`, "", cell{401, 403, 403, 403, 422, 422}},
+		{"hazard clusters", "GET", "/api/v1/analysis/hazard-clusters", "", "", cell{401, 200, 200, 200, 200, 200}},
+		{"hazard clusters of street A", "GET", "/api/v1/analysis/hazard-clusters?street=" + f.streetA, "", "", cell{401, 200, 200, 403, 200, 200}},
+		{"hot spots", "GET", "/api/v1/analysis/hotspots", "", "", cell{401, 200, 200, 200, 200, 200}},
+		{"hot spots of street B", "GET", "/api/v1/analysis/hotspots?street=" + f.streetB, "", "", cell{401, 200, 403, 200, 200, 200}},
+
+		{"OGC landing", "GET", "/ogc", "", "", cell{401, 200, 200, 200, 200, 200}},
+		{"OGC collections", "GET", "/ogc/collections", "", "", cell{401, 200, 200, 200, 200, 200}},
+		{"OGC hazards list", "GET", "/ogc/collections/hazards/items", "", "", cell{401, 200, 200, 200, 200, 200}},
+		{"OGC hazard: own cell, street A", "GET", ogcHazard("H1"), "", "", cell{401, 200, 200, 404, 200, 200}},
+		{"OGC hazard: another unit, street A", "GET", ogcHazard("H5"), "", "", cell{401, 404, 200, 404, 200, 200}},
+		{"OGC hazard: street B", "GET", ogcHazard("H6"), "", "", cell{401, 404, 404, 200, 200, 200}},
+		{"OGC enterprise: another unit", "GET", fmt.Sprintf("/ogc/collections/enterprises/items/%d", e5), "", "", cell{401, 404, 200, 404, 200, 200}},
+		{"TileJSON", "GET", "/tiles/hazards.json", "", "", cell{401, 200, 200, 200, 200, 200}},
+		{"grid cells tile over another unit's cell", "GET", strings.Replace(tileOver(f.c3), "/hazards/", "/grid_cells/", 1), "", "", cell{401, 200, 200, 200, 200, 200}},
+		{"tile over own cell", "GET", tileOver(f.c1), "", "", cell{401, 200, 200, 200, 200, 200}},
+		{"tile over another unit's cell", "GET", tileOver(f.c3), "", "", cell{401, 200, 200, 200, 200, 200}},
+
+		// Writes last: they add rows the lists above count.
+		{"record inspection: own cell", "POST", "/api/v1/inspections",
+			fmt.Sprintf(`{"enterprise":%q,"result":"passed","lon":%v,"lat":%v}`, f.uscc["E1"], lon1, lat1), "", cell{401, 201, 403, 403, 403, 403}},
+		{"record inspection: another unit's cell", "POST", "/api/v1/inspections",
+			fmt.Sprintf(`{"enterprise":%q,"result":"passed","lon":%v,"lat":%v}`, f.uscc["E5"], lon3, lat3), "", cell{401, 403, 403, 403, 403, 403}},
+		{"report hazard: own cell", "POST", "/api/v1/hazards",
+			fmt.Sprintf(`{"level":"一般","category":"c","description":"d","lon":%v,"lat":%v}`, lon1, lat1), "", cell{401, 201, 403, 403, 403, 403}},
+		{"report hazard: own cell, tied to another unit's enterprise", "POST", "/api/v1/hazards",
+			fmt.Sprintf(`{"level":"一般","category":"c","description":"d","lon":%v,"lat":%v,"feature_kind":"enterprises","feature_code":%q}`, lon1, lat1, f.uscc["E5"]),
+			"", cell{401, 403, 403, 403, 403, 403}},
+		{"report hazard: own cell, tied to another unit's pipeline", "POST", "/api/v1/hazards",
+			fmt.Sprintf(`{"level":"一般","category":"c","description":"d","lon":%v,"lat":%v,"feature_kind":"pipelines","feature_code":"P2"}`, lon1, lat1),
+			"", cell{401, 403, 403, 403, 403, 403}},
+		{"report hazard: own cell, tied to own enterprise", "POST", "/api/v1/hazards",
+			fmt.Sprintf(`{"level":"一般","category":"c","description":"d","lon":%v,"lat":%v,"feature_kind":"enterprises","feature_code":%q}`, lon1, lat1, f.uscc["E1"]),
+			"", cell{401, 201, 403, 403, 403, 403}},
+		{"report hazard: another unit's cell", "POST", "/api/v1/hazards",
+			fmt.Sprintf(`{"level":"一般","category":"c","description":"d","lon":%v,"lat":%v}`, lon3, lat3), "", cell{401, 403, 403, 403, 403, 403}},
+	}
+
+	// What each role sees where the answer is a 200 either way: OGC lists and tiles are
+	// filtered to the caller's scope.
+	seen := map[string][6]int{
+		"OGC hazards list":                         {-1, 4, 5, 1, 6, 6}, // off1: H1-H4 (c1, c2); street A: H1-H5; street B: H6
+		"tile over own cell":                       {-1, 2, 2, 0, 2, 2}, // H1, H2 in c1
+		"tile over another unit's cell":            {-1, 0, 1, 0, 1, 1}, // H5 in c3
+		"hot spots":                                {-1, 4, 5, 1, 6, 6}, // the hazards counted over all cells
+		"grid cells tile over another unit's cell": {-1, 0, 1, 0, 1, 1}, // c3 (U2, street A)
+	}
+	for _, r := range rows {
+		for i, role := range accessRoles {
+			h := []string{}
+			if auth[i] != "" {
+				h = append(h, "Authorization", auth[i])
+			}
+			ct := r.ct
+			if ct == "" && r.body != "" {
+				ct = "application/json"
+			}
+			if ct != "" {
+				h = append(h, "Content-Type", ct)
+			}
+			resp, body := f.ts.do(t, r.method, r.path, r.body, h...)
+			want := r.want[i]
+			if resp.StatusCode != want {
+				t.Errorf("%s (%s %s) as %s: %d, want %d: %.300s", r.family, r.method, r.path, role, resp.StatusCode, want, body)
+				continue
+			}
+			if want >= 400 {
+				problemOf(t, resp, body, want)
+			}
+			n, ok := seen[r.family]
+			if !ok || want != 200 {
+				continue
+			}
+			if got := countFeatures(t, r.path, body); got != n[i] {
+				t.Errorf("%s as %s: sees %d, want %d", r.family, role, got, n[i])
+			}
+		}
+	}
+}
+
+// with is the admin-only column: 401, 403 for every other role, status for the admin.
+func with(c [6]int, status int) [6]int {
+	c[5] = status
+	return c
+}
+
+// countFeatures counts the features of a GeoJSON page or a vector tile, or the hazards
+// of a hot-spot collection.
+func countFeatures(t *testing.T, path string, body []byte) int {
+	t.Helper()
+	if len(path) > 4 && path[len(path)-4:] == ".mvt" {
+		layers, err := mvt.Unmarshal(body)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		n := 0
+		for _, l := range layers {
+			n += len(l.Features)
+		}
+		return n
+	}
+	var fc struct {
+		Features []struct {
+			Properties struct {
+				Count *int `json:"count"`
+			} `json:"properties"`
+		} `json:"features"`
+	}
+	if err := json.Unmarshal(body, &fc); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	n := 0
+	for _, ft := range fc.Features {
+		if ft.Properties.Count != nil { // a hot-spot cell counts its hazards
+			n += *ft.Properties.Count
+		} else {
+			n++
+		}
+	}
+	return n
+}
