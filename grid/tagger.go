@@ -293,59 +293,114 @@ func (ix *areaIndex) buildInterior() *interiorRaster {
 			}
 		}
 	}
-	// inside[l][k]: the sorted codes of level l's areas containing clean cell k.
-	var inside [3]map[int][]string
+	// one[l][k] is the area (an index into names[l]) whose parts contain clean cell k, -1
+	// for none; more[l][k] the sorted codes when several areas overlap there. A scan line
+	// through each row of cell centres finds the stretches inside each part (even-odd, as
+	// polygonLocate counts).
+	var one [3][]int32
+	var more [3]map[int][]string
+	var names [3][]string
 	for l := range ix.levels {
-		inside[l] = map[int][]string{}
+		one[l] = make([]int32, len(edge))
+		for k := range one[l] {
+			one[l][k] = -1
+		}
+		more[l] = map[int][]string{}
+		ids := map[string]int32{}
+		var xs []float64
 		for _, p := range ix.levels[l].parts {
-			i0, i1 := span(p.bound.Min[0], p.bound.Max[0], r.ix0, r.nx)
+			id, ok := ids[p.code]
+			if !ok {
+				id = int32(len(names[l]))
+				names[l] = append(names[l], p.code)
+				ids[p.code] = id
+			}
 			j0, j1 := span(p.bound.Min[1], p.bound.Max[1], r.iy0, r.ny)
 			for y := j0; y <= j1; y++ {
-				for x := i0; x <= i1; x++ {
-					k := y*r.nx + x
-					if edge[k] {
-						continue
+				yc := (float64(r.iy0+y) + 0.5) * interiorCell
+				xs = xs[:0]
+				for _, ring := range p.ring {
+					for i, j := 0, len(ring)-1; i < len(ring); j, i = i, i+1 {
+						a, b := ring[j], ring[i]
+						if (a[1] > yc) != (b[1] > yc) {
+							xs = append(xs, (b[0]-a[0])*(yc-a[1])/(b[1]-a[1])+a[0])
+						}
 					}
-					c := orb.Point{(float64(r.ix0+x) + 0.5) * interiorCell, (float64(r.iy0+y) + 0.5) * interiorCell}
-					if in, _ := polygonLocate(p.ring, c); in && !slices.Contains(inside[l][k], p.code) {
-						inside[l][k] = append(inside[l][k], p.code)
+				}
+				slices.Sort(xs)
+				for n := 0; n+1 < len(xs); n += 2 {
+					// cells whose centre lies in [xs[n], xs[n+1]]
+					x0 := max(int(math.Ceil(xs[n]/interiorCell-0.5))-r.ix0, 0)
+					x1 := min(int(math.Floor(xs[n+1]/interiorCell-0.5))-r.ix0, r.nx-1)
+					for x := x0; x <= x1; x++ {
+						k := y*r.nx + x
+						switch {
+						case edge[k], one[l][k] == id:
+						case one[l][k] < 0:
+							one[l][k] = id
+						default:
+							list := more[l][k]
+							if list == nil {
+								list = []string{names[l][one[l][k]]}
+							}
+							if !slices.Contains(list, p.code) {
+								list = append(list, p.code)
+								slices.Sort(list)
+							}
+							more[l][k] = list
+						}
 					}
 				}
 			}
 		}
-		for _, codes := range inside[l] {
-			slices.Sort(codes)
-		}
 	}
-	r.at = make([]int32, len(edge))
-	seen := map[[3]string]int32{}
-	for k := range r.at {
-		r.at[k] = -1
-		if edge[k] {
-			continue
+	codesAt := func(l, k int) []string {
+		if list, ok := more[l][k]; ok {
+			return list
 		}
-		// tag, with the polygon tests answered by the cell's lists
+		if id := one[l][k]; id >= 0 {
+			return names[l][id : id+1]
+		}
+		return nil
+	}
+	// tag, with the polygon tests answered by the cell's lists; the same lists give the
+	// same answer, so it is worked out once per combination.
+	answer := func(k int) int32 {
 		var codes [3]string
-		parent, ok := "", true
+		parent := ""
 		for l := range ix.levels {
 			if !ix.levels[l].prefixes[parent] {
 				break
 			}
-			i := slices.IndexFunc(inside[l][k], func(c string) bool { return strings.HasPrefix(c, parent) })
+			list := codesAt(l, k)
+			i := slices.IndexFunc(list, func(c string) bool { return strings.HasPrefix(c, parent) })
 			if i < 0 {
-				ok = false // in no area under parent: SQL's nearest-area rule
-				break
+				return -1 // in no area under parent: SQL's nearest-area rule
 			}
-			codes[l], parent = inside[l][k][i], inside[l][k][i]
+			codes[l], parent = list[i], list[i]
 		}
-		if !ok {
+		r.answers = append(r.answers, codes)
+		return int32(len(r.answers) - 1)
+	}
+	r.at = make([]int32, len(edge))
+	memo := map[[3]int32]int32{}
+	for k := range r.at {
+		r.at[k] = -1
+		if edge[k] || one[0][k] < 0 {
+			continue // near a border, or in no district
+		}
+		key := [3]int32{one[0][k], one[1][k], one[2][k]}
+		_, m0 := more[0][k]
+		_, m1 := more[1][k]
+		_, m2 := more[2][k]
+		if m0 || m1 || m2 { // overlapping areas: rare, not memoised
+			r.at[k] = answer(k)
 			continue
 		}
-		id, found := seen[codes]
-		if !found {
-			id = int32(len(r.answers))
-			r.answers = append(r.answers, codes)
-			seen[codes] = id
+		id, ok := memo[key]
+		if !ok {
+			id = answer(k)
+			memo[key] = id
 		}
 		r.at[k] = id
 	}
