@@ -80,7 +80,8 @@ function addLayers(map) {
   }
   addLayerOnce(map, {
     id: 'coverage-cells-fill', type: 'fill', source: 'coverage-cells',
-    paint: { 'fill-color': ['case', ['get', 'covered'], COLORS.covered, COLORS.uncovered], 'fill-opacity': 0.45 },
+    // No antialiasing: the outlines of thousands of touching hexagons would hatch the map.
+    paint: { 'fill-color': ['case', ['get', 'covered'], COLORS.covered, COLORS.uncovered], 'fill-opacity': 0.45, 'fill-antialias': false },
   });
   addLayerOnce(map, {
     id: 'hotspots-fill', type: 'fill', source: 'hotspots',
