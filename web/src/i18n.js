@@ -155,6 +155,7 @@ const dict = {
   covered: ['已覆盖', 'Covered'],
   uncovered: ['未覆盖', 'Not covered'],
   service_area: ['消防站可达范围', 'Station reach'],
+  service_areas: ['消防站辖区（最近站）', 'Station districts (nearest station)'],
   station_existing: ['现有消防站', 'Existing station'],
   station_planned: ['规划消防站', 'Planned station'],
   station_added: ['新增（假设）', 'Added (what-if)'],

@@ -191,6 +191,8 @@ export function renderLegend(map, el, sections) {
     el.innerHTML = '';
     const h = document.createElement('h3');
     h.textContent = t('legend');
+    h.title = t('legend');
+    h.addEventListener('click', () => el.classList.toggle('collapsed'));
     el.appendChild(h);
     for (const sec of sections) {
       if (sec.title) {
@@ -237,6 +239,8 @@ export function renderLegend(map, el, sections) {
     }
     el.hidden = false;
   };
+  // On a phone the legend starts folded (a tap on its title opens it).
+  if (window.matchMedia('(max-width: 760px)').matches) el.classList.add('collapsed');
   draw();
   return onLangChange(draw);
 }

@@ -84,7 +84,11 @@ function addLayers(map) {
     paint: { 'fill-color': ['case', ['get', 'covered'], COLORS.covered, COLORS.uncovered], 'fill-opacity': 0.45, 'fill-antialias': false },
   });
   addLayerOnce(map, {
-    id: 'hotspots-fill', type: 'fill', source: 'hotspots',
+    id: 'service-areas-fill', type: 'fill', source: 'coverage-cells', layout: { visibility: 'none' },
+    paint: { 'fill-color': ['get', 'sa'], 'fill-opacity': 0.7, 'fill-antialias': false },
+  });
+  addLayerOnce(map, {
+    id: 'hotspots-fill', type: 'fill', source: 'hotspots', filter: ['!=', ['get', 'bin'], 0], // significant cells only
     paint: {
       'fill-color': ['match', ['to-string', ['get', 'bin']], '3', BIN_COLORS[3], '2', BIN_COLORS[2], '1', BIN_COLORS[1],
         '-1', BIN_COLORS[-1], '-2', BIN_COLORS[-2], '-3', BIN_COLORS[-3], BIN_COLORS[0]],
@@ -132,14 +136,16 @@ function legend() {
     { key: 'covered', color: COLORS.covered, shape: 'fill', toggle: 'coverage', layers: ['coverage-cells-fill'] },
     { key: 'uncovered', color: COLORS.uncovered, shape: 'fill' },
     { key: 'service_area', color: COLORS.reach, shape: 'line', toggle: 'station-areas', layers: ['station-areas-line'] },
+    { key: 'service_areas', color: SA_COLORS[4], shape: 'fill', toggle: 'service-areas', layers: ['service-areas-fill'], checked: false },
     { key: 'station_existing', color: COLORS.existing, shape: 'dot', toggle: 'stations', layers: ['stations-point'],
-      sub: [{ key: 'station_planned', color: COLORS.planned, shape: 'ring' }, { key: 'station_added', color: COLORS.added },
+      sub: [{ key: 'station_planned', color: COLORS.existing, shape: 'ring' }, { key: 'station_added', color: COLORS.added },
         { key: 'station_off', color: COLORS.off }] },
     { key: 'sites_layer', color: COLORS.site, shape: 'dot', toggle: 'siting', layers: ['siting-sites-point', 'siting-sites-label', 'siting-areas-line'] },
     { key: 'clusters_layer', color: COLORS.cluster, shape: 'fill', toggle: 'clusters', layers: ['hazard-clusters-fill', 'hazard-clusters-line'] },
     { key: 'hotspots_layer', color: BIN_COLORS[3], shape: 'fill', toggle: 'hotspots', layers: ['hotspots-fill'],
       sub: [{ key: 'hot99', color: BIN_COLORS[3], shape: 'fill' }, { key: 'hot95', color: BIN_COLORS[2], shape: 'fill' },
         { key: 'hot90', color: BIN_COLORS[1], shape: 'fill' }, { key: 'cold', color: BIN_COLORS[-3], shape: 'fill' }] },
+    // Cells that are not significant (bin 0) are not drawn.
   ];
 }
 
@@ -169,6 +175,7 @@ async function runCoverage() {
     ]);
     lastCoverage = res;
     for (const s of res.stations) if (s.status !== 'added') stations.set(s.code, s);
+    for (const f of cells.features) f.properties.sa = serviceAreaColour(f.properties.nearest_station);
     setGeoJSON(mapRef, 'coverage-cells', cells);
     setGeoJSON(mapRef, 'station-areas', {
       type: 'FeatureCollection',
@@ -179,6 +186,15 @@ async function runCoverage() {
   } finally {
     btn.disabled = false;
   }
+}
+
+// serviceAreaColour picks one of SA_COLORS for a station, so each station's service area
+// (the cells nearest to it) shows as a patch of one colour.
+const SA_COLORS = ['#8dd3c7', '#ffffb3', '#bebada', '#fb8072', '#80b1d3', '#fdb462', '#b3de69', '#fccde5', '#d9d9d9', '#bc80bd'];
+function serviceAreaColour(code) {
+  let h = 0;
+  for (const ch of String(code || '')) h = (h * 31 + ch.codePointAt(0)) >>> 0;
+  return SA_COLORS[h % SA_COLORS.length];
 }
 
 function shareCell(metric, counts) {
