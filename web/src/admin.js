@@ -5,9 +5,11 @@
 import { Popup } from 'maplibre-gl';
 import { call, esc, qs } from './api.js';
 import { t, fmtNum, onLangChange } from './i18n.js';
+import { revealMap } from './ui.js';
 import { setGeoJSON, addLayerOnce, renderLegend, emptyFC, cellFeatures, bboxOf, fitTo, tileURL } from './map.js';
 
 const PAGE = 50;
+const UNIT_COLORS = ['#9ecae1', '#a1d99b', '#bcbddc', '#c6dbef', '#fdd0a2', '#c7e9c0', '#dadaeb', '#9ebcda'];
 let mapRef = null;
 let street = '';
 let units = { items: [], total: 0 };
@@ -20,7 +22,14 @@ export async function start(ctx) {
   map.addSource('grid-units', { type: 'vector', tiles: [tileURL('grid_cells')], minzoom: 11, maxzoom: 16 });
   addLayerOnce(map, {
     id: 'grid-units-fill', type: 'fill', source: 'grid-units', 'source-layer': 'grid_cells',
-    paint: { 'fill-color': ['case', ['==', ['get', 'officer'], ''], '#fd8d3c', '#9ecae1'], 'fill-opacity': 0.45 },
+    // Units with an officer take a colour by their code's last digit, so neighbouring units
+    // (numbered in order within a street) differ; units without an officer are orange.
+    paint: {
+      'fill-color': ['case', ['==', ['get', 'officer'], ''], '#fd8d3c',
+        ['at', ['%', ['to-number', ['slice', ['get', 'unit_code'], ['-', ['length', ['get', 'unit_code']], 1]], 0], 8],
+          ['literal', UNIT_COLORS]]],
+      'fill-opacity': 0.45,
+    },
   });
   addLayerOnce(map, {
     id: 'grid-units-line', type: 'line', source: 'grid-units', 'source-layer': 'grid_cells',
@@ -40,7 +49,7 @@ export async function start(ctx) {
     id: 'unit-selected-line', type: 'line', source: 'unit-selected', paint: { 'line-color': '#08306b', 'line-width': 2.5 },
   });
   renderLegend(map, document.getElementById('legend'), [{ items: [
-    { key: 'grid_assigned', color: '#9ecae1', shape: 'fill', toggle: 'grid-units', layers: ['grid-units-fill', 'grid-units-line'] },
+    { key: 'grid_assigned', color: UNIT_COLORS[0], shape: 'fill', toggle: 'grid-units', layers: ['grid-units-fill', 'grid-units-line'] },
     { key: 'grid_unassigned', color: '#fd8d3c', shape: 'fill' },
     { key: 'audit_cells', color: '#e31a1c', shape: 'fill', toggle: 'audit', layers: ['audit-cells-fill', 'audit-communities-fill'] },
     { key: 'selected_unit', color: '#08306b', shape: 'line' },
@@ -75,7 +84,39 @@ export async function start(ctx) {
   document.getElementById('units-prev').addEventListener('click', () => { unitOffset = Math.max(0, unitOffset - PAGE); loadUnits(); });
   document.getElementById('units-next').addEventListener('click', () => { if (unitOffset + PAGE < units.total) { unitOffset += PAGE; loadUnits(); } });
 
+  document.getElementById('import-form').addEventListener('submit', (e) => { e.preventDefault(); runImport(); });
+
   await Promise.all([loadUnits(), loadAudit()]);
+}
+
+// runImport sends the chosen file as the request body; the wait shows as the busy state
+// and a running count of seconds.
+async function runImport() {
+  const file = document.getElementById('import-file').files[0];
+  if (!file) return;
+  const kind = document.getElementById('import-kind').value;
+  const out = document.getElementById('import-result');
+  const btn = document.getElementById('import-run');
+  const type = /\.csv$/i.test(file.name) ? 'text/csv' : 'application/geo+json';
+  const started = Date.now();
+  const tick = () => { out.textContent = t('importing', { f: file.name, s: Math.round((Date.now() - started) / 1000) }); };
+  tick();
+  const timer = setInterval(tick, 1000);
+  btn.disabled = true;
+  try {
+    const res = await call(`/api/v1/import/${kind}` + qs({
+      crs: document.getElementById('import-crs').value,
+      skip_invalid: document.getElementById('import-skip').checked ? 'true' : '',
+    }), { method: 'POST', body: file, headers: { 'Content-Type': type } });
+    out.innerHTML = esc(t('import_done', { r: res.read, i: res.inserted, u: res.updated, x: res.rejected })) +
+      (res.rejections || []).slice(0, 50).map((r) => `<br><small>${esc(t('row'))} ${r.row}: ${esc(r.field || '')} ${esc(r.reason || '')}</small>`).join('');
+    await loadAudit();
+  } catch (err) {
+    out.textContent = err.message;
+  } finally {
+    clearInterval(timer);
+    btn.disabled = false;
+  }
 }
 
 async function loadUnits() {
@@ -101,6 +142,7 @@ function drawUnits() {
 
 async function showUnit(code) {
   const u = await call(`/api/v1/grid/units/${encodeURIComponent(code)}`);
+  revealMap(mapRef);
   const fc = cellFeatures(u.cell_ids || [], () => ({ unit: u.code }));
   setGeoJSON(mapRef, 'unit-selected', fc);
   fitTo(mapRef, bboxOf(fc), { maxZoom: 15, duration: 600 });

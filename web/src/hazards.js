@@ -19,7 +19,7 @@ export async function openHazard(id, { onChanged } = {}) {
 
 function renderHazard(h, onChanged) {
   showPanel((b) => {
-    b.innerHTML = `<h3>${esc(t('hazards'))} ${esc(h.code)}</h3>` + kv([
+    b.innerHTML = `<h3>${esc(t('hazard_title'))} ${esc(h.code)}</h3>` + kv([
       [t('level'), tv('lvl_', h.level) + (h.supervised ? ` · ${t('supervised')}` : '')],
       [t('status'), tv('status_', h.status)],
       [t('category'), h.category],

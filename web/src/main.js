@@ -77,7 +77,10 @@ async function enter() {
   $('whoami').textContent = `${me.display_name || me.username} · ${t('role_' + me.role)}`;
   $('whoami').dataset.role = me.role;
   for (const r of Object.keys(VIEWS)) $('view-' + r).hidden = r !== me.role;
-  if (isPhone()) document.body.classList.add('sidebar-collapsed');
+  if (isPhone()) {
+    document.body.classList.add('sidebar-collapsed');
+    $('sidebar-toggle').setAttribute('aria-expanded', 'false');
+  }
 
   const { map, loaded } = createMap($('map'));
   sg.map = map;

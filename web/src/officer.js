@@ -3,9 +3,10 @@
 // field forms (inspection, hazard report) with a location picked on the map.
 import { call, esc, toast } from './api.js';
 import { t, tv, fmtDate, onLangChange } from './i18n.js';
+import { attrValue } from './attrs.js';
 import { setGeoJSON, addLayerOnce, bboxOf, fitTo, renderLegend, emptyFC, point } from './map.js';
 import { addFeatureLayers, legendItems, allLayerIds } from './layers.js';
-import { showPanel, panelLoading, panelError, kv, isPhone } from './ui.js';
+import { showPanel, panelLoading, panelError, kv, isPhone, revealMap } from './ui.js';
 import { openHazard } from './hazards.js';
 
 const KINDS = ['underground_spaces', 'pipelines', 'gas_occupancy_sites', 'fishing_ports', 'enterprises', 'fire_stations', 'hazards'];
@@ -124,7 +125,7 @@ async function openCell(map, h3) {
       `<h4>${esc(t('contents'))}</h4>` +
       Object.entries(byKind).map(([kind, fs]) => `<details open><summary>${esc(t('layer_' + kind))} (${fs.length})</summary><ul class="list">` +
         fs.map((ft) => `<li data-kind="${esc(kind)}" data-code="${esc(ft.code)}"><b>${esc(ft.name || ft.code)}</b><br><small>${esc(ft.code)} ` +
-          `${esc((FEATURE_FIELDS[kind] || []).map((k) => ft.attributes?.[k]).filter((v) => v !== undefined && v !== null && v !== '').join(' · '))}</small></li>`).join('') +
+          `${esc((FEATURE_FIELDS[kind] || []).map((k) => attrValue(k, ft.attributes?.[k])).filter((v) => v !== '').join(' · '))}</small></li>`).join('') +
         '</ul></details>').join('');
     bindHazardClicks(b, map);
     for (const li of b.querySelectorAll('li[data-kind="enterprises"]')) {
@@ -149,7 +150,8 @@ async function openFeature(map, f, lngLat) {
   const code = p.uscc || p.code;
   const fields = ['name', 'uscc', 'code', ...(FEATURE_FIELDS[kind] || []), 'cell'];
   const head = (b) => {
-    b.innerHTML = `<h3>${esc(t('layer_' + kind))}: ${esc(p.name || code)}</h3>` + kv(fields.map((k) => [k, p[k]]));
+    b.innerHTML = `<h3>${esc(t('layer_' + kind))}: ${esc(p.name || code)}</h3>` +
+      kv(fields.filter((k) => p[k] !== undefined).map((k) => [t('f_' + k), attrValue(k, p[k], true)]));
   };
   showPanel(head, 'ok');
   if (kind === 'enterprises') prefillInspection(p.uscc, f.geometry.coordinates);
@@ -188,6 +190,7 @@ async function loadDue(map, redrawOnly = false) {
       `<small>${esc(t('risk_' + d.risk_level))} · ${esc(t('every_' + d.every))} · ` +
       `${esc(d.due_at ? t('due_since', { d: fmtDate(d.due_at) }) : t('due_never'))}</small>`;
     li.addEventListener('click', () => {
+      revealMap(map);
       map.flyTo({ center: [d.location.lon, d.location.lat], zoom: Math.max(map.getZoom(), 16) });
       prefillInspection(d.uscc, [d.location.lon, d.location.lat]);
     });
@@ -236,7 +239,7 @@ function initForms(map) {
       b.classList.add('active');
       map.getCanvas().style.cursor = 'crosshair';
       toast(t('picking'), 'info');
-      if (isPhone()) document.body.classList.add('sidebar-collapsed');
+      revealMap(map);
     });
   }
 

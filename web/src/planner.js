@@ -5,7 +5,7 @@ import { Popup } from 'maplibre-gl';
 import { call, esc, qs } from './api.js';
 import { t, tv, fmtPct, fmtNum, onLangChange } from './i18n.js';
 import { setGeoJSON, addLayerOnce, renderLegend, emptyFC, point, circle, LABEL_FONT } from './map.js';
-import { isPhone } from './ui.js';
+import { revealMap } from './ui.js';
 
 const METRICS = ['enterprises', 'high_risk_enterprises', 'underground_spaces', 'gas_occupancy_sites', 'area_km2'];
 const COLORS = {
@@ -237,7 +237,7 @@ function setAdding(on) {
   b.dataset.i18n = on ? 'whatif_adding' : 'whatif_add';
   b.textContent = t(b.dataset.i18n);
   mapRef.getCanvas().style.cursor = on ? 'crosshair' : '';
-  if (on && isPhone()) document.body.classList.add('sidebar-collapsed');
+  if (on) revealMap(mapRef);
 }
 
 function drawStations() {
@@ -318,7 +318,7 @@ function drawSiting() {
     tr.innerHTML = `<td>${s.rank}</td><td>${esc(s.district)} ${esc(s.street)}</td>` +
       `<td data-metric="gain" data-value="${s.gain_weight}">${fmtNum(s.gain_weight, 1)}</td>` +
       `<td data-metric="gain_share" data-value="${s.gain_share}">${fmtPct(s.gain_share)}</td>`;
-    tr.addEventListener('click', () => mapRef.flyTo({ center: [s.lon, s.lat], zoom: 12.5 }));
+    tr.addEventListener('click', () => { revealMap(mapRef); mapRef.flyTo({ center: [s.lon, s.lat], zoom: 12.5 }); });
     tb.appendChild(tr);
   }
 }

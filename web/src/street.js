@@ -6,6 +6,7 @@ import { t, tv, fmtPct, fmtDate, onLangChange } from './i18n.js';
 import { setGeoJSON, addLayerOnce, renderLegend, emptyFC, point, fitTo } from './map.js';
 import { addFeatureLayers, legendItems } from './layers.js';
 import { openHazard } from './hazards.js';
+import { revealMap } from './ui.js';
 
 const PAGE = 50;
 let street = '';
@@ -162,6 +163,7 @@ function drawHazards() {
 }
 
 function selectHazard(id, coords) {
+  revealMap(mapRef);
   setGeoJSON(mapRef, 'selected-hazard', { type: 'FeatureCollection', features: [point(coords[0], coords[1])] });
   mapRef.flyTo({ center: coords, zoom: Math.max(mapRef.getZoom(), 16), duration: 800 });
   openHazard(id, { onChanged: () => { loadHazards(); loadSummary2(); } });

@@ -67,3 +67,11 @@ export function el(tag, attrs = {}, text) {
 export function isPhone() {
   return window.matchMedia('(max-width: 760px)').matches;
 }
+
+// revealMap folds the side bar on a phone, so the map shows what a click in the list did.
+export function revealMap(map) {
+  if (!isPhone() || document.body.classList.contains('sidebar-collapsed')) return;
+  document.body.classList.add('sidebar-collapsed');
+  document.getElementById('sidebar-toggle').setAttribute('aria-expanded', 'false');
+  if (map) setTimeout(() => map.resize(), 260);
+}
