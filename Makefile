@@ -42,7 +42,7 @@ test: build
 	  if [ -x scripts/test-deps.sh ]; then scripts/test-deps.sh; fi; \
 	  url=$$(scripts/db.sh start) && export DATABASE_URL=$$url && \
 	  $(GO) vet ./... && \
-	  $(GO) test -count=1 -timeout 30m ./...
+	  SAFEGRID_BROWSER=1 $(GO) test -count=1 -timeout 30m ./...
 
 fuzz:
 	$(GO) test ./grid -run '^$$' -fuzz FuzzReadGeoJSON -fuzztime 30s
