@@ -9,7 +9,7 @@ import { revealMap } from './ui.js';
 import { setGeoJSON, addLayerOnce, renderLegend, emptyFC, cellFeatures, bboxOf, fitTo, tileURL } from './map.js';
 
 const PAGE = 50;
-const UNIT_COLORS = ['#9ecae1', '#a1d99b', '#bcbddc', '#c6dbef', '#fdd0a2', '#c7e9c0', '#dadaeb', '#9ebcda'];
+const UNIT_COLORS = ['#9ecae1', '#a1d99b', '#bcbddc', '#c994c7', '#c6dbef', '#c7e9c0', '#dadaeb', '#9ebcda', '#d9f0a3', '#99d8c9'];
 let mapRef = null;
 let street = '';
 let units = { items: [], total: 0 };
@@ -25,9 +25,9 @@ export async function start(ctx) {
     // Units with an officer take a colour by their code's last digit, so neighbouring units
     // (numbered in order within a street) differ; units without an officer are orange.
     paint: {
-      'fill-color': ['case', ['==', ['get', 'officer'], ''], '#fd8d3c',
-        ['at', ['%', ['to-number', ['slice', ['get', 'unit_code'], ['-', ['length', ['get', 'unit_code']], 1]], 0], 8],
-          ['literal', UNIT_COLORS]]],
+      'fill-color': ['case', ['==', ['get', 'officer'], ''], '#f16913',
+        ['match', ['slice', ['get', 'unit_code'], ['-', ['length', ['get', 'unit_code']], 1]],
+          ...UNIT_COLORS.flatMap((c, i) => [String(i), c]), UNIT_COLORS[0]]],
       'fill-opacity': 0.45,
     },
   });
@@ -50,7 +50,7 @@ export async function start(ctx) {
   });
   renderLegend(map, document.getElementById('legend'), [{ items: [
     { key: 'grid_assigned', color: UNIT_COLORS[0], shape: 'fill', toggle: 'grid-units', layers: ['grid-units-fill', 'grid-units-line'] },
-    { key: 'grid_unassigned', color: '#fd8d3c', shape: 'fill' },
+    { key: 'grid_unassigned', color: '#f16913', shape: 'fill' },
     { key: 'audit_cells', color: '#e31a1c', shape: 'fill', toggle: 'audit', layers: ['audit-cells-fill', 'audit-communities-fill'] },
     { key: 'selected_unit', color: '#08306b', shape: 'line' },
   ] }]);
