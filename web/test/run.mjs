@@ -331,16 +331,34 @@ await test('planner: coverage and siting (k = 3) show the API\'s figures', async
 
   // Siting, k = 3, with the same coverage parameters.
   await page.fill('#siting-k', '3');
-  await page.click('#siting-run');
+  const [pageResp] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith('/api/v1/analysis/siting') && r.request().method() === 'POST'),
+    page.click('#siting-run'),
+  ]);
   await page.waitForFunction(() => document.querySelectorAll('#siting-table tbody tr[data-cell]').length === 3);
   await settle(page);
-  const site = await apiJSON('/api/v1/analysis/siting', { token, method: 'POST', body: { ...params, k: 3 } });
-  assert.equal(site.sites.length, 3, 'API: 3 sites');
+  const sent = pageResp.request().postDataJSON();
+  for (const [k, v] of Object.entries({ ...params, k: 3 })) assert.equal(sent[k], v, `siting request ${k}`);
+  const got = await pageResp.json();
   const rows = await page.$$eval('#siting-table tbody tr[data-cell]', (trs) => trs.map((tr) => ({
     cell: tr.dataset.cell, gain: Number(tr.querySelector('td[data-metric="gain"]').dataset.value),
   })));
-  assert.deepEqual(rows.map((r) => r.cell), site.sites.map((s) => s.cell), 'sites in order against the API');
-  rows.forEach((r, i) => close(r.gain, site.sites[i].gain_weight, `site ${i + 1} gain`));
+  // The table is the answer the page got...
+  assert.deepEqual(rows.map((r) => r.cell), got.sites.map((s) => s.cell), 'sites in order against the page\'s answer');
+  rows.forEach((r, i) => close(r.gain, got.sites[i].gain_weight, `site ${i + 1} gain`));
+  // ...and the API gives the same answer to the test's own call with those parameters.
+  const site = await apiJSON('/api/v1/analysis/siting', { token, method: 'POST', body: { ...params, k: 3 } });
+  assert.equal(site.sites.length, 3, 'API: 3 sites');
+  close(got.before.share, site.before.share, 'coverage before the new sites');
+  if (got.after.share === site.after.share) {
+    assert.deepEqual(rows.map((r) => r.cell), site.sites.map((s) => s.cell), 'sites in order against the API');
+    rows.forEach((r, i) => close(r.gain, site.sites[i].gain_weight, `site ${i + 1} gain against the API`));
+  } else {
+    // The solver's improvement phase is bounded by wall-clock time, so on a loaded machine
+    // two runs may stop at different solutions: both must then be within the bound.
+    console.log(`  note: siting answers differ (page ${got.after.share}, API ${site.after.share}); checking both against the bound`);
+    for (const r of [got, site]) assert.ok(r.after.share <= r.upper_bound.share + 1e-9 && r.after.share >= r.before.share, JSON.stringify(r.after));
+  }
   const sites = await page.evaluate(async () => (await window.safegrid.map.getSource('siting-sites').getData()).features.length);
   assert.equal(sites, 3, 'source siting-sites');
   await shoot(page, 'planner');
