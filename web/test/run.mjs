@@ -148,6 +148,8 @@ async function test(name, fn) {
 }
 
 const text = (page, sel) => page.locator(sel).innerText();
+// close: a figure the page carries equals the API's (up to float formatting).
+const close = (a, b, what) => assert.ok(Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(b)), `${what}: page ${a}, API ${b}`);
 
 // ---- officer ----------------------------------------------------------------------------
 
@@ -166,6 +168,9 @@ await test('officer: map shows exactly my cells; another unit\'s cell is refused
     return [...new Set(m.queryRenderedFeatures({ layers: ['my-cells-fill'] }).map((f) => f.properties.cell))].sort();
   });
   assert.deepEqual(drawn, want, 'hexagons drawn on the map against GET /api/v1/me/cells');
+  const due = await apiJSON('/api/v1/me/inspections/due', { token });
+  assert.equal(Number((await page.locator('#due-total').textContent()).replace(/\D/g, '')), due.total, '#due-total against the API');
+  assert.equal(await page.locator('#due-list li').count(), due.items.length, '#due-list rows against the API');
   await shoot(page, 'officer');
 
   // One of the officer's own cells opens...
@@ -256,7 +261,23 @@ await test('street: filter the hazard table and export the same rows to XLSX', a
   const page = use(await open(opt.street, 'street'));
   const unfiltered = Number((await text(page, '#hazard-total')).replace(/\D/g, ''));
   assert.equal(unfiltered, all.total, '#hazard-total before filtering');
-  assert.ok(await page.locator('#community-list tr[data-code]').count() > 0, '#community-list has rows');
+  const summary = await apiJSON(`/api/v1/streets/${street}/summary`, { token });
+  const communities = await page.$$eval('#community-list tr[data-code]', (trs) => trs.map((tr) => ({
+    code: tr.dataset.code,
+    hazards: Number(tr.querySelector('td[data-metric="hazards"]').textContent),
+    overdue: Number(tr.querySelector('td[data-metric="overdue"]').textContent),
+    rate: tr.querySelector('td[data-metric="rectification_rate"]').dataset.value,
+  })));
+  const wantCommunities = summary.communities.filter((c) => c.code);
+  assert.equal(communities.length, wantCommunities.length, '#community-list rows against the summary');
+  for (const c of wantCommunities) {
+    const row = communities.find((r) => r.code === c.code);
+    assert.ok(row, `no row for community ${c.code}`);
+    assert.equal(row.hazards, c.hazards, `community ${c.code} hazards`);
+    assert.equal(row.overdue, c.overdue, `community ${c.code} overdue`);
+    if (c.rectification_rate == null) assert.equal(row.rate, '', `community ${c.code} rate`);
+    else close(Number(row.rate), c.rectification_rate, `community ${c.code} rectification rate`);
+  }
 
   await page.selectOption('#filter-level', level);
   await page.selectOption('#filter-status', status);
@@ -285,8 +306,6 @@ await test('street: filter the hazard table and export the same rows to XLSX', a
 });
 
 // ---- planner ----------------------------------------------------------------------------
-
-const close = (a, b, what) => assert.ok(Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(b)), `${what}: page ${a}, API ${b}`);
 
 await test('planner: coverage and siting (k = 3) show the API\'s figures', async (use) => {
   const token = await apiLogin(opt.planner);
@@ -395,18 +414,20 @@ await test('admin: grid units on the map and the audit against the API', async (
   const page = use(await open(opt.admin, 'admin'));
   assert.ok(await page.isVisible('#audit'), '#audit is visible');
   assert.ok(await page.evaluate(() => !!window.safegrid.map.getSource('grid-units')), 'map source grid-units exists');
-  // The audit the page lists is the API's: every section's total appears in #audit, and so
-  // do the officers with the heaviest workloads.
+  // The audit and the units the page lists are the API's.
   const audit = await apiJSON('/api/v1/grid/audit?limit=1000', { token });
-  const shown = await page.locator('#audit').textContent(); // sections may be folded
-  for (const [k, sec] of Object.entries(audit)) {
-    if (sec && typeof sec.total === 'number') {
-      assert.ok(new RegExp(`(^|\\D)${sec.total}(\\D|$)`).test(shown), `#audit lacks ${k} total ${sec.total}`);
-    }
+  const num = async (sel) => Number((await page.locator(sel).textContent()).replace(/\D/g, ''));
+  for (const [sel, sec] of [['#audit-ent-total', 'unsupervised_enterprises'], ['#audit-com-total', 'uncovered_communities'],
+    ['#audit-units-total', 'units_without_officer'], ['#audit-work-total', 'workloads']]) {
+    assert.equal(await num(sel), audit[sec].total, `${sel} against GET /api/v1/grid/audit ${sec}.total`);
   }
-  const top = (audit.workloads?.items || []).slice(0, 3);
-  assert.ok(top.length > 0, 'API: workloads');
-  for (const w of top) assert.ok(shown.includes(w.officer), `#audit lacks officer ${w.officer}`);
+  const workloads = await page.$$eval('#audit-workloads tbody tr', (trs) => trs.map((tr) => tr.textContent));
+  assert.equal(workloads.length, audit.workloads.items.length, '#audit-workloads rows');
+  audit.workloads.items.slice(0, 5).forEach((w, i) => assert.ok(workloads[i].includes(w.officer), `workload row ${i + 1}: ${workloads[i]}, API ${w.officer}`));
+  const units = await apiJSON('/api/v1/grid/units?limit=50', { token });
+  assert.equal(await num('#units-total'), units.total, '#units-total against GET /api/v1/grid/units');
+  const codes = await page.$$eval('#units-table tbody tr[data-code]', (trs) => trs.map((tr) => tr.dataset.code));
+  assert.deepEqual(codes, units.items.map((u) => u.code), '#units-table rows against the API');
   await shoot(page, 'admin');
 });
 
