@@ -2,7 +2,7 @@
 // and each station's reach on the map), siting of k new stations, what-if (add stations by
 // clicking, leave stations out, re-run), and the hazard clusters and hot spots as layers.
 import { Popup } from 'maplibre-gl';
-import { call, esc, qs } from './api.js';
+import { call, esc, qs, toast } from './api.js';
 import { t, tv, fmtPct, fmtNum, onLangChange } from './i18n.js';
 import { setGeoJSON, addLayerOnce, renderLegend, emptyFC, point, circle, LABEL_FONT } from './map.js';
 import { revealMap } from './ui.js';
@@ -169,10 +169,18 @@ async function runCoverage() {
   const btn = document.getElementById('cov-run');
   btn.disabled = true;
   try {
-    const [res, cells] = await Promise.all([
-      call('/api/v1/analysis/coverage', { method: 'POST', body: p }),
-      call('/api/v1/analysis/coverage/cells' + query),
-    ]);
+    // Both requests run at once; a refusal is reported once, in the words of the POST (the
+    // analysis itself), and the cells' own error only when the analysis went through.
+    const cellsP = call('/api/v1/analysis/coverage/cells' + query, { quiet: true });
+    cellsP.catch(() => {});
+    const res = await call('/api/v1/analysis/coverage', { method: 'POST', body: p });
+    let cells;
+    try {
+      cells = await cellsP;
+    } catch (err) {
+      toast(err.message, 'error');
+      throw err;
+    }
     lastCoverage = res;
     for (const s of res.stations) if (s.status !== 'added') stations.set(s.code, s);
     for (const f of cells.features) f.properties.sa = serviceAreaColour(f.properties.nearest_station);
