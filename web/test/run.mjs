@@ -190,6 +190,49 @@ await test('officer: map shows exactly my cells; another unit\'s cell is refused
   assert.equal(page.problems.filter((p) => p.startsWith('page error')).length, 0, page.problems.join('\n'));
 });
 
+// ---- officer in the field -------------------------------------------------------------
+
+await test('officer: a hazard outside my cells is refused in #toast, inside it is recorded', async (use) => {
+  const token = await apiLogin(opt.officer);
+  const cells = await apiJSON('/api/v1/me/cells', { token });
+  const mine = cells.features[0];
+  const ring = mine.geometry.coordinates[0].slice(0, -1);
+  const centre = [ring.reduce((a, c) => a + c[0], 0) / ring.length, ring.reduce((a, c) => a + c[1], 0) / ring.length];
+  const page = use(await open(opt.officer, 'officer'));
+  // The form may sit in a folded section.
+  await page.evaluate(() => { const d = document.getElementById('hazard-form').closest('details'); if (d) d.open = true; });
+  const description = `browser test ${Date.now()}`;
+  const fill = async () => {
+    await page.selectOption('#hz-level', '一般');
+    await page.fill('#hz-category', '消防安全');
+    await page.fill('#hz-description', description);
+  };
+
+  // About 5 km east of the officer's first cell: outside a grid unit of a few cells.
+  const outside = [centre[0] + 0.05, centre[1]];
+  await fill();
+  await page.evaluate(([lon, lat]) => window.safegrid.pickLocation(lon, lat), outside);
+  await page.click('#hazard-submit');
+  await page.waitForSelector('#toast[data-kind="error"]', { state: 'visible' });
+  const shown = await text(page, '#toast');
+  const refused = await apiCall('/api/v1/hazards', { token, method: 'POST', body: { level: '一般', category: '消防安全', description, lon: outside[0], lat: outside[1] } });
+  assert.equal(refused.status, 403, `API: a hazard outside the officer's cells: ${refused.status} ${refused.text}`);
+  assert.ok(shown.includes(refused.json.title), `#toast "${shown}" lacks the server's title "${refused.json.title}"`);
+  if (refused.json.detail) assert.ok(shown.includes(refused.json.detail), `#toast "${shown}" lacks "${refused.json.detail}"`);
+
+  // In the middle of the officer's own cell it is recorded, and the API has it.
+  await fill();
+  await page.evaluate(([lon, lat]) => window.safegrid.pickLocation(lon, lat), centre);
+  await page.click('#hazard-submit');
+  await page.waitForSelector('#toast[data-kind="ok"]', { state: 'visible' });
+  const saved = await text(page, '#toast'); // an ok toast fades
+  await settle(page);
+  const cell = await apiJSON(`/api/v1/cells/${mine.properties.cell}`, { token });
+  const h = cell.hazards.find((x) => x.description === description);
+  assert.ok(h, `the new hazard is not among the cell's open hazards`);
+  assert.ok(saved.includes(h.code), `#toast "${saved}" does not name the new hazard ${h.code}`);
+});
+
 // ---- language ---------------------------------------------------------------------------
 
 await test('language: zh-CN -> en changes the labels and html lang', async (use) => {
@@ -380,6 +423,28 @@ await test('planner: coverage and siting (k = 3) show the API\'s figures', async
   }
   const sites = await page.evaluate(async () => (await window.safegrid.map.getSource('siting-sites').getData()).features.length);
   assert.equal(sites, 3, 'source siting-sites');
+
+  // What-if: a station added at the first proposed site, then coverage again; the request
+  // carries the addition and the table shows the API's answer to it.
+  const before = Object.fromEntries(metrics.map((m) => [m, cov.overall[m]?.share]));
+  const type = await page.$eval('#whatif-type', (s) => s.value);
+  await page.evaluate(([lon, lat, ty]) => window.safegrid.addStation(lon, lat, ty), [got.sites[0].lon, got.sites[0].lat, type]);
+  const [covResp] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith('/api/v1/analysis/coverage') && r.request().method() === 'POST'),
+    page.click('#cov-run'),
+  ]);
+  await settle(page);
+  const body = covResp.request().postDataJSON();
+  assert.equal(body.add?.length, 1, `coverage request adds one station: ${JSON.stringify(body.add)}`);
+  const whatif = await apiJSON('/api/v1/analysis/coverage', { token, method: 'POST', body });
+  for (const m of metrics) {
+    const share = Number(await page.$eval(`#cov-table tr[data-scope="overall"] td[data-metric="${m}"]`, (td) => td.dataset.share));
+    if (whatif.overall[m]?.share == null) continue;
+    close(share, whatif.overall[m].share, `what-if overall ${m}`);
+    assert.ok(share >= before[m] - 1e-12, `adding a station lowered ${m}: ${before[m]} -> ${share}`);
+  }
+  assert.ok(whatif.overall.enterprises.share > before.enterprises || whatif.overall.area_km2.share > before.area_km2,
+    'a station at a proposed site covers more');
   await shoot(page, 'planner');
 });
 
