@@ -345,6 +345,28 @@ await test('street: filter the hazard table and export the same rows to XLSX', a
   const filename = download.suggestedFilename();
   assert.match(filename, /\.xlsx$/, 'download name');
   result.xlsx = { path: file, filename, street, query, total: want.total };
+
+  // Following rectification: a reported hazard is registered from its panel.
+  const reported = all.items.find((h) => h.status === 'reported');
+  assert.ok(reported, `street ${street} has no reported hazard to register`);
+  const detail = await apiJSON(`/api/v1/hazards/${reported.id}`, { token });
+  assert.ok((detail.next || []).includes('registered'), `API: next steps of ${reported.id}: ${detail.next}`);
+  await page.selectOption('#filter-level', '');
+  await page.selectOption('#filter-status', 'reported');
+  await page.click('#filter-apply');
+  await page.waitForSelector(`#hazard-table tbody tr[data-id="${reported.id}"]`);
+  await page.click(`#hazard-table tbody tr[data-id="${reported.id}"]`);
+  const btn = page.locator('#hazard-actions button[data-to="registered"]');
+  await btn.waitFor();
+  await page.fill('#hazard-actions [name=note]', 'browser test');
+  await btn.click();
+  await page.waitForFunction(async (id) => {
+    const r = await window.safegrid.api(`/api/v1/hazards/${id}`);
+    return r.ok && (await r.json()).status === 'registered';
+  }, reported.id, { polling: 500 });
+  const after = await apiJSON(`/api/v1/hazards/${reported.id}`, { token });
+  assert.equal(after.status, 'registered', 'status after the step');
+  assert.ok((after.history || []).some((x) => x.to === 'registered' && x.note === 'browser test'), `history records the step and its note: ${JSON.stringify(after.history)}`);
   await shoot(page, 'street');
 });
 
