@@ -53,7 +53,9 @@ export function problemText(status, p) {
   let s = p.title || `${t('server_error')} (${status})`;
   if (p.detail) s += ': ' + p.detail;
   if (Array.isArray(p.errors) && p.errors.length) {
-    s += ' — ' + p.errors.map((e) => (e.field ? `${e.field}: ${e.reason}` : e.reason)).join('; ');
+    // Each refused field once; the detail often names the first already.
+    const more = p.errors.map((e) => (e.field ? `${e.field}: ${e.reason}` : e.reason)).filter((x) => !s.includes(x));
+    if (more.length) s += ' — ' + more.join('; ');
   }
   return s;
 }
