@@ -12,14 +12,13 @@ package browsertest
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"image/png"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -218,11 +217,31 @@ func TestBrowser(t *testing.T) {
 		}
 	})
 
-	t.Run("xlsx", func(t *testing.T) {
-		if res.XLSX.Path == "" {
-			t.Fatal("run.mjs downloaded no workbook")
+	t.Run("exports", func(t *testing.T) {
+		x := res.Exports
+		if x == nil {
+			t.Fatal("run.mjs downloaded no export")
 		}
-		checkWorkbook(t, base, in.Street, res.XLSX)
+		var page apiPage
+		b, err := os.ReadFile(x.API)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, &page); err != nil {
+			t.Fatalf("%s: %v", x.API, err)
+		}
+		if page.Total == 0 || page.Total != len(page.Items) {
+			t.Fatalf("API: total %d, %d items", page.Total, len(page.Items))
+		}
+		if x.Total != page.Total {
+			t.Errorf("the page showed a total of %d, the API has %d for %s", x.Total, page.Total, x.Query)
+		}
+		t.Run("xlsx", func(t *testing.T) {
+			compareExport(t, x.XLSX, ".xlsx", readXLSX(t, x.XLSX.Path), page, x.Query)
+		})
+		t.Run("csv", func(t *testing.T) {
+			compareExport(t, x.CSV, ".csv", readCSV(t, x.CSV.Path), page, x.Query)
+		})
 	})
 }
 
@@ -233,16 +252,23 @@ type result struct {
 		Page string `json:"page"`
 		Map  string `json:"map"`
 	} `json:"screenshots"`
-	XLSX exported `json:"xlsx"`
+	Exports *exports `json:"exports"`
 }
 
-// exported is the street office's download: the file and the query of the table it showed.
-type exported struct {
+// exports are the street office's downloads of its filtered table, with the API's JSON for
+// the same street and filters fetched at the same moment.
+type exports struct {
+	XLSX   download `json:"xlsx"`
+	CSV    download `json:"csv"`
+	API    string   `json:"api"`    // file with the API's JSON page
+	Street string   `json:"street"` // the street's code
+	Query  string   `json:"query"`  // the table's filters as a query string
+	Total  int      `json:"total"`  // #hazard-total as the page showed it
+}
+
+type download struct {
 	Path     string `json:"path"`
 	Filename string `json:"filename"`
-	Street   string `json:"street"`
-	Query    string `json:"query"` // the table's filters as a query string, without format/limit
-	Total    int    `json:"total"` // #hazard-total as the page showed it
 }
 
 func waitReady(base string) error {
@@ -306,15 +332,17 @@ func checkNotBlank(path string) error {
 	return nil
 }
 
-// checkWorkbook opens the downloaded workbook and compares its rows with the API's JSON for
-// the same street and filters.
-func checkWorkbook(t *testing.T, base, user string, x exported) {
-	if !strings.HasSuffix(x.Filename, ".xlsx") {
-		t.Errorf("download name %q does not end with .xlsx", x.Filename)
-	}
-	wb, err := excelize.OpenFile(x.Path)
+// apiPage is the API's JSON page of a street's hazards.
+type apiPage struct {
+	Items []map[string]any `json:"items"`
+	Total int              `json:"total"`
+}
+
+func readXLSX(t *testing.T, path string) [][]string {
+	t.Helper()
+	wb, err := excelize.OpenFile(path)
 	if err != nil {
-		t.Fatalf("open %s: %v", x.Path, err)
+		t.Fatalf("open %s: %v", path, err)
 	}
 	defer wb.Close()
 	sheets := wb.GetSheetList()
@@ -325,33 +353,36 @@ func checkWorkbook(t *testing.T, base, user string, x exported) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) < 2 {
-		t.Fatalf("workbook has %d rows; the test picks filters that match hazards", len(rows))
-	}
+	return rows
+}
 
-	// The same list as JSON, as the street office.
-	tok := login(t, base, user)
-	q, err := url.ParseQuery(x.Query)
+func readCSV(t *testing.T, path string) [][]string {
+	t.Helper()
+	b, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("query %q: %v", x.Query, err)
+		t.Fatal(err)
 	}
-	q.Set("limit", "10000")
-	var page struct {
-		Items []map[string]any `json:"items"`
-		Total int              `json:"total"`
+	rows, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(b, []byte("\xef\xbb\xbf")))).ReadAll()
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
 	}
-	getJSON(t, base+"/api/v1/streets/"+x.Street+"/hazards?"+q.Encode(), tok, &page)
-	if page.Total == 0 || page.Total != len(page.Items) {
-		t.Fatalf("API: total %d, %d items", page.Total, len(page.Items))
+	return rows
+}
+
+// compareExport checks a downloaded table against the API's JSON for the same filters: one
+// row per item in the same order, and the columns the API's fields map to (grid.HazardColumns:
+// Chinese headers, Chinese status and overdue terms).
+func compareExport(t *testing.T, d download, ext string, rows [][]string, page apiPage, query string) {
+	if !strings.HasSuffix(d.Filename, ext) {
+		t.Errorf("download name %q does not end with %s", d.Filename, ext)
 	}
-	if x.Total != page.Total {
-		t.Errorf("the page showed a total of %d, the API has %d for %s", x.Total, page.Total, x.Query)
+	if len(rows) < 2 {
+		t.Fatalf("%s has %d rows; the test picks filters that match hazards", d.Filename, len(rows))
 	}
 	data := rows[1:]
 	if len(data) != page.Total {
-		t.Fatalf("workbook has %d data rows, the API %d for %s", len(data), page.Total, x.Query)
+		t.Fatalf("%s has %d data rows, the API %d for %s", d.Filename, len(data), page.Total, query)
 	}
-	// Compare by header: each row is the API's item of the same position (same order).
 	col := map[string]int{}
 	for i, h := range rows[0] {
 		col[h] = i
@@ -364,7 +395,9 @@ func checkWorkbook(t *testing.T, base, user string, x exported) {
 		{"隐患编号", func(it map[string]any) string { return str(it["code"]) }},
 		{"隐患等级", func(it map[string]any) string { return str(it["level"]) }},
 		{"隐患类别", func(it map[string]any) string { return str(it["category"]) }},
+		{"隐患描述", func(it map[string]any) string { return str(it["description"]) }},
 		{"状态", func(it map[string]any) string { return grid.ExportStatusNames[str(it["status"])] }},
+		{"整改期限", func(it map[string]any) string { return str(it["deadline"]) }},
 		{"是否逾期", func(it map[string]any) string {
 			return map[bool]string{true: "是", false: "否"}[it["overdue"] == true]
 		}},
@@ -372,7 +405,7 @@ func checkWorkbook(t *testing.T, base, user string, x exported) {
 	}
 	for _, w := range want {
 		if _, ok := col[w.header]; !ok {
-			t.Fatalf("workbook header %q lacks %s", rows[0], w.header)
+			t.Fatalf("%s header %q lacks %s", d.Filename, rows[0], w.header)
 		}
 	}
 	bad := 0
@@ -385,11 +418,11 @@ func checkWorkbook(t *testing.T, base, user string, x exported) {
 			}
 			if exp := w.value(it); got != exp && bad < 10 {
 				bad++
-				t.Errorf("row %d %s: %q, API %q", i+2, w.header, got, exp)
+				t.Errorf("%s row %d %s: %q, API %q", d.Filename, i+2, w.header, got, exp)
 			}
 		}
 	}
-	t.Logf("workbook %s: %d rows match the API for %s", x.Filename, len(data), x.Query)
+	t.Logf("%s: %d rows match the API for %s", d.Filename, len(data), query)
 }
 
 func str(v any) string {
@@ -397,39 +430,4 @@ func str(v any) string {
 		return ""
 	}
 	return fmt.Sprint(v)
-}
-
-func login(t *testing.T, base, user string) string {
-	t.Helper()
-	body := fmt.Sprintf(`{"username":%q,"password":%q}`, user, demoPassword)
-	resp, err := http.Post(base+"/api/v1/auth/login", "application/json", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out struct {
-		Token string `json:"token"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 200 {
-		t.Fatalf("login %s: %s %v", user, resp.Status, err)
-	}
-	return out.Token
-}
-
-func getJSON(t *testing.T, u, tok string, dst any) {
-	t.Helper()
-	req, _ := http.NewRequest("GET", u, nil)
-	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		t.Fatalf("GET %s: %s %s", u, resp.Status, b)
-	}
-	if err := json.Unmarshal(b, dst); err != nil {
-		t.Fatalf("GET %s: %v", u, err)
-	}
 }

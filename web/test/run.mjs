@@ -9,6 +9,9 @@
 //
 //   node run.mjs --base http://127.0.0.1:8080 --officer officer_X --street street_Y \
 //     --other-cell 89... [--password safegrid-demo] [--only officer,street]
+//
+// Alone it checks everything but the downloads and the blank-map check, which the Go side
+// does with the files it leaves.
 import { chromium } from 'playwright-core';
 import { parseArgs } from 'node:util';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -36,7 +39,7 @@ const TIMEOUT = Number(opt.timeout);
 mkdirSync(opt.out, { recursive: true });
 mkdirSync(opt.screenshots, { recursive: true });
 
-const result = { screenshots: [], xlsx: {} };
+const result = { screenshots: [], exports: null };
 const failures = [];
 
 // ---- the public API, as the test's own client -----------------------------------------
@@ -280,7 +283,7 @@ await test('phone: officer view at 390x844 without horizontal overflow', async (
 
 // ---- street office ----------------------------------------------------------------------
 
-await test('street: filter the hazard table and export the same rows to XLSX', async (use) => {
+await test('street: filter the hazard table, export it (XLSX, CSV), register a hazard', async (use) => {
   assert.ok(opt.street, '--street is required');
   const token = await apiLogin(opt.street);
   const me = await apiJSON('/api/v1/me', { token });
@@ -339,12 +342,21 @@ await test('street: filter the hazard table and export the same rows to XLSX', a
     return Math.abs(c.lng - lon) < 0.002 && Math.abs(c.lat - lat) < 0.002;
   }, [first.location.lon, first.location.lat]);
 
-  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export-xlsx')]);
-  const file = path.resolve(opt.out, 'hazards.xlsx');
-  await download.saveAs(file);
-  const filename = download.suggestedFilename();
-  assert.match(filename, /\.xlsx$/, 'download name');
-  result.xlsx = { path: file, filename, street, query, total: want.total };
+  // Both downloads, and the API's JSON for the same filters at the same moment (later steps
+  // change hazards): the Go side reads the files and compares them with it.
+  const saveAs = async (button, name) => {
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click(button)]);
+    const file = path.resolve(opt.out, name);
+    await download.saveAs(file);
+    return { path: file, filename: download.suggestedFilename() };
+  };
+  const xlsx = await saveAs('#export-xlsx', 'hazards.xlsx');
+  const csv = await saveAs('#export-csv', 'hazards.csv');
+  assert.match(xlsx.filename, /\.xlsx$/, 'download name');
+  assert.match(csv.filename, /\.csv$/, 'download name');
+  const apiFile = path.resolve(opt.out, 'hazards-api.json');
+  writeFileSync(apiFile, JSON.stringify(await apiJSON(`/api/v1/streets/${street}/hazards?${query}&limit=10000`, { token })));
+  result.exports = { xlsx, csv, api: apiFile, street, query, total: want.total };
 
   // Following rectification: a reported hazard is registered from its panel.
   const reported = all.items.find((h) => h.status === 'reported');
