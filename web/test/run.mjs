@@ -384,13 +384,16 @@ await test('street: filter the hazard table, export it (XLSX, CSV), register a h
 
 // ---- planner ----------------------------------------------------------------------------
 
-await test('planner: coverage and siting (k = 3) show the API\'s figures', async (use) => {
+await test('planner: coverage, siting (k = 3), what-if, clusters and hot spots show the API\'s figures', async (use) => {
   const token = await apiLogin(opt.planner);
   const page = use(await open(opt.planner, 'planner'));
 
   // Coverage with a time limit that is not the default, to see the form reach the API.
   await page.fill('#cov-minutes', '4');
-  await page.click('#cov-run');
+  const [cellsResp] = await Promise.all([
+    page.waitForResponse((r) => new URL(r.url()).pathname === '/api/v1/analysis/coverage/cells'),
+    page.click('#cov-run'),
+  ]);
   await page.waitForSelector('#cov-table tr[data-scope="overall"] td[data-metric]');
   await settle(page);
   const params = await page.evaluate(() => ({
@@ -421,8 +424,15 @@ await test('planner: coverage and siting (k = 3) show the API\'s figures', async
       assert.ok(Math.abs(pct - api * 100) <= 0.051, `${s.scope || s.district} ${m}: shows "${row.cells[m].text}", API share ${api}`);
     }
   }
-  const covCells = await page.evaluate(async () => (await window.safegrid.map.getSource('coverage-cells').getData()).features.length);
-  assert.ok(covCells > 0, 'source coverage-cells has cells');
+  // The map's cells: the API's answer to the page's request, which carries the form's minutes.
+  const cu = new URL(cellsResp.url());
+  assert.equal(cu.searchParams.get('minutes'), '4', `coverage cells request ${cu.search}`);
+  const apiCells = await apiJSON(cu.pathname + cu.search, { token });
+  const covCells = await page.evaluate(async () => (await window.safegrid.map.getSource('coverage-cells').getData()).features
+    .reduce((a, f) => { a[f.properties.covered ? 'covered' : 'uncovered']++; return a; }, { covered: 0, uncovered: 0 }));
+  const apiCount = apiCells.features.reduce((a, f) => { a[f.properties.covered ? 'covered' : 'uncovered']++; return a; }, { covered: 0, uncovered: 0 });
+  assert.ok(apiCount.covered > 0 && apiCount.uncovered > 0, `API cells: ${JSON.stringify(apiCount)}`);
+  assert.deepEqual(covCells, apiCount, 'source coverage-cells against GET /api/v1/analysis/coverage/cells');
   await shoot(page, 'planner-coverage');
 
   // Siting, k = 3, with the same coverage parameters.
@@ -479,6 +489,25 @@ await test('planner: coverage and siting (k = 3) show the API\'s figures', async
   }
   assert.ok(whatif.overall.enterprises.share > before.enterprises || whatif.overall.area_km2.share > before.area_km2,
     'a station at a proposed site covers more');
+
+  // Hazard clusters and hot spots: the map sources hold what the API answers to the page's
+  // own request (same URL, the test's token).
+  for (const [form, run, source, api] of [
+    ['#clusters-form', '#clusters-run', 'hazard-clusters', '/api/v1/analysis/hazard-clusters'],
+    ['#hotspots-form', '#hotspots-run', 'hotspots', '/api/v1/analysis/hotspots'],
+  ]) {
+    await page.evaluate((f) => { const d = document.querySelector(f).closest('details'); if (d) d.open = true; }, form);
+    const [resp] = await Promise.all([
+      page.waitForResponse((r) => new URL(r.url()).pathname === api),
+      page.click(run),
+    ]);
+    await settle(page);
+    const u = new URL(resp.url());
+    const fc = await apiJSON(u.pathname + u.search, { token });
+    assert.ok(fc.features.length > 0, `API ${u.pathname + u.search}: no features`);
+    const n = await page.evaluate(async (src) => (await window.safegrid.map.getSource(src).getData()).features.length, source);
+    assert.equal(n, fc.features.length, `source ${source} against ${u.pathname + u.search}`);
+  }
   await shoot(page, 'planner');
 });
 
