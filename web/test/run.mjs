@@ -368,14 +368,16 @@ await test('street: filter the hazard table, export it (XLSX, CSV), register a h
   await page.click('#filter-apply');
   await page.waitForSelector(`#hazard-table tbody tr[data-id="${reported.id}"]`);
   await page.click(`#hazard-table tbody tr[data-id="${reported.id}"]`);
+  await page.waitForFunction((code) => document.getElementById('panel').textContent.includes(code), reported.code);
   const btn = page.locator('#hazard-actions button[data-to="registered"]');
   await btn.waitFor();
   await page.fill('#hazard-actions [name=note]', 'browser test');
-  await btn.click();
-  await page.waitForFunction(async (id) => {
-    const r = await window.safegrid.api(`/api/v1/hazards/${id}`);
-    return r.ok && (await r.json()).status === 'registered';
-  }, reported.id, { polling: 500 });
+  const [step] = await Promise.all([
+    page.waitForResponse((r) => new URL(r.url()).pathname === `/api/v1/hazards/${reported.id}/transition`),
+    btn.click(),
+  ]);
+  assert.ok(step.ok(), `the page's step: ${step.status()} ${await step.text()}`);
+  await settle(page);
   const after = await apiJSON(`/api/v1/hazards/${reported.id}`, { token });
   assert.equal(after.status, 'registered', 'status after the step');
   assert.ok((after.history || []).some((x) => x.to === 'registered' && x.note === 'browser test'), `history records the step and its note: ${JSON.stringify(after.history)}`);
