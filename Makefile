@@ -7,10 +7,20 @@ BIN := bin/safegrid
 GO ?= go
 export CGO_ENABLED := 1
 
-.PHONY: run test build db db-stop demo bench-import bench-analysis fuzz clean
+.PHONY: run test build web db db-stop demo bench-import bench-analysis fuzz clean
 
-build:
+# build bundles the map page (web/dist, embedded by web/embed.go) and then the binary.
+build: web
 	$(GO) build -o $(BIN) ./cmd/safegrid
+
+# web: npm ci only when node_modules is missing or older than the lock file, then the
+# esbuild bundle (web/build.mjs); the bundle is cheap, so it always runs.
+web: web/node_modules/.package-lock.json
+	cd web && npm run --silent build
+
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	@touch $@
 
 # db starts (or reuses) the private cluster and prints its DATABASE_URL.
 db:
@@ -32,7 +42,7 @@ test: build
 	  if [ -x scripts/test-deps.sh ]; then scripts/test-deps.sh; fi; \
 	  url=$$(scripts/db.sh start) && export DATABASE_URL=$$url && \
 	  $(GO) vet ./... && \
-	  $(GO) test -count=1 -timeout 30m ./...
+	  SAFEGRID_BROWSER=1 $(GO) test -count=1 -timeout 30m ./...
 
 fuzz:
 	$(GO) test ./grid -run '^$$' -fuzz FuzzReadGeoJSON -fuzztime 30s
@@ -48,4 +58,5 @@ bench-analysis: build
 	@url=$$(scripts/db.sh start) && DATABASE_URL=$$url scripts/bench-analysis.sh && DATABASE_URL=$$url scripts/bench-clusters.sh
 
 clean:
-	rm -rf bin
+	rm -rf bin web/node_modules
+	find web/dist -mindepth 1 ! -name .gitkeep -delete

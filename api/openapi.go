@@ -111,7 +111,8 @@ func (s *Server) route(method, path string, op Operation, handlers ...fiber.Hand
 }
 
 // plain mounts an undocumented route: only the probes and /metrics, which are for
-// machines in the operator's network rather than API clients.
+// machines in the operator's network rather than API clients, and the map page's static
+// files (web.go).
 func (s *Server) plain(method, path string, h fiber.Handler) {
 	s.app.Add(method, path, markMatched, h)
 	s.undocumented = append(s.undocumented, method+" "+path)

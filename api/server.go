@@ -170,6 +170,7 @@ func New(store *grid.Store, cfg Config) *Server {
 		s.analysisRoutes,
 		s.ogcRoutes,
 		s.tileRoutes,
+		s.webRoutes,
 	} {
 		mount()
 	}
