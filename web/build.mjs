@@ -13,9 +13,11 @@ for (const f of readdirSync(out)) {
 
 // A Latin font for the digits and letters in map labels (e.g. 第1居委会): MapLibre draws
 // CJK with the browser's fonts (localIdeographFontFamily) and everything else from the
-// style's font-faces. DejaVu Sans (free licence) is taken from the build machine.
+// style's font-faces. DejaVu Sans (free licence) comes from the pinned npm package
+// dejavu-fonts-ttf, so a fresh machine needs no system fonts; a system copy is the fallback.
 const fontCandidates = [
   process.env.SAFEGRID_LABEL_FONT,
+  'node_modules/dejavu-fonts-ttf/ttf/DejaVuSans.ttf',
   '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf',
   '/usr/share/fonts/dejavu/DejaVuSans.ttf',
   '/usr/share/fonts/TTF/DejaVuSans.ttf',
