@@ -47,6 +47,7 @@ func newRoot() *cobra.Command {
 		newUsersCmd(o),
 		newGridCmd(o),
 		newAnalyzeCmd(o),
+		newBenchCmd(o),
 	)
 	return root
 }
