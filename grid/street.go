@@ -98,6 +98,9 @@ var HazardSortKeys = map[string]string{
 	"status":      "array_position(ARRAY['reported','registered','assigned','rectifying','verified','closed'], h.status)",
 }
 
+// hazardSortNullable are the sort keys whose value can be null; nulls sort last.
+var hazardSortNullable = map[string]bool{"deadline": true}
+
 var (
 	streetCodeRe    = regexp.MustCompile(`^[0-9]{9}$`)
 	communityCodeRe = regexp.MustCompile(`^[0-9]{12}$`)
@@ -121,7 +124,15 @@ func hazardOrderBy(sort string) (string, error) {
 		slices.Sort(keys)
 		return "", &InvalidError{Field: "sort", Reason: fmt.Sprintf("%q is not a sort key (known: %s, each optionally prefixed with - for descending)", sort, strings.Join(keys, ", "))}
 	}
-	return fmt.Sprintf(" ORDER BY %s %s NULLS LAST, h.id %s", col, dir, dir), nil
+	// NULLS LAST only where a key can be null: on a NOT NULL key the clause changes nothing
+	// but keeps the index on (street_code, reported_at DESC, id DESC) from serving the
+	// ascending order (a backward scan yields NULLS FIRST, which PostgreSQL will not
+	// match against NULLS LAST however the column is declared).
+	nulls := ""
+	if hazardSortNullable[key] {
+		nulls = " NULLS LAST"
+	}
+	return fmt.Sprintf(" ORDER BY %s %s%s, h.id %s", col, dir, nulls, dir), nil
 }
 
 // where builds the filter's condition with every value bound.
