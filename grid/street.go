@@ -192,18 +192,24 @@ func (s *Store) StreetHazards(ctx context.Context, f StreetHazardFilter) ([]Haza
 		return nil, 0, err
 	}
 	where, args := f.where()
-	var total int
-	if err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM hazards h`+where, args...).Scan(&total); err != nil {
-		return nil, 0, err
-	}
 	n := len(args)
-	args = append(args, f.Limit, f.Offset)
-	rows, err := s.Pool.Query(ctx, hazardItemSQL+where+order+fmt.Sprintf(" LIMIT $%d OFFSET $%d", n+1, n+2), args...)
-	if err != nil {
+	// The count and the page go in one batch: one round trip.
+	var total int
+	var items []HazardItem
+	b := &pgx.Batch{}
+	b.Queue(`SELECT count(*) FROM hazards h`+where, args...).QueryRow(func(row pgx.Row) error {
+		return row.Scan(&total)
+	})
+	b.Queue(hazardItemSQL+where+order+fmt.Sprintf(" LIMIT $%d OFFSET $%d", n+1, n+2), append(args, f.Limit, f.Offset)...).
+		Query(func(rows pgx.Rows) error {
+			var err error
+			items, err = pgx.CollectRows(rows, scanHazardItem)
+			return err
+		})
+	if err := s.Pool.SendBatch(ctx, b).Close(); err != nil {
 		return nil, 0, err
 	}
-	items, err := pgx.CollectRows(rows, scanHazardItem)
-	return items, total, err
+	return items, total, nil
 }
 
 // CommunitySummary is one block's 居委/村 hazards and grid coverage.

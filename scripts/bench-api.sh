@@ -14,7 +14,8 @@
 # Usage: DATABASE_URL=... scripts/bench-api.sh   (make bench-api sets it)
 # Env: SCALE (50), WORKERS (64), DURATION (10s), WARMUP (2s), ROUNDS (3), MAX_CONNS (the
 #      server's and the floor's pool; empty: pgxpool's default), ONLY (street,cell,tile),
-#      SETUP_ONLY=1 (load the data and stop), BENCH_DIR (/var/tmp/safegrid-bench).
+#      SETUP_ONLY=1 (load the data and stop), BENCH_DIR (/var/tmp/safegrid-bench),
+#      PPROF=127.0.0.1:6060 (serve the server's pprof profiles there during the run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SCALE=${SCALE:-50}
@@ -58,7 +59,7 @@ echo "data: $(psql -tA "$bench" -c "SELECT format('%s enterprises, %s hazards, %
 # --- the server, on a free loopback port -------------------------------------------------
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 log="$work/bench-api-server.log"
-DATABASE_URL=$bench "$BIN" serve --listen "127.0.0.1:$port" --max-conns "$MAX_CONNS" >"$log" 2>&1 &
+DATABASE_URL=$bench "$BIN" serve --listen "127.0.0.1:$port" --max-conns "$MAX_CONNS" ${PPROF:+--pprof "$PPROF"} >"$log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null || true' EXIT
 for _ in $(seq 100); do
