@@ -7,7 +7,7 @@ BIN := bin/safegrid
 GO ?= go
 export CGO_ENABLED := 1
 
-.PHONY: run test build web db db-stop demo bench-import bench-analysis fuzz clean
+.PHONY: run test build web db db-stop demo bench-import bench-analysis bench-api fuzz clean
 
 # build bundles the map page (web/dist, embedded by web/embed.go) and then the binary.
 build: web
@@ -56,6 +56,11 @@ bench-import: build
 # scripts/bench-clusters.sh times partitioned against plain DBSCAN.
 bench-analysis: build
 	@url=$$(scripts/db.sh start) && DATABASE_URL=$$url scripts/bench-analysis.sh && DATABASE_URL=$$url scripts/bench-clusters.sh
+
+# bench-api: the street hazard list, the officer's cell and a zoom-12 enterprise tile under 64
+# connections, against the same queries straight through pgx; see BENCHMARKS.md.
+bench-api: build
+	@url=$$(scripts/db.sh start) && DATABASE_URL=$$url scripts/bench-api.sh
 
 clean:
 	rm -rf bin web/node_modules

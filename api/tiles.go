@@ -3,6 +3,7 @@ package api
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -65,7 +66,8 @@ func (s *Server) tileRoutes() {
 	s.route(fiber.MethodGet, "/tiles/:layer/:z/:x/:y.mvt", Operation{
 		Summary: "Vector tile", Tags: tags, Auth: AuthBearerOrBasic,
 		Description: "Mapbox Vector Tile (extent 4096) of one layer, in the caller's scope. Below zoom 12 enterprises and " +
-			"hazards are points per H3 parent cell with a count (and so is any tile above that would exceed 450 KB raw). An empty tile is a 200 with an empty body. ETag and " +
+			fmt.Sprintf("hazards are points per H3 parent cell with a count (and so is any tile above that would hold more than %d features or exceed %d KB raw). ", grid.MaxTileFeatures, grid.MaxTileBytes>>10) +
+			"An empty tile is a 200 with an empty body. ETag and " +
 			"If-None-Match (304); Cache-Control: " + tileCacheControl + ".",
 		Params:   []Param{layer, PathParam("z", "zoom, 0 to 22"), PathParam("x", "column, 0 to 2^z-1"), PathParam("y", "row from the top, 0 to 2^z-1")},
 		Response: Schema{"type": "string", "format": "binary"}, Produces: []string{mimeMVT},

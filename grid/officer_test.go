@@ -72,10 +72,13 @@ func TestCheckHazardReport(t *testing.T) {
 
 func TestHazardOrderBy(t *testing.T) {
 	for sort, want := range map[string]string{
-		"":            " ORDER BY h.reported_at DESC NULLS LAST, h.id DESC",
+		// NULLS LAST only on the nullable deadline, so the (street_code, reported_at DESC,
+		// id DESC) index serves both directions of reported_at.
+		"":            " ORDER BY h.reported_at DESC, h.id DESC",
 		"deadline":    " ORDER BY h.deadline ASC NULLS LAST, h.id ASC",
-		"-level":      " ORDER BY (h.level = '重大') DESC NULLS LAST, h.id DESC",
-		"reported_at": " ORDER BY h.reported_at ASC NULLS LAST, h.id ASC",
+		"-deadline":   " ORDER BY h.deadline DESC NULLS LAST, h.id DESC",
+		"-level":      " ORDER BY (h.level = '重大') DESC, h.id DESC",
+		"reported_at": " ORDER BY h.reported_at ASC, h.id ASC",
 	} {
 		got, err := hazardOrderBy(sort)
 		if err != nil || got != want {

@@ -98,6 +98,9 @@ var HazardSortKeys = map[string]string{
 	"status":      "array_position(ARRAY['reported','registered','assigned','rectifying','verified','closed'], h.status)",
 }
 
+// hazardSortNullable are the sort keys whose value can be null; nulls sort last.
+var hazardSortNullable = map[string]bool{"deadline": true}
+
 var (
 	streetCodeRe    = regexp.MustCompile(`^[0-9]{9}$`)
 	communityCodeRe = regexp.MustCompile(`^[0-9]{12}$`)
@@ -121,7 +124,15 @@ func hazardOrderBy(sort string) (string, error) {
 		slices.Sort(keys)
 		return "", &InvalidError{Field: "sort", Reason: fmt.Sprintf("%q is not a sort key (known: %s, each optionally prefixed with - for descending)", sort, strings.Join(keys, ", "))}
 	}
-	return fmt.Sprintf(" ORDER BY %s %s NULLS LAST, h.id %s", col, dir, dir), nil
+	// NULLS LAST only where a key can be null: on a NOT NULL key the clause changes nothing
+	// but keeps the index on (street_code, reported_at DESC, id DESC) from serving the
+	// ascending order (a backward scan yields NULLS FIRST, which PostgreSQL will not
+	// match against NULLS LAST however the column is declared).
+	nulls := ""
+	if hazardSortNullable[key] {
+		nulls = " NULLS LAST"
+	}
+	return fmt.Sprintf(" ORDER BY %s %s%s, h.id %s", col, dir, nulls, dir), nil
 }
 
 // where builds the filter's condition with every value bound.
@@ -181,18 +192,24 @@ func (s *Store) StreetHazards(ctx context.Context, f StreetHazardFilter) ([]Haza
 		return nil, 0, err
 	}
 	where, args := f.where()
-	var total int
-	if err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM hazards h`+where, args...).Scan(&total); err != nil {
-		return nil, 0, err
-	}
 	n := len(args)
-	args = append(args, f.Limit, f.Offset)
-	rows, err := s.Pool.Query(ctx, hazardItemSQL+where+order+fmt.Sprintf(" LIMIT $%d OFFSET $%d", n+1, n+2), args...)
-	if err != nil {
+	// The count and the page go in one batch: one round trip.
+	var total int
+	var items []HazardItem
+	b := &pgx.Batch{}
+	b.Queue(`SELECT count(*) FROM hazards h`+where, args...).QueryRow(func(row pgx.Row) error {
+		return row.Scan(&total)
+	})
+	b.Queue(hazardItemSQL+where+order+fmt.Sprintf(" LIMIT $%d OFFSET $%d", n+1, n+2), append(args, f.Limit, f.Offset)...).
+		Query(func(rows pgx.Rows) error {
+			var err error
+			items, err = pgx.CollectRows(rows, scanHazardItem)
+			return err
+		})
+	if err := s.Pool.SendBatch(ctx, b).Close(); err != nil {
 		return nil, 0, err
 	}
-	items, err := pgx.CollectRows(rows, scanHazardItem)
-	return items, total, err
+	return items, total, nil
 }
 
 // CommunitySummary is one block's 居委/村 hazards and grid coverage.

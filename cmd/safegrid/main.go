@@ -70,6 +70,7 @@ func newRoot() *cobra.Command {
 		newUsersCmd(o),
 		newGridCmd(o),
 		newAnalyzeCmd(o),
+		newBenchCmd(o),
 	)
 	return root
 }

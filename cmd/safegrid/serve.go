@@ -1,9 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -32,6 +37,7 @@ var serveEnv = map[string]string{
 func newServeCmd(o *options) *cobra.Command {
 	cfg := api.DefaultConfig()
 	var maxConns int32
+	var pprofAddr string
 	var level slog.Level
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -51,6 +57,12 @@ wins when both are given. Logs are JSON lines on stderr.`,
 			}
 			// Deferred, so the pool closes only after Run has drained the requests in flight.
 			defer st.Close()
+			if pprofAddr != "" {
+				if err := servePprof(cmd.Context(), pprofAddr); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "pprof on http://%s/debug/pprof/\n", pprofAddr)
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "safegrid serving on http://%s\n", cfg.Listen)
 			return api.New(st, cfg).Run(cmd.Context())
 		},
@@ -67,6 +79,7 @@ wins when both are given. Logs are JSON lines on stderr.`,
 	f.DurationVar(&cfg.TokenTTL, "token-ttl", cfg.TokenTTL, "life of a sign-in token")
 	f.Int32Var(&maxConns, "max-conns", 0, "largest number of database connections (0: pgxpool's default, or pool_max_conns in the URL)")
 	f.StringVar(&cfg.ProxyHeader, "proxy-header", "", "header with the client address behind a trusted reverse proxy, e.g. X-Forwarded-For")
+	f.StringVar(&pprofAddr, "pprof", "", "serve Go's net/http/pprof profiles on this address (a loopback one: they are not authenticated); off when empty")
 	f.TextVar(&level, "log-level", slog.LevelInfo, "debug, info, warn or error")
 	for name, env := range serveEnv {
 		fl := f.Lookup(name)
@@ -87,5 +100,24 @@ func flagsFromEnv(fs *pflag.FlagSet) error {
 			return fmt.Errorf("%s=%q: %w", env, v, err)
 		}
 	}
+	return nil
+}
+
+// servePprof serves the runtime profiles on their own listener, apart from the API (and
+// its auth), until ctx ends.
+func servePprof(ctx context.Context, addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("pprof: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	context.AfterFunc(ctx, func() { _ = srv.Close() })
 	return nil
 }
