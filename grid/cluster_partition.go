@@ -326,6 +326,11 @@ func (s *Store) clusterPartitioned(ctx context.Context, f HazardFilter, p Cluste
 	var next atomic.Int64
 	err = concurrently(ctx, min(workers, len(jobs)), func(ctx context.Context, _ int) error {
 		return withAnalysisSettings(ctx, s, func(tx pgx.Tx) error {
+			// The workers are the parallelism: a job's own parallel workers would only
+			// compete with the other jobs for the same cores.
+			if _, err := tx.Exec(ctx, `SET LOCAL max_parallel_workers_per_gather = 0`); err != nil {
+				return err
+			}
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= len(jobs) {
