@@ -34,7 +34,9 @@ import (
 // land cells nearer to it than to any other counted station) against its cap.
 
 const (
-	coverageCacheSize = 8
+	// coverageCacheSize parameter sets are kept: about 10 MB each for Shanghai's 87,000
+	// resolution-9 land cells.
+	coverageCacheSize = 4
 	// CoverageFullZoom is the zoom from which tiles show resolution-9 cells unaggregated:
 	// a res-9 hexagon is about 12 pixels wide at zoom 12, and a zoom-12 tile holds some
 	// 600 of them (50 KB); a zoom-11 tile would hold four times as many.
