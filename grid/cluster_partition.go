@@ -75,7 +75,7 @@ FROM (
   FROM m GROUP BY cid
 ) g JOIN k USING (cid)
 UNION ALL
-SELECT CASE WHEN home THEN 1 ELSE 2 END, cid, district_code, id, 0, 0, 0, 0, 0, ''::bytea, '{}', '{}', '{}'
+SELECT CASE WHEN home THEN 1 ELSE 2 END, cid, district_code, id, 0, 0, 0, 0, 0, NULL::bytea, NULL::text[], NULL::text[], NULL::int[]
 FROM c
 WHERE cid IS NOT NULL
   AND (NOT home OR $16::bool OR least(x - $11::float8, $12::float8 - x, y - $13::float8, $14::float8 - y) <= $15::float8)`
