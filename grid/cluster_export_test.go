@@ -22,8 +22,6 @@ func ClusterMembers(ctx context.Context, s *Store, f HazardFilter, p ClusterPara
 	return out, nil
 }
 
-func init() { clusterSamplePercent = 100 } // the tests' tables are small: sample them whole
-
 // referenceSummarySQL describes clusters from every member ($1 district codes, $2 ids,
 // $3 cluster numbers) in one statement, as a planner would in plain SQL; $4 buffers hulls
 // that are points or lines. The service builds the same from its tiles' summaries.

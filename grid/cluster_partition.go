@@ -100,8 +100,13 @@ const clusterSampleSQL = `SELECT ST_X(h.geom_m), ST_Y(h.geom_m)
 FROM hazards h TABLESAMPLE SYSTEM ($9::float4)
 WHERE ` + hazardFilterSQL
 
-// clusterSamplePercent is the share of pages clusterSampleSQL reads (tests read all).
-var clusterSamplePercent = 1.0
+// clusterSampleRows is about how many hazards clusterSampleSQL reads: the whole table
+// while it holds fewer (or has not been analysed yet), else that share of its pages.
+const clusterSampleRows = 20000
+
+// samplePercentSQL is the share of hazards' pages that holds about $1 rows.
+const samplePercentSQL = `SELECT CASE WHEN reltuples < $1::float8 THEN 100 ELSE greatest(0.01, 100 * $1::float8 / reltuples) END
+FROM pg_class WHERE oid = 'hazards'::regclass`
 
 // clusterShapeSQL makes each cluster's hull and centroid from the hull vertices of its
 // nodes ($1 cluster, $2 x, $3 y) and the mean of its members ($4 cluster, $5 x, $6 y);
@@ -278,7 +283,11 @@ func (s *Store) clusterJobs(ctx context.Context, f HazardFilter, p ClusterParams
 	// Dense tiles are cut into quarters until no job holds more than a 6·workers-th of
 	// the sample (or a quarter would be narrower than minSide), so that the long jobs
 	// start first and none is left to run alone at the end.
-	rows, err := s.Pool.Query(ctx, clusterSampleSQL, append(args, clusterSamplePercent)...)
+	var percent float64
+	if err := s.Pool.QueryRow(ctx, samplePercentSQL, clusterSampleRows).Scan(&percent); err != nil {
+		return nil, err
+	}
+	rows, err := s.Pool.Query(ctx, clusterSampleSQL, append(args, percent)...)
 	if err != nil {
 		return nil, err
 	}
