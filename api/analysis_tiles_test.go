@@ -219,6 +219,12 @@ VALUES ('XH03', '徐汇北站', '二级普通', 'existing', '310104', 0, ST_SetS
 		}
 	}
 
+	// The district parameter: another district's tile holds no cells.
+	resp, body = ts.do(t, "GET", path+"&district=310105", "", "Authorization", planner)
+	if ls, err := mvt.Unmarshal(body); resp.StatusCode != 200 || err != nil || layerOf(ls, "coverage") != nil {
+		t.Errorf("district 310105: %d, %v, %d bytes", resp.StatusCode, err, len(body))
+	}
+
 	// Refusals.
 	for _, p := range []string{"/api/v1/analysis/coverage/tiles.json", "/api/v1/analysis/coverage/tiles/8/214/105.mvt"} {
 		resp, body := ts.do(t, "GET", p, "")
