@@ -40,7 +40,8 @@ var coverageCellsSchema = analysisCollectionSchema("GeoJSON FeatureCollection: o
 	"district_code":   Schema{"type": "string"},
 	"street_code":     Schema{"type": "string", "description": "empty when the centre is in no street polygon"},
 	"nearest_station": Schema{"type": "string", "description": "code of the nearest counted station"},
-	"distance_m":      Schema{"type": "number", "description": "straight-line metres (UTM 51N) from the centre to it"},
+	"distance_m":      Schema{"type": "number", "description": "straight-line metres (UTM 51N) from the centre to it; -1 when no station counts"},
+	"minutes":         Schema{"type": "number", "description": "travel minutes to it under the model (distance_m × detour ÷ speed); -1 when no station counts"},
 })
 
 func (s *Server) analysisRoutes() {
@@ -86,12 +87,13 @@ func (s *Server) analysisRoutes() {
 			ft := geojson.NewFeature(cell.Polygon)
 			ft.Properties = geojson.Properties{
 				"cell": cell.Cell, "covered": cell.Covered, "district_code": cell.District, "street_code": cell.Street,
-				"nearest_station": cell.NearestFor, "distance_m": cell.DistanceM,
+				"nearest_station": cell.NearestFor, "distance_m": cell.DistanceM, "minutes": cell.Minutes,
 			}
 			fc.Append(ft)
 		}
 		return sendAnalysisGeoJSON(c, fc)
 	})
+	s.coverageTileRoutes(an)
 	s.route(fiber.MethodPost, "/api/v1/analysis/siting", Operation{
 		Summary: "New fire-station sites (MCLP / LSCP)",
 		Description: "MCLP: the k candidate sites that cover the most risk-weighted enterprise demand on top of the counted " +

@@ -81,11 +81,12 @@ func (s *Server) hazardAnalysisRoutes() {
 		Description: "DBSCAN in metres (UTM 51N) over the hazards that match the filters, as ST_ClusterDBSCAN(geom_m, eps_m, " +
 			"min_points) would compute it over them in one window: a hazard with at least min_points hazards (itself included) " +
 			"within eps_m is core; clusters are the core hazards linked within eps_m plus the hazards within eps_m of them; " +
-			"the rest is noise and is left out. The work is partitioned into UTM tiles with a 2·eps halo and the tile clusters " +
-			"merged, which gives the same clusters (a border hazard near two clusters may join either). Each cluster: its " +
+			"the rest is noise and is left out. The work is partitioned into UTM tiles (dense ones split) with a 2·eps halo, " +
+			"one statement per tile, and the tile clusters merged, which gives the same clusters (a border hazard near two clusters may join either). Each cluster: its " +
 			"convex hull (buffered by eps_m/2 when the members lie on a line), centroid, members by level, most common " +
 			"category and streets. Planners and admins see the city, a street office only its own street's hazards (another " +
-			"street is 403), an officer only the hazards in their cells.",
+			"street is 403), an officer only the hazards in their cells. Clustering that cannot finish within the request's " +
+			"time is a 422 (Request Too Broad): narrow the filter or use a smaller eps_m.",
 		Tags: tags, Roles: hazardAnalysisRoles,
 		Params: append([]Param{
 			{Name: "eps_m", In: "query", Description: "neighbourhood radius in metres", Schema: Schema{"type": "number", "exclusiveMinimum": true, "minimum": 0, "maximum": 5000, "default": 100}},

@@ -127,6 +127,7 @@ func toProblem(ctx context.Context, err error) *problem {
 		ie  *grid.ImportError
 		fle *grid.FileError
 		uk  *grid.UnknownKindError
+		tb  *grid.TooBroadError
 		pe  *pgconn.PgError
 	)
 	switch {
@@ -156,6 +157,8 @@ func toProblem(ctx context.Context, err error) *problem {
 		return newProblem(fiber.StatusConflict, "", err.Error())
 	case errors.Is(context.Cause(ctx), errClientGone):
 		return newProblem(statusClientClosed, "Client Closed Request", "")
+	case errors.As(err, &tb):
+		return newProblem(fiber.StatusUnprocessableEntity, "Request Too Broad", tb.Error())
 	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &pe) && pe.Code == "57014":
 		p := newProblem(fiber.StatusServiceUnavailable, "", "the request took too long; try again, or ask for less")
 		p.retryAfter = 1

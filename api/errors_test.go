@@ -126,8 +126,9 @@ func TestTypedErrorsMapToStatuses(t *testing.T) {
 		"conflict":  grid.ErrConflict,
 		"import":    &grid.ImportError{Kind: "hazards", Rejections: []grid.Rejection{{Row: 3, Field: "level", Reason: "unknown level"}}},
 		"problem":   Problem(fiber.StatusConflict, "Version Mismatch", "the hazard changed; reload it"),
+		"broad":     &grid.TooBroadError{What: "hazard clustering", Hint: "narrow the filter", Err: context.DeadlineExceeded},
 	}
-	want := map[string]int{"notfound": 404, "invalid": 422, "forbidden": 403, "conflict": 409, "import": 422, "problem": 409}
+	want := map[string]int{"notfound": 404, "invalid": 422, "forbidden": 403, "conflict": 409, "import": 422, "problem": 409, "broad": 422}
 	for name, err := range errs {
 		ts.route("GET", "/api/v1/test/err/"+name, Operation{Summary: "test", Auth: AuthPublic, Response: healthResponse{}},
 			func(*fiber.Ctx) error { return err })
@@ -146,6 +147,10 @@ func TestTypedErrorsMapToStatuses(t *testing.T) {
 			}
 		case "problem":
 			if p.Title != "Version Mismatch" {
+				t.Errorf("%s: %+v", name, p)
+			}
+		case "broad": // not a 503: retrying will not help
+			if p.Title != "Request Too Broad" || !strings.Contains(p.Detail, "narrow the filter") || resp.Header.Get("Retry-After") != "" {
 				t.Errorf("%s: %+v", name, p)
 			}
 		}

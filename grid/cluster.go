@@ -3,7 +3,6 @@ package grid
 import (
 	"cmp"
 	"context"
-	"fmt"
 	"math"
 	"slices"
 	"sync"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/paulmach/orb"
-	"github.com/paulmach/orb/encoding/wkb"
 )
 
 // HazardFilter selects the hazards an analysis (clusters, hot spots) runs over. Empty
@@ -77,6 +75,15 @@ func (p ClusterParams) tile() float64 {
 	return max(10000, 10*p.EpsM)
 }
 
+// minSplit is the narrowest a dense tile is cut to: 4·eps+2 under an explicit TileM
+// (tests), else 2.5 km or 10·eps (the halo of 2·eps then adds at most a third).
+func (p ClusterParams) minSplit() float64 {
+	if p.TileM >= 4*p.EpsM+2 {
+		return 4*p.EpsM + 2
+	}
+	return max(2500, 10*p.EpsM)
+}
+
 // groups is how many statements share the tiles: Workers, or half the pool (2…4).
 func (p ClusterParams) groups(s *Store) int {
 	if p.Workers > 0 {
@@ -114,61 +121,6 @@ type StreetRef struct {
 	Name string `json:"name"`
 }
 
-// Partitioned DBSCAN. The hazards are split into square tiles of UTM 51N (TileM metres).
-// Each tile clusters its own hazards ("home") plus a halo: every hazard within 2·eps of the
-// tile, copied into it (ST_ClusterDBSCAN … OVER (PARTITION BY tile)). Why 2·eps: DBSCAN
-// only undercounts a hazard's neighbours where its eps-disc leaves the tile's input, and
-// that makes it non-core, never falsely core. With a 2·eps halo, a home hazard and every
-// hazard within eps of it see their whole eps-disc, so in its home tile
-//   - a home hazard is core, border or noise exactly as in the unpartitioned DBSCAN, and
-//   - every core–core link (p, q within eps) is seen, with both core, in p's home tile.
-//
-// Tile clusters are then merged (union-find) when they share a hazard that is truly core;
-// core-ness is checked in SQL (ST_DWithin with LIMIT min_points) only for hazards
-// clustered in two tiles, and only until each pair of tile clusters is joined or has no
-// candidate left (linkCores). A false core never occurs, so no false merge does either. Each
-// hazard takes the merged cluster of its home tile. The result has the same clusters as
-// ST_ClusterDBSCAN(geom_m, eps, min_points) OVER () (same core members); a border hazard
-// within eps of two clusters may land in either, as PostGIS allows.
-//
-// The tile of a hazard and its halo are arithmetic on ST_X/ST_Y (no spatial join): the
-// first scan gives every hazard its home tile, the second copies the hazards near a tile
-// edge into the neighbouring tiles within 2·eps. A tile is an ordinary window partition,
-// never the whole table. Within a tile the hazards reach DBSCAN in H3 order, so that
-// neighbours are looked up near each other in memory, which alone halves its time (the
-// frame does not matter: ST_ClusterDBSCAN reads the whole partition). The tiles are dealt
-// into $14 groups ($13 is this statement's group), run as concurrent statements; on Citus
-// a group would be a worker's share.
-const clusterTilesSQL = `WITH home AS (
-  SELECT h.district_code, h.id, h.h3, h.geom_m,
-         floor(ST_X(h.geom_m) / $11::float8)::int AS tx, floor(ST_Y(h.geom_m) / $11::float8)::int AS ty
-  FROM hazards h
-  WHERE ` + hazardFilterSQL + `
-), near AS (
-  SELECT h.district_code, h.id, h.h3, h.geom_m, e.tx, e.ty,
-         ST_X(h.geom_m) - e.tx * $11::float8 AS fx, ST_Y(h.geom_m) - e.ty * $11::float8 AS fy
-  FROM hazards h
-  CROSS JOIN LATERAL (SELECT floor(ST_X(h.geom_m) / $11::float8)::int AS tx, floor(ST_Y(h.geom_m) / $11::float8)::int AS ty) e
-  WHERE ` + hazardFilterSQL + `
-), halo AS (
-  SELECT n.district_code, n.id, n.h3, n.geom_m, n.tx + o.dx AS tx, n.ty + o.dy AS ty
-  FROM near n
-  CROSS JOIN (VALUES (-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)) AS o(dx, dy)
-  WHERE (n.fx < $12::float8 OR n.fx > $11::float8 - $12::float8 OR n.fy < $12::float8 OR n.fy > $11::float8 - $12::float8)
-    AND power(CASE o.dx WHEN -1 THEN n.fx WHEN 1 THEN $11::float8 - n.fx ELSE 0 END, 2)
-      + power(CASE o.dy WHEN -1 THEN n.fy WHEN 1 THEN $11::float8 - n.fy ELSE 0 END, 2) <= power($12::float8, 2)
-), tiled AS (
-  SELECT district_code, id, h3, geom_m, tx, ty, true AS home FROM home WHERE ((tx * 31 + ty) % $14::int + $14::int) % $14::int = $13::int
-  UNION ALL
-  SELECT district_code, id, h3, geom_m, tx, ty, false FROM halo WHERE ((tx * 31 + ty) % $14::int + $14::int) % $14::int = $13::int
-)
-SELECT district_code, id, tx, ty, home, cid FROM (
-  SELECT district_code, id, tx, ty, home,
-         ST_ClusterDBSCAN(geom_m, $9::float8, $10::int) OVER (PARTITION BY tx, ty ORDER BY h3) AS cid
-  FROM tiled
-) c
-WHERE cid IS NOT NULL`
-
 // clusterCoreSQL keeps the hazards of ($11 district codes, $12 ids) that are core: at least
 // $10 matching hazards (itself included) within $9 metres. LIMIT stops each count early.
 const clusterCoreSQL = `SELECT m.id
@@ -188,105 +140,12 @@ const clusterPlainSQL = `SELECT district_code, id, cid FROM (
 ) c
 WHERE cid IS NOT NULL`
 
-// clusterSummarySQL describes each cluster from its members ($1 district codes, $2 ids,
-// $3 cluster numbers); $4 is the buffer for hulls that are points or lines.
-const clusterSummarySQL = `WITH m AS (
-  SELECT h.geom_m, h.level, h.category, h.street_code, m.k
-  FROM unnest($1::text[], $2::bigint[], $3::int[]) AS m(dc, id, k)
-  JOIN hazards h ON h.district_code = m.dc AND h.id = m.id
-), g AS (
-  SELECT k, count(*) AS n, ST_ConvexHull(ST_Collect(geom_m)) AS hull, ST_Centroid(ST_Collect(geom_m)) AS centroid,
-         count(*) FILTER (WHERE level = '一般') AS general, count(*) FILTER (WHERE level = '重大') AS major,
-         mode() WITHIN GROUP (ORDER BY category) AS category,
-         array_remove(array_agg(DISTINCT street_code), NULL) AS streets
-  FROM m GROUP BY k
-)
-SELECT g.k, g.n,
-       ST_AsBinary(ST_Transform(CASE WHEN GeometryType(g.hull) = 'POLYGON' THEN g.hull ELSE ST_Buffer(g.hull, $4::float8, 8) END, 4326)),
-       ST_X(ST_Transform(g.centroid, 4326)), ST_Y(ST_Transform(g.centroid, 4326)),
-       g.general, g.major, g.category,
-       coalesce((SELECT array_agg(s.code ORDER BY s.code) FROM unnest(g.streets) AS s(code)), '{}'),
-       coalesce((SELECT array_agg(coalesce(a.name, '') ORDER BY s.code) FROM unnest(g.streets) AS s(code) LEFT JOIN areas a ON a.code = s.code), '{}')
-FROM g ORDER BY g.k`
-
 // membership is the clusters of the clustered hazards (noise left out), numbered 1… by
 // size, largest first (ties: smallest hazard id first).
 type membership struct {
 	dc      []string
 	id      []int64
 	cluster []int32
-}
-
-// HazardClusters runs the partitioned DBSCAN over the hazards f selects and describes
-// each cluster.
-func (s *Store) HazardClusters(ctx context.Context, f HazardFilter, p ClusterParams) ([]HazardCluster, error) {
-	if err := p.Validate(); err != nil {
-		return nil, err
-	}
-	m, err := s.clusterMembership(ctx, f, p)
-	if err != nil {
-		return nil, err
-	}
-	return s.describeClusters(ctx, m, p)
-}
-
-// clusterMembership is the partitioned DBSCAN (see clusterTilesSQL).
-func (s *Store) clusterMembership(ctx context.Context, f HazardFilter, p ClusterParams) (membership, error) {
-	groups := p.groups(s)
-	parts := make([]*tileGroup, groups)
-	err := concurrently(ctx, groups, func(ctx context.Context, g int) error {
-		var err error
-		parts[g], err = s.clusterTileGroup(ctx, f, p, g, groups)
-		return err
-	})
-	if err != nil {
-		return membership{}, err
-	}
-	// Node numbers of group g are offset by the nodes of the groups before it (a tile, so
-	// a node, belongs to one group).
-	var home membership
-	var homeNode []int32
-	halo := map[int64]*sharedHazard{}
-	offset := int32(0)
-	for _, tg := range parts {
-		home.dc = append(home.dc, tg.dc...)
-		home.id = append(home.id, tg.id...)
-		for _, n := range tg.node {
-			homeNode = append(homeNode, n+offset)
-		}
-		for id, sh := range tg.halo {
-			all := halo[id]
-			if all == nil {
-				all = &sharedHazard{dc: sh.dc, home: -1}
-				halo[id] = all
-			}
-			for _, n := range sh.nodes {
-				all.nodes = append(all.nodes, n+offset)
-			}
-		}
-		offset += tg.nodes
-	}
-	// A hazard clustered in its home tile and in another is a candidate link; a hazard
-	// that is noise at home is not core, so it links nothing.
-	var candDC []string
-	var candID []int64
-	for i, id := range home.id {
-		if sh := halo[id]; sh != nil {
-			sh.home = homeNode[i]
-			candDC = append(candDC, sh.dc)
-			candID = append(candID, id)
-		}
-	}
-	uf := newUnionFind(int(offset))
-	if err := s.linkCores(ctx, f, p, groups, halo, uf, candDC, candID); err != nil {
-		return membership{}, err
-	}
-	home.cluster = make([]int32, len(home.id))
-	for i := range homeNode {
-		home.cluster[i] = uf.find(homeNode[i])
-	}
-	home.renumber()
-	return home, nil
 }
 
 // linkCores unions the tile clusters that share a core hazard. Checking every candidate
@@ -354,65 +213,6 @@ func (s *Store) linkCores(ctx context.Context, f HazardFilter, p ClusterParams, 
 	return nil
 }
 
-// tileGroup is what one group's statement returned: its clustered home hazards with
-// their tile cluster (node), and the halo copies that were clustered, by hazard.
-type tileGroup struct {
-	dc    []string
-	id    []int64
-	node  []int32
-	halo  map[int64]*sharedHazard
-	nodes int32
-}
-
-type sharedHazard struct {
-	dc    string
-	home  int32 // node of the home tile; -1 while unseen (noise at home)
-	nodes []int32
-}
-
-func (s *Store) clusterTileGroup(ctx context.Context, f HazardFilter, p ClusterParams, g, groups int) (*tileGroup, error) {
-	type nodeKey struct{ tx, ty, cid int32 }
-	nodes := map[nodeKey]int32{}
-	tg := &tileGroup{halo: map[int64]*sharedHazard{}}
-	args := append(f.args(), p.EpsM, p.MinPoints, p.tile(), 2*p.EpsM+1, g, groups) // +1 m: float slack
-	var (
-		dc         string
-		id         int64
-		tx, ty, cd int32
-		isHome     bool
-	)
-	err := withAnalysisSettings(ctx, s, func(q pgx.Tx) error {
-		rows, err := q.Query(ctx, clusterTilesSQL, args...)
-		if err != nil {
-			return err
-		}
-		_, err = pgx.ForEachRow(rows, []any{&dc, &id, &tx, &ty, &isHome, &cd}, func() error {
-			k := nodeKey{tx, ty, cd}
-			n, ok := nodes[k]
-			if !ok {
-				n = int32(len(nodes))
-				nodes[k] = n
-			}
-			if isHome {
-				tg.dc = append(tg.dc, dc)
-				tg.id = append(tg.id, id)
-				tg.node = append(tg.node, n)
-				return nil
-			}
-			sh := tg.halo[id]
-			if sh == nil {
-				sh = &sharedHazard{dc: dc, home: -1}
-				tg.halo[id] = sh
-			}
-			sh.nodes = append(sh.nodes, n)
-			return nil
-		})
-		return err
-	})
-	tg.nodes = int32(len(nodes))
-	return tg, err
-}
-
 // withAnalysisSettings runs fn in a read-only transaction tuned for one big analytic
 // statement: no JIT (compiling the window query costs more than it saves) and room to
 // sort the tiles in memory. The plain reference query runs under the same settings.
@@ -422,6 +222,11 @@ func withAnalysisSettings(ctx context.Context, s *Store, fn func(pgx.Tx) error) 
 			return err
 		}
 		if _, err := tx.Exec(ctx, `SET LOCAL work_mem = '128MB'`); err != nil {
+			return err
+		}
+		// Each tile's statement is planned for its own envelope: a generic plan cannot
+		// see how few rows the envelope selects and may scan the table.
+		if _, err := tx.Exec(ctx, `SET LOCAL plan_cache_mode = force_custom_plan`); err != nil {
 			return err
 		}
 		return fn(tx)
@@ -513,42 +318,6 @@ func (m *membership) renumber() {
 	for i, c := range m.cluster {
 		m.cluster[i] = next[c]
 	}
-}
-
-func (s *Store) describeClusters(ctx context.Context, m membership, p ClusterParams) ([]HazardCluster, error) {
-	if len(m.id) == 0 {
-		return []HazardCluster{}, nil
-	}
-	rows, err := s.Pool.Query(ctx, clusterSummarySQL, m.dc, m.id, m.cluster, p.EpsM/2)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (HazardCluster, error) {
-		var (
-			c              HazardCluster
-			hull           []byte
-			general, major int
-			codes, names   []string
-		)
-		if err := row.Scan(&c.ID, &c.Members, &hull, &c.Centroid[0], &c.Centroid[1], &general, &major, &c.TopCategory, &codes, &names); err != nil {
-			return c, err
-		}
-		g, err := wkb.Unmarshal(hull)
-		if err != nil {
-			return c, fmt.Errorf("cluster %d hull: %w", c.ID, err)
-		}
-		poly, ok := g.(orb.Polygon)
-		if !ok {
-			return c, fmt.Errorf("cluster %d hull is a %s", c.ID, g.GeoJSONType())
-		}
-		c.Hull = poly
-		c.Levels = map[string]int{"一般": general, "重大": major}
-		c.Streets = make([]StreetRef, len(codes))
-		for i := range codes {
-			c.Streets[i] = StreetRef{Code: codes[i], Name: names[i]}
-		}
-		return c, nil
-	})
 }
 
 // unionFind is a disjoint-set forest over 0…n-1 with path halving and union by size.

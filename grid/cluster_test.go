@@ -2,12 +2,16 @@ package grid_test
 
 import (
 	"context"
+	"errors"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/encoding/wkt"
 	"github.com/paulmach/orb/planar"
 
 	"safegrid/grid"
@@ -332,5 +336,78 @@ func TestClusterBorderHazardDoesNotMerge(t *testing.T) {
 		if len(m) != 50 || len(clusters) != 3 || clusters[1] != 39 || clusters[2]+clusters[3] != 11 {
 			t.Errorf("plain %v: %d clustered, clusters by size %v; want 50 in 3 (39, 6, 5)", plain, len(m), clusters)
 		}
+	}
+}
+
+// TestClusterSummariesMatchSQL: the clusters the service describes from its tiles'
+// summaries (counts, levels, most common category, streets, hull of the hull vertices,
+// centroid from coordinate sums) are what one plain SQL statement over every member says.
+func TestClusterSummariesMatchSQL(t *testing.T) {
+	st := testdb.New(t, nil)
+	ctx := context.Background()
+	seedClusterAreas(t, st)
+	insertUTMHazards(t, st, borderHazards(2000, 11))
+	if _, err := st.Pool.Exec(ctx, `UPDATE hazards SET category = (ARRAY['消防安全', '用电安全', '危化品管理'])[1 + id % 3],
+  street_code = CASE id % 4 WHEN 0 THEN NULL WHEN 1 THEN '310101002' ELSE '310101013' END`); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []grid.ClusterParams{{EpsM: 50, MinPoints: 5, TileM: 2000}, {EpsM: 30, MinPoints: 3, TileM: 2000, Workers: 3}, {EpsM: 100, MinPoints: 4}} {
+		got, ref, err := grid.ClustersBothWays(ctx, st, grid.HazardFilter{}, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(ref) || len(got) < 20 {
+			t.Fatalf("%+v: %d clusters, reference %d", p, len(got), len(ref))
+		}
+		for i, c := range got {
+			r := ref[i]
+			var streets []string
+			for _, s := range c.Streets {
+				streets = append(streets, s.Code)
+			}
+			if c.ID != r.ID || c.Members != r.Members || c.Levels["一般"] != r.General || c.Levels["重大"] != r.Major ||
+				c.TopCategory != r.TopCategory || !slices.Equal(streets, r.Streets) {
+				t.Errorf("%+v cluster %d: %+v, reference %+v", p, c.ID, c, r)
+			}
+			if math.Abs(c.Centroid[0]-r.Centroid[0]) > 1e-9 || math.Abs(c.Centroid[1]-r.Centroid[1]) > 1e-9 {
+				t.Errorf("cluster %d centroid %v, reference %v", c.ID, c.Centroid, r.Centroid)
+			}
+			g, err := wkt.Unmarshal(r.HullWKT)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, ok := g.(orb.Polygon)
+			if !ok || len(want) != 1 || len(c.Hull) != 1 || !sameVertices(c.Hull[0], want[0]) {
+				t.Errorf("cluster %d hull %v, reference %v", c.ID, c.Hull, r.HullWKT)
+			}
+		}
+	}
+}
+
+// sameVertices: the two closed rings have the same vertices (each may start anywhere).
+func sameVertices(a, b orb.Ring) bool {
+	set := func(r orb.Ring) map[[2]float64]bool {
+		m := map[[2]float64]bool{}
+		for _, p := range r {
+			m[[2]float64{math.Round(p[0]*1e9) / 1e9, math.Round(p[1]*1e9) / 1e9}] = true
+		}
+		return m
+	}
+	return maps.Equal(set(a), set(b))
+}
+
+// TestHazardClustersTooBroad: clustering that runs out of time says the request is too
+// broad (the API's 422), not that the service is unavailable.
+func TestHazardClustersTooBroad(t *testing.T) {
+	st := testdb.New(t, nil)
+	seedClusterAreas(t, st)
+	insertUTMHazards(t, st, borderHazards(2000, 3))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Nanosecond)
+	defer cancel()
+	<-ctx.Done()
+	_, err := st.HazardClusters(ctx, grid.HazardFilter{}, grid.ClusterParams{EpsM: 50, MinPoints: 5})
+	var tb *grid.TooBroadError
+	if !errors.As(err, &tb) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err %v (%T)", err, err)
 	}
 }

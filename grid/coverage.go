@@ -206,9 +206,11 @@ type CoverageResult struct {
 // Analyst runs the coverage and siting analyses over a store. It caches the land cells
 // (which depend only on the areas), so keep one per store.
 type Analyst struct {
-	st   *Store
-	mu   sync.Mutex
-	land map[int]*landSet
+	st       *Store
+	mu       sync.Mutex
+	land     map[int]*landSet
+	covCache []*coverageMap // most recently used first (coverage_tiles.go)
+	buildMu  sync.Mutex     // one coverage map is built at a time
 }
 
 // NewAnalyst returns an Analyst over st.
@@ -827,37 +829,7 @@ type CoverageCell struct {
 	Covered    bool
 	District   string
 	Street     string
-	DistanceM  float64 // to the nearest counted station
+	DistanceM  float64 // to the nearest counted station; -1 when none
 	NearestFor string  // code of the nearest counted station
-}
-
-// CoverageCells returns the land cells with whether their centre is covered, optionally
-// only those of one district.
-func (a *Analyst) CoverageCells(ctx context.Context, p CoverageParams, district string) ([]CoverageCell, error) {
-	p = p.WithDefaults()
-	if err := p.Validate(); err != nil {
-		return nil, err
-	}
-	st, err := a.countedStations(ctx, p)
-	if err != nil {
-		return nil, err
-	}
-	land, err := a.landCells(ctx, p.Resolution)
-	if err != nil {
-		return nil, err
-	}
-	rc := newReach(st, p.RadiusM())
-	out := []CoverageCell{}
-	for _, lc := range land {
-		if district != "" && lc.district != district {
-			continue
-		}
-		c := CoverageCell{Cell: lc.cell.String(), Polygon: geo.CellPolygon(lc.cell), Covered: rc.covered(lc.x, lc.y), District: lc.district, Street: lc.street, DistanceM: -1}
-		if i := nearest(st, lc.x, lc.y); i >= 0 {
-			c.DistanceM = math.Round(math.Hypot(lc.x-st[i].x, lc.y-st[i].y)*10) / 10
-			c.NearestFor = st[i].Code
-		}
-		out = append(out, c)
-	}
-	return out, nil
+	Minutes    float64 // DistanceM × detour ÷ speed; -1 when none
 }

@@ -37,3 +37,17 @@ type InvalidError struct {
 }
 
 func (e *InvalidError) Error() string { return fmt.Sprintf("%s: %s", e.Field, e.Reason) }
+
+// TooBroadError is an analysis that did not finish in time over everything the request
+// selects (422 from the API): retrying will not help, a narrower request will.
+type TooBroadError struct {
+	What string // "hazard clustering"
+	Hint string // how to narrow the request
+	Err  error
+}
+
+func (e *TooBroadError) Error() string {
+	return fmt.Sprintf("%s did not finish in time: the request selects too much; %s", e.What, e.Hint)
+}
+
+func (e *TooBroadError) Unwrap() error { return e.Err }

@@ -70,6 +70,7 @@ type SitingResult struct {
 	RadiusM       float64        `json:"radius_m"`
 	DemandPoints  int            `json:"demand_points"`
 	Candidates    int            `json:"candidates"`
+	Excluded      int            `json:"excluded_candidates" doc:"the caller's candidates left out: within 200 m of a 危化品 enterprise (GB 51080 §4.1.5)"`
 	Stations      int            `json:"stations" doc:"counted existing stations"`
 	TotalWeight   float64        `json:"total_weight"`
 	Before        SitingCoverage `json:"before"`
@@ -91,6 +92,7 @@ type SitingModel struct {
 	Stations    int
 	RadiusM     float64
 	DemandCount int
+	Excluded    int // the caller's candidates within 200 m of a 危化品 enterprise
 	cands       []candidate
 }
 
@@ -178,14 +180,15 @@ func (a *Analyst) BuildSiting(ctx context.Context, p SitingParams) (*SitingModel
 		dx, dy, err = a.st.toUTM(gctx, lons, lats)
 		return err
 	})
+	var excluded int
 	g.Go(func() (err error) {
-		cands, err = a.candidates(gctx, p)
+		cands, excluded, err = a.candidates(gctx, p)
 		return err
 	})
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	m := &SitingModel{Stations: len(st), RadiusM: r, DemandCount: len(dcell)}
+	m := &SitingModel{Stations: len(st), RadiusM: r, DemandCount: len(dcell), Excluded: excluded}
 	// Only demand not covered yet enters the instance.
 	var ux, uy []float64
 	for i := range dcell {
@@ -224,9 +227,54 @@ func (a *Analyst) BuildSiting(ctx context.Context, p SitingParams) (*SitingModel
 	return m, nil
 }
 
+// hazchemNearSQL lists the UTM points ($1 x, $2 y; 1-based) within 200 m of a 危化品
+// enterprise (GB 51080 §4.1.5).
+const hazchemNearSQL = `SELECT i::int FROM unnest($1::float8[], $2::float8[]) WITH ORDINALITY AS c(x, y, i)
+WHERE EXISTS (SELECT 1 FROM enterprises e
+              WHERE ST_DWithin(e.geom_m, ST_SetSRID(ST_MakePoint(c.x, c.y), 32651), 200) AND e.industry LIKE '危化品%')`
+
+// nearHazchem reports, for each UTM point, whether a 危化品 enterprise is within 200 m.
+func (a *Analyst) nearHazchem(ctx context.Context, xs, ys []float64) ([]bool, error) {
+	var near []int
+	if err := pgxCollect(ctx, a.st, &near, hazchemNearSQL, xs, ys); err != nil {
+		return nil, err
+	}
+	out := make([]bool, len(xs))
+	for _, i := range near {
+		out[i-1] = true
+	}
+	return out, nil
+}
+
 // candidates are the land cells at CandidateRes away from hazardous chemicals, or the
-// caller's points.
-func (a *Analyst) candidates(ctx context.Context, p SitingParams) ([]candidate, error) {
+// caller's points that are; excluded counts the caller's points left out. A station
+// stands at least 200 m from a hazardous-chemical site wherever it is proposed.
+func (a *Analyst) candidates(ctx context.Context, p SitingParams) (out []candidate, excluded int, err error) {
+	out, err = a.candidateList(ctx, p)
+	if err != nil || len(p.Candidates) == 0 {
+		return out, 0, err
+	}
+	xs, ys := make([]float64, len(out)), make([]float64, len(out))
+	for i, c := range out {
+		xs[i], ys[i] = c.x, c.y
+	}
+	near, err := a.nearHazchem(ctx, xs, ys)
+	if err != nil {
+		return nil, 0, err
+	}
+	kept := out[:0]
+	for i, c := range out {
+		if !near[i] {
+			kept = append(kept, c)
+		}
+	}
+	if len(kept) == 0 {
+		return nil, 0, &InvalidError{Field: "candidates", Reason: "every candidate is within 200 m of a hazardous-chemical (危化品) enterprise (GB 51080 §4.1.5)"}
+	}
+	return kept, len(out) - len(kept), nil
+}
+
+func (a *Analyst) candidateList(ctx context.Context, p SitingParams) ([]candidate, error) {
 	var out []candidate
 	if len(p.Candidates) > 0 {
 		lons, lats := make([]float64, len(p.Candidates)), make([]float64, len(p.Candidates))
@@ -263,16 +311,9 @@ FROM unnest($1::float8[], $2::float8[]) WITH ORDINALITY AS c(x, y, i), area_tag(
 	for i, lc := range land {
 		xs[i], ys[i] = lc.x, lc.y
 	}
-	var near []int
-	if err := pgxCollect(ctx, a.st, &near, `
-SELECT i::int FROM unnest($1::float8[], $2::float8[]) WITH ORDINALITY AS c(x, y, i)
-WHERE EXISTS (SELECT 1 FROM enterprises e
-              WHERE ST_DWithin(e.geom_m, ST_SetSRID(ST_MakePoint(c.x, c.y), 32651), 200) AND e.industry LIKE '危化品%')`, xs, ys); err != nil {
+	excluded, err := a.nearHazchem(ctx, xs, ys)
+	if err != nil {
 		return nil, err
-	}
-	excluded := make([]bool, len(land))
-	for _, i := range near {
-		excluded[i-1] = true
 	}
 	for i, lc := range land {
 		if excluded[i] {
@@ -296,7 +337,7 @@ func (a *Analyst) Siting(ctx context.Context, p SitingParams) (*SitingResult, er
 	}
 	solveStart := time.Now()
 	opt := SolveOptions{TimeLimit: time.Duration(p.TimeLimitS * float64(time.Second)), Seed: p.Seed}
-	res := &SitingResult{Mode: "mclp", RadiusM: m.RadiusM, DemandPoints: m.DemandCount, Candidates: len(m.cands), Stations: m.Stations, TotalWeight: m.TotalWeight, Sites: []SiteChoice{}}
+	res := &SitingResult{Mode: "mclp", RadiusM: m.RadiusM, DemandPoints: m.DemandCount, Candidates: len(m.cands), Excluded: m.Excluded, Stations: m.Stations, TotalWeight: m.TotalWeight, Sites: []SiteChoice{}}
 	share := func(w float64) SitingCoverage {
 		c := SitingCoverage{Weight: w}
 		if m.TotalWeight > 0 {

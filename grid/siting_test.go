@@ -3,6 +3,7 @@ package grid_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -236,6 +237,21 @@ VALUES ('310112', '913100009999999999', '化工', '危化品储存', '低', $3, 
 		if s.Cell == res2.Sites[0].Cell {
 			t.Errorf("site %s is within 200 m of a 危化品 enterprise", s.Cell)
 		}
+	}
+
+	// The caller's own candidates obey the same 200 m rule: one beside the 危化品
+	// enterprise is left out (and counted); only such candidates is an error.
+	beside := grid.SitePoint{Lon: c.Lng + 0.001, Lat: c.Lat} // about 95 m east
+	res4, err := an.Siting(ctx, grid.SitingParams{K: 1, Candidates: []grid.SitePoint{beside, e5}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res4.Candidates != 1 || res4.Excluded != 1 || len(res4.Sites) != 1 || res4.Sites[0].Lon != e5.Lon {
+		t.Errorf("caller candidates beside a 危化品 enterprise: %+v", res4)
+	}
+	var inv *grid.InvalidError
+	if _, err := an.Siting(ctx, grid.SitingParams{K: 1, Candidates: []grid.SitePoint{beside}}); !errors.As(err, &inv) || inv.Field != "candidates" {
+		t.Errorf("only candidates beside a 危化品 enterprise: %v", err)
 	}
 
 	// LSCP: everything is reachable (the 危化品 enterprise from other candidates).

@@ -158,7 +158,7 @@ func coverageGeoJSON(cells []grid.CoverageCell) *geojson.FeatureCollection {
 		ft := geojson.NewFeature(c.Polygon)
 		ft.Properties = geojson.Properties{
 			"cell": c.Cell, "covered": c.Covered, "district_code": c.District, "street_code": c.Street,
-			"nearest_station": c.NearestFor, "distance_m": c.DistanceM,
+			"nearest_station": c.NearestFor, "distance_m": c.DistanceM, "minutes": c.Minutes,
 		}
 		fc.Append(ft)
 	}
@@ -260,6 +260,9 @@ func writeSitingLP(cmd *cobra.Command, an *grid.Analyst, sp grid.SitingParams, p
 
 func printSiting(w io.Writer, res *grid.SitingResult) {
 	fmt.Fprintf(w, "%s: %d demand cells, %d candidates, %d stations, reach %.0f m\n", strings.ToUpper(res.Mode), res.DemandPoints, res.Candidates, res.Stations, res.RadiusM)
+	if res.Excluded > 0 {
+		fmt.Fprintf(w, "%d of your candidates left out: within 200 m of a 危化品 enterprise (GB 51080 §4.1.5)\n", res.Excluded)
+	}
 	fmt.Fprintf(w, "covered risk-weighted demand: before %.0f (%.2f%%), after %.0f (%.2f%%)", res.Before.Weight, 100*res.Before.Share, res.After.Weight, 100*res.After.Share)
 	if res.Mode == "mclp" {
 		fmt.Fprintf(w, "; no %d sites cover more than %.0f (%.2f%%)", res.K, res.UpperBound.Weight, 100*res.UpperBound.Share)
