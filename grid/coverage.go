@@ -211,6 +211,7 @@ type Analyst struct {
 	land     map[int]*landSet
 	covCache []*coverageMap // most recently used first (coverage_tiles.go)
 	buildMu  sync.Mutex     // one coverage map is built at a time
+	geoms    cellGeoms      // cells near stations, for cellClasses
 }
 
 // NewAnalyst returns an Analyst over st.
@@ -523,13 +524,25 @@ const cellMargin = 5.0
 // within a station's reach when its centre plus its largest centre-to-vertex distance
 // (plus a margin) is, and out of a station's reach when its centre minus that is beyond R.
 // Cell centres are placed in UTM by each station's local affine map (see station.jx).
-func cellClasses(st []station, r float64) (full, edge []int64) {
+// cellGeoms keeps the centres and corners of the cells near stations between analyses
+// (h3's boundary call is most of cellClasses' time, and the cells near stations repeat).
+type cellGeoms struct {
+	mu sync.Mutex
+	m  map[h3.Cell]*cellGeom
+}
+
+type cellGeom struct {
+	centre h3.LatLng
+	verts  []h3.LatLng
+}
+
+func cellClasses(st []station, r float64, cells *cellGeoms) (full, edge []int64) {
 	state := map[h3.Cell]int8{} // 1 edge, 2 full
-	type geom struct {
-		centre h3.LatLng
-		verts  []h3.LatLng
+	cells.mu.Lock()
+	defer cells.mu.Unlock()
+	if cells.m == nil {
+		cells.m = map[h3.Cell]*cellGeom{}
 	}
-	cells := map[h3.Cell]*geom{}
 	for _, s := range st {
 		origin := geo.PointCell(orb.Point{s.Lon, s.Lat}, geo.SupervisionRes)
 		// Resolution-9 cells are about 175 m on a side, so k rings reach about 260·k m. The
@@ -539,10 +552,10 @@ func cellClasses(st []station, r float64) (full, edge []int64) {
 			outerTouches := false
 			for ring, cs := range h3.GridDiskDistances(origin, k) {
 				for _, c := range cs {
-					g := cells[c]
+					g := cells.m[c]
 					if g == nil {
-						g = &geom{centre: c.LatLng(), verts: h3.CellToBoundary(c)}
-						cells[c] = g
+						g = &cellGeom{centre: c.LatLng(), verts: h3.CellToBoundary(c)}
+						cells.m[c] = g
 					}
 					cx, cy := s.local(g.centre)
 					rad := 0.0
@@ -623,7 +636,7 @@ func (a *Analyst) Coverage(ctx context.Context, p CoverageParams) (*CoverageResu
 	}
 	rc := newReach(st, r)
 	// The cell classes are worked out while the queries that do not need them run.
-	classes := sync.OnceValues(func() ([]int64, []int64) { return cellClasses(st, r) })
+	classes := sync.OnceValues(func() ([]int64, []int64) { return cellClasses(st, r, &a.geoms) })
 	xs, ys := make([]float64, len(st)), make([]float64, len(st))
 	for i, s := range st {
 		xs[i], ys[i] = s.x, s.y
