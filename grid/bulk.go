@@ -293,13 +293,13 @@ type foreignKey struct {
 // locks the referenced tables in SHARE mode, so that no referenced key can go away before
 // commit (readers are not blocked). It needs the right to set that parameter (a
 // superuser, as on the private cluster, or GRANT SET ON PARAMETER); without it, or when
-// table has triggers of its own, it returns nil and the keys are checked row by row as
-// usual. The caller must call check before commit.
+// table has triggers of its own that replica mode would silence (those ENABLE ALWAYS
+// still fire), it returns nil and the keys are checked row by row as usual. The caller must call check before commit.
 func deferForeignKeys(ctx context.Context, tx pgx.Tx, table string) (foreignKeys, error) {
 	var may bool
 	if err := tx.QueryRow(ctx, `
 SELECT has_parameter_privilege('session_replication_role', 'SET')
-   AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal)`, ident(table)).Scan(&may); err != nil || !may {
+   AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal AND tgenabled <> 'A')`, ident(table)).Scan(&may); err != nil || !may {
 		return nil, err
 	}
 	rows, err := tx.Query(ctx, `

@@ -120,8 +120,16 @@ func TestBulkForeignKeysCheckedOnce(t *testing.T) {
 	}
 	ins := `INSERT INTO enterprises (district_code, uscc, name, industry, risk_level, h3, geom)
 VALUES ($1, '91310101MA1FL0XX1B', 'x', '其他', '低', 1, ST_SetSRID(ST_MakePoint(121.47, 31.23), 4326))`
+	var v0, v1 int64
+	if err := tx.QueryRow(ctx, `SELECT version FROM data_versions WHERE name = 'enterprises'`).Scan(&v0); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := tx.Exec(ctx, ins, "310101"); err != nil {
 		t.Fatal(err)
+	}
+	// The data-version trigger is ENABLE ALWAYS: it fires with the other triggers off.
+	if err := tx.QueryRow(ctx, `SELECT version FROM data_versions WHERE name = 'enterprises'`).Scan(&v1); err != nil || v1 != v0+1 {
+		t.Fatalf("data version %d -> %d (%v); want one step", v0, v1, err)
 	}
 	if err := check(); err != nil {
 		t.Fatalf("a good row: %v", err)
@@ -131,6 +139,11 @@ VALUES ($1, '91310101MA1FL0XX1B', 'x', '其他', '低', 1, ST_SetSRID(ST_MakePoi
 		t.Fatalf("session_replication_role after the check = %q, %v; want origin", role, err)
 	}
 
+	// (The first transaction holds the data-version row until it ends: writers of a table
+	// take turns on it.)
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
 	tx2, err := st.Pool.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)

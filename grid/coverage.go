@@ -212,6 +212,7 @@ type Analyst struct {
 	covCache []*coverageMap // most recently used first (coverage_tiles.go)
 	buildMu  sync.Mutex     // one coverage map is built at a time
 	geoms    cellGeoms      // cells near stations, for cellClasses
+	ents     entSummary     // the enterprises per cell, for Coverage
 }
 
 // NewAnalyst returns an Analyst over st.
@@ -590,25 +591,12 @@ func cellClasses(st []station, r float64, cells *cellGeoms) (full, edge []int64)
 	return full, edge
 }
 
-// enterpriseCountSQL counts enterprises per district, street and risk level outside the
-// partly covered cells ($2); those in wholly covered cells ($1) are covered.
-const enterpriseCountSQL = `
-SELECT district_code, coalesce(street_code, ''), risk_level, count(*), count(*) FILTER (WHERE h3 = ANY ($1::bigint[]))
-FROM enterprises
-WHERE NOT (h3 = ANY ($2::bigint[]))
-GROUP BY 1, 2, 3`
-
 // enterpriseEdgeSQL returns the enterprises in partly covered cells, for Go to measure
 // against the stations one by one.
 const enterpriseEdgeSQL = `
 SELECT district_code, coalesce(street_code, ''), risk_level, ST_X(geom_m), ST_Y(geom_m)
 FROM enterprises
 WHERE h3 = ANY ($1::bigint[])`
-
-// cellWeightSQL is the risk-weighted enterprise count per resolution-9 cell.
-const cellWeightSQL = `
-SELECT h3, sum(CASE risk_level WHEN '重大' THEN 4 WHEN '较大' THEN 3 WHEN '一般' THEN 2 ELSE 1 END)::float8
-FROM enterprises GROUP BY 1`
 
 // smallKindsSQL counts underground spaces and occupancy sites per district and street,
 // covered when ST_DWithin(geom_m, station, R) for a counted station (index-driven from
@@ -622,6 +610,57 @@ FROM underground_spaces t LEFT JOIN u USING (district_code, id) GROUP BY 2, 3
 UNION ALL
 SELECT 'gas_occupancy_sites', t.district_code, coalesce(t.street_code, ''), count(*), count(o.id)
 FROM gas_occupancy_sites t LEFT JOIN o USING (district_code, id) GROUP BY 2, 3`
+
+// entCell counts the enterprises of one resolution-9 cell, district, street and risk level.
+type entCell struct {
+	h3                     int64
+	district, street, risk string
+	n                      int64
+}
+
+// entSummary is the enterprises per cell (about a fifth as many rows as enterprises),
+// kept between analyses and rebuilt when the enterprises' data version (migration 00006)
+// has moved: the coverage of the whole city then reads no enterprise table at all but the
+// few in partly covered cells.
+type entSummary struct {
+	mu      sync.Mutex
+	built   bool
+	version int64
+	cells   []entCell
+}
+
+// enterpriseCells returns the summary, read in one snapshot with the version it matches.
+func (a *Analyst) enterpriseCells(ctx context.Context) ([]entCell, error) {
+	a.ents.mu.Lock()
+	defer a.ents.mu.Unlock()
+	tx, err := a.st.Pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	var v int64
+	if err := tx.QueryRow(ctx, `SELECT version FROM data_versions WHERE name = 'enterprises'`).Scan(&v); err != nil {
+		return nil, fmt.Errorf("enterprises' data version: %w", err)
+	}
+	if a.ents.built && a.ents.version == v {
+		return a.ents.cells, nil
+	}
+	rows, err := tx.Query(ctx, `SELECT h3, district_code, coalesce(street_code, ''), risk_level, count(*)
+FROM enterprises GROUP BY 1, 2, 3, 4`)
+	if err != nil {
+		return nil, err
+	}
+	cells, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (entCell, error) {
+		var c entCell
+		err := row.Scan(&c.h3, &c.district, &c.street, &c.risk, &c.n)
+		return c, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.ents.built, a.ents.version, a.ents.cells = true, v, cells
+	return cells, nil
+}
 
 // Coverage runs the coverage analysis for the whole city.
 func (a *Analyst) Coverage(ctx context.Context, p CoverageParams) (*CoverageResult, error) {
@@ -695,17 +734,35 @@ func (a *Analyst) Coverage(ctx context.Context, p CoverageParams) (*CoverageResu
 			return rows.Err()
 		})
 	}
+	// The enterprises outside the partly covered cells, from the per-cell summary: those in
+	// wholly covered cells are covered. The summary also gives each cell's risk weight.
+	ents := sync.OnceValues(func() ([]entCell, error) { return a.enterpriseCells(gctx) })
 	g.Go(func() error {
+		cells, err := ents()
+		if err != nil {
+			return err
+		}
 		full, edge := classes()
-		return scan(enterpriseCountSQL, []any{full, edge}, func(rows pgx.Rows) error {
-			var d, s, risk string
-			var n, cov int64
-			if err := rows.Scan(&d, &s, &risk, &n, &cov); err != nil {
-				return err
+		type group struct{ d, s, risk string }
+		sums := map[group][2]float64{}
+		for _, c := range cells {
+			if _, in := slices.BinarySearch(edge, c.h3); in {
+				continue
 			}
-			addEnterprises(d, s, risk, float64(n), float64(cov))
-			return nil
-		})
+			k := group{c.district, c.street, c.risk}
+			v := sums[k]
+			v[0] += float64(c.n)
+			if _, in := slices.BinarySearch(full, c.h3); in {
+				v[1] += float64(c.n)
+			}
+			sums[k] = v
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for k, v := range sums {
+			addEnterprises(k.d, k.s, k.risk, v[0], v[1])
+		}
+		return nil
 	})
 	g.Go(func() error {
 		_, edge := classes()
@@ -752,22 +809,16 @@ func (a *Analyst) Coverage(ctx context.Context, p CoverageParams) (*CoverageResu
 		return rows.Err()
 	})
 	g.Go(func() error {
-		rows, err := a.st.Pool.Query(gctx, cellWeightSQL)
+		cells, err := ents()
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var c int64
-			var w float64
-			if err := rows.Scan(&c, &w); err != nil {
-				return err
-			}
-			if h3.Cell(c).IsValid() {
-				cellWeight[h3.Cell(c).Parent(p.Resolution)] += w
+		for _, c := range cells {
+			if h3.Cell(c.h3).IsValid() {
+				cellWeight[h3.Cell(c.h3).Parent(p.Resolution)] += RiskWeights[c.risk] * float64(c.n)
 			}
 		}
-		return rows.Err()
+		return nil
 	})
 	g.Go(func() error {
 		var err error

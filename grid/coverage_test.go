@@ -425,3 +425,33 @@ func TestStationCap(t *testing.T) {
 		}
 	}
 }
+
+// The coverage keeps a per-cell summary of the enterprises between analyses; a change to
+// the enterprises must show in the next analysis of the same Analyst.
+func TestCoverageSeesNewEnterprises(t *testing.T) {
+	st := testdb.New(t, coverageFixture)
+	ctx := context.Background()
+	an := grid.NewAnalyst(st)
+	before, err := an.Coverage(ctx, grid.CoverageParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Pool.Exec(ctx, `UPDATE enterprises SET uscc = '9131000099' || right(uscc, 8)`); err != nil {
+		t.Fatal(err)
+	}
+	// one next to S1 (covered), one far from both stations
+	if err := insertEnterprises(ctx, st, []utmRow{{1000, 2500, "重大"}, {3500, 200, "低"}}); err != nil {
+		t.Fatal(err)
+	}
+	after, err := an.Coverage(ctx, grid.CoverageParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, a := before.Overall.Enterprises, after.Overall.Enterprises
+	if a.Total != b.Total+2 || a.Covered != b.Covered+1 {
+		t.Fatalf("enterprises before %+v, after %+v; want 2 more, 1 more covered", b, a)
+	}
+	if w := after.Overall.EnterprisesWeighted.Total - before.Overall.EnterprisesWeighted.Total; w != 5 {
+		t.Fatalf("weighted total grew by %v; want 5", w)
+	}
+}

@@ -3,7 +3,9 @@ package grid
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/paulmach/orb"
@@ -155,22 +157,19 @@ func (a *Analyst) BuildSiting(ctx context.Context, p SitingParams) (*SitingModel
 	var cands []candidate
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		rows, err := a.st.Pool.Query(gctx, cellWeightSQL)
+		ents, err := a.enterpriseCells(gctx)
 		if err != nil {
 			return err
 		}
-		for rows.Next() {
-			var c int64
-			var w float64
-			if err := rows.Scan(&c, &w); err != nil {
-				return err
-			}
-			if h3.Cell(c).IsValid() {
-				dcell, dw = append(dcell, h3.Cell(c)), append(dw, w)
+		weight := map[h3.Cell]float64{}
+		for _, c := range ents {
+			if h3.Cell(c.h3).IsValid() {
+				weight[h3.Cell(c.h3)] += RiskWeights[c.risk] * float64(c.n)
 			}
 		}
-		if err := rows.Err(); err != nil {
-			return err
+		dcell = slices.Sorted(maps.Keys(weight))
+		for _, c := range dcell {
+			dw = append(dw, weight[c])
 		}
 		lons, lats := make([]float64, len(dcell)), make([]float64, len(dcell))
 		for i, c := range dcell {
