@@ -1,8 +1,6 @@
 package api
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"net/url"
 	"strconv"
 
@@ -65,35 +63,19 @@ func (s *Server) coverageTileRoutes(an *grid.Analyst) {
 		Response: Schema{"type": "string", "format": "binary"}, Produces: []string{mimeMVT},
 		Problems: []int{fiber.StatusBadRequest},
 	}, func(c *fiber.Ctx) error {
-		var zxy [3]int
-		for i, name := range []string{"z", "x", "y"} {
-			n, err := strconv.Atoi(c.Params(name))
-			if err != nil {
-				return badRequest("%s must be an integer", name)
-			}
-			zxy[i] = n
-		}
-		if !grid.ValidTile(zxy[0], zxy[1], zxy[2]) {
-			return badRequest("no tile %d/%d/%d: zoom 0 to %d, x and y 0 to 2^zoom-1", zxy[0], zxy[1], zxy[2], grid.MaxZoom)
+		z, x, y, err := tileCoords(c)
+		if err != nil {
+			return err
 		}
 		p, district, err := coverageQuery(c)
 		if err != nil {
 			return err
 		}
-		tile, err := an.CoverageTile(c.UserContext(), p, district, zxy[0], zxy[1], zxy[2])
+		tile, err := an.CoverageTile(c.UserContext(), p, district, z, x, y)
 		if err != nil {
 			return err
 		}
-		sum := sha256.Sum256(tile)
-		etag := `"` + hex.EncodeToString(sum[:16]) + `"`
-		c.Set(fiber.HeaderCacheControl, tileCacheControl)
-		c.Set(fiber.HeaderETag, etag)
-		c.Vary(fiber.HeaderAuthorization)
-		if etagMatches(c.Get(fiber.HeaderIfNoneMatch), etag) {
-			return c.SendStatus(fiber.StatusNotModified)
-		}
-		c.Set(fiber.HeaderContentType, mimeMVT)
-		return c.Send(tile)
+		return sendTile(c, tile)
 	})
 }
 

@@ -98,22 +98,37 @@ func (s *Server) tile(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	var zxy [3]int
-	for i, name := range []string{"z", "x", "y"} {
-		n, err := strconv.Atoi(c.Params(name))
-		if err != nil {
-			return badRequest("%s must be an integer", name)
-		}
-		zxy[i] = n
-	}
-	z, x, y := zxy[0], zxy[1], zxy[2]
-	if !grid.ValidTile(z, x, y) {
-		return badRequest("no tile %d/%d/%d: zoom 0 to %d, x and y 0 to 2^zoom-1", z, x, y, grid.MaxZoom)
+	z, x, y, err := tileCoords(c)
+	if err != nil {
+		return err
 	}
 	tile, err := s.store.Tile(c.UserContext(), l, principal(c), z, x, y)
 	if err != nil {
 		return err
 	}
+	return sendTile(c, tile)
+}
+
+// tileCoords reads and checks the z, x and y path parameters of a tile route.
+func tileCoords(c *fiber.Ctx) (z, x, y int, err error) {
+	var zxy [3]int
+	for i, name := range []string{"z", "x", "y"} {
+		n, err := strconv.Atoi(c.Params(name))
+		if err != nil {
+			return 0, 0, 0, badRequest("%s must be an integer", name)
+		}
+		zxy[i] = n
+	}
+	z, x, y = zxy[0], zxy[1], zxy[2]
+	if !grid.ValidTile(z, x, y) {
+		return 0, 0, 0, badRequest("no tile %d/%d/%d: zoom 0 to %d, x and y 0 to 2^zoom-1", z, x, y, grid.MaxZoom)
+	}
+	return z, x, y, nil
+}
+
+// sendTile answers with an MVT, its ETag (a hash of its bytes) and Cache-Control, or 304
+// when If-None-Match names that ETag.
+func sendTile(c *fiber.Ctx, tile []byte) error {
 	sum := sha256.Sum256(tile)
 	etag := `"` + hex.EncodeToString(sum[:16]) + `"`
 	c.Set(fiber.HeaderCacheControl, tileCacheControl)

@@ -176,34 +176,6 @@ func (k *Kind) tableColumns() []string {
 	return append(cols, "geom")
 }
 
-// tableValues are the values of a settled record (tagged in memory, no repair) as
-// stored: the same as the INSERT of writeSQL makes of a staging row.
-func (k *Kind) tableValues(rec record, vals []any) []any {
-	for _, code := range rec.tags {
-		if code == "" {
-			vals = append(vals, nil)
-		} else {
-			vals = append(vals, code)
-		}
-	}
-	for i, f := range k.Fields {
-		v := rec.vals[i]
-		if v == nil && f.Type == Bool {
-			v = false
-		}
-		vals = append(vals, v)
-	}
-	vals = append(vals, rec.h3)
-	if k.hasCells() {
-		if rec.cells != nil {
-			vals = append(vals, rec.cells)
-		} else {
-			vals = append(vals, []int64{rec.h3})
-		}
-	}
-	return append(vals, ewkb4326(rec.wkb))
-}
-
 // ewkb4326 turns WKB into EWKB with SRID 4326, which a geometry column takes in binary COPY.
 func ewkb4326(wkb []byte) []byte {
 	if len(wkb) < 5 {
@@ -221,22 +193,13 @@ func ewkb4326(wkb []byte) []byte {
 	return out
 }
 
-// splitSource feeds COPY into the table with the settled records and keeps the others for
-// staging.
+// splitSource hands the settled records to the table's COPY (copyReader) and keeps the
+// others for staging.
 type splitSource struct {
 	src  *recordSource
 	k    *Kind
-	vals []any
 	left []record
 	n    int
-}
-
-func (s *splitSource) Next() bool {
-	rec, ok := s.nextSettled()
-	if ok {
-		s.vals = s.k.tableValues(rec, s.vals[:0])
-	}
-	return ok
 }
 
 // nextSettled returns the next record for the table, keeping the others aside.
@@ -254,9 +217,6 @@ func (s *splitSource) nextSettled() (record, bool) {
 		return rec, true
 	}
 }
-
-func (s *splitSource) Values() ([]any, error) { return s.vals, nil }
-func (s *splitSource) Err() error             { return s.src.Err() }
 
 // leftSource copies the kept records into staging.
 type leftSource struct {

@@ -165,12 +165,8 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (*I
 		if types, err = copyTypes(ctx, tx, k); err != nil {
 			return nil, err
 		}
-		if types != nil {
-			q := fmt.Sprintf("COPY %s (%s) FROM STDIN WITH (FORMAT binary)", ident(k.Table), identList(k.tableColumns()))
-			_, err = tx.Conn().PgConn().CopyFrom(ctx, &copyReader{split: split, types: types}, q)
-		} else {
-			_, err = tx.CopyFrom(ctx, pgx.Identifier{k.Table}, k.tableColumns(), split)
-		}
+		q := fmt.Sprintf("COPY %s (%s) FROM STDIN WITH (FORMAT binary)", ident(k.Table), identList(k.tableColumns()))
+		_, err = tx.Conn().PgConn().CopyFrom(ctx, &copyReader{split: split, types: types}, q)
 	} else {
 		trace.step("read, check and copy")
 		_, err = tx.CopyFrom(ctx, pgx.Identifier{"staging"}, k.stagingColumns(), src)

@@ -22,10 +22,7 @@ func demoAreaIndex(t *testing.T) *areaIndex {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ix := &areaIndex{}
-	for i := range ix.levels {
-		ix.levels[i] = levelIndex{cells: map[[2]int32][]int32{}, prefixes: map[string]bool{}}
-	}
+	ix := newAreaIndex()
 	for _, f := range fc.Features {
 		code := f.Properties.MustString("code")
 		level := map[int]string{6: "district", 9: "street", 12: "community"}[len(code)]

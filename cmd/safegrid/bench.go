@@ -41,7 +41,7 @@ func newBenchLoadCmd(o *options) *cobra.Command {
 			}
 			defer st.Close()
 			start := time.Now()
-			if err := loadDataSet(cmd.Context(), st, args[0], &m, cmd.OutOrStdout()); err != nil {
+			if err := demo.Load(cmd.Context(), st, args[0], &m, cmd.OutOrStdout()); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "scale %g loaded in %.1f s\n", m.Scale, time.Since(start).Seconds())

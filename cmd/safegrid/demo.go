@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,7 +14,7 @@ import (
 )
 
 // DemoPassword is every demo user's password; the README and `make run` print it.
-const DemoPassword = "safegrid-demo"
+const DemoPassword = demo.Password
 
 func newDemoCmd(o *options) *cobra.Command {
 	var force bool
@@ -48,7 +47,7 @@ func newDemoCmd(o *options) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := loadDataSet(ctx, st, dir, m, out); err != nil {
+			if err := demo.Load(ctx, st, dir, m, out); err != nil {
 				return err
 			}
 			if _, err := st.Pool.Exec(ctx, `INSERT INTO audit_log (actor, action, target) VALUES ('cli', 'demo', 'loaded')`); err != nil {
@@ -67,70 +66,6 @@ func demoLoaded(ctx context.Context, st *grid.Store) (bool, error) {
 	var n int
 	err := st.Pool.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE action = 'demo'`).Scan(&n)
 	return n > 0, err
-}
-
-// loadDataSet imports every file of a generated data set in manifest order.
-func loadDataSet(ctx context.Context, st *grid.Store, dir string, m *demo.Manifest, out io.Writer) error {
-	var units, cells string
-	for _, f := range m.Files {
-		path := filepath.Join(dir, f.Path)
-		switch f.Kind {
-		case "users":
-			hash, err := grid.HashPassword(DemoPassword)
-			if err != nil {
-				return err
-			}
-			file, err := os.Open(path)
-			if err != nil {
-				return err
-			}
-			n, err := st.LoadUsersCSV(ctx, file, hash)
-			file.Close()
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(out, "%-20s %7d added\n", "users", n)
-		case "grid_units":
-			units = path
-		case "grid_cells":
-			cells = path
-		default:
-			file, err := os.Open(path)
-			if err != nil {
-				return err
-			}
-			t0 := time.Now()
-			res, err := st.Import(ctx, file, grid.ImportOptions{Kind: f.Kind, Format: grid.Format(f.Format), Actor: "demo"})
-			file.Close()
-			if err != nil {
-				return fmt.Errorf("%s: %w", f.Path, err)
-			}
-			fmt.Fprintf(out, "%-20s %7d inserted %7d updated  (%.1f s)\n", f.Kind, res.Inserted, res.Updated, time.Since(t0).Seconds())
-		}
-	}
-	if units != "" && cells != "" {
-		u, err := os.Open(units)
-		if err != nil {
-			return err
-		}
-		defer u.Close()
-		c, err := os.Open(cells)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		nu, nc, err := st.LoadGridCSV(ctx, u, c)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "%-20s %7d units, %d cells\n", "grid", nu, nc)
-	}
-	// Freshly loaded tables have no planner statistics until autovacuum comes by; without
-	// them the grid audit's plans are off by orders of magnitude (30 s instead of seconds).
-	if _, err := st.Pool.Exec(ctx, "ANALYZE"); err != nil {
-		return fmt.Errorf("analyze: %w", err)
-	}
-	return nil
 }
 
 func printLogins(ctx context.Context, st *grid.Store, out io.Writer) error {

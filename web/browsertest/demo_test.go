@@ -4,7 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -15,11 +15,11 @@ import (
 	"safegrid/internal/testdb"
 )
 
-// demoPassword is every demo user's password, as `safegrid demo` sets it (cmd/safegrid).
-const demoPassword = "safegrid-demo"
+// demoPassword is every demo user's password.
+const demoPassword = demo.Password
 
-// withDemo is a template database holding the demo city, loaded the way `safegrid demo`
-// loads it (cmd/safegrid/demo.go, loadDataSet; package main cannot be imported). Its name
+// withDemo is a template database holding the demo city, loaded as `safegrid demo` loads
+// it (demo.Load). Its name
 // carries a hash of the generator's source, so a changed generator builds a new template.
 var withDemo = &testdb.Setup{Name: "browser-demo-v2-" + generatorHash(), Load: loadDemo}
 
@@ -50,61 +50,11 @@ func loadDemo(ctx context.Context, st *grid.Store) error {
 	if err != nil {
 		return err
 	}
-	var units, cells string
-	for _, f := range m.Files {
-		path := filepath.Join(dir, f.Path)
-		switch f.Kind {
-		case "users":
-			hash, err := grid.HashPassword(demoPassword)
-			if err != nil {
-				return err
-			}
-			file, err := os.Open(path)
-			if err != nil {
-				return err
-			}
-			_, err = st.LoadUsersCSV(ctx, file, hash)
-			file.Close()
-			if err != nil {
-				return err
-			}
-		case "grid_units":
-			units = path
-		case "grid_cells":
-			cells = path
-		default:
-			file, err := os.Open(path)
-			if err != nil {
-				return err
-			}
-			_, err = st.Import(ctx, file, grid.ImportOptions{Kind: f.Kind, Format: grid.Format(f.Format), Actor: "demo"})
-			file.Close()
-			if err != nil {
-				return fmt.Errorf("%s: %w", f.Path, err)
-			}
-		}
-	}
-	if units == "" || cells == "" {
-		return fmt.Errorf("demo manifest lacks the grid files")
-	}
-	u, err := os.Open(units)
-	if err != nil {
+	if err := demo.Load(ctx, st, dir, m, io.Discard); err != nil {
 		return err
 	}
-	defer u.Close()
-	c, err := os.Open(cells)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	if _, _, err := st.LoadGridCSV(ctx, u, c); err != nil {
-		return err
-	}
-	if _, err := st.Pool.Exec(ctx, `INSERT INTO audit_log (actor, action, target) VALUES ('cli', 'demo', 'loaded')`); err != nil {
-		return err
-	}
-	// Planner statistics travel with the template into every clone; without them the first
-	// queries plan as if the tables were empty (the grid audit then takes minutes).
-	_, err = st.Pool.Exec(ctx, `ANALYZE`)
+	// Marked as `safegrid demo` marks it. (demo.Load ends with ANALYZE: planner statistics
+	// travel with the template into every clone.)
+	_, err = st.Pool.Exec(ctx, `INSERT INTO audit_log (actor, action, target) VALUES ('cli', 'demo', 'loaded')`)
 	return err
 }
