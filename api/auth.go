@@ -43,9 +43,12 @@ func requireRole(roles ...string) fiber.Handler {
 // Bearer tokens always work; with basic, so do HTTP Basic credentials (the same users and
 // scope: QGIS 3.22 cannot send a bearer header). Operation.Auth mounts it; use it directly
 // only outside s.route.
-func (s *Server) authenticate(basic bool) fiber.Handler {
+//
+// With versions (a route whose answers are kept), a bearer token is checked in the same
+// statement that reads the data versions, which it leaves for keep.
+func (s *Server) authenticate(basic, versions bool) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		p, err := s.caller(c, basic)
+		p, err := s.caller(c, basic, versions)
 		if err != nil {
 			if toProblem(c.UserContext(), err).Status == fiber.StatusUnauthorized {
 				c.Set(fiber.HeaderWWWAuthenticate, challenge(c, basic))
@@ -57,10 +60,16 @@ func (s *Server) authenticate(basic bool) fiber.Handler {
 	}
 }
 
-func (s *Server) caller(c *fiber.Ctx, basic bool) (*grid.Principal, error) {
+func (s *Server) caller(c *fiber.Ctx, basic, versions bool) (*grid.Principal, error) {
 	scheme, cred, _ := strings.Cut(c.Get(fiber.HeaderAuthorization), " ")
 	cred = strings.TrimSpace(cred)
 	switch {
+	case strings.EqualFold(scheme, "Bearer") && cred != "" && versions && s.kept != nil:
+		p, v, err := s.store.AuthenticateVersions(c.UserContext(), cred)
+		if err == nil {
+			c.Locals(versionsKey, v)
+		}
+		return p, err
 	case strings.EqualFold(scheme, "Bearer") && cred != "":
 		return s.store.Authenticate(c.UserContext(), cred)
 	case basic && strings.EqualFold(scheme, "Basic"):

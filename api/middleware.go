@@ -20,6 +20,7 @@ const (
 	requestIDKey localKey = iota
 	principalKey
 	matchedKey
+	versionsKey // grid.Versions read with the bearer token on kept routes
 )
 
 // errClientGone is the cause of a request context cancelled because the client hung up.

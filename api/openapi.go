@@ -46,6 +46,10 @@ type Operation struct {
 	// Problems lists statuses the handler returns besides the ones the operation implies
 	// (400/413/422 with a Body, 422 with query parameters, 401, 403 with Roles, 500, 503).
 	Problems []int
+	// Keep has the route's 200 answers kept until the data under them changes
+	// (respcache.go); it names the tables an answer is read from (keepAll: any). nil for
+	// routes whose answers change with time or are written to.
+	Keep func(c *fiber.Ctx) []string
 }
 
 // Param is a path, query or header parameter.
@@ -97,10 +101,13 @@ func (s *Server) route(method, path string, op Operation, handlers ...fiber.Hand
 	}
 	chain := []fiber.Handler{markMatched}
 	if op.Auth != AuthPublic {
-		chain = append(chain, s.authenticate(op.Auth == AuthBearerOrBasic))
+		chain = append(chain, s.authenticate(op.Auth == AuthBearerOrBasic, op.Keep != nil))
 	}
 	if len(op.Roles) > 0 {
 		chain = append(chain, requireRole(op.Roles...))
+	}
+	if op.Keep != nil {
+		chain = append(chain, s.keep(op.Keep))
 	}
 	chain = append(chain, handlers...)
 	s.app.Add(method, path, chain...)

@@ -52,7 +52,10 @@ type Config struct {
 	// ProxyHeader names the header holding the client address behind a trusted reverse
 	// proxy (X-Forwarded-For); empty uses the peer address. Login rate limits key on it.
 	ProxyHeader string
-	Logger      *slog.Logger // JSON to stderr when nil
+	// ResponseCacheMB is the memory for kept answers of read routes (api/respcache.go);
+	// 0 takes DefaultConfig's, a negative number keeps none.
+	ResponseCacheMB int
+	Logger          *slog.Logger // JSON to stderr when nil
 }
 
 // DefaultConfig is the configuration `safegrid serve` starts from.
@@ -71,6 +74,7 @@ func DefaultConfig() Config {
 		LoginWindow:      time.Minute,
 		DefaultLimit:     100,
 		MaxLimit:         10000,
+		ResponseCacheMB:  256,
 	}
 }
 
@@ -104,6 +108,9 @@ func (c Config) withDefaults() Config {
 	if c.BodyLimit <= 0 {
 		c.BodyLimit = d.BodyLimit
 	}
+	if c.ResponseCacheMB == 0 {
+		c.ResponseCacheMB = d.ResponseCacheMB
+	}
 	if c.LoginAttempts <= 0 {
 		c.LoginAttempts = d.LoginAttempts
 	}
@@ -128,6 +135,7 @@ type Server struct {
 	metrics *metrics
 	logins  *limiter    // failed logins per username+address
 	basic   *basicCache // recent good Basic credentials, so QGIS's tile bursts skip bcrypt
+	kept    *respCache  // kept answers of read routes; nil when turned off
 	// routes are the documented endpoints, in registration order: the OpenAPI document.
 	routes []routeSpec
 	// undocumented are the few routes kept out of the document (probes, metrics).
@@ -145,6 +153,10 @@ func New(store *grid.Store, cfg Config) *Server {
 		metrics: newMetrics(store),
 		logins:  newLimiter(cfg.LoginAttempts, cfg.LoginWindow),
 		basic:   newBasicCache(time.Minute),
+	}
+	if cfg.ResponseCacheMB > 0 {
+		s.kept = newRespCache(int64(cfg.ResponseCacheMB) << 20)
+		s.metrics.reg.MustRegister(s.kept.collectors()...)
 	}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "safegrid",

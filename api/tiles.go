@@ -62,6 +62,7 @@ func (s *Server) tileRoutes() {
 		Summary: "TileJSON of a tile layer", Tags: tags, Auth: AuthBearerOrBasic,
 		Description: "TileJSON 3.0.0 for MapLibre: the tile URL template, zooms, bounds (of the features in the caller's scope) and the layer's fields.",
 		Params:      []Param{layer}, Response: tileJSON{}, Problems: []int{fiber.StatusNotFound},
+		Keep: tileTables,
 	}, s.tileJSON)
 	s.route(fiber.MethodGet, "/tiles/:layer/:z/:x/:y.mvt", Operation{
 		Summary: "Vector tile", Tags: tags, Auth: AuthBearerOrBasic,
@@ -72,7 +73,17 @@ func (s *Server) tileRoutes() {
 		Params:   []Param{layer, PathParam("z", "zoom, 0 to 22"), PathParam("x", "column, 0 to 2^z-1"), PathParam("y", "row from the top, 0 to 2^z-1")},
 		Response: Schema{"type": "string", "format": "binary"}, Produces: []string{mimeMVT},
 		Problems: []int{fiber.StatusBadRequest, fiber.StatusNotFound},
+		Keep:     tileTables,
 	}, s.tile)
+}
+
+// tileTables are the tables a tile of the requested layer is read from (Operation.Keep).
+func tileTables(c *fiber.Ctx) []string {
+	l, err := grid.TileLayerByID(c.Params("layer"))
+	if err != nil {
+		return nil // the handler answers 404
+	}
+	return grid.TileLayerTables(l)
 }
 
 func (s *Server) tileJSON(c *fiber.Ctx) error {

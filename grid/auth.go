@@ -148,6 +148,33 @@ func (s *Store) Authenticate(ctx context.Context, token string) (*Principal, err
 FROM sessions s JOIN users u ON u.id = s.user_id
 WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now() AND NOT u.disabled`,
 		hashToken(token)).Scan(&p.UserID, &p.Username, &p.Role, &street)
+	return principalOf(&p, street, err)
+}
+
+// AuthenticateVersions is Authenticate and DataVersions in one statement (one round trip),
+// for requests whose answer may be kept.
+func (s *Store) AuthenticateVersions(ctx context.Context, token string) (*Principal, Versions, error) {
+	var p Principal
+	var street *string
+	var names []string
+	var counts []int64
+	err := s.Pool.QueryRow(ctx, `SELECT u.id, u.username, u.role, u.street_code, v.names, v.counts
+FROM sessions s JOIN users u ON u.id = s.user_id
+CROSS JOIN (SELECT array_agg(name) AS names, array_agg(version) AS counts FROM data_versions) v
+WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now() AND NOT u.disabled`,
+		hashToken(token)).Scan(&p.UserID, &p.Username, &p.Role, &street, &names, &counts)
+	pp, err := principalOf(&p, street, err)
+	if err != nil {
+		return nil, nil, err
+	}
+	v := make(Versions, len(names))
+	for i, n := range names {
+		v[n] = counts[i]
+	}
+	return pp, v, nil
+}
+
+func principalOf(p *Principal, street *string, err error) (*Principal, error) {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrInvalidToken
 	}
@@ -157,7 +184,7 @@ WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now() AND NO
 	if street != nil {
 		p.StreetCode = *street
 	}
-	return &p, nil
+	return p, nil
 }
 
 // Logout revokes the caller's token; it fails with ErrInvalidToken when the token was not

@@ -209,6 +209,11 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (*I
 		}
 	}
 	retag := k.Name == "areas" && !bulk // an empty areas table has nothing tagged with it
+	if !bulk {
+		if err := lockForWrite(ctx, tx, k.writtenTables(retag)); err != nil {
+			return nil, fmt.Errorf("write %s: %w", k.Name, err)
+		}
+	}
 	if retag {
 		if _, err := tx.Exec(ctx, areaOldSQL); err != nil {
 			return nil, fmt.Errorf("write areas: %w", err)

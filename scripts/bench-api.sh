@@ -15,7 +15,12 @@
 # Env: SCALE (50), WORKERS (64), DURATION (10s), WARMUP (2s), ROUNDS (3), MAX_CONNS (the
 #      server's and the floor's pool; empty: pgxpool's default), ONLY (street,cell,tile),
 #      SETUP_ONLY=1 (load the data and stop), BENCH_DIR (/var/tmp/safegrid-bench),
-#      PPROF=127.0.0.1:6060 (serve the server's pprof profiles there during the run).
+#      PPROF=127.0.0.1:6060 (serve the server's pprof profiles there during the run),
+#      RESPONSE_CACHE_MB (the server's kept answers, api/respcache.go; default 256, 0 turns
+#      them off, so every request runs its queries).
+# The server keeps answers until the data under them changes, so after the warm-up most of
+# its requests are answered from memory; the lookups (hit, miss, shared) are printed at the
+# end. RESPONSE_CACHE_MB=0 measures the query path alone against the same floor.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SCALE=${SCALE:-50}
@@ -59,7 +64,8 @@ echo "data: $(psql -tA "$bench" -c "SELECT format('%s enterprises, %s hazards, %
 # --- the server, on a free loopback port -------------------------------------------------
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 log="$work/bench-api-server.log"
-DATABASE_URL=$bench "$BIN" serve --listen "127.0.0.1:$port" --max-conns "$MAX_CONNS" ${PPROF:+--pprof "$PPROF"} >"$log" 2>&1 &
+DATABASE_URL=$bench "$BIN" serve --listen "127.0.0.1:$port" --max-conns "$MAX_CONNS" ${PPROF:+--pprof "$PPROF"} \
+	--response-cache-mb "${RESPONSE_CACHE_MB:-256}" >"$log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null || true' EXIT
 for _ in $(seq 100); do
@@ -71,4 +77,6 @@ echo "server: http://127.0.0.1:$port (log $log); load before: $(uptime | sed 's/
 
 DATABASE_URL=$bench "$BIN" bench api --server "http://127.0.0.1:$port" --workers "$WORKERS" --max-conns "$MAX_CONNS" \
 	--duration "$DURATION" --warmup "$WARMUP" --rounds "$ROUNDS" ${ONLY:+--only "$ONLY"}
+echo "server's kept answers (response cache ${RESPONSE_CACHE_MB:-256} MB): $(curl -fsS "http://127.0.0.1:$port/metrics" |
+	sed -n 's/^safegrid_response_cache_lookups_total{result="\([a-z]*\)"} \(.*\)/\1 \2/p' | paste -sd, - | sed 's/,/, /g')"
 echo "load after: $(uptime | sed 's/.*load average/load average/'); $(date -u '+%Y-%m-%d %H:%M UTC')"

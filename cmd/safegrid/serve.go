@@ -30,6 +30,7 @@ var serveEnv = map[string]string{
 	"body-limit":        "SAFEGRID_BODY_LIMIT",
 	"token-ttl":         "SAFEGRID_TOKEN_TTL",
 	"max-conns":         "SAFEGRID_MAX_CONNS",
+	"response-cache-mb": "SAFEGRID_RESPONSE_CACHE_MB",
 	"proxy-header":      "SAFEGRID_PROXY_HEADER",
 	"log-level":         "SAFEGRID_LOG_LEVEL",
 }
@@ -49,6 +50,9 @@ wins when both are given. Logs are JSON lines on stderr.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := flagsFromEnv(cmd.Flags()); err != nil {
 				return err
+			}
+			if cfg.ResponseCacheMB == 0 {
+				cfg.ResponseCacheMB = -1 // 0 on the command line turns it off
 			}
 			cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 			st, err := o.open(cmd.Context(), append(cfg.StoreOptions(), grid.WithMaxConns(maxConns))...)
@@ -77,6 +81,7 @@ wins when both are given. Logs are JSON lines on stderr.`,
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long SIGTERM waits for requests in flight")
 	f.IntVar(&cfg.BodyLimit, "body-limit", cfg.BodyLimit, "largest request body in bytes (413 above)")
 	f.DurationVar(&cfg.TokenTTL, "token-ttl", cfg.TokenTTL, "life of a sign-in token")
+	f.IntVar(&cfg.ResponseCacheMB, "response-cache-mb", cfg.ResponseCacheMB, "memory for answers of read routes (tiles, cells, street lists) kept until their data changes; 0 turns it off")
 	f.Int32Var(&maxConns, "max-conns", 0, "largest number of database connections (0: pgxpool's default, or pool_max_conns in the URL)")
 	f.StringVar(&cfg.ProxyHeader, "proxy-header", "", "header with the client address behind a trusted reverse proxy, e.g. X-Forwarded-For")
 	f.StringVar(&pprofAddr, "pprof", "", "serve Go's net/http/pprof profiles on this address (a loopback one: they are not authenticated); off when empty")
