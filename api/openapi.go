@@ -162,6 +162,9 @@ func (op Operation) complete(method, path string) Operation {
 	if len(op.Produces) == 0 && op.Response != nil {
 		op.Produces = []string{fiber.MIMEApplicationJSON}
 	}
+	if op.Keep != nil && !strings.Contains(op.Description, "If-None-Match") {
+		op.Description = strings.TrimSpace(op.Description + " The answer carries an ETag; If-None-Match naming it gives 304 while the data under it is unchanged.")
+	}
 	return op
 }
 

@@ -22,7 +22,7 @@ import (
 //
 //   - the caller's scope (role; the street of a street office; the user of an officer),
 //     since access is checked before the answer is made and answers differ by scope;
-//   - the request's path and query;
+//   - the request's scheme, host, path and query;
 //   - the data versions of the tables the answer is made from (grid.Versions, bumped by a
 //     trigger in the transaction of every write, read in one statement per request), so
 //     a change to the data is seen by the very next request;
@@ -196,7 +196,9 @@ func (s *Server) keep(tables func(c *fiber.Ctx) []string) fiber.Handler {
 			rc.lookups.WithLabelValues("bypass").Inc()
 			return c.Next()
 		}
-		key := scopeKey(principal(c)) + "\n" + c.OriginalURL() + "\n" + vk + "\n" + time.Now().In(shanghai).Format(time.DateOnly)
+		// BaseURL (scheme and host, behind a proxy as the client sees them) is in the key
+		// because answers such as TileJSON carry absolute links.
+		key := scopeKey(principal(c)) + "\n" + c.BaseURL() + c.OriginalURL() + "\n" + vk + "\n" + time.Now().In(shanghai).Format(time.DateOnly)
 		inm := c.Get(fiber.HeaderIfNoneMatch)
 		if r := rc.get(key); r != nil {
 			rc.lookups.WithLabelValues("hit").Inc()

@@ -226,3 +226,22 @@ func TestRespCacheBound(t *testing.T) {
 		t.Errorf("bytes %d, entries sum to %d", rc.bytes, sum)
 	}
 }
+
+// TileJSON carries absolute links, so a server reached under two names keeps one answer
+// for each.
+func TestKeptTileJSONPerHost(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.addUser(t, "plan", grid.RolePlanner, "")
+	auth := ts.login(t, "plan")
+	for range 2 {
+		for _, host := range []string{"a.example", "b.example:8080"} {
+			resp, body := ts.do(t, "GET", "http://"+host+"/tiles/areas.json", "", "Authorization", auth)
+			if resp.StatusCode != 200 || !strings.Contains(string(body), `"http://`+host+`/tiles/areas/{z}/{x}/{y}.mvt"`) {
+				t.Errorf("%s: %d %s", host, resp.StatusCode, body)
+			}
+		}
+	}
+	if ts.lookups("miss") != 2 || ts.lookups("hit") != 2 {
+		t.Errorf("misses %d, hits %d", ts.lookups("miss"), ts.lookups("hit"))
+	}
+}
