@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/hashicorp/golang-lru/v2/simplelru"
@@ -26,7 +25,8 @@ import (
 //   - the data versions of the tables the answer is made from (grid.Versions, bumped by a
 //     trigger in the transaction of every write, read in one statement per request), so
 //     a change to the data is seen by the very next request;
-//   - today's date in Shanghai, since overdue flags turn with the date.
+//   - the database's date in Shanghai (read with the versions), since overdue flags turn
+//     with it.
 //
 // Access is still checked on every request: authentication and the role run before the
 // kept answer is looked up, and a caller whose scope differs has a different key, so their
@@ -38,19 +38,17 @@ import (
 // keepAll is Operation.Keep for answers that may read any table.
 func keepAll(*fiber.Ctx) []string { return nil }
 
-// shanghai is UTC+8 all year (no daylight saving), so it needs no time zone database.
-var shanghai = time.FixedZone("Asia/Shanghai", 8*3600)
-
 // keptResponse is one kept answer. Its body is shared by every request that sends it and
 // is never written to.
 type keptResponse struct {
 	body   []byte
 	header [][2]string // the handler's response headers, replayed as they were
 	etag   string
+	keyLen int
 }
 
 func (r *keptResponse) size() int64 {
-	n := int64(len(r.body)) + 256
+	n := int64(len(r.body)+r.keyLen) + 256
 	for _, h := range r.header {
 		n += int64(len(h[0]) + len(h[1]))
 	}
@@ -73,11 +71,16 @@ func (r *keptResponse) send(c *fiber.Ctx, ifNoneMatch string) error {
 	return nil
 }
 
-// notReplayed are response headers that belong to one response, not to its answer.
-var notReplayed = map[string]bool{
-	fiber.HeaderDate: true, fiber.HeaderServer: true, fiber.HeaderContentLength: true,
-	fiber.HeaderConnection: true, fiber.HeaderXRequestID: true, fiber.HeaderSetCookie: true,
-	fiber.HeaderTransferEncoding: true, fiber.HeaderETag: true,
+// notReplayed are response headers that belong to one response, not to its answer, in
+// lower case (fasthttp normalises names: X-Request-ID comes as X-Request-Id).
+var notReplayed = map[string]bool{}
+
+func init() {
+	for _, h := range []string{fiber.HeaderDate, fiber.HeaderServer, fiber.HeaderContentLength,
+		fiber.HeaderConnection, fiber.HeaderXRequestID, fiber.HeaderSetCookie,
+		fiber.HeaderTransferEncoding, fiber.HeaderETag} {
+		notReplayed[strings.ToLower(h)] = true
+	}
 }
 
 // captured is the answer c's handler wrote, or nil when it is not one to keep (not a 200,
@@ -89,7 +92,7 @@ func captured(c *fiber.Ctx) *keptResponse {
 	}
 	r := &keptResponse{body: append([]byte(nil), res.Body()...)}
 	res.Header.VisitAll(func(k, v []byte) {
-		if name := string(k); !notReplayed[name] {
+		if name := string(k); !notReplayed[strings.ToLower(name)] {
 			r.header = append(r.header, [2]string{name, string(v)})
 		}
 	})
@@ -146,6 +149,7 @@ func (rc *respCache) get(key string) *keptResponse {
 
 // put keeps r unless it would take more than an eighth of the cache.
 func (rc *respCache) put(key string, r *keptResponse) {
+	r.keyLen = len(key) // the key is held too, and its URL is the client's to make long
 	size := r.size()
 	if size > rc.max/8 {
 		return
@@ -185,7 +189,7 @@ func (s *Server) keep(tables func(c *fiber.Ctx) []string) fiber.Handler {
 			return c.Next()
 		}
 		v, _ := c.Locals(versionsKey).(grid.Versions) // read with the bearer token
-		if v == nil {
+		if v.Counts == nil {
 			var err error
 			if v, err = s.store.DataVersions(c.UserContext()); err != nil {
 				return err
@@ -198,7 +202,7 @@ func (s *Server) keep(tables func(c *fiber.Ctx) []string) fiber.Handler {
 		}
 		// BaseURL (scheme and host, behind a proxy as the client sees them) is in the key
 		// because answers such as TileJSON carry absolute links.
-		key := scopeKey(principal(c)) + "\n" + c.BaseURL() + c.OriginalURL() + "\n" + vk + "\n" + time.Now().In(shanghai).Format(time.DateOnly)
+		key := scopeKey(principal(c)) + "\n" + c.BaseURL() + c.OriginalURL() + "\n" + vk + "\n" + v.Today
 		inm := c.Get(fiber.HeaderIfNoneMatch)
 		if r := rc.get(key); r != nil {
 			rc.lookups.WithLabelValues("hit").Inc()

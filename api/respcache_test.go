@@ -41,8 +41,14 @@ func TestKeptAnswersFollowDataAndScope(t *testing.T) {
 	if resp.StatusCode != 200 || !bytes.Equal(b1, b2) || ts.lookups("hit") != 1 || resp.Header.Get("ETag") != etag {
 		t.Fatalf("second: %d, hits %d, same body %v, ETag %q then %q", resp.StatusCode, ts.lookups("hit"), bytes.Equal(b1, b2), etag, resp.Header.Get("ETag"))
 	}
-	if resp.Header.Get("X-Request-ID") == "" || resp.Header.Get("Content-Type") != fiber.MIMEApplicationJSON {
+	if resp.Header.Get("Content-Type") != fiber.MIMEApplicationJSON {
 		t.Errorf("kept answer headers: %v", resp.Header)
+	}
+	// The request id is this request's, not the one of the request that made the answer.
+	resp, _ = ts.do(t, "GET", list, "", "Authorization", f.sta, "X-Request-ID", "kept-1")
+	resp2, _ := ts.do(t, "GET", list, "", "Authorization", f.sta, "X-Request-ID", "kept-2")
+	if resp.Header.Get("X-Request-ID") != "kept-1" || resp2.Header.Get("X-Request-ID") != "kept-2" || ts.lookups("hit") != 3 {
+		t.Errorf("request ids %q, %q; hits %d", resp.Header.Get("X-Request-ID"), resp2.Header.Get("X-Request-ID"), ts.lookups("hit"))
 	}
 	resp, body := ts.do(t, "GET", list, "", "Authorization", f.sta, "If-None-Match", etag)
 	if resp.StatusCode != 304 || len(body) != 0 {

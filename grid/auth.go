@@ -156,22 +156,18 @@ WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now() AND NO
 func (s *Store) AuthenticateVersions(ctx context.Context, token string) (*Principal, Versions, error) {
 	var p Principal
 	var street *string
+	var today string
 	var names []string
 	var counts []int64
-	err := s.Pool.QueryRow(ctx, `SELECT u.id, u.username, u.role, u.street_code, v.names, v.counts
-FROM sessions s JOIN users u ON u.id = s.user_id
-CROSS JOIN (SELECT array_agg(name) AS names, array_agg(version) AS counts FROM data_versions) v
+	err := s.Pool.QueryRow(ctx, `SELECT u.id, u.username, u.role, u.street_code, v.*
+FROM sessions s JOIN users u ON u.id = s.user_id CROSS JOIN (`+versionsSQL+`) v
 WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now() AND NOT u.disabled`,
-		hashToken(token)).Scan(&p.UserID, &p.Username, &p.Role, &street, &names, &counts)
+		hashToken(token)).Scan(&p.UserID, &p.Username, &p.Role, &street, &today, &names, &counts)
 	pp, err := principalOf(&p, street, err)
 	if err != nil {
-		return nil, nil, err
+		return nil, Versions{}, err
 	}
-	v := make(Versions, len(names))
-	for i, n := range names {
-		v[n] = counts[i]
-	}
-	return pp, v, nil
+	return pp, versionsOf(today, names, counts), nil
 }
 
 func principalOf(p *Principal, street *string, err error) (*Principal, error) {

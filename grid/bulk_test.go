@@ -128,8 +128,8 @@ VALUES ($1, '91310101MA1FL0XX1B', 'x', '其他', '低', 1, ST_SetSRID(ST_MakePoi
 		t.Fatal(err)
 	}
 	// The data-version trigger is ENABLE ALWAYS: it fires with the other triggers off.
-	if err := tx.QueryRow(ctx, `SELECT version FROM data_versions WHERE name = 'enterprises'`).Scan(&v1); err != nil || v1 != v0+1 {
-		t.Fatalf("data version %d -> %d (%v); want one step", v0, v1, err)
+	if err := tx.QueryRow(ctx, `SELECT version FROM data_versions WHERE name = 'enterprises'`).Scan(&v1); err != nil || v1 <= v0 {
+		t.Fatalf("data version %d -> %d (%v); want a step up", v0, v1, err)
 	}
 	if err := check(); err != nil {
 		t.Fatalf("a good row: %v", err)

@@ -91,7 +91,15 @@ func (s *Store) LoadUsersCSV(ctx context.Context, r io.Reader, passwordHash stri
 		batch.Queue(`INSERT INTO users (username, role, street_code, display_name, password_hash)
 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (username) DO NOTHING`, rec[0], rec[1], street, rec[3], passwordHash)
 	}
-	return s.runBatch(ctx, batch, "users")
+	var n int
+	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		if err := lockForWrite(ctx, tx, []string{"users"}); err != nil {
+			return err
+		}
+		n, err = runBatch(ctx, tx, batch, "users")
+		return err
+	})
+	return n, err
 }
 
 // LoadGridCSV loads grid units (code,name,street_code,officer) and their cells
@@ -110,6 +118,9 @@ func (s *Store) LoadGridCSV(ctx context.Context, units, cells io.Reader) (int, i
 		return 0, 0, err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
+	if err := lockForWrite(ctx, tx, []string{"grid_units", "grid_cells"}); err != nil {
+		return 0, 0, err
+	}
 	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE unit_stage (code text, name text, street_code text, officer text) ON COMMIT DROP`); err != nil {
 		return 0, 0, err
 	}
@@ -155,8 +166,8 @@ ON CONFLICT (district_code, h3) DO UPDATE SET unit_code = excluded.unit_code`); 
 	return len(urecs), len(crecs), nil
 }
 
-func (s *Store) runBatch(ctx context.Context, b *pgx.Batch, what string) (int, error) {
-	br := s.Pool.SendBatch(ctx, b)
+func runBatch(ctx context.Context, tx pgx.Tx, b *pgx.Batch, what string) (int, error) {
+	br := tx.SendBatch(ctx, b)
 	defer br.Close()
 	n := 0
 	for i := 0; i < b.Len(); i++ {

@@ -8,11 +8,26 @@ import (
 )
 
 // Versions are the data's versions: one counter per group of tables (the table
-// data_versions, migrations 00006 and 00007), which a statement-level trigger bumps in the
-// transaction of every statement that writes one of them. A reader that sees the same
+// data_versions, migrations 00006 and 00007), which a statement-level trigger moves up in
+// the transaction of every statement that writes one of them. A reader that sees the same
 // counters sees the same rows in those tables, so an answer computed from them may be
-// kept until a counter moves.
-type Versions map[string]int64
+// kept until a counter moves, or the date: Today is the database's date in Shanghai, with
+// which overdue flags turn.
+type Versions struct {
+	Counts map[string]int64
+	Today  string // YYYY-MM-DD
+}
+
+// versionsSQL reads Versions as three columns.
+const versionsSQL = `SELECT (now() AT TIME ZONE 'Asia/Shanghai')::date::text, array_agg(name), array_agg(version) FROM data_versions`
+
+func versionsOf(today string, names []string, counts []int64) Versions {
+	v := Versions{Counts: make(map[string]int64, len(names)), Today: today}
+	for i, n := range names {
+		v.Counts[n] = counts[i]
+	}
+	return v
+}
 
 // versionGroups maps the tables that share a counter to its name; other tables' counters
 // are named after the table.
@@ -28,23 +43,15 @@ func VersionName(table string) string {
 	return table
 }
 
-// DataVersions reads every counter in one statement.
+// DataVersions reads every counter, and the date, in one statement.
 func (s *Store) DataVersions(ctx context.Context) (Versions, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT name, version FROM data_versions`)
-	if err != nil {
-		return nil, err
+	var today string
+	var names []string
+	var counts []int64
+	if err := s.Pool.QueryRow(ctx, versionsSQL).Scan(&today, &names, &counts); err != nil {
+		return Versions{}, err
 	}
-	defer rows.Close()
-	v := Versions{}
-	for rows.Next() {
-		var name string
-		var n int64
-		if err := rows.Scan(&name, &n); err != nil {
-			return nil, err
-		}
-		v[name] = n
-	}
-	return v, rows.Err()
+	return versionsOf(today, names, counts), nil
 }
 
 // Key is the counters named (every counter when names is empty) as one string: two keys
@@ -53,7 +60,7 @@ func (s *Store) DataVersions(ctx context.Context) (Versions, error) {
 // from it may be kept.
 func (v Versions) Key(names ...string) (key string, ok bool) {
 	if len(names) == 0 {
-		for n := range v {
+		for n := range v.Counts {
 			names = append(names, n)
 		}
 	} else {
@@ -65,7 +72,7 @@ func (v Versions) Key(names ...string) (key string, ok bool) {
 	for _, n := range names {
 		b.WriteString(n)
 		b.WriteByte('=')
-		x, ok := v[n]
+		x, ok := v.Counts[n]
 		if !ok {
 			return "", false
 		}
@@ -76,11 +83,15 @@ func (v Versions) Key(names ...string) (key string, ok bool) {
 }
 
 // TileLayerTables are the tables a tile of layer l is drawn from: its own, the grid (an
-// officer's scope, and grid_cells' officer names), users and areas.
+// officer's scope) and areas; grid_cells' tiles also show officers' names from users.
 func TileLayerTables(l *TileLayer) []string {
 	own := l.ID
 	if l.Collection != nil {
 		own = l.Collection.Kind.Table
 	}
-	return []string{VersionName(own), "grid", "users", "areas"}
+	out := []string{VersionName(own), "grid", "areas"}
+	if l.ID == "grid_cells" {
+		out = append(out, "users")
+	}
+	return out
 }

@@ -5,17 +5,25 @@
 -- Like the enterprises trigger of 00006 they are ENABLE ALWAYS, so they fire in the
 -- import's bulk path too. sessions and audit_log are not versioned: no kept answer reads
 -- them.
+--
+-- A counter moves to at least the clock in milliseconds, never by one only, so that it
+-- never takes a value it had before with other rows behind it: not after a backup is
+-- restored and written to again, nor after this migration is undone and redone.
 
 -- +goose Up
 -- +goose StatementBegin
 CREATE OR REPLACE FUNCTION bump_data_version() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE data_versions SET version = version + 1 WHERE name = coalesce(TG_ARGV[0], TG_TABLE_NAME);
+    UPDATE data_versions
+       SET version = greatest(version + 1, (extract(epoch FROM clock_timestamp()) * 1000)::bigint)
+     WHERE name = coalesce(TG_ARGV[0], TG_TABLE_NAME);
     RETURN NULL;
 END
 $$;
 -- +goose StatementEnd
+
+UPDATE data_versions SET version = greatest(version + 1, (extract(epoch FROM clock_timestamp()) * 1000)::bigint);
 
 -- +goose StatementBegin
 DO $$
@@ -30,7 +38,8 @@ BEGIN
         ['underground_spaces', 'underground_spaces'],
         ['hazards', 'hazards'], ['hazard_history', 'hazards'], ['inspections', 'inspections']]
     LOOP
-        INSERT INTO data_versions (name) VALUES (t[2]) ON CONFLICT DO NOTHING;
+        INSERT INTO data_versions (name, version)
+        VALUES (t[2], (extract(epoch FROM clock_timestamp()) * 1000)::bigint) ON CONFLICT DO NOTHING;
         EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %I
             FOR EACH STATEMENT EXECUTE FUNCTION bump_data_version(%L)', t[1] || '_data_version', t[1], t[2]);
         EXECUTE format('ALTER TABLE %I ENABLE ALWAYS TRIGGER %I', t[1], t[1] || '_data_version');
