@@ -21,7 +21,7 @@ func (s *Server) coverageTileRoutes(an *grid.Analyst) {
 		Summary: "TileJSON of the coverage tile layer",
 		Description: "TileJSON 3.0.0 for MapLibre: the URL template of GET /api/v1/analysis/coverage/tiles/{z}/{x}/{y}.mvt " +
 			"with these parameters (normalised), the zooms, the bounds of the land cells and the layers' fields.",
-		Tags: tags, Roles: planningRoles, Params: coverageQueryParams, Response: tileJSON{},
+		Tags: tags, Roles: planningRoles, Params: coverageQueryParams, Response: tileJSON{}, Auth: AuthBearerOrBasic,
 	}, func(c *fiber.Ctx) error {
 		p, district, err := coverageQuery(c)
 		if err != nil {
@@ -57,7 +57,7 @@ func (s *Server) coverageTileRoutes(an *grid.Analyst) {
 			"Layer coverage_stations: each counted station (code, type, status, service_area_km2, cap_km2, over_cap). The " +
 			"analysis is computed once per parameter set and reused until a station or an area changes. An empty tile is a " +
 			"200 with an empty body. ETag and If-None-Match (304); Cache-Control: " + tileCacheControl + ".",
-		Tags: tags, Roles: planningRoles,
+		Tags: tags, Roles: planningRoles, Auth: AuthBearerOrBasic,
 		Params: append([]Param{PathParam("z", "zoom, 0 to 22"), PathParam("x", "column, 0 to 2^z-1"),
 			PathParam("y", "row from the top, 0 to 2^z-1")}, coverageQueryParams...),
 		Response: Schema{"type": "string", "format": "binary"}, Produces: []string{mimeMVT},

@@ -1,7 +1,9 @@
 package api
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"math"
 	"net/url"
@@ -218,6 +220,18 @@ VALUES ('XH03', '徐汇北站', '二级普通', 'existing', '310104', 0, ST_SetS
 			t.Errorf("after a new station %v cells are covered, before %d", n, covered)
 		}
 	}
+
+	// QGIS sends Basic credentials: the same tile, and a wrong password or role is refused.
+	basic := func(user, pass string) string {
+		return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
+	}
+	if r, b := ts.do(t, "GET", path, "", "Authorization", basic("plan", "password-plan")); r.StatusCode != 200 || !bytes.Equal(b, body) {
+		t.Errorf("over Basic: %d, same tile %v", r.StatusCode, bytes.Equal(b, body))
+	}
+	r, b := ts.do(t, "GET", path, "", "Authorization", basic("plan", "wrong"))
+	problemOf(t, r, b, 401)
+	r, b = ts.do(t, "GET", path, "", "Authorization", basic("office", "password-office"))
+	problemOf(t, r, b, 403)
 
 	// The district parameter: another district's tile holds no cells.
 	resp, body = ts.do(t, "GET", path+"&district=310105", "", "Authorization", planner)

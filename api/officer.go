@@ -64,7 +64,7 @@ func (s *Server) officerRoutes() {
 		Description: "The cells of the caller's grid units as hexagons, each with its grid unit, the number of each kind " +
 			"of supervised thing in it (points by their cell, lines and areas by every cell they touch) and its open hazards by level.",
 		Tags: tags, Roles: officerOnly, Response: cellCollectionSchema, Produces: []string{mimeGeoJSON},
-		Keep: keepAll,
+		Keep: keepSupervised,
 	}, s.myCells)
 	s.route(fiber.MethodGet, "/api/v1/cells/:cell", Operation{
 		Summary: "Everything in one cell",
@@ -74,7 +74,7 @@ func (s *Server) officerRoutes() {
 		Tags: tags, Roles: cellReadRoles,
 		Params:   []Param{PathParam("cell", "H3 cell id, resolution 9, hex (e.g. 8931aa42d2fffff)")},
 		Response: grid.CellContents{}, Problems: []int{fiber.StatusUnprocessableEntity},
-		Keep: keepAll,
+		Keep: keepSupervised,
 	}, s.cell)
 	s.route(fiber.MethodGet, "/api/v1/me/inspections/due", Operation{
 		Summary: "Enterprises due for inspection",

@@ -38,6 +38,11 @@ import (
 // keepAll is Operation.Keep for answers that may read any table.
 func keepAll(*fiber.Ctx) []string { return nil }
 
+// keepSupervised is Operation.Keep for answers read from areas, the grid, the supervised
+// things and hazards, but not inspections or users: cell views and street lists, which
+// officers' inspections then leave kept.
+func keepSupervised(*fiber.Ctx) []string { return grid.SupervisedTables() }
+
 // keptResponse is one kept answer. Its body is shared by every request that sends it and
 // is never written to.
 type keptResponse struct {

@@ -55,6 +55,16 @@ func TestKeptAnswersFollowDataAndScope(t *testing.T) {
 		t.Errorf("If-None-Match: %d %q", resp.StatusCode, body)
 	}
 
+	// An inspection does not change a hazard list: the answer stays kept.
+	if _, err := ts.st.Pool.Exec(ctx, `INSERT INTO inspections (district_code, enterprise_id, inspected_at, result, h3, geom)
+		SELECT district_code, id, now(), 'passed', h3, geom FROM enterprises WHERE uscc = $1`, f.uscc["E1"]); err != nil {
+		t.Fatal(err)
+	}
+	hits := ts.lookups("hit")
+	if resp, body := f.get(t, f.sta, list, nil); resp.StatusCode != 200 || !bytes.Equal(body, b1) || ts.lookups("hit") != hits+1 {
+		t.Errorf("after an inspection: %d, hits %d (were %d)", resp.StatusCode, ts.lookups("hit"), hits)
+	}
+
 	// Another street office is refused street A, kept answer or not.
 	resp, body = f.get(t, f.stb, list, nil)
 	problemOf(t, resp, body, 403)

@@ -67,7 +67,7 @@ func (s *Server) streetRoutes() {
 			LimitParam, OffsetParam,
 		},
 		Response: hazardPage{}, Produces: []string{fiber.MIMEApplicationJSON, mimeCSV, mimeXLSX},
-		Problems: []int{fiber.StatusNotFound}, Keep: keepAll,
+		Problems: []int{fiber.StatusNotFound}, Keep: keepSupervised,
 	}, s.streetHazards)
 	s.route(fiber.MethodGet, "/api/v1/streets/:code/summary", Operation{
 		Summary: "Hazards and grid coverage per block",
@@ -75,7 +75,7 @@ func (s *Server) streetRoutes() {
 			"enterprises and how many of them lie in a grid unit that has an officer; and the street's total.",
 		Tags: tags, Roles: streetReadRoles, Params: []Param{code},
 		Response: grid.StreetSummary{}, Problems: []int{fiber.StatusNotFound, fiber.StatusUnprocessableEntity},
-		Keep: keepAll,
+		Keep: keepSupervised,
 	}, s.streetSummary)
 }
 

@@ -29,6 +29,18 @@ func TestEveryTableBumpsItsVersion(t *testing.T) {
 	if err := st.Pool.QueryRow(ctx, `SELECT has_parameter_privilege('session_replication_role', 'SET')`).Scan(&mayReplica); err != nil {
 		t.Fatal(err)
 	}
+	counters := map[string]bool{}
+	for _, table := range tables {
+		counters[grid.VersionName(table)] = true
+	}
+	if len(counters) != len(grid.VersionNames) {
+		t.Errorf("counters %v, grid.VersionNames %v", counters, grid.VersionNames)
+	}
+	for _, n := range grid.VersionNames {
+		if !counters[n] {
+			t.Errorf("grid.VersionNames has %s, which no table bumps", n)
+		}
+	}
 	for _, table := range tables {
 		name := grid.VersionName(table)
 		before, err := st.DataVersions(ctx)
