@@ -167,6 +167,10 @@ func toProblem(ctx context.Context, err error) *problem {
 		p := newProblem(fiber.StatusServiceUnavailable, "", "the database is unavailable; try again shortly")
 		p.retryAfter = 5
 		return p
+	case errors.Is(err, grid.ErrBusy):
+		p := newProblem(fiber.StatusServiceUnavailable, "", grid.ErrBusy.Error())
+		p.retryAfter = 5
+		return p
 	case errors.As(err, &pe) && pe.Code == "23505":
 		return newProblem(fiber.StatusConflict, "", "this conflicts with an existing record")
 	default:

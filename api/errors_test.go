@@ -215,3 +215,11 @@ func TestToProblemFieldErrors(t *testing.T) {
 		})
 	}
 }
+
+// A write that gave up waiting for an import's lock is a 503 to try again, not a 500.
+func TestToProblemBusy(t *testing.T) {
+	p := toProblem(context.Background(), fmt.Errorf("transition: %w", grid.ErrBusy))
+	if p.Status != 503 || p.retryAfter != 5 || p.Detail != grid.ErrBusy.Error() {
+		t.Errorf("problem %+v (retry after %d)", p, p.retryAfter)
+	}
+}

@@ -56,7 +56,7 @@ func (s *Store) saveUnit(ctx context.Context, actor string, u UnitSpec, create b
 	if err != nil {
 		return err
 	}
-	return pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+	return s.writeTx(ctx, func(tx pgx.Tx) error {
 		var level string
 		err := tx.QueryRow(ctx, `SELECT level FROM areas WHERE code = $1`, u.StreetCode).Scan(&level)
 		if errors.Is(err, pgx.ErrNoRows) || err == nil && level != "street" {
@@ -205,7 +205,7 @@ func cellHex(c int64) string { return h3.Cell(c).String() }
 
 // DeleteUnit removes a grid unit and its cells.
 func (s *Store) DeleteUnit(ctx context.Context, actor, code string) error {
-	return pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+	return s.writeTx(ctx, func(tx pgx.Tx) error {
 		prev, err := lockUnit(ctx, tx, code)
 		if err != nil {
 			return err

@@ -258,7 +258,7 @@ func (s *Store) HazardDetailOf(ctx context.Context, p *Principal, id int64) (*Ha
 // update, its history row and the audit record commit together.
 func (s *Store) TransitionHazard(ctx context.Context, p *Principal, req HazardTransition) (*HazardDetail, error) {
 	var out *HazardDetail
-	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+	err := s.writeTx(ctx, func(tx pgx.Tx) error {
 		h, err := s.loadLifecycle(ctx, tx, p, req.HazardID)
 		if err != nil {
 			return err

@@ -143,3 +143,35 @@ func TestSaveUnitChecks(t *testing.T) {
 		t.Errorf("%d cells, want 1", n)
 	}
 }
+
+// A day-to-day write that meets an import's lock on its table waits WriteLockTimeout, then
+// fails with ErrBusy having written nothing; once the import commits it goes through.
+func TestWriteWaitsForImportThenIsBusy(t *testing.T) {
+	st := testdb.New(t, testdb.TwoStreets)
+	st.WriteLockTimeout = 300 * time.Millisecond
+	ctx := context.Background()
+	id := testdb.AddHazard(t, st, "一般", testdb.WestSouth)
+	street := &grid.Principal{UserID: 2, Username: "zhou", Role: grid.RoleStreet, StreetCode: "310104003"}
+	imp, err := st.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer imp.Rollback(ctx)
+	if _, err := imp.Exec(ctx, `LOCK TABLE hazards, hazard_history IN SHARE ROW EXCLUSIVE MODE`); err != nil { // as lockForWrite
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = st.TransitionHazard(ctx, street, grid.HazardTransition{HazardID: id, To: "registered", Version: 1})
+	if !errors.Is(err, grid.ErrBusy) || time.Since(start) < 250*time.Millisecond {
+		t.Fatalf("during the import: %v after %v", err, time.Since(start))
+	}
+	if n := count(t, st, `SELECT count(*) FROM hazard_history`); n != 0 {
+		t.Errorf("%d history rows written by the refused step", n)
+	}
+	if err := imp.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if h, err := st.TransitionHazard(ctx, street, grid.HazardTransition{HazardID: id, To: "registered", Version: 1}); err != nil || h.Status != "registered" {
+		t.Fatalf("after the import: %+v, %v", h, err)
+	}
+}

@@ -369,7 +369,7 @@ func (s *Store) RecordInspection(ctx context.Context, p *Principal, in Inspectio
 		notes = &n
 	}
 	out := &Inspection{EnterpriseID: eid, USCC: uscc, Officer: p.Username, Cell: h3.Cell(cell).String()}
-	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+	err = s.writeTx(ctx, func(tx pgx.Tx) error {
 		if err := tx.QueryRow(ctx, `INSERT INTO inspections (district_code, enterprise_id, officer_id, inspected_at, result, hazards_found, notes, h3, geom)
 VALUES ($1, $2, $3, coalesce($4, now()), $5, $6, $7, $8, ST_SetSRID(ST_MakePoint($9, $10), 4326))
 RETURNING id, inspected_at, result, hazards_found, notes, ST_X(geom), ST_Y(geom)`,
@@ -479,7 +479,7 @@ func (s *Store) ReportHazard(ctx context.Context, p *Principal, r HazardReport) 
 		}
 	}
 	var out []HazardItem
-	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+	err = s.writeTx(ctx, func(tx pgx.Tx) error {
 		var district, code string
 		var id int64
 		// A point in no district (areas not loaded) takes its grid cell's district.

@@ -50,7 +50,7 @@ func (s *Store) OfficerHasCell(ctx context.Context, userID, cell int64) (bool, e
 // AssignUnit makes the user named officer (role officer) the officer of a grid unit,
 // replacing any previous one, and audits it.
 func (s *Store) AssignUnit(ctx context.Context, actor, unit, officer string) error {
-	return pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+	return s.writeTx(ctx, func(tx pgx.Tx) error {
 		var id int64
 		var role string
 		err := tx.QueryRow(ctx, `SELECT id, role FROM users WHERE username = $1`, officer).Scan(&id, &role)
@@ -76,7 +76,7 @@ func (s *Store) AssignUnit(ctx context.Context, actor, unit, officer string) err
 
 // UnassignUnit leaves a grid unit without an officer, and audits it.
 func (s *Store) UnassignUnit(ctx context.Context, actor, unit string) error {
-	return pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+	return s.writeTx(ctx, func(tx pgx.Tx) error {
 		prev, err := lockUnit(ctx, tx, unit)
 		if err != nil {
 			return err

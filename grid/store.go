@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -25,6 +26,11 @@ import (
 // Store is the PostGIS database behind SafeGrid.
 type Store struct {
 	Pool *pgxpool.Pool
+	// WriteLockTimeout bounds how long a day-to-day write (a hazard, an inspection, a
+	// grid unit) waits for a lock, such as an import's on the tables it writes; then it
+	// fails with ErrBusy instead of holding one of the pool's few connections. Zero: no
+	// bound.
+	WriteLockTimeout time.Duration
 
 	regions regionCache // Shanghai's districts as a raster, for location checks
 }
@@ -93,7 +99,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("connect to %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
 	}
-	return &Store{Pool: pool}, nil
+	return &Store{Pool: pool, WriteLockTimeout: 5 * time.Second}, nil
 }
 
 // IsUnavailable reports whether err means the database cannot be reached or is restarting
@@ -140,4 +146,27 @@ func (s *Store) Migrate(ctx context.Context) (int, error) {
 		return len(res), fmt.Errorf("migrate: %w", err)
 	}
 	return len(res), nil
+}
+
+// ErrBusy is returned by a write that waited WriteLockTimeout for a lock (an import
+// writing the same table) or lost a deadlock: nothing was written, and trying again
+// shortly will do.
+var ErrBusy = errors.New("the data is being changed by another task (an import); nothing was written, try again shortly")
+
+// writeTx runs fn in a transaction whose lock waits are bounded by WriteLockTimeout; a
+// lock timeout or deadlock comes back as ErrBusy.
+func (s *Store) writeTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		if s.WriteLockTimeout > 0 {
+			if _, err := tx.Exec(ctx, "SELECT set_config('lock_timeout', $1, true)", fmt.Sprintf("%dms", s.WriteLockTimeout.Milliseconds())); err != nil {
+				return err
+			}
+		}
+		return fn(tx)
+	})
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && (pe.Code == "55P03" || pe.Code == "40P01") {
+		return fmt.Errorf("%w (%s)", ErrBusy, pe.Message)
+	}
+	return err
 }
