@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -9,35 +8,16 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"safegrid/grid"
 	"safegrid/internal/testdb"
 )
 
-// logBuffer collects the service's log lines; handlers log from fasthttp's goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 type testServer struct {
 	*Server
 	st   *grid.Store
-	logs *logBuffer
+	logs *testdb.LogBuffer
 }
 
 // newTestServer serves a fresh database; edit adjusts the configuration.
@@ -48,7 +28,7 @@ func newTestServer(t *testing.T, edit func(*Config)) *testServer {
 
 func serverOn(t *testing.T, st *grid.Store, edit func(*Config)) *testServer {
 	t.Helper()
-	logs := &logBuffer{}
+	logs := &testdb.LogBuffer{}
 	cfg := Config{Logger: slog.New(slog.NewJSONHandler(logs, nil)), ProxyHeader: "X-Forwarded-For"}
 	if edit != nil {
 		edit(&cfg)

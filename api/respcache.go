@@ -118,6 +118,8 @@ type respCache struct {
 	max     int64
 	group   singleflight.Group
 	lookups *prometheus.CounterVec
+	// The lookups' counters by result, resolved once: they are counted on every request.
+	hit, miss, shared, bypass prometheus.Counter
 }
 
 func newRespCache(maxBytes int64) *respCache {
@@ -128,6 +130,8 @@ func newRespCache(maxBytes int64) *respCache {
 			Help: "Requests to kept routes: hit (a kept answer was sent), shared (waited for another request's answer), miss (made and kept), bypass (not kept).",
 		}, []string{"result"}),
 	}
+	rc.hit, rc.miss = rc.lookups.WithLabelValues("hit"), rc.lookups.WithLabelValues("miss")
+	rc.shared, rc.bypass = rc.lookups.WithLabelValues("shared"), rc.lookups.WithLabelValues("bypass")
 	// The LRU is bounded by bytes below; its entry bound only has to be out of the way.
 	rc.lru, _ = simplelru.NewLRU(1<<30, func(_ string, r *keptResponse) { rc.bytes -= r.size() })
 	return rc
@@ -202,7 +206,7 @@ func (s *Server) keep(tables func(c *fiber.Ctx) []string) fiber.Handler {
 		}
 		vk, ok := v.Key(tables(c)...)
 		if !ok {
-			rc.lookups.WithLabelValues("bypass").Inc()
+			rc.bypass.Inc()
 			return c.Next()
 		}
 		// BaseURL (scheme and host, behind a proxy as the client sees them) is in the key
@@ -210,7 +214,7 @@ func (s *Server) keep(tables func(c *fiber.Ctx) []string) fiber.Handler {
 		key := scopeKey(principal(c)) + "\n" + c.BaseURL() + c.OriginalURL() + "\n" + vk + "\n" + v.Today
 		inm := c.Get(fiber.HeaderIfNoneMatch)
 		if r := rc.get(key); r != nil {
-			rc.lookups.WithLabelValues("hit").Inc()
+			rc.hit.Inc()
 			return r.send(c, inm)
 		}
 		inm = strings.Clone(inm) // the request's header buffer is about to change
@@ -234,18 +238,18 @@ func (s *Server) keep(tables func(c *fiber.Ctx) []string) fiber.Handler {
 		case leader && handlerErr != nil:
 			return handlerErr
 		case leader && r == nil:
-			rc.lookups.WithLabelValues("bypass").Inc()
+			rc.bypass.Inc()
 			return nil // the handler's own answer, as it wrote it
 		case leader:
-			rc.lookups.WithLabelValues("miss").Inc()
+			rc.miss.Inc()
 			return r.send(c, inm)
 		case r == nil:
 			// The request this one waited for did not make a keepable answer (an error, a
 			// refusal, a cancelled client): make this one's own.
-			rc.lookups.WithLabelValues("bypass").Inc()
+			rc.bypass.Inc()
 			return c.Next()
 		default:
-			rc.lookups.WithLabelValues("shared").Inc()
+			rc.shared.Inc()
 			return r.send(c, inm)
 		}
 	}

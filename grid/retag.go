@@ -217,36 +217,3 @@ func copyColumns(ctx context.Context, tx pgx.Tx, table string, replace map[strin
 	}
 	return [2]string{strings.Join(cols, ", "), strings.Join(sel, ", ")}, nil
 }
-
-// writtenTables are the tables an import of k into a table with rows writes: its own, the
-// history of hazards, and with retag everything tagged with areas.
-func (k *Kind) writtenTables(retag bool) []string {
-	out := []string{k.Table}
-	switch {
-	case k.Table == "hazards":
-		out = append(out, "hazard_history")
-	case k.Table == "areas":
-		out = append(out, "area_parts")
-	}
-	if retag {
-		for _, t := range retagTables {
-			out = append(out, t.name)
-			if t.child != "" {
-				out = append(out, t.child)
-			}
-		}
-	}
-	return out
-}
-
-// lockForWrite takes the tables an import writes in SHARE ROW EXCLUSIVE mode before its
-// first write: readers go on, writers (an officer's hazard, another import) wait for the
-// import to commit, and the import waits for writers already running. Without it an
-// import that writes a table in several statements would hold the table's data-version row
-// (migration 00007) from the first one, and an officer's transaction that had changed a row
-// the import comes to next would wait for that row lock while the import waits for it: a
-// deadlock.
-func lockForWrite(ctx context.Context, tx pgx.Tx, tables []string) error {
-	_, err := tx.Exec(ctx, "LOCK TABLE "+strings.Join(tables, ", ")+" IN SHARE ROW EXCLUSIVE MODE")
-	return err
-}

@@ -24,7 +24,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -67,24 +66,6 @@ func requirements() []string {
 		missing = append(missing, "web/test/node_modules (npm ci in web/test)")
 	}
 	return missing
-}
-
-// logBuffer collects the server's log lines; handlers log from many goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // logins are the demo users the browser signs in as, picked from the database.
@@ -137,7 +118,7 @@ func TestBrowser(t *testing.T) {
 	}
 
 	// The real server, with the embedded page, on a free port.
-	logs := &logBuffer{}
+	logs := &testdb.LogBuffer{}
 	cfg := api.DefaultConfig()
 	cfg.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	cfg.LoginAttempts = 100
