@@ -4,6 +4,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"safegrid/grid"
+	"safegrid/grid/supervise"
 )
 
 // unitRequest creates or replaces a grid unit.
@@ -27,21 +28,21 @@ func (s *Server) adminRoutes() {
 	unitParam := []Param{PathParam("code", "the grid unit's code")}
 	s.route(fiber.MethodGet, "/api/v1/grid/units", Operation{
 		Summary: "Grid units", Description: "Grid units (网格) by code, with their officer, cell and enterprise counts.",
-		Tags: []string{"admin"}, Roles: admin, Response: grid.UnitPage{},
+		Tags: []string{"admin"}, Roles: admin, Response: supervise.UnitPage{},
 		Params: []Param{QueryParam("street", "string", "only this street's units (9-digit code)"), LimitParam, OffsetParam},
 	}, s.listUnits)
 	s.route(fiber.MethodPost, "/api/v1/grid/units", Operation{
 		Summary: "Create a grid unit", Description: unitRules,
-		Tags: []string{"admin"}, Roles: admin, Body: unitRequest{}, Response: grid.UnitDetail{}, Status: fiber.StatusCreated,
+		Tags: []string{"admin"}, Roles: admin, Body: unitRequest{}, Response: supervise.UnitDetail{}, Status: fiber.StatusCreated,
 		Problems: []int{fiber.StatusConflict},
 	}, s.createUnit)
 	s.route(fiber.MethodGet, "/api/v1/grid/units/:code", Operation{
-		Summary: "One grid unit with its cells", Tags: []string{"admin"}, Roles: admin, Response: grid.UnitDetail{},
+		Summary: "One grid unit with its cells", Tags: []string{"admin"}, Roles: admin, Response: supervise.UnitDetail{},
 		Params: unitParam, Problems: []int{fiber.StatusNotFound},
 	}, s.getUnit)
 	s.route(fiber.MethodPut, "/api/v1/grid/units/:code", Operation{
 		Summary: "Replace a grid unit's name, street and cells", Description: "Keeps its officer. " + unitRules,
-		Tags: []string{"admin"}, Roles: admin, Body: unitRequest{}, Response: grid.UnitDetail{},
+		Tags: []string{"admin"}, Roles: admin, Body: unitRequest{}, Response: supervise.UnitDetail{},
 		Params: unitParam, Problems: []int{fiber.StatusNotFound, fiber.StatusConflict},
 	}, s.updateUnit)
 	s.route(fiber.MethodDelete, "/api/v1/grid/units/:code", Operation{
@@ -50,7 +51,7 @@ func (s *Server) adminRoutes() {
 	}, s.deleteUnit)
 	s.route(fiber.MethodPost, "/api/v1/grid/units/:code/officer", Operation{
 		Summary: "Assign an officer to a grid unit", Description: "Replaces the unit's previous officer, if any.",
-		Tags: []string{"admin"}, Roles: admin, Body: assignRequest{}, Response: grid.UnitDetail{},
+		Tags: []string{"admin"}, Roles: admin, Body: assignRequest{}, Response: supervise.UnitDetail{},
 		Params: unitParam, Problems: []int{fiber.StatusNotFound},
 	}, s.assignOfficer)
 	s.route(fiber.MethodDelete, "/api/v1/grid/units/:code/officer", Operation{
@@ -65,7 +66,7 @@ func (s *Server) adminRoutes() {
 			"point (ST_PointOnSurface) is assigned (so a community smaller than a cell can be covered); units without an " +
 			"officer; and every officer's workload: units, cells, enterprises, and enterprises weighted by risk " +
 			"(重大 4, 较大 3, 一般 2, 低 1). limit and offset page each list; each has its total.",
-		Tags: []string{"admin"}, Roles: admin, Response: grid.GridAudit{},
+		Tags: []string{"admin"}, Roles: admin, Response: supervise.GridAudit{},
 		Params: []Param{QueryParam("street", "string", "audit this street only (9-digit code)"), LimitParam, OffsetParam},
 	}, s.gridAudit)
 }
@@ -75,15 +76,15 @@ func (s *Server) listUnits(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	items, total, err := s.store.Units(c.UserContext(), c.Query("street"), limit, offset)
+	items, total, err := s.supervise.Units(c.UserContext(), c.Query("street"), limit, offset)
 	if err != nil {
 		return err
 	}
-	return c.JSON(grid.UnitPage{Items: items, Total: total})
+	return c.JSON(supervise.UnitPage{Items: items, Total: total})
 }
 
 func (s *Server) getUnit(c *fiber.Ctx) error {
-	u, err := s.store.Unit(c.UserContext(), c.Params("code"))
+	u, err := s.supervise.Unit(c.UserContext(), c.Params("code"))
 	if err != nil {
 		return err
 	}
@@ -95,8 +96,8 @@ func (s *Server) createUnit(c *fiber.Ctx) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	spec := grid.UnitSpec{Code: req.Code, Name: req.Name, StreetCode: req.StreetCode, Cells: req.Cells}
-	if err := s.store.CreateUnit(c.UserContext(), principal(c).Actor(), spec); err != nil {
+	spec := supervise.UnitSpec{Code: req.Code, Name: req.Name, StreetCode: req.StreetCode, Cells: req.Cells}
+	if err := s.supervise.CreateUnit(c.UserContext(), principal(c).Actor(), spec); err != nil {
 		return err
 	}
 	return s.unitAnswer(c, fiber.StatusCreated, spec.Code)
@@ -111,15 +112,15 @@ func (s *Server) updateUnit(c *fiber.Ctx) error {
 	if req.Code != "" && req.Code != code {
 		return FieldProblem("code", "differs from the code in the path; a unit's code cannot change")
 	}
-	spec := grid.UnitSpec{Code: code, Name: req.Name, StreetCode: req.StreetCode, Cells: req.Cells}
-	if err := s.store.UpdateUnit(c.UserContext(), principal(c).Actor(), spec); err != nil {
+	spec := supervise.UnitSpec{Code: code, Name: req.Name, StreetCode: req.StreetCode, Cells: req.Cells}
+	if err := s.supervise.UpdateUnit(c.UserContext(), principal(c).Actor(), spec); err != nil {
 		return err
 	}
 	return s.unitAnswer(c, fiber.StatusOK, code)
 }
 
 func (s *Server) unitAnswer(c *fiber.Ctx, status int, code string) error {
-	u, err := s.store.Unit(c.UserContext(), code)
+	u, err := s.supervise.Unit(c.UserContext(), code)
 	if err != nil {
 		return err
 	}
@@ -127,7 +128,7 @@ func (s *Server) unitAnswer(c *fiber.Ctx, status int, code string) error {
 }
 
 func (s *Server) deleteUnit(c *fiber.Ctx) error {
-	if err := s.store.DeleteUnit(c.UserContext(), principal(c).Actor(), c.Params("code")); err != nil {
+	if err := s.supervise.DeleteUnit(c.UserContext(), principal(c).Actor(), c.Params("code")); err != nil {
 		return err
 	}
 	return c.SendStatus(fiber.StatusNoContent)
@@ -142,14 +143,14 @@ func (s *Server) assignOfficer(c *fiber.Ctx) error {
 		return FieldProblem("officer", "is required")
 	}
 	code := c.Params("code")
-	if err := s.store.AssignUnit(c.UserContext(), principal(c).Actor(), code, req.Officer); err != nil {
+	if err := s.supervise.AssignUnit(c.UserContext(), principal(c).Actor(), code, req.Officer); err != nil {
 		return err
 	}
 	return s.unitAnswer(c, fiber.StatusOK, code)
 }
 
 func (s *Server) unassignOfficer(c *fiber.Ctx) error {
-	if err := s.store.UnassignUnit(c.UserContext(), principal(c).Actor(), c.Params("code")); err != nil {
+	if err := s.supervise.UnassignUnit(c.UserContext(), principal(c).Actor(), c.Params("code")); err != nil {
 		return err
 	}
 	return c.SendStatus(fiber.StatusNoContent)
@@ -160,7 +161,7 @@ func (s *Server) gridAudit(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	a, err := s.store.GridAuditOf(c.UserContext(), grid.AuditOptions{Street: c.Query("street"), Limit: limit, Offset: offset})
+	a, err := s.supervise.GridAuditOf(c.UserContext(), supervise.AuditOptions{Street: c.Query("street"), Limit: limit, Offset: offset})
 	if err != nil {
 		return err
 	}

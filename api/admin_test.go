@@ -12,11 +12,13 @@ import (
 
 	"safegrid/geo"
 	"safegrid/grid"
+	"safegrid/grid/supervise"
+	"safegrid/internal/testdb"
 )
 
-func unitOf(t *testing.T, body []byte) grid.UnitDetail {
+func unitOf(t *testing.T, body []byte) supervise.UnitDetail {
 	t.Helper()
-	var u grid.UnitDetail
+	var u supervise.UnitDetail
 	if err := json.Unmarshal(body, &u); err != nil {
 		t.Fatalf("%s: %v", body, err)
 	}
@@ -72,7 +74,7 @@ func TestGridUnits(t *testing.T) {
 	}
 	resp, body = ls.as(t, "ann", "POST", "/api/v1/grid/units", unit("W2", westStreet, b))
 	problemOf(t, resp, body, 409)
-	if n := count(t, ls.st, `SELECT count(*) FROM grid_units WHERE code = 'W3'`); n != 0 {
+	if n := testdb.Count(t, ls.st, `SELECT count(*) FROM grid_units WHERE code = 'W3'`); n != 0 {
 		t.Errorf("a refused unit was written")
 	}
 
@@ -109,7 +111,7 @@ func TestGridUnits(t *testing.T) {
 	}
 
 	// The list, by street.
-	var page grid.UnitPage
+	var page supervise.UnitPage
 	resp, body = ls.as(t, "ann", "GET", "/api/v1/grid/units?street="+westStreet, "")
 	_ = json.Unmarshal(body, &page)
 	if resp.StatusCode != 200 || page.Total != 2 || len(page.Items) != 2 || page.Items[0].Code != "W1" ||
@@ -132,11 +134,11 @@ func TestGridUnits(t *testing.T) {
 	}
 	resp, body = ls.as(t, "ann", "DELETE", "/api/v1/grid/units/W2", "")
 	problemOf(t, resp, body, 404)
-	if n := count(t, ls.st, `SELECT count(*) FROM grid_cells WHERE unit_code = 'W2'`); n != 0 {
+	if n := testdb.Count(t, ls.st, `SELECT count(*) FROM grid_cells WHERE unit_code = 'W2'`); n != 0 {
 		t.Errorf("%d cells left behind", n)
 	}
 	for action, n := range map[string]int{"unit_create": 2, "unit_update": 1, "unit_delete": 1, "assign": 2, "unassign": 1} {
-		if got := count(t, ls.st, `SELECT count(*) FROM audit_log WHERE action = $1`, action); got != n {
+		if got := testdb.Count(t, ls.st, `SELECT count(*) FROM audit_log WHERE action = $1`, action); got != n {
 			t.Errorf("%d %s audit records, want %d", got, action, n)
 		}
 	}
@@ -145,7 +147,7 @@ func TestGridUnits(t *testing.T) {
 func count(t *testing.T, st *grid.Store, sql string, args ...any) int {
 	t.Helper()
 	var n int
-	if err := st.Pool.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
+	if err := testdb.SQL(t, st).QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
 		t.Fatalf("%s: %v", sql, err)
 	}
 	return n
@@ -153,7 +155,7 @@ func count(t *testing.T, st *grid.Store, sql string, args ...any) int {
 
 func addEnterprise(t *testing.T, st *grid.Store, n int, risk string, p orb.Point) {
 	t.Helper()
-	_, err := st.Pool.Exec(context.Background(), `INSERT INTO enterprises (district_code, uscc, name, industry, risk_level, street_code, community_code, h3, geom)
+	_, err := testdb.SQL(t, st).Exec(context.Background(), `INSERT INTO enterprises (district_code, uscc, name, industry, risk_level, street_code, community_code, h3, geom)
 SELECT a.district_code, $1, $2, '工贸', $3, a.street_code, a.community_code, $4, q.p
   FROM (SELECT ST_SetSRID(ST_MakePoint($5::float8, $6::float8), 4326) AS p) q, LATERAL area_tag(q.p) a`,
 		fmt.Sprintf("9131010400000000%02d", n), fmt.Sprintf("测试%d公司", n), risk, int64(geo.PointCell(p, geo.SupervisionRes)), p[0], p[1])
@@ -165,7 +167,7 @@ SELECT a.district_code, $1, $2, '工贸', $3, a.street_code, a.community_code, $
 func TestGridAudit(t *testing.T) {
 	ls := newLifecycleServer(t) // W1 (wang) holds the cells of westSouth and westNorth; zhao has none
 	ctx := context.Background()
-	if err := ls.st.CreateUnit(ctx, "test", grid.UnitSpec{Code: "E1", Name: "东一网格", StreetCode: eastStreet, Cells: []string{cellOf(eastPoint)}}); err != nil {
+	if err := supervise.New(ls.st).CreateUnit(ctx, "test", supervise.UnitSpec{Code: "E1", Name: "东一网格", StreetCode: eastStreet, Cells: []string{cellOf(eastPoint)}}); err != nil {
 		t.Fatal(err)
 	}
 	addEnterprise(t, ls.st, 1, "重大", westSouth)                // W1
@@ -179,7 +181,7 @@ func TestGridAudit(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("audit: %d %s\n%s", resp.StatusCode, body, ls.logs)
 	}
-	var a grid.GridAudit
+	var a supervise.GridAudit
 	if err := json.Unmarshal(body, &a); err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +196,7 @@ func TestGridAudit(t *testing.T) {
 	if uw := a.UnitsWithoutOfficer; uw.Total != 1 || uw.Items[0].Code != "E1" || uw.Items[0].Enterprises != 1 {
 		t.Errorf("units without officer %+v", uw)
 	}
-	want := []grid.OfficerWorkload{{Officer: "wang", Units: 1, Cells: 2, Enterprises: 2, Weighted: 5}, {Officer: "zhao"}}
+	want := []supervise.OfficerWorkload{{Officer: "wang", Units: 1, Cells: 2, Enterprises: 2, Weighted: 5}, {Officer: "zhao"}}
 	if w := a.Workloads; w.Total != 2 || !slices.Equal(w.Items, want) {
 		t.Errorf("workloads %+v", w)
 	}
@@ -213,14 +215,14 @@ func TestGridAudit(t *testing.T) {
 	}
 
 	// Assigning E1 covers the east.
-	if err := ls.st.AssignUnit(ctx, "test", "E1", "zhao"); err != nil {
+	if err := supervise.New(ls.st).AssignUnit(ctx, "test", "E1", "zhao"); err != nil {
 		t.Fatal(err)
 	}
 	_, body = ls.as(t, "ann", "GET", "/api/v1/grid/audit", "")
 	_ = json.Unmarshal(body, &a)
 	if a.UnsupervisedEnterprises.Total != 1 || a.UncoveredCommunities.Total != 0 || a.UnitsWithoutOfficer.Total != 0 ||
-		a.Workloads.Items[0] != (grid.OfficerWorkload{Officer: "wang", Units: 1, Cells: 2, Enterprises: 2, Weighted: 5}) ||
-		a.Workloads.Items[1] != (grid.OfficerWorkload{Officer: "zhao", Units: 1, Cells: 1, Enterprises: 1, Weighted: 3}) {
+		a.Workloads.Items[0] != (supervise.OfficerWorkload{Officer: "wang", Units: 1, Cells: 2, Enterprises: 2, Weighted: 5}) ||
+		a.Workloads.Items[1] != (supervise.OfficerWorkload{Officer: "zhao", Units: 1, Cells: 1, Enterprises: 1, Weighted: 3}) {
 		t.Errorf("after assigning E1: %s", body)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/paulmach/orb/geojson"
 
 	"safegrid/grid"
+	"safegrid/grid/coverage"
 )
 
 // The planners' analyses: fire-station coverage and new-station siting (grid/coverage.go,
@@ -18,10 +19,10 @@ var planningRoles = []string{grid.RolePlanner, grid.RoleAdmin}
 
 // coverageRequest is the body of POST /api/v1/analysis/coverage; zero values take the
 // defaults.
-type coverageRequest = grid.CoverageParams
+type coverageRequest = coverage.CoverageParams
 
 // sitingRequest is the body of POST /api/v1/analysis/siting.
-type sitingRequest = grid.SitingParams
+type sitingRequest = coverage.SitingParams
 
 var coverageQueryParams = []Param{
 	{Name: "minutes", In: "query", Description: "travel time limit", Schema: Schema{"type": "number", "default": 5}},
@@ -45,7 +46,7 @@ var coverageCellsSchema = analysisCollectionSchema("GeoJSON FeatureCollection: o
 })
 
 func (s *Server) analysisRoutes() {
-	an := grid.NewAnalyst(s.store)
+	an := coverage.NewAnalyst(s.store)
 	tags := []string{"analysis"}
 	s.route(fiber.MethodPost, "/api/v1/analysis/coverage", Operation{
 		Summary: "Fire-station coverage",
@@ -56,7 +57,7 @@ func (s *Server) analysisRoutes() {
 			"Area: H3 cells whose centre is in a district, covered when the centre is. A what-if adds stations (add) or " +
 			"leaves some out (without).",
 		Tags: tags, Roles: planningRoles,
-		Body: coverageRequest{}, Response: grid.CoverageResult{},
+		Body: coverageRequest{}, Response: coverage.CoverageResult{},
 	}, func(c *fiber.Ctx) error {
 		var req coverageRequest
 		if err := decodeJSON(c, &req); err != nil {
@@ -102,7 +103,7 @@ func (s *Server) analysisRoutes() {
 			"district and not within 200 m of a 危化品 enterprise (GB 51080 §4.1.5), or the caller's points. Greedy, swap " +
 			"local search and a multistart within time_limit_s; upper_bound is a Lagrangian bound on the optimum.",
 		Tags: tags, Roles: planningRoles,
-		Body: sitingRequest{}, Response: grid.SitingResult{},
+		Body: sitingRequest{}, Response: coverage.SitingResult{},
 	}, func(c *fiber.Ctx) error {
 		var req sitingRequest
 		if err := decodeJSON(c, &req); err != nil {
@@ -117,8 +118,8 @@ func (s *Server) analysisRoutes() {
 }
 
 // coverageQuery reads the coverage parameters from the query string.
-func coverageQuery(c *fiber.Ctx) (grid.CoverageParams, string, error) {
-	var p grid.CoverageParams
+func coverageQuery(c *fiber.Ctx) (coverage.CoverageParams, string, error) {
+	var p coverage.CoverageParams
 	num := func(name string, dst *float64) error {
 		raw := c.Query(name)
 		if raw == "" {
@@ -155,7 +156,7 @@ func coverageQuery(c *fiber.Ctx) (grid.CoverageParams, string, error) {
 		if err1 != nil || err2 != nil {
 			return p, "", FieldProblem("add", "lon and lat must be numbers")
 		}
-		p.Add = append(p.Add, grid.StationAddition{Lon: lon, Lat: lat, Type: strings.TrimSpace(parts[2])})
+		p.Add = append(p.Add, coverage.StationAddition{Lon: lon, Lat: lat, Type: strings.TrimSpace(parts[2])})
 	}
 	if raw := c.Query("without"); raw != "" {
 		for _, code := range strings.Split(raw, ",") {

@@ -15,6 +15,7 @@ import (
 
 	"safegrid/geo"
 	"safegrid/grid"
+	"safegrid/grid/hazardstat"
 )
 
 // The hazard analyses: DBSCAN clusters and Getis-Ord Gi* hot spots over the hazards that
@@ -117,7 +118,7 @@ func (s *Server) hazardClusters(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	p := grid.ClusterParams{EpsM: 100}
+	p := hazardstat.ClusterParams{EpsM: 100}
 	if raw := c.Query("eps_m"); raw != "" {
 		v, err := strconv.ParseFloat(raw, 64)
 		if err != nil || math.IsNaN(v) || !(v > 0 && v <= 5000) {
@@ -128,7 +129,7 @@ func (s *Server) hazardClusters(c *fiber.Ctx) error {
 	if p.MinPoints, err = queryInt(c, "min_points", 5, 1, 10000); err != nil {
 		return err
 	}
-	clusters, err := s.store.HazardClusters(c.UserContext(), f, p)
+	clusters, err := s.hazardstat.HazardClusters(c.UserContext(), f, p)
 	if err != nil {
 		return err
 	}
@@ -149,7 +150,7 @@ func (s *Server) hotspots(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	var p grid.HotspotParams
+	var p hazardstat.HotspotParams
 	if p.Resolution, err = queryInt(c, "resolution", 8, 5, 9); err != nil {
 		return err
 	}
@@ -162,7 +163,7 @@ func (s *Server) hotspots(c *fiber.Ctx) error {
 	if p.FDR, err = analysisBool(c, "fdr"); err != nil {
 		return err
 	}
-	cells, err := s.store.Hotspots(c.UserContext(), f, p)
+	cells, err := s.hazardstat.Hotspots(c.UserContext(), f, p)
 	if err != nil {
 		return err
 	}
@@ -191,8 +192,8 @@ var (
 )
 
 // hazardAnalysisFilter reads the filters and applies the caller's scope.
-func hazardAnalysisFilter(c *fiber.Ctx) (grid.HazardFilter, error) {
-	var f grid.HazardFilter
+func hazardAnalysisFilter(c *fiber.Ctx) (hazardstat.HazardFilter, error) {
+	var f hazardstat.HazardFilter
 	var err error
 	if f.Levels, err = hazardEnumList(c, "level"); err != nil {
 		return f, err

@@ -10,6 +10,7 @@ import (
 
 	"safegrid/geo"
 	"safegrid/grid"
+	"safegrid/grid/coverage"
 	"safegrid/internal/testdb"
 )
 
@@ -17,6 +18,10 @@ import (
 // existing station at its centre and one planned; one enterprise 500 m east of the
 // station (covered) and one 0.04° (about 3.8 km) east (not covered).
 var withCoverage = &testdb.Setup{Name: "api-coverage-h3", Load: func(ctx context.Context, st *grid.Store) error {
+	db, err := testdb.DB(st)
+	if err != nil {
+		return err
+	}
 	for _, q := range []string{
 		`INSERT INTO areas (code, name, geom) VALUES ('310104', '徐汇区', ST_Multi(ST_MakeEnvelope(121.40, 31.10, 121.50, 31.20, 4326)))`,
 		`INSERT INTO areas (code, name, geom) VALUES ('310104003', '天平路街道', ST_Multi(ST_MakeEnvelope(121.40, 31.10, 121.50, 31.20, 4326)))`,
@@ -28,12 +33,12 @@ var withCoverage = &testdb.Setup{Name: "api-coverage-h3", Load: func(ctx context
  ('310104', '310104003', '913100000000000001', '近', '工贸', '重大', 0, ST_Transform(ST_Translate(ST_Transform(ST_SetSRID(ST_MakePoint(121.45, 31.15), 4326), 32651), 500, 0), 4326)),
  ('310104', '310104003', '913100000000000002', '远', '工贸', '一般', 0, ST_SetSRID(ST_MakePoint(121.49, 31.151), 4326))`,
 	} {
-		if _, err := st.Pool.Exec(ctx, q); err != nil {
+		if err := testdb.Exec(ctx, st, q); err != nil {
 			return err
 		}
 	}
 	// The analyses read the enterprises' resolution-9 cells, as the importer writes them.
-	rows, err := st.Pool.Query(ctx, `SELECT id, ST_X(geom), ST_Y(geom) FROM enterprises`)
+	rows, err := db.Query(ctx, `SELECT id, ST_X(geom), ST_Y(geom) FROM enterprises`)
 	if err != nil {
 		return err
 	}
@@ -53,7 +58,7 @@ var withCoverage = &testdb.Setup{Name: "api-coverage-h3", Load: func(ctx context
 		return err
 	}
 	for _, p := range pts {
-		if _, err := st.Pool.Exec(ctx, `UPDATE enterprises SET h3 = $1 WHERE id = $2`, int64(geo.PointCell(orb.Point{p.lon, p.lat}, 9)), p.id); err != nil {
+		if err := testdb.Exec(ctx, st, `UPDATE enterprises SET h3 = $1 WHERE id = $2`, int64(geo.PointCell(orb.Point{p.lon, p.lat}, 9)), p.id); err != nil {
 			return err
 		}
 	}
@@ -80,7 +85,7 @@ func TestCoverageAPI(t *testing.T) {
 	resp, body := ts.do(t, "POST", "/api/v1/analysis/coverage", `{}`)
 	problemOf(t, resp, body, 401)
 
-	var res grid.CoverageResult
+	var res coverage.CoverageResult
 	for _, tok := range []string{planner, admin} {
 		resp, body := ts.do(t, "POST", "/api/v1/analysis/coverage", `{}`, "Authorization", tok)
 		if resp.StatusCode != 200 {
@@ -156,7 +161,7 @@ func TestCoverageAPI(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("siting: %d %s", resp.StatusCode, body)
 	}
-	var sr grid.SitingResult
+	var sr coverage.SitingResult
 	if err := json.Unmarshal(body, &sr); err != nil {
 		t.Fatal(err)
 	}

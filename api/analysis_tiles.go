@@ -2,11 +2,11 @@ package api
 
 import (
 	"net/url"
+	"safegrid/grid/coverage"
+	"safegrid/grid/layers"
 	"strconv"
 
 	"github.com/gofiber/fiber/v2"
-
-	"safegrid/grid"
 )
 
 // Coverage as vector tiles, for the planners' map: the cells of GET
@@ -14,9 +14,9 @@ import (
 // TileJSON's URL template carries the parameters, so a map source made from it asks every
 // tile for the same analysis. ETag and Cache-Control as /tiles.
 
-func (s *Server) coverageTileRoutes(an *grid.Analyst) {
+func (s *Server) coverageTileRoutes(an *coverage.Analyst) {
 	tags := []string{"analysis"}
-	fields := grid.CoverageTileFields
+	fields := coverage.CoverageTileFields
 	s.route(fiber.MethodGet, "/api/v1/analysis/coverage/tiles.json", Operation{
 		Summary: "TileJSON of the coverage tile layer",
 		Description: "TileJSON 3.0.0 for MapLibre: the URL template of GET /api/v1/analysis/coverage/tiles/{z}/{x}/{y}.mvt " +
@@ -33,25 +33,25 @@ func (s *Server) coverageTileRoutes(an *grid.Analyst) {
 		}
 		desc := map[string]string{
 			"coverage": "land cells with covered, nearest_station, distance_m and minutes; below zoom " +
-				strconv.Itoa(grid.CoverageFullZoom) + " parents with cells, covered_cells, share, area_km2 and covered_km2",
+				strconv.Itoa(coverage.CoverageFullZoom) + " parents with cells, covered_cells, share, area_km2 and covered_km2",
 			"coverage_stations": "the counted stations with their service area against the cap",
 		}
-		var layers []vectorLayer
+		var vls []vectorLayer
 		for _, id := range []string{"coverage", "coverage_stations"} {
-			layers = append(layers, vectorLayer{ID: id, Description: desc[id], MaxZoom: grid.DataMaxZoom, Fields: fields[id]})
+			vls = append(vls, vectorLayer{ID: id, Description: desc[id], MaxZoom: layers.DataMaxZoom, Fields: fields[id]})
 		}
 		return c.JSON(tileJSON{
 			TileJSON: "3.0.0", Name: "消防站覆盖 Fire-station coverage", Description: "fire-station coverage of the land cells", Version: "1.0.0", Scheme: "xyz",
 			Tiles:   []string{c.BaseURL() + "/api/v1/analysis/coverage/tiles/{z}/{x}/{y}.mvt" + coverageQueryString(p, district)},
-			MaxZoom: grid.DataMaxZoom, Bounds: b,
+			MaxZoom: layers.DataMaxZoom, Bounds: b,
 			Center:       [3]float64{(b[0] + b[2]) / 2, (b[1] + b[3]) / 2, 10},
-			VectorLayers: layers,
+			VectorLayers: vls,
 		})
 	})
 	s.route(fiber.MethodGet, "/api/v1/analysis/coverage/tiles/:z/:x/:y.mvt", Operation{
 		Summary: "Fire-station coverage as a vector tile",
 		Description: "Mapbox Vector Tile (extent 4096) of the coverage for the same parameters as GET " +
-			"/api/v1/analysis/coverage/cells. Layer coverage: from zoom " + strconv.Itoa(grid.CoverageFullZoom) + " each land " +
+			"/api/v1/analysis/coverage/cells. Layer coverage: from zoom " + strconv.Itoa(coverage.CoverageFullZoom) + " each land " +
 			"cell (cell, resolution, covered, nearest_station, distance_m, minutes, district_code, street_code); below, the " +
 			"cells summed by H3 parent at resolution zoom−3 (4 to 9; cells, covered_cells, share, area_km2, covered_km2). " +
 			"Layer coverage_stations: each counted station (code, type, status, service_area_km2, cap_km2, over_cap). The " +
@@ -81,7 +81,7 @@ func (s *Server) coverageTileRoutes(an *grid.Analyst) {
 
 // coverageQueryString is the parameters as a query string ("" when all are defaults but
 // for the filled-in defaults), so that equal analyses have equal tile URLs.
-func coverageQueryString(p grid.CoverageParams, district string) string {
+func coverageQueryString(p coverage.CoverageParams, district string) string {
 	p = p.WithDefaults()
 	v := url.Values{}
 	f := func(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }

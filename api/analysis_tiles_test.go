@@ -16,6 +16,7 @@ import (
 	"github.com/paulmach/orb/maptile"
 
 	"safegrid/grid"
+	"safegrid/grid/coverage"
 	"safegrid/internal/testdb"
 )
 
@@ -159,7 +160,7 @@ func TestCoverageTiles(t *testing.T) {
 			continue
 		}
 		for _, f := range l.Features {
-			if f.Properties["resolution"] != float64(grid.CoverageTileRes(8, 9)) {
+			if f.Properties["resolution"] != float64(coverage.CoverageTileRes(8, 9)) {
 				t.Fatalf("zoom-8 feature %v", f.Properties)
 			}
 			parents[f.Properties["cell"].(string)] = [2]float64{f.Properties["cells"].(float64), f.Properties["covered_cells"].(float64)}
@@ -175,7 +176,7 @@ func TestCoverageTiles(t *testing.T) {
 
 	// Stations: the service areas of POST /api/v1/analysis/coverage.
 	_, body = ts.do(t, "POST", "/api/v1/analysis/coverage", `{"minutes": 4, "add": [{"lon": 121.49, "lat": 31.15, "type": "小型"}]}`, "Authorization", planner)
-	var res grid.CoverageResult
+	var res coverage.CoverageResult
 	if err := json.Unmarshal(body, &res); err != nil || len(res.Stations) != 2 {
 		t.Fatalf("coverage: %s", body)
 	}
@@ -203,7 +204,7 @@ func TestCoverageTiles(t *testing.T) {
 		t.Errorf("If-None-Match: %d", resp.StatusCode)
 	}
 	// A new station changes the cached analysis: the same URL gives another tile.
-	if _, err := st.Pool.Exec(context.Background(), `INSERT INTO fire_stations (code, name, type, status, district_code, h3, geom)
+	if _, err := testdb.SQL(t, st).Exec(context.Background(), `INSERT INTO fire_stations (code, name, type, status, district_code, h3, geom)
 VALUES ('XH03', '徐汇北站', '二级普通', 'existing', '310104', 0, ST_SetSRID(ST_MakePoint(121.42, 31.19), 4326))`); err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"safegrid/grid"
+	"safegrid/grid/ingest"
 )
 
 // statusClientClosed is logged and counted when the client hung up before the answer
@@ -124,9 +125,9 @@ func toProblem(ctx context.Context, err error) *problem {
 		nf  *grid.NotFoundError
 		inv *grid.InvalidError
 		ifs *grid.InvalidFieldsError
-		ie  *grid.ImportError
-		fle *grid.FileError
-		uk  *grid.UnknownKindError
+		ie  *ingest.ImportError
+		fle *ingest.FileError
+		uk  *ingest.UnknownKindError
 		tb  *grid.TooBroadError
 		pe  *pgconn.PgError
 	)
@@ -198,7 +199,7 @@ func fieldsProblem(fe *grid.InvalidFieldsError) *problem {
 
 // importProblem lists an import's rejected rows (the first 100: a bad file can have
 // millions).
-func importProblem(ie *grid.ImportError) *problem {
+func importProblem(ie *ingest.ImportError) *problem {
 	const most = 100
 	errs := make([]FieldError, 0, min(len(ie.Rejections), most))
 	for _, r := range ie.Rejections[:min(len(ie.Rejections), most)] {

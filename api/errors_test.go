@@ -13,6 +13,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"safegrid/grid"
+	"safegrid/grid/ingest"
+	"safegrid/internal/testdb"
 )
 
 type testBody struct {
@@ -90,7 +92,7 @@ func TestOversizeBodyIs413(t *testing.T) {
 func TestInternalErrorsDoNotLeak(t *testing.T) {
 	ts := newTestServer(t, nil)
 	ts.route("GET", "/api/v1/test/broken", Operation{Summary: "test", Auth: AuthPublic, Response: healthResponse{}}, func(c *fiber.Ctx) error {
-		_, err := ts.st.Pool.Exec(c.UserContext(), `SELECT secret_column FROM no_such_table`)
+		_, err := testdb.SQL(t, ts.st).Exec(c.UserContext(), `SELECT secret_column FROM no_such_table`)
 		return err
 	})
 	ts.route("GET", "/api/v1/test/panic", Operation{Summary: "test", Auth: AuthPublic, Response: healthResponse{}}, func(c *fiber.Ctx) error {
@@ -124,7 +126,7 @@ func TestTypedErrorsMapToStatuses(t *testing.T) {
 		"invalid":   &grid.InvalidError{Field: "location", Reason: "is outside Shanghai"},
 		"forbidden": grid.ErrForbidden,
 		"conflict":  grid.ErrConflict,
-		"import":    &grid.ImportError{Kind: "hazards", Rejections: []grid.Rejection{{Row: 3, Field: "level", Reason: "unknown level"}}},
+		"import":    &ingest.ImportError{Kind: "hazards", Rejections: []ingest.Rejection{{Row: 3, Field: "level", Reason: "unknown level"}}},
 		"problem":   Problem(fiber.StatusConflict, "Version Mismatch", "the hazard changed; reload it"),
 		"broad":     &grid.TooBroadError{What: "hazard clustering", Hint: "narrow the filter", Err: context.DeadlineExceeded},
 	}
@@ -188,7 +190,7 @@ func TestToProblemFieldErrors(t *testing.T) {
 		{Field: "deadline", Reason: "is required"},
 		{Field: "funds", Reason: "is required for a 重大 hazard"},
 	}}
-	file := &grid.FileError{Row: 4, Reason: "malformed JSON: unexpected end"}
+	file := &ingest.FileError{Row: 4, Reason: "malformed JSON: unexpected end"}
 	for _, tc := range []struct {
 		name   string
 		err    error
@@ -201,7 +203,7 @@ func TestToProblemFieldErrors(t *testing.T) {
 			[]FieldError{{Field: "deadline", Reason: "is required"}, {Field: "funds", Reason: "is required for a 重大 hazard"}}},
 		{"file", file, "row 4, malformed JSON: unexpected end",
 			[]FieldError{{Row: 4, Reason: "malformed JSON: unexpected end"}}},
-		{"file before the first row", fmt.Errorf("import: %w", &grid.FileError{Reason: "the CSV file is empty: it needs a header row"}),
+		{"file before the first row", fmt.Errorf("import: %w", &ingest.FileError{Reason: "the CSV file is empty: it needs a header row"}),
 			"the CSV file is empty: it needs a header row", []FieldError{{Reason: "the CSV file is empty: it needs a header row"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"safegrid/grid"
+	"safegrid/grid/supervise"
 )
 
 // transitionRequest is one lifecycle step of a hazard.
@@ -29,14 +30,14 @@ func (s *Server) hazardRoutes() {
 		Description: "A hazard (隐患) with its lifecycle history, oldest step first, and the statuses it may go to next. " +
 			"Scope: admins and planners see every hazard, a street office its street's, an officer those in their cells; " +
 			"any other is a 403.",
-		Tags: []string{"hazards"}, Response: grid.HazardDetail{},
+		Tags: []string{"hazards"}, Response: supervise.HazardDetail{},
 		Params:   []Param{PathParam("id", "the hazard's id")},
 		Problems: []int{fiber.StatusForbidden, fiber.StatusNotFound},
 	}, s.getHazard)
 	s.route(fiber.MethodPost, "/api/v1/hazards/:id/transition", Operation{
 		Summary:     "Move a hazard one step through its lifecycle",
 		Description: lifecycleDoc(),
-		Tags:        []string{"hazards"}, Body: transitionRequest{}, Response: grid.HazardDetail{},
+		Tags:        []string{"hazards"}, Body: transitionRequest{}, Response: supervise.HazardDetail{},
 		Roles:    []string{grid.RoleAdmin, grid.RoleStreet, grid.RoleOfficer},
 		Params:   []Param{PathParam("id", "the hazard's id")},
 		Problems: []int{fiber.StatusNotFound, fiber.StatusConflict},
@@ -44,13 +45,13 @@ func (s *Server) hazardRoutes() {
 }
 
 // lifecycleDoc is the transition endpoint's description, with the role table written
-// from grid.HazardLifecycle so the document cannot disagree with the code.
+// from supervise.HazardLifecycle so the document cannot disagree with the code.
 func lifecycleDoc() string {
 	var b strings.Builder
 	b.WriteString("The lifecycle (安监总局令第16号): reported 上报 → registered 立案 → assigned 派遣 → rectifying 整改 → " +
 		"verified 验收 → closed 销号. A rejected verification is the step verified → rectifying (退回整改).\n\n" +
 		"| from | to | roles | meaning |\n|---|---|---|---|\n")
-	for _, st := range grid.HazardLifecycle {
+	for _, st := range supervise.HazardLifecycle {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", st.From, st.To, strings.Join(st.Roles, ", "), st.Doc)
 	}
 	b.WriteString("\nPlanners make no steps. Scope applies on top of the role: a street office acts on its street's " +
@@ -81,7 +82,7 @@ func (s *Server) getHazard(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	h, err := s.store.HazardDetailOf(c.UserContext(), principal(c), id)
+	h, err := s.supervise.HazardDetailOf(c.UserContext(), principal(c), id)
 	if err != nil {
 		return err
 	}
@@ -107,8 +108,8 @@ func (s *Server) transitionHazard(c *fiber.Ctx) error {
 	if len([]rune(req.Note)) > 2000 {
 		bad = append(bad, FieldError{Field: "note", Reason: "at most 2000 characters"})
 	}
-	tr := grid.HazardTransition{HazardID: id, To: req.To, Note: strings.TrimSpace(req.Note), Version: req.Version,
-		Plan: grid.HazardPlan{Responsible: req.Responsible, Measures: req.Measures, Funds: req.Funds}}
+	tr := supervise.HazardTransition{HazardID: id, To: req.To, Note: strings.TrimSpace(req.Note), Version: req.Version,
+		Plan: supervise.HazardPlan{Responsible: req.Responsible, Measures: req.Measures, Funds: req.Funds}}
 	if req.Deadline != nil {
 		d, err := time.Parse(time.DateOnly, *req.Deadline)
 		if err != nil {
@@ -119,7 +120,7 @@ func (s *Server) transitionHazard(c *fiber.Ctx) error {
 	if len(bad) > 0 {
 		return FieldProblems(bad...)
 	}
-	h, err := s.store.TransitionHazard(c.UserContext(), principal(c), tr)
+	h, err := s.supervise.TransitionHazard(c.UserContext(), principal(c), tr)
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 
 	"safegrid/geo"
 	"safegrid/grid"
+	"safegrid/grid/supervise"
 	"safegrid/internal/testdb"
 )
 
@@ -56,11 +57,11 @@ func newLifecycleServer(t *testing.T) *lifecycleServer {
 	ts.addUser(t, "wang", grid.RoleOfficer, "")
 	ts.addUser(t, "zhao", grid.RoleOfficer, "")
 	ctx := context.Background()
-	if err := ts.st.CreateUnit(ctx, "test", grid.UnitSpec{Code: "W1", Name: "西一网格", StreetCode: westStreet,
+	if err := supervise.New(ts.st).CreateUnit(ctx, "test", supervise.UnitSpec{Code: "W1", Name: "西一网格", StreetCode: westStreet,
 		Cells: []string{cellOf(westSouth), cellOf(westNorth)}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := ts.st.AssignUnit(ctx, "test", "W1", "wang"); err != nil {
+	if err := supervise.New(ts.st).AssignUnit(ctx, "test", "W1", "wang"); err != nil {
 		t.Fatal(err)
 	}
 	ls := &lifecycleServer{testServer: ts, auth: map[string]string{}}
@@ -89,7 +90,7 @@ func (ls *lifecycleServer) mustStep(t *testing.T, user string, id int64, to stri
 	if resp.StatusCode != 200 {
 		t.Fatalf("%s: %s → %s: %d %s", user, to, to, resp.StatusCode, body)
 	}
-	var h grid.HazardDetail
+	var h supervise.HazardDetail
 	if err := json.Unmarshal(body, &h); err != nil {
 		t.Fatal(err)
 	}
@@ -99,13 +100,13 @@ func (ls *lifecycleServer) mustStep(t *testing.T, user string, id int64, to stri
 	return h.Version
 }
 
-func (ls *lifecycleServer) hazard(t *testing.T, user string, id int64) grid.HazardDetail {
+func (ls *lifecycleServer) hazard(t *testing.T, user string, id int64) supervise.HazardDetail {
 	t.Helper()
 	resp, body := ls.as(t, user, "GET", fmt.Sprintf("/api/v1/hazards/%d", id), "")
 	if resp.StatusCode != 200 {
 		t.Fatalf("GET hazard %d as %s: %d %s", id, user, resp.StatusCode, body)
 	}
-	var h grid.HazardDetail
+	var h supervise.HazardDetail
 	if err := json.Unmarshal(body, &h); err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +217,7 @@ func TestHazardLifecycle(t *testing.T) {
 		t.Errorf("rejection note %v", e.Note)
 	}
 	var audited int
-	_ = ls.st.Pool.QueryRow(context.Background(), `SELECT count(*) FROM audit_log WHERE action LIKE 'hazard\_%' AND target = $1`, h.Code).Scan(&audited)
+	_ = testdb.SQL(t, ls.st).QueryRow(context.Background(), `SELECT count(*) FROM audit_log WHERE action LIKE 'hazard\_%' AND target = $1`, h.Code).Scan(&audited)
 	if audited != len(want) {
 		t.Errorf("%d audit records, want %d", audited, len(want))
 	}

@@ -10,6 +10,7 @@ import (
 
 	"safegrid/geo"
 	"safegrid/grid"
+	"safegrid/grid/ingest"
 )
 
 func (s *Server) importRoutes() {
@@ -25,7 +26,7 @@ func (s *Server) importRoutes() {
 			"rows and lists the others in the result. Re-importing updates rows by their key. Audited with the caller " +
 			"as actor. Kinds other than areas need the districts loaded first (409 otherwise). The file must fit in the " +
 			"request body limit (413 otherwise); larger loads go through the CLI.",
-		Tags: []string{"admin"}, Roles: []string{grid.RoleAdmin}, Response: grid.ImportResult{},
+		Tags: []string{"admin"}, Roles: []string{grid.RoleAdmin}, Response: ingest.ImportResult{},
 		Params: []Param{
 			{Name: "kind", In: "path", Required: true, Description: "what the file holds",
 				Schema: Schema{"type": "string", "enum": kinds}},
@@ -42,13 +43,13 @@ func (s *Server) importRoutes() {
 func (s *Server) importFile(c *fiber.Ctx) error {
 	kind := c.Params("kind")
 	if _, ok := grid.KindByName(kind); !ok {
-		return &grid.UnknownKindError{Name: kind}
+		return &ingest.UnknownKindError{Name: kind}
 	}
 	format, err := importFormat(c.Get(fiber.HeaderContentType))
 	if err != nil {
 		return err
 	}
-	opts := grid.ImportOptions{Kind: kind, Format: format, Actor: principal(c).Actor()}
+	opts := ingest.ImportOptions{Kind: kind, Format: format, Actor: principal(c).Actor()}
 	if raw := c.Query("crs"); raw != "" {
 		if opts.CRS, err = geo.ParseCRS(raw); err != nil {
 			return FieldProblem("crs", err.Error())
@@ -68,15 +69,15 @@ func (s *Server) importFile(c *fiber.Ctx) error {
 		return Problem(fiber.StatusBadRequest, "", "the request body is empty: send the file")
 	}
 	if kind != "areas" {
-		var districts int
-		if err := s.store.Pool.QueryRow(c.UserContext(), `SELECT count(*) FROM areas WHERE level = 'district'`).Scan(&districts); err != nil {
+		districts, err := s.ingest.Districts(c.UserContext())
+		if err != nil {
 			return err
 		}
 		if districts == 0 {
 			return Problem(fiber.StatusConflict, "", "no districts are loaded: import the areas first")
 		}
 	}
-	res, err := s.store.Import(c.UserContext(), bytes.NewReader(body), opts)
+	res, err := s.ingest.Import(c.UserContext(), bytes.NewReader(body), opts)
 	if err != nil {
 		return err
 	}
@@ -84,16 +85,16 @@ func (s *Server) importFile(c *fiber.Ctx) error {
 }
 
 // importFormat tells the file's format from its Content-Type.
-func importFormat(ct string) (grid.Format, error) {
+func importFormat(ct string) (ingest.Format, error) {
 	mt, _, err := mime.ParseMediaType(ct)
 	if ct == "" || err != nil {
 		return "", Problem(fiber.StatusUnsupportedMediaType, "", "send the file with Content-Type application/geo+json, application/json or text/csv")
 	}
 	switch mt {
 	case "application/geo+json", "application/json":
-		return grid.FormatGeoJSON, nil
+		return ingest.FormatGeoJSON, nil
 	case "text/csv":
-		return grid.FormatCSV, nil
+		return ingest.FormatCSV, nil
 	}
 	return "", Problem(fiber.StatusUnsupportedMediaType, "", "unsupported Content-Type "+mt+": use application/geo+json, application/json or text/csv")
 }

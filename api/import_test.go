@@ -7,7 +7,8 @@ import (
 	"testing"
 
 	"safegrid/geo"
-	"safegrid/grid"
+	"safegrid/grid/ingest"
+	"safegrid/internal/testdb"
 )
 
 func validUSCC(t *testing.T, n int) string {
@@ -38,7 +39,7 @@ func TestImportAPI(t *testing.T) {
 		resp, data := ls.do(t, "POST", path, body, "Authorization", ls.auth[user], "Content-Type", ct)
 		return resp.StatusCode, data
 	}
-	enterprises := func() int { return count(t, ls.st, `SELECT count(*) FROM enterprises`) }
+	enterprises := func() int { return testdb.Count(t, ls.st, `SELECT count(*) FROM enterprises`) }
 
 	// Only admins import.
 	for _, user := range []string{"pei", "zhou", "wang"} {
@@ -58,7 +59,7 @@ func TestImportAPI(t *testing.T) {
 
 	// skip_invalid loads the good rows and reports the bad one.
 	st, body := post("ann", "/api/v1/import/enterprises?skip_invalid=true", "application/geo+json", enterpriseFile(t, "一般", "特别大", "低"))
-	var res grid.ImportResult
+	var res ingest.ImportResult
 	_ = json.Unmarshal(body, &res)
 	if st != 200 || res.Inserted != 2 || res.Rejected != 1 || len(res.Rejections) != 1 || res.Rejections[0].Row != 2 {
 		t.Errorf("skip_invalid: %d %s", st, body)
@@ -73,10 +74,10 @@ func TestImportAPI(t *testing.T) {
 	if n := enterprises(); n != 3 {
 		t.Errorf("%d enterprises, want 3", n)
 	}
-	if n := count(t, ls.st, `SELECT count(*) FROM enterprises WHERE street_code = $1 AND community_code = '310104003001'`, westStreet); n != 3 {
+	if n := testdb.Count(t, ls.st, `SELECT count(*) FROM enterprises WHERE street_code = $1 AND community_code = '310104003001'`, westStreet); n != 3 {
 		t.Errorf("%d enterprises tagged with the west street's south community, want 3", n)
 	}
-	if n := count(t, ls.st, `SELECT count(*) FROM audit_log WHERE action = 'import' AND actor = 'ann' AND target = 'enterprises'`); n != 2 {
+	if n := testdb.Count(t, ls.st, `SELECT count(*) FROM audit_log WHERE action = 'import' AND actor = 'ann' AND target = 'enterprises'`); n != 2 {
 		t.Errorf("%d import audit records by ann, want 2", n)
 	}
 

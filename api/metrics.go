@@ -48,7 +48,7 @@ func newMetrics(store *grid.Store) *metrics {
 	}
 	m.reg.MustRegister(m.requests, m.duration, m.unmatched, m.inFlight,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if store != nil && store.Pool != nil {
+	if store != nil {
 		m.reg.MustRegister(poolGauges(store)...)
 	}
 	return m
@@ -63,12 +63,12 @@ func poolGauges(store *grid.Store) []prometheus.Collector {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "safegrid_db_pool_" + name, Help: help}, f)
 	}
 	return []prometheus.Collector{
-		gauge("acquired_conns", "Connections in use.", func() float64 { return float64(store.Pool.Stat().AcquiredConns()) }),
-		gauge("idle_conns", "Idle connections.", func() float64 { return float64(store.Pool.Stat().IdleConns()) }),
-		gauge("total_conns", "Open connections.", func() float64 { return float64(store.Pool.Stat().TotalConns()) }),
-		gauge("max_conns", "Largest pool size.", func() float64 { return float64(store.Pool.Stat().MaxConns()) }),
-		counter("empty_acquire_total", "Acquires that had to wait for a connection.", func() float64 { return float64(store.Pool.Stat().EmptyAcquireCount()) }),
-		counter("acquire_wait_seconds_total", "Time spent waiting for a connection.", func() float64 { return store.Pool.Stat().AcquireDuration().Seconds() }),
+		gauge("acquired_conns", "Connections in use.", func() float64 { return float64(store.PoolStats().Acquired) }),
+		gauge("idle_conns", "Idle connections.", func() float64 { return float64(store.PoolStats().Idle) }),
+		gauge("total_conns", "Open connections.", func() float64 { return float64(store.PoolStats().Total) }),
+		gauge("max_conns", "Largest pool size.", func() float64 { return float64(store.PoolStats().Max) }),
+		counter("empty_acquire_total", "Acquires that had to wait for a connection.", func() float64 { return float64(store.PoolStats().EmptyAcquires) }),
+		counter("acquire_wait_seconds_total", "Time spent waiting for a connection.", func() float64 { return store.PoolStats().AcquireWait.Seconds() }),
 	}
 }
 

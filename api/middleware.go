@@ -70,7 +70,8 @@ func (s *Server) record(c *fiber.Ctx, id string, d time.Duration) {
 	status := c.Response().StatusCode()
 	r := c.Route()
 	matched := c.Locals(matchedKey) != nil
-	s.metrics.observe(c.Method(), r.Path, status, d, matched)
+	// fasthttp reuses the bytes behind c.Method(); a label must own its string.
+	s.metrics.observe(strings.Clone(c.Method()), r.Path, status, d, matched)
 	attrs := []slog.Attr{
 		slog.String("request_id", id),
 		slog.String("method", c.Method()),

@@ -8,12 +8,13 @@ import (
 
 	"safegrid/geo"
 	"safegrid/grid"
+	"safegrid/grid/supervise"
 )
 
 // dueInspections is a page of enterprises due for inspection.
 type dueInspections struct {
-	Items []grid.DueInspection `json:"items"`
-	Total int                  `json:"total" doc:"enterprises due in all, over every page"`
+	Items []supervise.DueInspection `json:"items"`
+	Total int                       `json:"total" doc:"enterprises due in all, over every page"`
 }
 
 const mimeGeoJSON = "application/geo+json"
@@ -73,7 +74,7 @@ func (s *Server) officerRoutes() {
 			"their own cells (403 otherwise); admins and planners see any.",
 		Tags: tags, Roles: cellReadRoles,
 		Params:   []Param{PathParam("cell", "H3 cell id, resolution 9, hex (e.g. 8931aa42d2fffff)")},
-		Response: grid.CellContents{}, Problems: []int{fiber.StatusUnprocessableEntity},
+		Response: supervise.CellContents{}, Problems: []int{fiber.StatusUnprocessableEntity},
 		Keep: keepSupervised,
 	}, s.cell)
 	s.route(fiber.MethodGet, "/api/v1/me/inspections/due", Operation{
@@ -85,7 +86,7 @@ func (s *Server) officerRoutes() {
 	s.route(fiber.MethodPost, "/api/v1/inspections", Operation{
 		Summary:     "Record an inspection",
 		Description: "The location and the enterprise must lie in the caller's cells (403 otherwise). Audited.",
-		Tags:        tags, Roles: officerOnly, Body: grid.InspectionInput{}, Response: grid.Inspection{},
+		Tags:        tags, Roles: officerOnly, Body: supervise.InspectionInput{}, Response: supervise.Inspection{},
 		Status: fiber.StatusCreated,
 	}, s.recordInspection)
 	s.route(fiber.MethodPost, "/api/v1/hazards", Operation{
@@ -93,13 +94,13 @@ func (s *Server) officerRoutes() {
 		Description: "Validated like an imported hazard; the location, and the feature it is tied to (feature_kind, " +
 			"feature_code), must lie in the caller's cells (403 otherwise). The " +
 			"hazard is tagged with its district, street and community, starts as reported with its first history entry, and is audited.",
-		Tags: tags, Roles: officerOnly, Body: grid.HazardReport{}, Response: grid.HazardItem{},
+		Tags: tags, Roles: officerOnly, Body: supervise.HazardReport{}, Response: supervise.HazardItem{},
 		Status: fiber.StatusCreated,
 	}, s.reportHazard)
 }
 
 func (s *Server) myCells(c *fiber.Ctx) error {
-	cells, err := s.store.OfficerCellSummaries(c.UserContext(), principal(c).UserID)
+	cells, err := s.supervise.OfficerCellSummaries(c.UserContext(), principal(c).UserID)
 	if err != nil {
 		return err
 	}
@@ -127,15 +128,15 @@ func (s *Server) myCells(c *fiber.Ctx) error {
 }
 
 func (s *Server) cell(c *fiber.Ctx) error {
-	cell, err := grid.ParseSupervisionCell("cell", c.Params("cell"))
+	cell, err := supervise.ParseSupervisionCell("cell", c.Params("cell"))
 	if err != nil {
 		return err
 	}
 	ctx := c.UserContext()
-	if err := s.store.CellInScope(ctx, principal(c), cell); err != nil {
+	if err := s.supervise.CellInScope(ctx, principal(c), cell); err != nil {
 		return err
 	}
-	out, err := s.store.Cell(ctx, cell)
+	out, err := s.supervise.Cell(ctx, cell)
 	if err != nil {
 		return err
 	}
@@ -147,22 +148,22 @@ func (s *Server) inspectionsDue(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	items, total, err := s.store.InspectionsDue(c.UserContext(), principal(c).UserID, limit, offset)
+	items, total, err := s.supervise.InspectionsDue(c.UserContext(), principal(c).UserID, limit, offset)
 	if err != nil {
 		return err
 	}
 	if items == nil {
-		items = []grid.DueInspection{}
+		items = []supervise.DueInspection{}
 	}
 	return c.JSON(dueInspections{Items: items, Total: total})
 }
 
 func (s *Server) recordInspection(c *fiber.Ctx) error {
-	var in grid.InspectionInput
+	var in supervise.InspectionInput
 	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
-	out, err := s.store.RecordInspection(c.UserContext(), principal(c), in)
+	out, err := s.supervise.RecordInspection(c.UserContext(), principal(c), in)
 	if err != nil {
 		return err
 	}
@@ -170,11 +171,11 @@ func (s *Server) recordInspection(c *fiber.Ctx) error {
 }
 
 func (s *Server) reportHazard(c *fiber.Ctx) error {
-	var in grid.HazardReport
+	var in supervise.HazardReport
 	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
-	out, err := s.store.ReportHazard(c.UserContext(), principal(c), in)
+	out, err := s.supervise.ReportHazard(c.UserContext(), principal(c), in)
 	if err != nil {
 		return err
 	}

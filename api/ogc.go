@@ -13,6 +13,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"safegrid/grid"
+	"safegrid/grid/layers"
 )
 
 // OGC API Features - Part 1: Core, read-only, at /ogc: landing page, conformance, the
@@ -161,7 +162,7 @@ func (s *Server) ogcConformance(c *fiber.Ctx) error {
 func (s *Server) ogcCollections(c *fiber.Ctx) error {
 	base := s.ogcBase(c)
 	out := ogcCollections{Links: []ogcLink{{Href: base + "/collections", Rel: "self", Type: fiber.MIMEApplicationJSON}}}
-	for _, col := range grid.Collections {
+	for _, col := range layers.Collections {
 		oc, err := s.describeCollection(c, col)
 		if err != nil {
 			return err
@@ -172,7 +173,7 @@ func (s *Server) ogcCollections(c *fiber.Ctx) error {
 }
 
 func (s *Server) ogcCollection(c *fiber.Ctx) error {
-	col, err := grid.CollectionByID(c.Params("collectionId"))
+	col, err := layers.CollectionByID(c.Params("collectionId"))
 	if err != nil {
 		return err
 	}
@@ -183,7 +184,7 @@ func (s *Server) ogcCollection(c *fiber.Ctx) error {
 	return c.JSON(oc)
 }
 
-func (s *Server) describeCollection(c *fiber.Ctx, col *grid.Collection) (ogcCollection, error) {
+func (s *Server) describeCollection(c *fiber.Ctx, col *layers.Collection) (ogcCollection, error) {
 	href := s.ogcBase(c) + "/collections/" + col.ID
 	oc := ogcCollection{
 		ID: col.ID, Title: col.Title(), Description: col.Kind.Doc, ItemType: "feature", CRS: []string{crs84},
@@ -195,7 +196,7 @@ func (s *Server) describeCollection(c *fiber.Ctx, col *grid.Collection) (ogcColl
 	for _, f := range col.Kind.Fields {
 		oc.Properties = append(oc.Properties, ogcProperty{Name: f.Name, Type: jsonType(f.Type), Enum: f.Values, Description: f.Doc})
 	}
-	box, ok, err := s.store.Extent(c.UserContext(), col, principal(c))
+	box, ok, err := s.layers.Extent(c.UserContext(), col, principal(c))
 	if err != nil {
 		return oc, err
 	}
@@ -225,8 +226,8 @@ func badRequest(format string, args ...any) error {
 
 // ogcQuery reads the items parameters: paging, bbox and property filters. Anything else
 // is a 400, as OGC API Features asks, so a misspelt filter never silently returns all.
-func (s *Server) ogcQuery(c *fiber.Ctx, col *grid.Collection) (grid.FeatureQuery, error) {
-	q := grid.FeatureQuery{Principal: principal(c), Limit: s.cfg.DefaultLimit}
+func (s *Server) ogcQuery(c *fiber.Ctx, col *layers.Collection) (layers.FeatureQuery, error) {
+	q := layers.FeatureQuery{Principal: principal(c), Limit: s.cfg.DefaultLimit}
 	var err error
 	c.Context().QueryArgs().VisitAll(func(k, v []byte) {
 		if err != nil {
@@ -298,7 +299,7 @@ func pageURL(c *fiber.Ctx, limit, offset int) string {
 }
 
 func (s *Server) ogcItems(c *fiber.Ctx) error {
-	col, err := grid.CollectionByID(c.Params("collectionId"))
+	col, err := layers.CollectionByID(c.Params("collectionId"))
 	if err != nil {
 		return err
 	}
@@ -306,7 +307,7 @@ func (s *Server) ogcItems(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	page, err := s.store.Features(c.UserContext(), col, q)
+	page, err := s.layers.Features(c.UserContext(), col, q)
 	if err != nil {
 		return err
 	}
@@ -344,7 +345,7 @@ func (s *Server) ogcItems(c *fiber.Ctx) error {
 }
 
 func (s *Server) ogcItem(c *fiber.Ctx) error {
-	col, err := grid.CollectionByID(c.Params("collectionId"))
+	col, err := layers.CollectionByID(c.Params("collectionId"))
 	if err != nil {
 		return err
 	}
@@ -367,7 +368,7 @@ func (s *Server) ogcItem(c *fiber.Ctx) error {
 	if err != nil {
 		return &grid.NotFoundError{What: "feature", Key: col.ID + "/" + fid}
 	}
-	f, err := s.store.Feature(c.UserContext(), col, principal(c), id)
+	f, err := s.layers.Feature(c.UserContext(), col, principal(c), id)
 	if err != nil {
 		return err
 	}

@@ -24,6 +24,10 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"safegrid/grid"
+	"safegrid/grid/hazardstat"
+	"safegrid/grid/ingest"
+	"safegrid/grid/layers"
+	"safegrid/grid/supervise"
 )
 
 // Config is the service's configuration; cmd/safegrid fills it from flags and environment.
@@ -128,14 +132,19 @@ func (c Config) withDefaults() Config {
 
 // Server is the HTTP service over one store.
 type Server struct {
-	app     *fiber.App
-	store   *grid.Store
-	cfg     Config
-	log     *slog.Logger
-	metrics *metrics
-	logins  *limiter    // failed logins per username+address
-	basic   *basicCache // recent good Basic credentials, so QGIS's tile bursts skip bcrypt
-	kept    *respCache  // kept answers of read routes; nil when turned off
+	app   *fiber.App
+	store *grid.Store // the core: sign-in, users, scope, data versions
+	// The capabilities, each over the same store.
+	ingest     *ingest.Service
+	layers     *layers.Service
+	supervise  *supervise.Service
+	hazardstat *hazardstat.Service
+	cfg        Config
+	log        *slog.Logger
+	metrics    *metrics
+	logins     *limiter    // failed logins per username+address
+	basic      *basicCache // recent good Basic credentials, so QGIS's tile bursts skip bcrypt
+	kept       *respCache  // kept answers of read routes; nil when turned off
 	// routes are the documented endpoints, in registration order: the OpenAPI document.
 	routes []routeSpec
 	// undocumented are the few routes kept out of the document (probes, metrics).
@@ -147,12 +156,16 @@ type Server struct {
 func New(store *grid.Store, cfg Config) *Server {
 	cfg = cfg.withDefaults()
 	s := &Server{
-		store:   store,
-		cfg:     cfg,
-		log:     cfg.Logger,
-		metrics: newMetrics(store),
-		logins:  newLimiter(cfg.LoginAttempts, cfg.LoginWindow),
-		basic:   newBasicCache(time.Minute),
+		store:      store,
+		ingest:     ingest.New(store),
+		layers:     layers.New(store),
+		supervise:  supervise.New(store),
+		hazardstat: hazardstat.New(store),
+		cfg:        cfg,
+		log:        cfg.Logger,
+		metrics:    newMetrics(store),
+		logins:     newLimiter(cfg.LoginAttempts, cfg.LoginWindow),
+		basic:      newBasicCache(time.Minute),
 	}
 	if cfg.ResponseCacheMB > 0 {
 		s.kept = newRespCache(int64(cfg.ResponseCacheMB) << 20)

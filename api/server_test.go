@@ -43,12 +43,12 @@ func TestHealthzAndRequestID(t *testing.T) {
 
 // deadStore is a store whose pool points at a port nothing listens on.
 func deadStore(t *testing.T) *grid.Store {
-	pool, err := pgxpool.New(context.Background(), "postgres://nobody@127.0.0.1:1/none?connect_timeout=2")
+	st, err := grid.OpenLazy("postgres://nobody@127.0.0.1:1/none?connect_timeout=2")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(pool.Close)
-	return &grid.Store{Pool: pool}
+	t.Cleanup(st.Close)
+	return st
 }
 
 func TestReadyz(t *testing.T) {
@@ -89,7 +89,7 @@ func TestDroppedConnectionIs503ThenRecovers(t *testing.T) {
 	ts.addUser(t, "ann", grid.RoleAdmin, "")
 	auth := ts.login(t, "ann")
 	ts.route("GET", "/api/v1/test/terminate", Operation{Summary: "test", Response: healthResponse{}}, func(c *fiber.Ctx) error {
-		_, err := ts.st.Pool.Exec(c.UserContext(), `SELECT pg_terminate_backend(pg_backend_pid())`)
+		_, err := testdb.SQL(t, ts.st).Exec(c.UserContext(), `SELECT pg_terminate_backend(pg_backend_pid())`)
 		return err
 	})
 	resp, body := ts.do(t, "GET", "/api/v1/test/terminate", "", "Authorization", auth)
@@ -107,7 +107,7 @@ func TestRequestTimeoutIs503(t *testing.T) {
 	auth := ts.login(t, "ann")
 	ts.cfg.RequestTimeout = 200 * time.Millisecond // after the login: bcrypt is slow under -race
 	ts.route("GET", "/api/v1/test/slow", Operation{Summary: "test", Response: healthResponse{}}, func(c *fiber.Ctx) error {
-		_, err := ts.st.Pool.Exec(c.UserContext(), `SELECT pg_sleep(5)`)
+		_, err := testdb.SQL(t, ts.st).Exec(c.UserContext(), `SELECT pg_sleep(5)`)
 		return err
 	})
 	start := time.Now()
@@ -123,13 +123,21 @@ func TestStatementTimeoutOption(t *testing.T) {
 	st := testdb.New(t, nil)
 	url := testdb.URL(t, st)
 	cfg := Config{StatementTimeout: 1500 * time.Millisecond}
-	st2, err := grid.Open(context.Background(), url, cfg.StoreOptions()...)
+	// The options grid.Open applies, applied to a pool of the test's own.
+	pc, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st2.Close()
+	for _, o := range cfg.StoreOptions() {
+		o(pc)
+	}
+	pool, err := pgxpool.NewWithConfig(context.Background(), pc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
 	var v, app string
-	if err := st2.Pool.QueryRow(context.Background(), `SELECT current_setting('statement_timeout'), current_setting('application_name')`).Scan(&v, &app); err != nil {
+	if err := pool.QueryRow(context.Background(), `SELECT current_setting('statement_timeout'), current_setting('application_name')`).Scan(&v, &app); err != nil {
 		t.Fatal(err)
 	}
 	if v != "1500ms" || app != "safegrid" {
@@ -168,7 +176,7 @@ func TestClientDisconnectCancelsQuery(t *testing.T) {
 	auth := ts.login(t, "ann")
 	gotErr := make(chan error, 1)
 	ts.route("GET", "/api/v1/test/sleep", Operation{Summary: "test", Response: healthResponse{}}, func(c *fiber.Ctx) error {
-		_, err := ts.st.Pool.Exec(c.UserContext(), `SELECT pg_sleep(30) /* disconnect-test */`)
+		_, err := testdb.SQL(t, ts.st).Exec(c.UserContext(), `SELECT pg_sleep(30) /* disconnect-test */`)
 		gotErr <- err
 		return err
 	})
@@ -180,7 +188,7 @@ func TestClientDisconnectCancelsQuery(t *testing.T) {
 	fmt.Fprintf(conn, "GET /api/v1/test/sleep HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\n\r\n", auth)
 	running := func() int {
 		var n int
-		_ = ts.st.Pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30) /* disconnect-test%' AND pid <> pg_backend_pid()`).Scan(&n)
+		_ = testdb.SQL(t, ts.st).QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30) /* disconnect-test%' AND pid <> pg_backend_pid()`).Scan(&n)
 		return n
 	}
 	waitFor(t, 5*time.Second, func() bool { return running() == 1 }, "the query to start")
@@ -203,7 +211,7 @@ func TestClientDisconnectCancelsQuery(t *testing.T) {
 func TestShutdownDrainsInFlightRequests(t *testing.T) {
 	ts := newTestServer(t, nil)
 	ts.route("GET", "/api/v1/test/slowok", Operation{Summary: "test", Auth: AuthPublic, Response: healthResponse{}}, func(c *fiber.Ctx) error {
-		if _, err := ts.st.Pool.Exec(c.UserContext(), `SELECT pg_sleep(0.7)`); err != nil {
+		if _, err := testdb.SQL(t, ts.st).Exec(c.UserContext(), `SELECT pg_sleep(0.7)`); err != nil {
 			return err
 		}
 		return c.JSON(healthResponse{Status: "done"})

@@ -10,12 +10,13 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"safegrid/grid"
+	"safegrid/grid/supervise"
 )
 
 // hazardPage is one page of a street's hazard list.
 type hazardPage struct {
-	Items []grid.HazardItem `json:"items"`
-	Total int               `json:"total" doc:"hazards matching the filters, over every page"`
+	Items []supervise.HazardItem `json:"items"`
+	Total int                    `json:"total" doc:"hazards matching the filters, over every page"`
 }
 
 const (
@@ -42,8 +43,8 @@ func (s *Server) streetRoutes() {
 		p.Schema = Schema{"type": "string", "format": "date"}
 		return p
 	}
-	sortKeys := make([]string, 0, 2*len(grid.HazardSortKeys))
-	for k := range grid.HazardSortKeys {
+	sortKeys := make([]string, 0, 2*len(supervise.HazardSortKeys))
+	for k := range supervise.HazardSortKeys {
 		sortKeys = append(sortKeys, k, "-"+k)
 	}
 	slices.Sort(sortKeys)
@@ -74,7 +75,7 @@ func (s *Server) streetRoutes() {
 		Description: "Per community: hazards by status and level, overdue, rectification rate ((verified + closed) ÷ all), " +
 			"enterprises and how many of them lie in a grid unit that has an officer; and the street's total.",
 		Tags: tags, Roles: streetReadRoles, Params: []Param{code},
-		Response: grid.StreetSummary{}, Problems: []int{fiber.StatusNotFound, fiber.StatusUnprocessableEntity},
+		Response: supervise.StreetSummary{}, Problems: []int{fiber.StatusNotFound, fiber.StatusUnprocessableEntity},
 		Keep: keepSupervised,
 	}, s.streetSummary)
 }
@@ -85,7 +86,7 @@ func (s *Server) streetInScope(c *fiber.Ctx) (string, error) {
 	if p := principal(c); p.Role == grid.RoleStreet && p.StreetCode != code {
 		return "", Problem(fiber.StatusForbidden, "", fmt.Sprintf("you may see only the hazards of street %s", p.StreetCode))
 	}
-	return code, s.store.CheckStreet(c.UserContext(), code)
+	return code, s.supervise.CheckStreet(c.UserContext(), code)
 }
 
 // hazardEnum reads an optional enumerated query parameter with the hazards kind's values
@@ -124,8 +125,8 @@ func queryDate(c *fiber.Ctx, name string) (*time.Time, error) {
 }
 
 // hazardFilter reads the list's query parameters.
-func (s *Server) hazardFilter(c *fiber.Ctx, street, format string) (grid.StreetHazardFilter, error) {
-	f := grid.StreetHazardFilter{Street: street, Community: c.Query("community"), Category: c.Query("category"), Sort: c.Query("sort")}
+func (s *Server) hazardFilter(c *fiber.Ctx, street, format string) (supervise.StreetHazardFilter, error) {
+	f := supervise.StreetHazardFilter{Street: street, Community: c.Query("community"), Category: c.Query("category"), Sort: c.Query("sort")}
 	var err error
 	if f.Level, err = hazardEnum(c, "level"); err != nil {
 		return f, err
@@ -170,12 +171,12 @@ func (s *Server) streetHazards(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	items, total, err := s.store.StreetHazards(c.UserContext(), f)
+	items, total, err := s.supervise.StreetHazards(c.UserContext(), f)
 	if err != nil {
 		return err
 	}
 	if items == nil {
-		items = []grid.HazardItem{}
+		items = []supervise.HazardItem{}
 	}
 	if format == "json" {
 		return c.JSON(hazardPage{Items: items, Total: total})
@@ -183,10 +184,10 @@ func (s *Server) streetHazards(c *fiber.Ctx) error {
 	var buf bytes.Buffer
 	mime := mimeCSV + "; charset=utf-8"
 	if format == "csv" {
-		err = grid.WriteHazardsCSV(&buf, items)
+		err = supervise.WriteHazardsCSV(&buf, items)
 	} else {
 		mime = mimeXLSX
-		err = grid.WriteHazardsXLSX(&buf, items)
+		err = supervise.WriteHazardsXLSX(&buf, items)
 	}
 	if err != nil {
 		return err
@@ -202,7 +203,7 @@ func (s *Server) streetSummary(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	out, err := s.store.StreetSummary(c.UserContext(), street)
+	out, err := s.supervise.StreetSummary(c.UserContext(), street)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"math"
+	"safegrid/grid/supervise"
 	"slices"
 	"strconv"
 	"strings"
@@ -11,13 +12,11 @@ import (
 	"time"
 
 	"github.com/xuri/excelize/v2"
-
-	"safegrid/grid"
 )
 
 type hazardList struct {
-	Items []grid.HazardItem `json:"items"`
-	Total int               `json:"total"`
+	Items []supervise.HazardItem `json:"items"`
+	Total int                    `json:"total"`
 }
 
 func codes(l hazardList) []string {
@@ -109,7 +108,7 @@ func TestStreetHazards(t *testing.T) {
 var testStatusNames = map[string]string{"reported": "上报", "registered": "立案", "assigned": "派遣", "rectifying": "整改", "verified": "验收", "closed": "销号"}
 
 // exportRow is what the export must hold for an item, column by column.
-func exportRow(h grid.HazardItem) []string {
+func exportRow(h supervise.HazardItem) []string {
 	s := func(p *string) string {
 		if p == nil {
 			return ""
@@ -133,7 +132,7 @@ func exportRow(h grid.HazardItem) []string {
 var exportHeader = []string{"序号", "隐患编号", "隐患等级", "隐患类别", "隐患描述", "状态", "整改期限", "是否逾期", "社区编码", "社区名称",
 	"关联对象类型", "关联对象编码", "关联对象名称", "经度", "纬度", "上报时间"}
 
-func compareExport(t *testing.T, what string, rows [][]string, items []grid.HazardItem) {
+func compareExport(t *testing.T, what string, rows [][]string, items []supervise.HazardItem) {
 	t.Helper()
 	if len(rows) != len(items)+1 {
 		t.Fatalf("%s: %d rows, want %d and a header", what, len(rows), len(items))
@@ -206,7 +205,7 @@ func TestStreetHazardsExport(t *testing.T) {
 
 func TestStreetSummary(t *testing.T) {
 	f := newGridFixture(t)
-	var s grid.StreetSummary
+	var s supervise.StreetSummary
 	resp, body := f.get(t, f.sta, "/api/v1/streets/"+f.streetA+"/summary", &s)
 	if resp.StatusCode != 200 {
 		t.Fatalf("%d %s", resp.StatusCode, body)
@@ -246,7 +245,7 @@ func TestStreetSummary(t *testing.T) {
 		t.Errorf("A2 %+v", s.Communities[1])
 	}
 	// Street B: one community, one hazard, no assigned enterprise.
-	s = grid.StreetSummary{}
+	s = supervise.StreetSummary{}
 	f.get(t, f.stb, "/api/v1/streets/"+f.streetB+"/summary", &s)
 	if len(s.Communities) != 1 || s.Total.Hazards != 1 || s.Total.Enterprises != 1 || s.Total.Assigned != 0 || rate(s.Total.RectificationRate) != 0 {
 		t.Errorf("street B %+v", s)

@@ -32,7 +32,7 @@ func (s *Server) ready(c *fiber.Ctx) error {
 	}
 	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
 	defer cancel()
-	if err := s.store.Pool.Ping(ctx); err != nil {
+	if err := s.store.Ping(ctx); err != nil {
 		s.logger(c).Warn("readiness: database does not answer", "error", err.Error())
 		return Problem(fiber.StatusServiceUnavailable, "", "the database does not answer")
 	}

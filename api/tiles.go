@@ -9,7 +9,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"safegrid/grid"
+	"safegrid/geo"
+	"safegrid/grid/layers"
 )
 
 // Vector tiles: /tiles/{layer}/{z}/{x}/{y}.mvt and TileJSON 3.0 at /tiles/{layer}.json,
@@ -48,8 +49,8 @@ type vectorLayer struct {
 }
 
 func tileLayerNames() string {
-	names := make([]string, len(grid.TileLayers))
-	for i, l := range grid.TileLayers {
+	names := make([]string, len(layers.TileLayers))
+	for i, l := range layers.TileLayers {
 		names[i] = l.ID
 	}
 	return strings.Join(names, ", ")
@@ -67,7 +68,7 @@ func (s *Server) tileRoutes() {
 	s.route(fiber.MethodGet, "/tiles/:layer/:z/:x/:y.mvt", Operation{
 		Summary: "Vector tile", Tags: tags, Auth: AuthBearerOrBasic,
 		Description: "Mapbox Vector Tile (extent 4096) of one layer, in the caller's scope. Below zoom 12 enterprises and " +
-			fmt.Sprintf("hazards are points per H3 parent cell with a count (and so is any tile above that would hold more than %d features or exceed %d KB raw). ", grid.MaxTileFeatures, grid.MaxTileBytes>>10) +
+			fmt.Sprintf("hazards are points per H3 parent cell with a count (and so is any tile above that would hold more than %d features or exceed %d KB raw). ", layers.MaxTileFeatures, layers.MaxTileBytes>>10) +
 			"An empty tile is a 200 with an empty body. ETag and " +
 			"If-None-Match (304); Cache-Control: " + tileCacheControl + ".",
 		Params:   []Param{layer, PathParam("z", "zoom, 0 to 22"), PathParam("x", "column, 0 to 2^z-1"), PathParam("y", "row from the top, 0 to 2^z-1")},
@@ -79,33 +80,33 @@ func (s *Server) tileRoutes() {
 
 // tileTables are the tables a tile of the requested layer is read from (Operation.Keep).
 func tileTables(c *fiber.Ctx) []string {
-	l, err := grid.TileLayerByID(c.Params("layer"))
+	l, err := layers.TileLayerByID(c.Params("layer"))
 	if err != nil {
 		return nil // the handler answers 404
 	}
-	return grid.TileLayerTables(l)
+	return l.Tables()
 }
 
 func (s *Server) tileJSON(c *fiber.Ctx) error {
-	l, err := grid.TileLayerByID(c.Params("layer"))
+	l, err := layers.TileLayerByID(c.Params("layer"))
 	if err != nil {
 		return err
 	}
-	b, err := s.store.LayerBounds(c.UserContext(), l, principal(c))
+	b, err := s.layers.LayerBounds(c.UserContext(), l, principal(c))
 	if err != nil {
 		return err
 	}
 	return c.JSON(tileJSON{
 		TileJSON: "3.0.0", Name: l.Title, Description: l.Description, Version: "1.0.0", Scheme: "xyz",
 		Tiles:   []string{c.BaseURL() + "/tiles/" + l.ID + "/{z}/{x}/{y}.mvt"},
-		MinZoom: l.MinZoom, MaxZoom: grid.DataMaxZoom, Bounds: b,
+		MinZoom: l.MinZoom, MaxZoom: layers.DataMaxZoom, Bounds: b,
 		Center:       [3]float64{(b[0] + b[2]) / 2, (b[1] + b[3]) / 2, float64(max(l.MinZoom, 10))},
-		VectorLayers: []vectorLayer{{ID: l.ID, Description: l.Description, MinZoom: l.MinZoom, MaxZoom: grid.DataMaxZoom, Fields: l.Fields}},
+		VectorLayers: []vectorLayer{{ID: l.ID, Description: l.Description, MinZoom: l.MinZoom, MaxZoom: layers.DataMaxZoom, Fields: l.Fields}},
 	})
 }
 
 func (s *Server) tile(c *fiber.Ctx) error {
-	l, err := grid.TileLayerByID(c.Params("layer"))
+	l, err := layers.TileLayerByID(c.Params("layer"))
 	if err != nil {
 		return err
 	}
@@ -113,7 +114,7 @@ func (s *Server) tile(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	tile, err := s.store.Tile(c.UserContext(), l, principal(c), z, x, y)
+	tile, err := s.layers.Tile(c.UserContext(), l, principal(c), z, x, y)
 	if err != nil {
 		return err
 	}
@@ -131,8 +132,8 @@ func tileCoords(c *fiber.Ctx) (z, x, y int, err error) {
 		zxy[i] = n
 	}
 	z, x, y = zxy[0], zxy[1], zxy[2]
-	if !grid.ValidTile(z, x, y) {
-		return 0, 0, 0, badRequest("no tile %d/%d/%d: zoom 0 to %d, x and y 0 to 2^zoom-1", z, x, y, grid.MaxZoom)
+	if !geo.ValidTile(z, x, y) {
+		return 0, 0, 0, badRequest("no tile %d/%d/%d: zoom 0 to %d, x and y 0 to 2^zoom-1", z, x, y, geo.MaxZoom)
 	}
 	return z, x, y, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"safegrid/internal/testdb"
 	"slices"
 	"sort"
 	"testing"
@@ -197,7 +198,7 @@ func TestTileETagAndFreshness(t *testing.T) {
 	if resp.Header.Get("Vary") == "" {
 		t.Error("no Vary header")
 	}
-	if _, err := f.ts.st.Pool.Exec(context.Background(), `UPDATE enterprises SET risk_level = '低', updated_at = now() WHERE uscc = $1`, f.uscc["E1"]); err != nil {
+	if _, err := testdb.SQL(t, f.ts.st).Exec(context.Background(), `UPDATE enterprises SET risk_level = '低', updated_at = now() WHERE uscc = $1`, f.uscc["E1"]); err != nil {
 		t.Fatal(err)
 	}
 	resp, body = f.ts.do(t, "GET", path, "", "Authorization", f.admin, "If-None-Match", etag)

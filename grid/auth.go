@@ -57,7 +57,7 @@ type Querier interface {
 // (nil for none).
 func (s *Store) Audit(ctx context.Context, q Querier, actor, action, target string, details any) error {
 	if q == nil {
-		q = s.Pool
+		q = s.pool
 	}
 	var js []byte
 	if details != nil {
@@ -86,7 +86,7 @@ func (s *Store) CheckPassword(ctx context.Context, username, password string) (*
 	var street *string
 	var hash string
 	var disabled bool
-	err := s.Pool.QueryRow(ctx, `SELECT id, username, role, street_code, password_hash, disabled
+	err := s.pool.QueryRow(ctx, `SELECT id, username, role, street_code, password_hash, disabled
 FROM users WHERE username = $1`, username).Scan(&p.UserID, &p.Username, &p.Role, &street, &hash, &disabled)
 	if errors.Is(err, pgx.ErrNoRows) {
 		_ = bcrypt.CompareHashAndPassword(dummyHash(), []byte(password))
@@ -122,7 +122,7 @@ func (s *Store) Login(ctx context.Context, username, password string, ttl time.D
 		return nil, err
 	}
 	sess := &Session{Token: token, Principal: *p}
-	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		// Expired sessions are useless; dropping them here keeps the table small without a job.
 		if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE expires_at < now() - interval '1 day'`); err != nil {
 			return err
@@ -144,7 +144,7 @@ VALUES ($1, $2, now() + make_interval(secs => $3)) RETURNING expires_at`, hash, 
 func (s *Store) Authenticate(ctx context.Context, token string) (*Principal, error) {
 	var p Principal
 	var street *string
-	err := s.Pool.QueryRow(ctx, `SELECT u.id, u.username, u.role, u.street_code
+	err := s.pool.QueryRow(ctx, `SELECT u.id, u.username, u.role, u.street_code
 FROM sessions s JOIN users u ON u.id = s.user_id
 WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now() AND NOT u.disabled`,
 		hashToken(token)).Scan(&p.UserID, &p.Username, &p.Role, &street)
@@ -159,7 +159,7 @@ func (s *Store) AuthenticateVersions(ctx context.Context, token string) (*Princi
 	var today string
 	var names []string
 	var counts []int64
-	err := s.Pool.QueryRow(ctx, `SELECT u.id, u.username, u.role, u.street_code, v.*
+	err := s.pool.QueryRow(ctx, `SELECT u.id, u.username, u.role, u.street_code, v.*
 FROM sessions s JOIN users u ON u.id = s.user_id CROSS JOIN (`+versionsSQL+`) v
 WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now() AND NOT u.disabled`,
 		hashToken(token)).Scan(&p.UserID, &p.Username, &p.Role, &street, &today, &names, &counts)
@@ -186,7 +186,7 @@ func principalOf(p *Principal, street *string, err error) (*Principal, error) {
 // Logout revokes the caller's token; it fails with ErrInvalidToken when the token was not
 // live (so a second logout is refused like any stale token).
 func (s *Store) Logout(ctx context.Context, p *Principal, token string) error {
-	return pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE sessions SET revoked_at = now()
 WHERE token_hash = $1 AND user_id = $2 AND revoked_at IS NULL`, hashToken(token), p.UserID)
 		if err != nil {
@@ -218,7 +218,7 @@ func hashToken(token string) []byte {
 func (s *Store) User(ctx context.Context, id int64) (*User, error) {
 	var u User
 	var street *string
-	err := s.Pool.QueryRow(ctx, `SELECT id, username, display_name, role, street_code FROM users WHERE id = $1`, id).
+	err := s.pool.QueryRow(ctx, `SELECT id, username, display_name, role, street_code FROM users WHERE id = $1`, id).
 		Scan(&u.ID, &u.Username, &u.DisplayName, &u.Role, &street)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, &NotFoundError{What: "user", Key: fmt.Sprint(id)}
@@ -242,7 +242,7 @@ type AssignedUnit struct {
 
 // OfficerUnits returns the grid units assigned to a user (none for other roles).
 func (s *Store) OfficerUnits(ctx context.Context, userID int64) ([]AssignedUnit, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT u.code, u.name, u.street_code, count(gc.h3)::int
+	rows, err := s.pool.Query(ctx, `SELECT u.code, u.name, u.street_code, count(gc.h3)::int
 FROM grid_units u LEFT JOIN grid_cells gc ON gc.unit_code = u.code
 WHERE u.officer_id = $1 GROUP BY u.code ORDER BY u.code`, userID)
 	if err != nil {

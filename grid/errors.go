@@ -3,6 +3,7 @@ package grid
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Errors the HTTP layer maps to status codes in one place (api/errors.go). Return them
@@ -51,3 +52,14 @@ func (e *TooBroadError) Error() string {
 }
 
 func (e *TooBroadError) Unwrap() error { return e.Err }
+
+// InvalidFieldsError is several refused fields at once (422 naming each).
+type InvalidFieldsError struct{ Errors []InvalidError }
+
+func (e *InvalidFieldsError) Error() string {
+	parts := make([]string, len(e.Errors))
+	for i, f := range e.Errors {
+		parts[i] = f.Error()
+	}
+	return strings.Join(parts, "; ")
+}

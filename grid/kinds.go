@@ -1,5 +1,15 @@
 package grid
 
+import (
+	"fmt"
+	"math"
+	"safegrid/geo"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
 // FieldType is the type of one attribute of an imported row.
 type FieldType int
 
@@ -198,4 +208,182 @@ func KindByName(name string) (*Kind, bool) {
 		}
 	}
 	return nil, false
+}
+
+// FieldIndex is the index of the field called name in k.Fields, or -1.
+func (k *Kind) FieldIndex(name string) int {
+	for i := range k.Fields {
+		if k.Fields[i].Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// FieldNames are the names of k's fields, in order.
+func (k *Kind) FieldNames() []string {
+	names := make([]string, len(k.Fields))
+	for i, f := range k.Fields {
+		names[i] = f.Name
+	}
+	return names
+}
+
+// Convert turns one property value into the Go value stored for the field. GeoJSON gives
+// numbers and booleans as such; CSV gives strings; numbers as strings are accepted in both.
+func (f *Field) Convert(v any) (any, error) {
+	switch f.Type {
+	case Text:
+		s, err := asString(v)
+		return strings.TrimSpace(s), err
+	case Enum:
+		s, err := asString(v)
+		if err != nil {
+			return nil, err
+		}
+		s = strings.TrimSpace(s)
+		if slices.Contains(f.Values, s) {
+			return s, nil
+		}
+		if canon, ok := f.Aliases[s]; ok {
+			return canon, nil
+		}
+		if canon, ok := f.Aliases[strings.ToLower(s)]; ok {
+			return canon, nil
+		}
+		return nil, fmt.Errorf("%q is not one of %s", s, strings.Join(f.Values, ", "))
+	case USCC:
+		s, err := asString(v)
+		if err != nil {
+			return nil, err
+		}
+		s = strings.TrimSpace(s)
+		if err := geo.CheckUSCC(s); err != nil {
+			return nil, err
+		}
+		return s, nil
+	case AreaCode:
+		s, err := asString(v)
+		if err != nil {
+			return nil, err
+		}
+		s = strings.TrimSpace(s)
+		if !isAreaCode(s) {
+			return nil, fmt.Errorf("%q is not an area code of 6, 9 or 12 digits", s)
+		}
+		return s, nil
+	case Int:
+		x, err := asNumber(v)
+		if err != nil {
+			return nil, err
+		}
+		if x != math.Trunc(x) || math.Abs(x) > math.MaxInt32 {
+			return nil, fmt.Errorf("%v is not a whole number", v)
+		}
+		if f.Min != nil && x < *f.Min {
+			return nil, fmt.Errorf("%v is below %v", v, *f.Min)
+		}
+		return int32(x), nil
+	case Float:
+		x, err := asNumber(v)
+		if err != nil {
+			return nil, err
+		}
+		if f.Min != nil && x < *f.Min {
+			return nil, fmt.Errorf("%v is below %v", v, *f.Min)
+		}
+		return x, nil
+	case Bool:
+		switch b := v.(type) {
+		case bool:
+			return b, nil
+		case string:
+			switch strings.ToLower(strings.TrimSpace(b)) {
+			case "true", "t", "yes", "y", "1", "是":
+				return true, nil
+			case "false", "f", "no", "n", "0", "否":
+				return false, nil
+			}
+		case float64:
+			if b == 0 || b == 1 {
+				return b == 1, nil
+			}
+		}
+		return nil, fmt.Errorf("%v is not true or false", v)
+	case Date:
+		s, err := asString(v)
+		if err != nil {
+			return nil, err
+		}
+		t, err := time.ParseInLocation("2006-01-02", strings.TrimSpace(s), time.UTC)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a date (YYYY-MM-DD)", s)
+		}
+		return t, nil
+	case Timestamp:
+		s, err := asString(v)
+		if err != nil {
+			return nil, err
+		}
+		s = strings.TrimSpace(s)
+		for _, layout := range []string{time.RFC3339, "2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02T15:04:05", "2006-01-02"} {
+			if t, err := time.ParseInLocation(layout, s, shanghaiZone); err == nil {
+				return t, nil
+			}
+		}
+		return nil, fmt.Errorf("%q is not a time (RFC 3339 or YYYY-MM-DD HH:MM:SS)", s)
+	}
+	return nil, fmt.Errorf("unsupported field type")
+}
+
+func asString(v any) (string, error) {
+	switch s := v.(type) {
+	case string:
+		return s, nil
+	case float64:
+		return strconv.FormatFloat(s, 'f', -1, 64), nil
+	}
+	return "", fmt.Errorf("wrong type: want text, got %s", jsonType(v))
+}
+
+func asNumber(v any) (float64, error) {
+	switch x := v.(type) {
+	case float64:
+		return x, nil
+	case string:
+		f, err := strconv.ParseFloat(strings.TrimSpace(x), 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return 0, fmt.Errorf("wrong type: %q is not a number", x)
+		}
+		return f, nil
+	}
+	return 0, fmt.Errorf("wrong type: want a number, got %s", jsonType(v))
+}
+
+func isAreaCode(s string) bool {
+	if len(s) != 6 && len(s) != 9 && len(s) != 12 {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func jsonType(v any) string {
+	switch v.(type) {
+	case bool:
+		return "a boolean"
+	case float64:
+		return "a number"
+	case string:
+		return "text"
+	case []any:
+		return "an array"
+	case map[string]any:
+		return "an object"
+	}
+	return fmt.Sprintf("%T", v)
 }

@@ -2,6 +2,7 @@ package grid
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -37,10 +38,12 @@ type regionKey struct {
 // regionKeySQL is the districts' fingerprint: no geometry is read.
 const regionKeySQL = `SELECT count(*)::int, coalesce(max(updated_at)::text, '') FROM areas WHERE level = 'district'`
 
-func (c *regionCache) invalidate() {
-	c.mu.Lock()
-	c.byTol = nil
-	c.mu.Unlock()
+// ForgetRegion drops the cached districts, for an areas import that may have moved them.
+// (Region also notices a change on its own, by the districts' count and updated_at.)
+func (s *Store) ForgetRegion() {
+	s.regions.mu.Lock()
+	s.regions.byTol = nil
+	s.regions.mu.Unlock()
 }
 
 // Region returns Shanghai as the districts loaded so far describe it, with a tolerance in
@@ -48,7 +51,7 @@ func (c *regionCache) invalidate() {
 // The region is built once per set of districts and shared: callers must not change it.
 func (s *Store) Region(ctx context.Context, toleranceM float64) (*geo.Region, error) {
 	var key regionKey
-	if err := s.Pool.QueryRow(ctx, regionKeySQL).Scan(&key.n, &key.updated); err != nil {
+	if err := s.pool.QueryRow(ctx, regionKeySQL).Scan(&key.n, &key.updated); err != nil {
 		return nil, err
 	}
 	c := &s.regions
@@ -70,7 +73,7 @@ func (s *Store) Region(ctx context.Context, toleranceM float64) (*geo.Region, er
 }
 
 func (s *Store) buildRegion(ctx context.Context, toleranceM float64) (*geo.Region, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT ST_AsBinary(geom) FROM areas WHERE level = 'district' ORDER BY code`)
+	rows, err := s.pool.Query(ctx, `SELECT ST_AsBinary(geom) FROM areas WHERE level = 'district' ORDER BY code`)
 	if err != nil {
 		return nil, err
 	}
@@ -98,10 +101,10 @@ func (s *Store) buildRegion(ctx context.Context, toleranceM float64) (*geo.Regio
 	return geo.NewRegion(polys, toleranceM), nil
 }
 
-// checkLocation is checkFieldLocation, then the districts: a point inside Shanghai's box
+// CheckLocation is checkFieldLocation, then the districts: a point inside Shanghai's box
 // but outside every district and its shore tolerance (in the sea, or in Jiangsu or
 // Zhejiang) is refused naming both coordinates, since neither alone is wrong.
-func (s *Store) checkLocation(ctx context.Context, lon, lat *float64) (orb.Point, error) {
+func (s *Store) CheckLocation(ctx context.Context, lon, lat *float64) (orb.Point, error) {
 	p, err := checkFieldLocation(lon, lat)
 	if err != nil {
 		return p, err
@@ -116,4 +119,31 @@ func (s *Store) checkLocation(ctx context.Context, lon, lat *float64) (orb.Point
 	reason := fmt.Sprintf("the point (%s, %s) lies outside Shanghai's districts (in the sea or a neighbouring province), more than %d m from any of them",
 		strconv.FormatFloat(p[0], 'f', -1, 64), strconv.FormatFloat(p[1], 'f', -1, 64), DefaultShoreToleranceM)
 	return p, &InvalidFieldsError{Errors: []InvalidError{{Field: "lon", Reason: reason}, {Field: "lat", Reason: reason}}}
+}
+
+// checkFieldLocation validates a reported location: finite, in range (a swapped pair is named),
+// inside Shanghai's box (Store.checkLocation adds the districts). It names the field to blame.
+func checkFieldLocation(lon, lat *float64) (orb.Point, error) {
+	if lon == nil {
+		return orb.Point{}, &InvalidError{Field: "lon", Reason: "required"}
+	}
+	if lat == nil {
+		return orb.Point{}, &InvalidError{Field: "lat", Reason: "required"}
+	}
+	p := orb.Point{*lon, *lat}
+	if err := geo.CheckRange(p); err != nil {
+		field := "lat"
+		if *lat >= -90 && *lat <= 90 {
+			field = "lon"
+		}
+		return p, &InvalidError{Field: field, Reason: err.Error()}
+	}
+	if err := geo.BoundRegion(geo.ShanghaiBound).Check(p); err != nil {
+		field := "lon"
+		if errors.Is(err, geo.ErrSwapped) || (*lon >= geo.ShanghaiBound.Min[0] && *lon <= geo.ShanghaiBound.Max[0]) {
+			field = "lat"
+		}
+		return p, &InvalidError{Field: field, Reason: err.Error()}
+	}
+	return p, nil
 }

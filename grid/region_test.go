@@ -9,8 +9,13 @@ import (
 
 	"safegrid/geo"
 	"safegrid/grid"
+	"safegrid/grid/ingest"
+	"safegrid/grid/supervise"
 	"safegrid/internal/testdb"
 )
+
+// peoplesSquare is in Huangpu, in the middle of the city.
+var peoplesSquare = orb.Point{121.4737, 31.2304}
 
 // eastChinaSea is inside Shanghai's bounding box but 12 km off the Nanhui coast.
 var eastChinaSea = orb.Point{122.10, 30.95}
@@ -18,8 +23,8 @@ var eastChinaSea = orb.Point{122.10, 30.95}
 func importBox(t *testing.T, st *grid.Store, code, name string, x0, y0, x1, y1 float64) {
 	t.Helper()
 	box := orb.Polygon{{{x0, y0}, {x1, y0}, {x1, y1}, {x0, y1}, {x0, y0}}}
-	_, err := st.Import(context.Background(), fc(t, feat(orb.MultiPolygon{box}, map[string]any{"code": code, "name": name})),
-		grid.ImportOptions{Kind: "areas", Format: grid.FormatGeoJSON})
+	_, err := ingest.New(st).Import(context.Background(), testdb.FC(t, testdb.Feat(orb.MultiPolygon{box}, map[string]any{"code": code, "name": name})),
+		ingest.ImportOptions{Kind: "areas", Format: ingest.FormatGeoJSON})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +65,7 @@ func TestRegionIsCachedUntilAreasChange(t *testing.T) {
 	}
 
 	// Another process (the CLI beside a running server) changes the districts: seen too.
-	if _, err := st.Pool.Exec(ctx, `UPDATE areas SET geom = ST_Multi(ST_MakeEnvelope(121.40, 31.10, 121.50, 31.20, 4326)), updated_at = now() WHERE code = '310104'`); err != nil {
+	if err := testdb.Exec(ctx, st, `UPDATE areas SET geom = ST_Multi(ST_MakeEnvelope(121.40, 31.10, 121.50, 31.20, 4326)), updated_at = now() WHERE code = '310104'`); err != nil {
 		t.Fatal(err)
 	}
 	if r6 := region(500); r6 == r4 || !r6.Contains(west) || r6.Contains(east) {
@@ -69,11 +74,11 @@ func TestRegionIsCachedUntilAreasChange(t *testing.T) {
 }
 
 func TestReportedLocationInTheSeaIsRefused(t *testing.T) {
-	st := testdb.New(t, withAreas)
+	st := testdb.New(t, testdb.Areas)
 	ctx := context.Background()
 	admin := &grid.Principal{Username: "test-admin", Role: grid.RoleAdmin}
 	report := func(p orb.Point) error {
-		_, err := st.ReportHazard(ctx, admin, grid.HazardReport{Level: "一般", Category: "消防", Description: "d", Lon: &p[0], Lat: &p[1]})
+		_, err := supervise.New(st).ReportHazard(ctx, admin, supervise.HazardReport{Level: "一般", Category: "消防", Description: "d", Lon: &p[0], Lat: &p[1]})
 		return err
 	}
 	if !geo.ShanghaiBound.Contains(eastChinaSea) {
@@ -84,8 +89,8 @@ func TestReportedLocationInTheSeaIsRefused(t *testing.T) {
 	if !errors.As(err, &fe) || len(fe.Errors) != 2 || fe.Errors[0].Field != "lon" || fe.Errors[1].Field != "lat" {
 		t.Fatalf("a hazard in the sea: %v, want a refusal naming lon and lat", err)
 	}
-	ins := grid.InspectionInput{Enterprise: "x", Result: "passed", Lon: &eastChinaSea[0], Lat: &eastChinaSea[1]}
-	if _, err := st.RecordInspection(ctx, admin, ins); !errors.As(err, &fe) {
+	ins := supervise.InspectionInput{Enterprise: "x", Result: "passed", Lon: &eastChinaSea[0], Lat: &eastChinaSea[1]}
+	if _, err := supervise.New(st).RecordInspection(ctx, admin, ins); !errors.As(err, &fe) {
 		t.Errorf("an inspection in the sea: %v, want a refusal naming lon and lat", err)
 	}
 	if err := report(peoplesSquare); err != nil {

@@ -2,7 +2,6 @@ package grid
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -32,7 +31,7 @@ func OverlapsOfficerCells(col string, n int) string {
 
 // OfficerCells returns the cells assigned to an officer (empty for other users).
 func (s *Store) OfficerCells(ctx context.Context, userID int64) ([]int64, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT c FROM officer_cells($1) AS c ORDER BY c`, userID)
+	rows, err := s.pool.Query(ctx, `SELECT c FROM officer_cells($1) AS c ORDER BY c`, userID)
 	if err != nil {
 		return nil, err
 	}
@@ -43,59 +42,6 @@ func (s *Store) OfficerCells(ctx context.Context, userID int64) ([]int64, error)
 // officer records must pass this, or the write is refused with ErrForbidden.
 func (s *Store) OfficerHasCell(ctx context.Context, userID, cell int64) (bool, error) {
 	var ok bool
-	err := s.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM officer_cells($1) AS c WHERE c = $2)`, userID, cell).Scan(&ok)
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM officer_cells($1) AS c WHERE c = $2)`, userID, cell).Scan(&ok)
 	return ok, err
-}
-
-// AssignUnit makes the user named officer (role officer) the officer of a grid unit,
-// replacing any previous one, and audits it.
-func (s *Store) AssignUnit(ctx context.Context, actor, unit, officer string) error {
-	return s.writeTx(ctx, func(tx pgx.Tx) error {
-		var id int64
-		var role string
-		err := tx.QueryRow(ctx, `SELECT id, role FROM users WHERE username = $1`, officer).Scan(&id, &role)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return &NotFoundError{What: "officer", Key: officer}
-		}
-		if err != nil {
-			return err
-		}
-		if role != RoleOfficer {
-			return &InvalidError{Field: "officer", Reason: fmt.Sprintf("user %q has the role %s; only an officer can be assigned a grid unit", officer, role)}
-		}
-		prev, err := lockUnit(ctx, tx, unit)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `UPDATE grid_units SET officer_id = $1, updated_at = now() WHERE code = $2`, id, unit); err != nil {
-			return err
-		}
-		return s.Audit(ctx, tx, actor, "assign", unit, map[string]any{"officer": officer, "previous": prev})
-	})
-}
-
-// UnassignUnit leaves a grid unit without an officer, and audits it.
-func (s *Store) UnassignUnit(ctx context.Context, actor, unit string) error {
-	return s.writeTx(ctx, func(tx pgx.Tx) error {
-		prev, err := lockUnit(ctx, tx, unit)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `UPDATE grid_units SET officer_id = NULL, updated_at = now() WHERE code = $1`, unit); err != nil {
-			return err
-		}
-		return s.Audit(ctx, tx, actor, "unassign", unit, map[string]any{"previous": prev})
-	})
-}
-
-// lockUnit locks a grid unit row for the rest of tx and returns its current officer's
-// username (nil when it has none), so the audit record says what was replaced.
-func lockUnit(ctx context.Context, tx pgx.Tx, unit string) (*string, error) {
-	var prev *string
-	err := tx.QueryRow(ctx, `SELECT o.username FROM grid_units g LEFT JOIN users o ON o.id = g.officer_id
-WHERE g.code = $1 FOR UPDATE OF g`, unit).Scan(&prev)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, &NotFoundError{What: "grid unit", Key: unit}
-	}
-	return prev, err
 }

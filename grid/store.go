@@ -20,12 +20,14 @@ import (
 	"github.com/jackc/puddle/v2"
 	"github.com/pressly/goose/v3"
 
+	"safegrid/grid/internal/pg"
 	"safegrid/migrations"
 )
 
-// Store is the PostGIS database behind SafeGrid.
+// Store is the PostGIS database behind SafeGrid. Its pool is reached only by the grid
+// packages (DB); everything else calls their functions.
 type Store struct {
-	Pool *pgxpool.Pool
+	pool *pgxpool.Pool
 	// WriteLockTimeout bounds how long a day-to-day write (a hazard, an inspection, a
 	// grid unit) waits for a lock, such as an import's on the tables it writes; then it
 	// fails with ErrBusy instead of holding one of the pool's few connections. Zero: no
@@ -81,6 +83,21 @@ func WithMaxConns(n int32) Option {
 
 // Open connects to the database at url and checks that it answers.
 func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
+	s, err := OpenLazy(url, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.pool.Ping(ctx); err != nil {
+		s.pool.Close()
+		cc := s.pool.Config().ConnConfig
+		return nil, fmt.Errorf("connect to %s:%d: %w", cc.Host, cc.Port, err)
+	}
+	return s, nil
+}
+
+// OpenLazy is Open without the check: the pool connects on first use, so a store can
+// exist while its database is down (readiness probes report it).
+func OpenLazy(url string, opts ...Option) (*Store, error) {
 	if url == "" {
 		return nil, ErrNoDatabase
 	}
@@ -91,15 +108,34 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	for _, o := range opts {
 		o(cfg)
 	}
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
-	if err := pool.Ping(ctx); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("connect to %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
+	return &Store{pool: pool, WriteLockTimeout: 5 * time.Second}, nil
+}
+
+// DB is the store's pool, for the grid packages only: pg.Key can be named only under
+// grid/ (see grid/internal/pg), so nothing else can call it.
+func (s *Store) DB(pg.Key) *pgxpool.Pool { return s.pool }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
+
+// PoolStats are the connection pool's counters, for metrics.
+type PoolStats struct {
+	Acquired, Idle, Total, Max int32
+	EmptyAcquires              int64
+	AcquireWait                time.Duration
+}
+
+// PoolStats reads the pool's counters now.
+func (s *Store) PoolStats() PoolStats {
+	st := s.pool.Stat()
+	return PoolStats{
+		Acquired: st.AcquiredConns(), Idle: st.IdleConns(), Total: st.TotalConns(), Max: st.MaxConns(),
+		EmptyAcquires: st.EmptyAcquireCount(), AcquireWait: st.AcquireDuration(),
 	}
-	return &Store{Pool: pool, WriteLockTimeout: 5 * time.Second}, nil
 }
 
 // IsUnavailable reports whether err means the database cannot be reached or is restarting
@@ -131,11 +167,11 @@ func IsUnavailable(err error) bool {
 }
 
 // Close closes the pool.
-func (s *Store) Close() { s.Pool.Close() }
+func (s *Store) Close() { s.pool.Close() }
 
 // Migrate applies the migrations not yet applied and returns how many it applied.
 func (s *Store) Migrate(ctx context.Context) (int, error) {
-	db := stdlib.OpenDBFromPool(s.Pool)
+	db := stdlib.OpenDBFromPool(s.pool)
 	defer db.Close()
 	p, err := goose.NewProvider(goose.DialectPostgres, db, migrations.FS)
 	if err != nil {
@@ -153,10 +189,10 @@ func (s *Store) Migrate(ctx context.Context) (int, error) {
 // shortly will do.
 var ErrBusy = errors.New("the data is being changed by another task (an import); nothing was written, try again shortly")
 
-// writeTx runs fn in a transaction whose lock waits are bounded by WriteLockTimeout; a
-// lock timeout or deadlock comes back as ErrBusy.
-func (s *Store) writeTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+// WriteTx runs fn in a transaction whose lock waits are bounded by WriteLockTimeout; a
+// lock timeout or deadlock comes back as ErrBusy. Day-to-day writes go through it.
+func (s *Store) WriteTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if s.WriteLockTimeout > 0 {
 			if _, err := tx.Exec(ctx, "SELECT set_config('lock_timeout', $1, true)", fmt.Sprintf("%dms", s.WriteLockTimeout.Milliseconds())); err != nil {
 				return err

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"safegrid/grid/internal/pg"
 	"slices"
 	"strings"
 
@@ -52,11 +53,11 @@ func (s *Store) AddUser(ctx context.Context, actor string, u User, password stri
 	if u.StreetCode != "" {
 		street = u.StreetCode
 		var level string
-		if err := s.Pool.QueryRow(ctx, `SELECT level FROM areas WHERE code = $1`, u.StreetCode).Scan(&level); err != nil || level != "street" {
+		if err := s.pool.QueryRow(ctx, `SELECT level FROM areas WHERE code = $1`, u.StreetCode).Scan(&level); err != nil || level != "street" {
 			return 0, fmt.Errorf("street %s is not a loaded street", u.StreetCode)
 		}
 	}
-	tx, err := s.Pool.Begin(ctx)
+	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -92,8 +93,8 @@ func (s *Store) LoadUsersCSV(ctx context.Context, r io.Reader, passwordHash stri
 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (username) DO NOTHING`, rec[0], rec[1], street, rec[3], passwordHash)
 	}
 	var n int
-	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
-		if err := lockForWrite(ctx, tx, []string{"users"}); err != nil {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := pg.LockForWrite(ctx, tx, []string{"users"}); err != nil {
 			return err
 		}
 		n, err = runBatch(ctx, tx, batch, "users")
@@ -113,12 +114,12 @@ func (s *Store) LoadGridCSV(ctx context.Context, units, cells io.Reader) (int, i
 	if err != nil {
 		return 0, 0, fmt.Errorf("grid cells: %w", err)
 	}
-	tx, err := s.Pool.Begin(ctx)
+	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return 0, 0, err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	if err := lockForWrite(ctx, tx, []string{"grid_units", "grid_cells"}); err != nil {
+	if err := pg.LockForWrite(ctx, tx, []string{"grid_units", "grid_cells"}); err != nil {
 		return 0, 0, err
 	}
 	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE unit_stage (code text, name text, street_code text, officer text) ON COMMIT DROP`); err != nil {

@@ -59,7 +59,7 @@ func (s *Store) DataVersions(ctx context.Context) (Versions, error) {
 	var today string
 	var names []string
 	var counts []int64
-	if err := s.Pool.QueryRow(ctx, versionsSQL).Scan(&today, &names, &counts); err != nil {
+	if err := s.pool.QueryRow(ctx, versionsSQL).Scan(&today, &names, &counts); err != nil {
 		return Versions{}, err
 	}
 	return versionsOf(today, names, counts), nil
@@ -91,18 +91,4 @@ func (v Versions) Key(names ...string) (key string, ok bool) {
 		b.WriteByte(';')
 	}
 	return b.String(), len(names) > 0
-}
-
-// TileLayerTables are the tables a tile of layer l is drawn from: its own, the grid (an
-// officer's scope) and areas; grid_cells' tiles also show officers' names from users.
-func TileLayerTables(l *TileLayer) []string {
-	own := l.ID
-	if l.Collection != nil {
-		own = l.Collection.Kind.Table
-	}
-	out := []string{VersionName(own), "grid", "areas"}
-	if l.ID == "grid_cells" {
-		out = append(out, "users")
-	}
-	return out
 }

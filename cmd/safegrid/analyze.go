@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"safegrid/grid"
+	"safegrid/grid/coverage"
 )
 
 func newAnalyzeCmd(o *options) *cobra.Command {
@@ -28,7 +29,7 @@ func newAnalyzeCmd(o *options) *cobra.Command {
 
 // coverageFlags are the travel model and station set flags coverage and siting share.
 type coverageFlags struct {
-	p       grid.CoverageParams
+	p       coverage.CoverageParams
 	add     []string
 	without []string
 }
@@ -44,7 +45,7 @@ func (f *coverageFlags) register(cmd *cobra.Command) {
 	fl.StringArrayVar(&f.without, "without", nil, "leave out the station with this code (repeatable)")
 }
 
-func (f *coverageFlags) params() (grid.CoverageParams, error) {
+func (f *coverageFlags) params() (coverage.CoverageParams, error) {
 	p := f.p
 	p.Without = f.without
 	for _, a := range f.add {
@@ -71,14 +72,14 @@ func (a *analysisCmd) register(cmd *cobra.Command, jsonDoc string) {
 
 // runE parses the flags, then gives run an Analyst; run returns the result for --json and
 // prints it once the file is written.
-func (a *analysisCmd) runE(o *options, run func(cmd *cobra.Command, an *grid.Analyst, p grid.CoverageParams) (any, func(io.Writer), error)) func(*cobra.Command, []string) error {
+func (a *analysisCmd) runE(o *options, run func(cmd *cobra.Command, an *coverage.Analyst, p coverage.CoverageParams) (any, func(io.Writer), error)) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, args []string) error {
 		p, err := a.flags.params()
 		if err != nil {
 			return err
 		}
 		return o.withStore(func(cmd *cobra.Command, st *grid.Store) error {
-			res, show, err := run(cmd, grid.NewAnalyst(st), p)
+			res, show, err := run(cmd, coverage.NewAnalyst(st), p)
 			if err != nil {
 				return err
 			}
@@ -94,17 +95,17 @@ func (a *analysisCmd) runE(o *options, run func(cmd *cobra.Command, an *grid.Ana
 }
 
 // parseAddition reads LON,LAT,TYPE.
-func parseAddition(s string) (grid.StationAddition, error) {
+func parseAddition(s string) (coverage.StationAddition, error) {
 	parts := strings.Split(s, ",")
 	if len(parts) != 3 {
-		return grid.StationAddition{}, fmt.Errorf("want LON,LAT,TYPE")
+		return coverage.StationAddition{}, fmt.Errorf("want LON,LAT,TYPE")
 	}
 	lon, err1 := strconv.ParseFloat(strings.TrimSpace(parts[0]), 64)
 	lat, err2 := strconv.ParseFloat(strings.TrimSpace(parts[1]), 64)
 	if err1 != nil || err2 != nil {
-		return grid.StationAddition{}, fmt.Errorf("lon and lat must be numbers")
+		return coverage.StationAddition{}, fmt.Errorf("lon and lat must be numbers")
 	}
-	return grid.StationAddition{Lon: lon, Lat: lat, Type: strings.TrimSpace(parts[2])}, nil
+	return coverage.StationAddition{Lon: lon, Lat: lat, Type: strings.TrimSpace(parts[2])}, nil
 }
 
 func newAnalyzeCoverageCmd(o *options) *cobra.Command {
@@ -116,9 +117,9 @@ func newAnalyzeCoverageCmd(o *options) *cobra.Command {
 		Short: "Share of enterprises, high-risk enterprises, underground spaces, occupancy sites and area within reach of a fire station",
 		Args:  cobra.NoArgs,
 	}
-	cmd.RunE = a.runE(o, func(cmd *cobra.Command, an *grid.Analyst, p grid.CoverageParams) (any, func(io.Writer), error) {
+	cmd.RunE = a.runE(o, func(cmd *cobra.Command, an *coverage.Analyst, p coverage.CoverageParams) (any, func(io.Writer), error) {
 		ctx := cmd.Context()
-		var res *grid.CoverageResult
+		var res *coverage.CoverageResult
 		var elapsed time.Duration
 		for i := 1; i <= max(1, repeat); i++ {
 			start := time.Now()
@@ -152,7 +153,7 @@ func newAnalyzeCoverageCmd(o *options) *cobra.Command {
 	return cmd
 }
 
-func coverageGeoJSON(cells []grid.CoverageCell) *geojson.FeatureCollection {
+func coverageGeoJSON(cells []coverage.CoverageCell) *geojson.FeatureCollection {
 	fc := geojson.NewFeatureCollection()
 	for _, c := range cells {
 		ft := geojson.NewFeature(c.Polygon)
@@ -173,19 +174,19 @@ func writeJSONFile(path string, v any) error {
 	return os.WriteFile(path, append(data, '\n'), 0o644)
 }
 
-func pct(s grid.Share) string {
+func pct(s coverage.Share) string {
 	if s.Total == 0 {
 		return "-"
 	}
 	return fmt.Sprintf("%.1f%%", 100*s.Share)
 }
 
-func printCoverage(w io.Writer, res *grid.CoverageResult) {
+func printCoverage(w io.Writer, res *coverage.CoverageResult) {
 	fmt.Fprintf(w, "reach: %.0f min at %.0f km/h, detour %.2f = %.0f m straight (UTM 51N); %d stations counted\n\n",
 		res.Params.Minutes, res.Params.SpeedKmh, res.Params.Detour, res.RadiusM, len(res.Stations))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "area\tenterprises\tweighted\thigh-risk\tunderground\tocc. sites\tarea km²\tarea\t")
-	row := func(name string, c grid.CoverageCounts) {
+	row := func(name string, c coverage.CoverageCounts) {
 		fmt.Fprintf(tw, "%s\t%.0f/%.0f %s\t%s\t%s\t%s\t%s\t%.1f/%.1f\t%s\t\n", name,
 			c.Enterprises.Covered, c.Enterprises.Total, pct(c.Enterprises), pct(c.EnterprisesWeighted), pct(c.HighRisk),
 			pct(c.Underground), pct(c.GasSites), c.AreaKm2.Covered, c.AreaKm2.Total, pct(c.AreaKm2))
@@ -206,14 +207,14 @@ func printCoverage(w io.Writer, res *grid.CoverageResult) {
 
 func newAnalyzeSitingCmd(o *options) *cobra.Command {
 	var a analysisCmd
-	var sp grid.SitingParams
+	var sp coverage.SitingParams
 	var lpOut string
 	cmd := &cobra.Command{
 		Use:   "siting",
 		Short: "Where k new fire stations cover the most risk-weighted demand (MCLP), or the fewest that reach a target share (LSCP)",
 		Args:  cobra.NoArgs,
 	}
-	cmd.RunE = a.runE(o, func(cmd *cobra.Command, an *grid.Analyst, p grid.CoverageParams) (any, func(io.Writer), error) {
+	cmd.RunE = a.runE(o, func(cmd *cobra.Command, an *coverage.Analyst, p coverage.CoverageParams) (any, func(io.Writer), error) {
 		sp.CoverageParams = p
 		if lpOut != "" {
 			if err := writeSitingLP(cmd, an, sp, lpOut); err != nil {
@@ -237,7 +238,7 @@ func newAnalyzeSitingCmd(o *options) *cobra.Command {
 }
 
 // writeSitingLP writes the MCLP instance of sp as an LP file for an exact solver.
-func writeSitingLP(cmd *cobra.Command, an *grid.Analyst, sp grid.SitingParams, path string) error {
+func writeSitingLP(cmd *cobra.Command, an *coverage.Analyst, sp coverage.SitingParams, path string) error {
 	m, err := an.BuildSiting(cmd.Context(), sp)
 	if err != nil {
 		return err
@@ -246,7 +247,7 @@ func writeSitingLP(cmd *cobra.Command, an *grid.Analyst, sp grid.SitingParams, p
 	if err != nil {
 		return err
 	}
-	if err := grid.WriteLP(fh, &m.Instance, sp.K); err != nil {
+	if err := coverage.WriteLP(fh, &m.Instance, sp.K); err != nil {
 		fh.Close()
 		return err
 	}
@@ -258,7 +259,7 @@ func writeSitingLP(cmd *cobra.Command, an *grid.Analyst, sp grid.SitingParams, p
 	return nil
 }
 
-func printSiting(w io.Writer, res *grid.SitingResult) {
+func printSiting(w io.Writer, res *coverage.SitingResult) {
 	fmt.Fprintf(w, "%s: %d demand cells, %d candidates, %d stations, reach %.0f m\n", strings.ToUpper(res.Mode), res.DemandPoints, res.Candidates, res.Stations, res.RadiusM)
 	if res.Excluded > 0 {
 		fmt.Fprintf(w, "%d of your candidates left out: within 200 m of a 危化品 enterprise (GB 51080 §4.1.5)\n", res.Excluded)

@@ -11,21 +11,21 @@ import (
 	"github.com/paulmach/orb"
 
 	"safegrid/geo"
-	"safegrid/grid"
+	"safegrid/grid/coverage"
 	"safegrid/internal/testdb"
 )
 
 func TestAnalyzeCommands(t *testing.T) {
-	st := testdb.New(t, withAreas)
+	st := testdb.New(t, testdb.Areas)
 	url := testdb.URL(t, st)
 	ctx := context.Background()
 	// One station in 黄浦 and two enterprises: one beside it, one 0.1° east (about 9.5 km).
-	if _, err := st.Pool.Exec(ctx, `INSERT INTO fire_stations (code, name, type, status, district_code, h3, geom)
+	if err := testdb.Exec(ctx, st, `INSERT INTO fire_stations (code, name, type, status, district_code, h3, geom)
 VALUES ('HP01', '黄浦站', '一级普通', 'existing', '310101', 0, ST_SetSRID(ST_MakePoint(121.48, 31.23), 4326))`); err != nil {
 		t.Fatal(err)
 	}
 	for i, p := range []orb.Point{{121.481, 31.231}, {121.58, 31.231}} {
-		if _, err := st.Pool.Exec(ctx, `INSERT INTO enterprises (district_code, uscc, name, industry, risk_level, h3, geom)
+		if err := testdb.Exec(ctx, st, `INSERT INTO enterprises (district_code, uscc, name, industry, risk_level, h3, geom)
 VALUES ((area_tag(ST_SetSRID(ST_MakePoint($1::float8, $2::float8), 4326))).district_code, $3, 'x', '工贸', '重大', $4, ST_SetSRID(ST_MakePoint($1::float8, $2::float8), 4326))`,
 			p[0], p[1], "91310000000000000"+string(rune('1'+i)), int64(geo.PointCell(p, 9))); err != nil {
 			t.Fatal(err)
@@ -40,7 +40,7 @@ VALUES ((area_tag(ST_SetSRID(ST_MakePoint($1::float8, $2::float8), 4326))).distr
 	if !strings.Contains(out, "overall") || !strings.Contains(out, "1/2 50.0%") || !strings.Contains(out, "黄浦") {
 		t.Errorf("output:\n%s", out)
 	}
-	var res grid.CoverageResult
+	var res coverage.CoverageResult
 	data, err := os.ReadFile(jsonFile)
 	if err != nil || json.Unmarshal(data, &res) != nil || res.Overall.Enterprises.Covered != 1 || len(res.Districts) == 0 {
 		t.Errorf("json %v: %.300s", err, data)

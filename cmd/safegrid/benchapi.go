@@ -11,13 +11,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/spf13/cobra"
 	"github.com/uber/h3-go/v4"
 
 	"safegrid/api"
 	"safegrid/grid"
+	"safegrid/grid/demo"
+	"safegrid/grid/layers"
+	"safegrid/grid/supervise"
 	"safegrid/internal/loadgen"
 )
 
@@ -149,7 +150,7 @@ func runBenchAPI(cmd *cobra.Command, o *options, b benchAPIOptions) error {
 		fmt.Fprintf(out, "%-7s %d distinct requests, e.g. GET %s\n", ep.name, len(ep.reqs), ep.reqs[0].path)
 	}
 	fmt.Fprintf(out, "%d workers, floor pool %d connections, %v per measurement after %v warm-up, %d rounds\n",
-		b.workers, st.Pool.Config().MaxConns, b.duration, b.warmup, b.rounds)
+		b.workers, st.PoolStats().Max, b.duration, b.warmup, b.rounds)
 
 	lo := loadgen.Options{Workers: b.workers, Duration: b.duration, Warmup: b.warmup}
 	results := make(map[string][][2]loadgen.Result)
@@ -284,34 +285,27 @@ func spread[T any](xs []T, n int) []T {
 // streetEndpoint: GET /api/v1/streets/{code}/hazards (first page, default sort) as the
 // street office of each of b.users streets that have hazards.
 func streetEndpoint(ctx context.Context, st *grid.Store, b benchAPIOptions, login loginFunc) (*benchEndpoint, error) {
-	rows, err := st.Pool.Query(ctx, `SELECT u.username, u.street_code FROM users u
-WHERE u.role = 'street' AND NOT u.disabled AND EXISTS (SELECT 1 FROM hazards h WHERE h.street_code = u.street_code)
-ORDER BY u.street_code`)
+	all, err := demo.StreetOfficesWithHazards(ctx, st)
 	if err != nil {
-		return nil, err
-	}
-	type su struct{ user, street string }
-	var all []su
-	var s su
-	if _, err := pgxForEach(rows, []any{&s.user, &s.street}, func() { all = append(all, s) }); err != nil {
 		return nil, err
 	}
 	if len(all) == 0 {
 		return nil, fmt.Errorf("no street office with hazards: load the data set first")
 	}
 	ep := &benchEndpoint{name: "street"}
+	sv := supervise.New(st)
 	for _, s := range spread(all, b.users) {
-		tok, _, err := login(s.user)
+		tok, _, err := login(s.User)
 		if err != nil {
 			return nil, err
 		}
-		street := s.street
+		street := s.Street
 		ep.reqs = append(ep.reqs, benchRequest{path: "/api/v1/streets/" + street + "/hazards", token: tok})
 		ep.floor = append(ep.floor, func(ctx context.Context) error {
-			if err := st.CheckStreet(ctx, street); err != nil {
+			if err := sv.CheckStreet(ctx, street); err != nil {
 				return err
 			}
-			_, _, err := st.StreetHazards(ctx, grid.StreetHazardFilter{Street: street, Limit: b.defaultLimit})
+			_, _, err := sv.StreetHazards(ctx, supervise.StreetHazardFilter{Street: street, Limit: b.defaultLimit})
 			return err
 		})
 	}
@@ -321,37 +315,27 @@ ORDER BY u.street_code`)
 // cellEndpoint: GET /api/v1/cells/{cell} as b.users officers, each over b.cellsPerUser of
 // their own cells.
 func cellEndpoint(ctx context.Context, st *grid.Store, b benchAPIOptions, login loginFunc) (*benchEndpoint, error) {
-	rows, err := st.Pool.Query(ctx, `SELECT u.username, array_agg(gc.h3 ORDER BY gc.h3)
-FROM grid_units g JOIN users u ON u.id = g.officer_id JOIN grid_cells gc ON gc.unit_code = g.code
-WHERE NOT u.disabled GROUP BY u.username ORDER BY min(g.code)`)
+	all, err := demo.OfficersWithCells(ctx, st)
 	if err != nil {
-		return nil, err
-	}
-	type ou struct {
-		user  string
-		cells []int64
-	}
-	var all []ou
-	var o ou
-	if _, err := pgxForEach(rows, []any{&o.user, &o.cells}, func() { all = append(all, o) }); err != nil {
 		return nil, err
 	}
 	if len(all) == 0 {
 		return nil, fmt.Errorf("no officer with grid cells: load the data set first")
 	}
 	ep := &benchEndpoint{name: "cell"}
+	sv := supervise.New(st)
 	for _, o := range spread(all, b.users) {
-		tok, p, err := login(o.user)
+		tok, p, err := login(o.User)
 		if err != nil {
 			return nil, err
 		}
-		for _, c := range spread(o.cells, b.cellsPerUser) {
+		for _, c := range spread(o.Cells, b.cellsPerUser) {
 			ep.reqs = append(ep.reqs, benchRequest{path: "/api/v1/cells/" + h3.Cell(c).String(), token: tok})
 			ep.floor = append(ep.floor, func(ctx context.Context) error {
-				if err := st.CellInScope(ctx, p, c); err != nil {
+				if err := sv.CellInScope(ctx, p, c); err != nil {
 					return err
 				}
-				_, err := st.Cell(ctx, c)
+				_, err := sv.Cell(ctx, c)
 				return err
 			})
 		}
@@ -362,45 +346,35 @@ WHERE NOT u.disabled GROUP BY u.username ORDER BY min(g.code)`)
 // tileEndpoint: GET /tiles/enterprises/{z}/{x}/{y}.mvt as a planner (the whole city) for
 // every tile at zoom b.tileZoom that holds an enterprise.
 func tileEndpoint(ctx context.Context, st *grid.Store, b benchAPIOptions, login loginFunc) (*benchEndpoint, error) {
-	var user string
-	if err := st.Pool.QueryRow(ctx, `SELECT username FROM users WHERE role = 'planner' AND NOT disabled ORDER BY id LIMIT 1`).Scan(&user); err != nil {
-		return nil, fmt.Errorf("a planner to read tiles as: %w", err)
+	user, err := demo.Planner(ctx, st)
+	if err != nil {
+		return nil, fmt.Errorf("to read tiles as: %w", err)
 	}
 	tok, p, err := login(user)
 	if err != nil {
 		return nil, err
 	}
-	layer, err := grid.TileLayerByID("enterprises")
+	layer, err := layers.TileLayerByID("enterprises")
 	if err != nil {
 		return nil, err
 	}
-	// Web Mercator tile column and row of each enterprise.
-	rows, err := st.Pool.Query(ctx, `SELECT DISTINCT
-	floor((ST_X(geom) + 180) / 360 * (1 << $1::int))::int AS x,
-	floor((1 - ln(tan(radians(ST_Y(geom))) + 1 / cos(radians(ST_Y(geom)))) / pi()) / 2 * (1 << $1::int))::int AS y
-FROM enterprises ORDER BY 1, 2`, b.tileZoom)
+	z := b.tileZoom
+	tiles, err := demo.EnterpriseTiles(ctx, st, z)
 	if err != nil {
 		return nil, err
 	}
 	ep := &benchEndpoint{name: "tile"}
-	z := b.tileZoom
-	var x, y int
-	if _, err := pgxForEach(rows, []any{&x, &y}, func() {
-		x, y := x, y
+	ly := layers.New(st)
+	for _, t := range tiles {
+		x, y := t[0], t[1]
 		ep.reqs = append(ep.reqs, benchRequest{path: fmt.Sprintf("/tiles/enterprises/%d/%d/%d.mvt", z, x, y), token: tok})
 		ep.floor = append(ep.floor, func(ctx context.Context) error {
-			_, err := st.Tile(ctx, layer, p, z, x, y)
+			_, err := ly.Tile(ctx, layer, p, z, x, y)
 			return err
 		})
-	}); err != nil {
-		return nil, err
 	}
 	if len(ep.reqs) == 0 {
 		return nil, fmt.Errorf("no enterprises: load the data set first")
 	}
 	return ep, nil
-}
-
-func pgxForEach(rows pgx.Rows, dest []any, fn func()) (pgconn.CommandTag, error) {
-	return pgx.ForEachRow(rows, dest, func() error { fn(); return nil })
 }

@@ -26,7 +26,7 @@ func newDemoCmd(o *options) *cobra.Command {
 		RunE: o.withStore(func(cmd *cobra.Command, st *grid.Store) error {
 			ctx := cmd.Context()
 			out := cmd.OutOrStdout()
-			loaded, err := demoLoaded(ctx, st)
+			loaded, err := demo.Loaded(ctx, st)
 			if err != nil {
 				return err
 			}
@@ -50,7 +50,7 @@ func newDemoCmd(o *options) *cobra.Command {
 			if err := demo.Load(ctx, st, dir, m, out); err != nil {
 				return err
 			}
-			if _, err := st.Pool.Exec(ctx, `INSERT INTO audit_log (actor, action, target) VALUES ('cli', 'demo', 'loaded')`); err != nil {
+			if err := demo.MarkLoaded(ctx, st); err != nil {
 				return err
 			}
 			fmt.Fprintf(out, "demo loaded in %.1f s\n", time.Since(start).Seconds())
@@ -62,16 +62,8 @@ func newDemoCmd(o *options) *cobra.Command {
 	return cmd
 }
 
-func demoLoaded(ctx context.Context, st *grid.Store) (bool, error) {
-	var n int
-	err := st.Pool.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE action = 'demo'`).Scan(&n)
-	return n > 0, err
-}
-
 func printLogins(ctx context.Context, st *grid.Store, out io.Writer) error {
-	var street, officer string
-	_ = st.Pool.QueryRow(ctx, `SELECT username FROM users WHERE role = 'street' ORDER BY street_code LIMIT 1`).Scan(&street)
-	_ = st.Pool.QueryRow(ctx, `SELECT u.username FROM users u JOIN grid_units g ON g.officer_id = u.id ORDER BY g.code LIMIT 1`).Scan(&officer)
+	street, officer := demo.SampleLogins(ctx, st)
 	fmt.Fprintf(out, "demo logins (password %q for all):\n", DemoPassword)
 	fmt.Fprintf(out, "  admin      admin\n  planner    planner\n")
 	if street != "" {

@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"safegrid/grid"
+	"safegrid/grid/supervise"
 )
 
 func newGridCmd(o *options) *cobra.Command {
@@ -16,7 +17,7 @@ func newGridCmd(o *options) *cobra.Command {
 		Short: "Make a user with the officer role the officer of a grid unit (replacing the previous one)",
 		Args:  cobra.NoArgs,
 		RunE: o.withStore(func(cmd *cobra.Command, st *grid.Store) error {
-			if err := st.AssignUnit(cmd.Context(), cliActor(), unit, officer); err != nil {
+			if err := supervise.New(st).AssignUnit(cmd.Context(), cliActor(), unit, officer); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "grid unit %s assigned to %s\n", unit, officer)
@@ -33,7 +34,7 @@ func newGridCmd(o *options) *cobra.Command {
 		Short: "Leave a grid unit without an officer",
 		Args:  cobra.NoArgs,
 		RunE: o.withStore(func(cmd *cobra.Command, st *grid.Store) error {
-			if err := st.UnassignUnit(cmd.Context(), cliActor(), unit); err != nil {
+			if err := supervise.New(st).UnassignUnit(cmd.Context(), cliActor(), unit); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "grid unit %s has no officer now\n", unit)

@@ -17,6 +17,7 @@ import (
 
 	"safegrid/geo"
 	"safegrid/grid"
+	"safegrid/grid/ingest"
 )
 
 func newImportCmd(o *options) *cobra.Command {
@@ -52,11 +53,11 @@ FILE.rejects.csv (row, field, reason). Re-importing a file updates rows by their
 			if err != nil {
 				return err
 			}
-			fmtt := grid.Format(format)
+			fmtt := ingest.Format(format)
 			if format == "" {
 				head := make([]byte, 512)
 				n, _ := io.ReadFull(f, head)
-				fmtt = grid.DetectFormat(path, head[:n])
+				fmtt = ingest.DetectFormat(path, head[:n])
 				if _, err := f.Seek(0, io.SeekStart); err != nil {
 					return err
 				}
@@ -74,7 +75,7 @@ FILE.rejects.csv (row, field, reason). Re-importing a file updates rows by their
 				pr := progressbar.NewReader(f, bar)
 				r = &pr
 			}
-			res, err := st.Import(cmd.Context(), r, grid.ImportOptions{
+			res, err := ingest.New(st).Import(cmd.Context(), r, ingest.ImportOptions{
 				Kind: kind, Format: fmtt, CRS: c, SkipInvalid: skipInvalid, Repair: repair,
 				IgnoreUnknown: ignoreUnknown, Actor: cliActor(),
 			})
@@ -118,7 +119,7 @@ func kindNames() string {
 	return strings.Join(names, ", ")
 }
 
-func writeRejects(path string, rs []grid.Rejection) error {
+func writeRejects(path string, rs []ingest.Rejection) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err

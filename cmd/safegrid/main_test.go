@@ -25,16 +25,6 @@ func run(t *testing.T, url string, args ...string) (string, error) {
 	return out.String(), err
 }
 
-var withAreas = &testdb.Setup{Name: "areas", Load: func(ctx context.Context, st *grid.Store) error {
-	f, err := os.Open("../../data/areas-synthetic.geojson")
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	_, err = st.Import(ctx, f, grid.ImportOptions{Kind: "areas", Format: grid.FormatGeoJSON})
-	return err
-}}
-
 func TestMigrateCommandIsIdempotent(t *testing.T) {
 	st := testdb.New(t, nil)
 	url := testdb.URL(t, st)
@@ -45,7 +35,7 @@ func TestMigrateCommandIsIdempotent(t *testing.T) {
 }
 
 func TestImportCommandReportsRejects(t *testing.T) {
-	st := testdb.New(t, withAreas)
+	st := testdb.New(t, testdb.Areas)
 	url := testdb.URL(t, st)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "stations.csv")
@@ -113,7 +103,7 @@ func TestImportCommandRejectsUnknownKindAndCRS(t *testing.T) {
 func countRows(t *testing.T, st *grid.Store, table string) int {
 	t.Helper()
 	var n int
-	if err := st.Pool.QueryRow(context.Background(), "SELECT count(*) FROM "+table).Scan(&n); err != nil {
+	if err := testdb.SQL(t, st).QueryRow(context.Background(), "SELECT count(*) FROM "+table).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n

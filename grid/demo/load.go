@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"safegrid/grid"
+	"safegrid/grid/ingest"
+	"safegrid/grid/internal/pg"
 )
 
 // Password is every demo user's password; the README and `make run` print it.
@@ -47,7 +49,7 @@ func Load(ctx context.Context, st *grid.Store, dir string, m *Manifest, out io.W
 				return err
 			}
 			t0 := time.Now()
-			res, err := st.Import(ctx, file, grid.ImportOptions{Kind: f.Kind, Format: grid.Format(f.Format), Actor: "demo"})
+			res, err := ingest.New(st).Import(ctx, file, ingest.ImportOptions{Kind: f.Kind, Format: ingest.Format(f.Format), Actor: "demo"})
 			file.Close()
 			if err != nil {
 				return fmt.Errorf("%s: %w", f.Path, err)
@@ -74,7 +76,7 @@ func Load(ctx context.Context, st *grid.Store, dir string, m *Manifest, out io.W
 	}
 	// Freshly loaded tables have no planner statistics until autovacuum comes by; without
 	// them the grid audit's plans are off by orders of magnitude (30 s instead of seconds).
-	if _, err := st.Pool.Exec(ctx, "ANALYZE"); err != nil {
+	if _, err := st.DB(pg.Key{}).Exec(ctx, "ANALYZE"); err != nil {
 		return fmt.Errorf("analyze: %w", err)
 	}
 	return nil

@@ -31,7 +31,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"safegrid/api"
-	"safegrid/grid"
+	"safegrid/grid/supervise"
 	"safegrid/internal/testdb"
 	"safegrid/web"
 )
@@ -94,7 +94,7 @@ func TestBrowser(t *testing.T) {
 	// unit's street, and a cell of another unit (the officer must be refused it).
 	var in logins
 	var street string
-	err := st.Pool.QueryRow(ctx, `
+	err := testdb.SQL(t, st).QueryRow(ctx, `
 		SELECT u.username, g.code, g.street_code
 		FROM grid_units g JOIN users u ON u.id = g.officer_id
 		WHERE EXISTS (SELECT 1 FROM grid_cells c WHERE c.unit_code = g.code)
@@ -103,16 +103,16 @@ func TestBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("picking an officer: %v", err)
 	}
-	if err := st.Pool.QueryRow(ctx, `SELECT username FROM users WHERE role = 'street' AND street_code = $1 ORDER BY username LIMIT 1`, street).Scan(&in.Street); err != nil {
+	if err := testdb.SQL(t, st).QueryRow(ctx, `SELECT username FROM users WHERE role = 'street' AND street_code = $1 ORDER BY username LIMIT 1`, street).Scan(&in.Street); err != nil {
 		t.Fatalf("picking the street office of %s: %v", street, err)
 	}
 	var other int64
-	if err := st.Pool.QueryRow(ctx, `SELECT h3 FROM grid_cells WHERE unit_code <> $1 ORDER BY unit_code = $1, h3 LIMIT 1`, in.Unit).Scan(&other); err != nil {
+	if err := testdb.SQL(t, st).QueryRow(ctx, `SELECT h3 FROM grid_cells WHERE unit_code <> $1 ORDER BY unit_code = $1, h3 LIMIT 1`, in.Unit).Scan(&other); err != nil {
 		t.Fatalf("picking another unit's cell: %v", err)
 	}
 	in.OtherCell = h3.Cell(other).String()
 	for role, dst := range map[string]*string{"admin": &in.Admin, "planner": &in.Planner} {
-		if err := st.Pool.QueryRow(ctx, `SELECT username FROM users WHERE role = $1 AND NOT disabled ORDER BY username = $1 DESC, username LIMIT 1`, role).Scan(dst); err != nil {
+		if err := testdb.SQL(t, st).QueryRow(ctx, `SELECT username FROM users WHERE role = $1 AND NOT disabled ORDER BY username = $1 DESC, username LIMIT 1`, role).Scan(dst); err != nil {
 			t.Fatalf("picking a %s: %v", role, err)
 		}
 	}
@@ -351,7 +351,7 @@ func readCSV(t *testing.T, path string) [][]string {
 }
 
 // compareExport checks a downloaded table against the API's JSON for the same filters: one
-// row per item in the same order, and the columns the API's fields map to (grid.HazardColumns:
+// row per item in the same order, and the columns the API's fields map to (supervise.HazardColumns:
 // Chinese headers, Chinese status and overdue terms).
 func compareExport(t *testing.T, d download, ext string, rows [][]string, page apiPage, query string) {
 	if !strings.HasSuffix(d.Filename, ext) {
@@ -377,7 +377,7 @@ func compareExport(t *testing.T, d download, ext string, rows [][]string, page a
 		{"隐患等级", func(it map[string]any) string { return str(it["level"]) }},
 		{"隐患类别", func(it map[string]any) string { return str(it["category"]) }},
 		{"隐患描述", func(it map[string]any) string { return str(it["description"]) }},
-		{"状态", func(it map[string]any) string { return grid.ExportStatusNames[str(it["status"])] }},
+		{"状态", func(it map[string]any) string { return supervise.ExportStatusNames[str(it["status"])] }},
 		{"整改期限", func(it map[string]any) string { return str(it["deadline"]) }},
 		{"是否逾期", func(it map[string]any) string {
 			return map[bool]string{true: "是", false: "否"}[it["overdue"] == true]

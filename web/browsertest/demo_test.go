@@ -55,6 +55,5 @@ func loadDemo(ctx context.Context, st *grid.Store) error {
 	}
 	// Marked as `safegrid demo` marks it. (demo.Load ends with ANALYZE: planner statistics
 	// travel with the template into every clone.)
-	_, err = st.Pool.Exec(ctx, `INSERT INTO audit_log (actor, action, target) VALUES ('cli', 'demo', 'loaded')`)
-	return err
+	return demo.MarkLoaded(ctx, st)
 }

@@ -1,0 +1,149 @@
+package supervise
+
+import (
+	"encoding/csv"
+	"io"
+	"safegrid/grid"
+	"strconv"
+	"time"
+
+	"github.com/xuri/excelize/v2"
+)
+
+// ExportStatusNames are the lifecycle's Chinese terms, for exports people read in Excel.
+var ExportStatusNames = map[string]string{
+	"reported": "上报", "registered": "立案", "assigned": "派遣",
+	"rectifying": "整改", "verified": "验收", "closed": "销号",
+}
+
+// ExportKindNames are the Chinese names of the feature kinds.
+var ExportKindNames = map[string]string{
+	"enterprises": "生产经营单位", "pipelines": "油气管道", "gas_occupancy_sites": "燃气管道占压",
+	"fire_stations": "消防站", "fishing_ports": "渔港", "underground_spaces": "地下空间",
+}
+
+// HazardColumns are the columns of a hazard list export, in order: the JSON item's fields,
+// with Chinese headers and Chinese terms for status, overdue and feature kind.
+var HazardColumns = []struct {
+	Header string
+	Value  func(*HazardItem) any // string, int64 or float64
+}{
+	{"序号", func(h *HazardItem) any { return h.ID }},
+	{"隐患编号", func(h *HazardItem) any { return h.Code }},
+	{"隐患等级", func(h *HazardItem) any { return h.Level }},
+	{"隐患类别", func(h *HazardItem) any { return h.Category }},
+	{"隐患描述", func(h *HazardItem) any { return h.Description }},
+	{"状态", func(h *HazardItem) any { return ExportStatusNames[h.Status] }},
+	{"整改期限", func(h *HazardItem) any { return exportText(h.Deadline) }},
+	{"是否逾期", func(h *HazardItem) any {
+		if h.Overdue {
+			return "是"
+		}
+		return "否"
+	}},
+	{"社区编码", func(h *HazardItem) any { return exportText(h.CommunityCode) }},
+	{"社区名称", func(h *HazardItem) any { return exportText(h.CommunityName) }},
+	{"关联对象类型", func(h *HazardItem) any {
+		if h.Feature == nil {
+			return ""
+		}
+		return ExportKindNames[h.Feature.Kind]
+	}},
+	{"关联对象编码", func(h *HazardItem) any {
+		if h.Feature == nil {
+			return ""
+		}
+		return h.Feature.Code
+	}},
+	{"关联对象名称", func(h *HazardItem) any {
+		if h.Feature == nil {
+			return ""
+		}
+		return exportText(h.Feature.Name)
+	}},
+	{"经度", func(h *HazardItem) any { return h.Location.Lon }},
+	{"纬度", func(h *HazardItem) any { return h.Location.Lat }},
+	{"上报时间", func(h *HazardItem) any { return h.ReportedAt.In(grid.ShanghaiZone()).Format(time.DateTime) }},
+}
+
+func exportText(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func exportCell(v any) string {
+	switch v := v.(type) {
+	case int64:
+		return strconv.FormatInt(v, 10)
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	default:
+		return v.(string)
+	}
+}
+
+// WriteHazardsCSV writes items as CSV in UTF-8 with a byte-order mark, so that Excel
+// opens the Chinese correctly.
+func WriteHazardsCSV(w io.Writer, items []HazardItem) error {
+	if _, err := io.WriteString(w, "\uFEFF"); err != nil {
+		return err
+	}
+	cw := csv.NewWriter(w)
+	row := make([]string, len(HazardColumns))
+	for i, c := range HazardColumns {
+		row[i] = c.Header
+	}
+	if err := cw.Write(row); err != nil {
+		return err
+	}
+	for i := range items {
+		for j, c := range HazardColumns {
+			row[j] = exportCell(c.Value(&items[i]))
+		}
+		if err := cw.Write(row); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// WriteHazardsXLSX writes items as an Excel workbook with one sheet, 隐患清单; ids and
+// coordinates are numbers, the rest text.
+func WriteHazardsXLSX(w io.Writer, items []HazardItem) error {
+	f := excelize.NewFile()
+	defer f.Close()
+	const sheet = "隐患清单"
+	if err := f.SetSheetName("Sheet1", sheet); err != nil {
+		return err
+	}
+	sw, err := f.NewStreamWriter(sheet)
+	if err != nil {
+		return err
+	}
+	row := make([]any, len(HazardColumns))
+	for i, c := range HazardColumns {
+		row[i] = c.Header
+	}
+	if err := sw.SetRow("A1", row); err != nil {
+		return err
+	}
+	for i := range items {
+		for j, c := range HazardColumns {
+			row[j] = c.Value(&items[i])
+		}
+		cell, err := excelize.CoordinatesToCellName(1, i+2)
+		if err != nil {
+			return err
+		}
+		if err := sw.SetRow(cell, row); err != nil {
+			return err
+		}
+	}
+	if err := sw.Flush(); err != nil {
+		return err
+	}
+	return f.Write(w)
+}

@@ -1,0 +1,395 @@
+package supervise
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"safegrid/grid"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// The statuses of a hazard's lifecycle (安监总局令第16号): reported 上报 → registered 立案 →
+// assigned 派遣 → rectifying 整改 → verified 验收 → closed 销号.
+const (
+	HazardReported   = "reported"
+	HazardRegistered = "registered"
+	HazardAssigned   = "assigned"
+	HazardRectifying = "rectifying"
+	HazardVerified   = "verified"
+	HazardClosed     = "closed"
+)
+
+// A HazardStep is one allowed move of the lifecycle and the roles that may make it.
+//
+// A failed verification is modelled as its own step, verified → rectifying (验收不合格,
+// 退回整改): the verifier first records the result it found, and a rejection sends the
+// hazard back to the responsible party with a note. There is no intermediate
+// "rectification reported done" status in the schema, so an officer's on-site report
+// that the work is done is a note on the history, and verification is the street
+// office's act. Anything not in this table (skipping a step, reopening a closed hazard)
+// is refused whatever the role.
+type HazardStep struct {
+	From, To string
+	Roles    []string
+	Doc      string
+}
+
+// HazardLifecycle is the table of allowed steps. Scope applies on top of the role: a street
+// office acts only on its street's hazards, an officer only on hazards in their cells.
+var HazardLifecycle = []HazardStep{
+	{HazardReported, HazardRegistered, []string{grid.RoleAdmin, grid.RoleStreet}, "立案: the street office accepts the report"},
+	{HazardRegistered, HazardAssigned, []string{grid.RoleAdmin, grid.RoleStreet}, "派遣: a responsible person and a deadline (and for 重大 the plan: measures, funds)"},
+	{HazardAssigned, HazardRectifying, []string{grid.RoleAdmin, grid.RoleStreet, grid.RoleOfficer}, "整改: rectification has started (the officer confirms it on site)"},
+	{HazardRectifying, HazardVerified, []string{grid.RoleAdmin, grid.RoleStreet}, "验收: the street office checks the rectification and accepts it"},
+	{HazardVerified, HazardRectifying, []string{grid.RoleAdmin, grid.RoleStreet}, "退回整改: a rejected verification returns it to rectifying"},
+	{HazardVerified, HazardClosed, []string{grid.RoleAdmin, grid.RoleStreet}, "销号: closed"},
+}
+
+// HazardStepFor returns the step from → to, or false when the lifecycle has none.
+func HazardStepFor(from, to string) (HazardStep, bool) {
+	i := slices.IndexFunc(HazardLifecycle, func(s HazardStep) bool { return s.From == from && s.To == to })
+	if i < 0 {
+		return HazardStep{}, false
+	}
+	return HazardLifecycle[i], true
+}
+
+// HazardNext lists where a hazard in status from may go.
+func HazardNext(from string) []string {
+	var out []string
+	for _, s := range HazardLifecycle {
+		if s.From == from {
+			out = append(out, s.To)
+		}
+	}
+	return out
+}
+
+// CheckHazardStep is the pure part of a transition: the step must exist (else an InvalidError
+// on "to") and the role must be allowed to make it (else ErrForbidden).
+func CheckHazardStep(from, to, role string) error {
+	if !slices.Contains(grid.HazardStatuses, to) {
+		return &grid.InvalidError{Field: "to", Reason: fmt.Sprintf("unknown status %q (one of %s)", to, strings.Join(grid.HazardStatuses, ", "))}
+	}
+	st, ok := HazardStepFor(from, to)
+	if !ok {
+		next := HazardNext(from)
+		reason := fmt.Sprintf("a %s hazard cannot go to %s", from, to)
+		if len(next) > 0 {
+			reason += "; it can go to " + strings.Join(next, " or ")
+		} else {
+			reason += "; it is closed"
+		}
+		return &grid.InvalidError{Field: "to", Reason: reason}
+	}
+	if !slices.Contains(st.Roles, role) {
+		return fmt.Errorf("%w: the step %s → %s needs the role %s", grid.ErrForbidden, from, to, strings.Join(st.Roles, " or "))
+	}
+	return nil
+}
+
+// HazardPlan is what an assignment (派遣) sets: who is responsible and by when, and for a
+// 重大 hazard under supervision (挂牌督办) the measures and funds as well.
+type HazardPlan struct {
+	Responsible *string
+	Deadline    *time.Time // a date
+	Measures    *string
+	Funds       *float64
+}
+
+// HazardTransition is one step asked for by a caller who last saw the hazard at Version.
+type HazardTransition struct {
+	HazardID int64
+	To       string
+	Note     string
+	Version  int
+	Plan     HazardPlan
+}
+
+// HazardHistory is one step of a hazard's history.
+type HazardHistory struct {
+	From    *string        `json:"from"`
+	To      string         `json:"to"`
+	Actor   string         `json:"actor"`
+	Note    *string        `json:"note"`
+	Details map[string]any `json:"details,omitempty"`
+	At      time.Time      `json:"at"`
+}
+
+// HazardDetail is a 隐患 as the lifecycle sees it.
+type HazardDetail struct {
+	ID            int64      `json:"id"`
+	Code          string     `json:"code"`
+	DistrictCode  string     `json:"district_code"`
+	StreetCode    *string    `json:"street_code"`
+	CommunityCode *string    `json:"community_code"`
+	Level         string     `json:"level"`
+	Category      string     `json:"category"`
+	Description   string     `json:"description"`
+	Status        string     `json:"status"`
+	Supervised    bool       `json:"supervised" doc:"挂牌督办: every 重大 hazard"`
+	FeatureKind   *string    `json:"feature_kind"`
+	FeatureCode   *string    `json:"feature_code"`
+	Reporter      *string    `json:"reporter"`
+	Responsible   *string    `json:"responsible"`
+	Deadline      *string    `json:"deadline" doc:"YYYY-MM-DD"`
+	Measures      *string    `json:"measures"`
+	Funds         *float64   `json:"funds"`
+	Overdue       bool       `json:"overdue" doc:"past the deadline and not yet verified"`
+	ReportedAt    time.Time  `json:"reported_at"`
+	ClosedAt      *time.Time `json:"closed_at"`
+	Version       int        `json:"version" doc:"send it back with a transition (optimistic concurrency)"`
+	Cell          string     `json:"cell" doc:"resolution-9 H3 cell"`
+	Lon           float64    `json:"lon"`
+	Lat           float64    `json:"lat"`
+	UpdatedAt     time.Time  `json:"updated_at"`
+	Next          []string   `json:"next" doc:"the statuses the lifecycle allows from here (roles permitting)"`
+	// History is filled by HazardDetailOf.
+	History []HazardHistory `json:"history,omitempty"`
+}
+
+const lifecycleSelect = `SELECT h.id, h.code, h.district_code, h.street_code, h.community_code, h.level, h.category,
+       h.description, h.status, h.supervised, h.feature_kind, h.feature_code, h.reporter, h.responsible,
+       to_char(h.deadline, 'YYYY-MM-DD'), h.measures, h.funds::float8,
+       coalesce(h.deadline < current_date AND h.status NOT IN ('verified', 'closed'), false),
+       h.reported_at, h.closed_at, h.version, h3_hex(h.h3), ST_X(h.geom), ST_Y(h.geom), h.updated_at, h.h3
+  FROM hazards h WHERE h.id = $1`
+
+// lifecycleRow is a hazard and its cell as a bigint, for the scope check.
+type lifecycleRow struct {
+	HazardDetail
+	h3 int64
+}
+
+func scanLifecycle(row pgx.Row) (*lifecycleRow, error) {
+	var h lifecycleRow
+	err := row.Scan(&h.ID, &h.Code, &h.DistrictCode, &h.StreetCode, &h.CommunityCode, &h.Level, &h.Category,
+		&h.Description, &h.Status, &h.Supervised, &h.FeatureKind, &h.FeatureCode, &h.Reporter, &h.Responsible,
+		&h.Deadline, &h.Measures, &h.Funds, &h.Overdue, &h.ReportedAt, &h.ClosedAt, &h.Version, &h.Cell,
+		&h.Lon, &h.Lat, &h.UpdatedAt, &h.h3)
+	if err != nil {
+		return nil, err
+	}
+	h.Next = HazardNext(h.Status)
+	if h.Next == nil {
+		h.Next = []string{}
+	}
+	return &h, nil
+}
+
+// loadLifecycle reads one hazard by id (ids come from one identity sequence, so id alone
+// names it) and checks the caller's scope: ErrForbidden outside it.
+func (s *Service) loadLifecycle(ctx context.Context, q pgx.Tx, p *grid.Principal, id int64) (*lifecycleRow, error) {
+	var row pgx.Row
+	if q != nil {
+		row = q.QueryRow(ctx, lifecycleSelect, id)
+	} else {
+		row = s.db.QueryRow(ctx, lifecycleSelect, id)
+	}
+	h, err := scanLifecycle(row)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, &grid.NotFoundError{What: "hazard", Key: strconv.FormatInt(id, 10)}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.lifecycleInScope(ctx, p, h); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+func (s *Service) lifecycleInScope(ctx context.Context, p *grid.Principal, h *lifecycleRow) error {
+	switch p.Role {
+	case grid.RoleAdmin, grid.RolePlanner:
+		return nil
+	case grid.RoleStreet:
+		if h.StreetCode != nil && *h.StreetCode == p.StreetCode {
+			return nil
+		}
+		return fmt.Errorf("%w: hazard %d is not in your street", grid.ErrForbidden, h.ID)
+	case grid.RoleOfficer:
+		ok, err := s.st.OfficerHasCell(ctx, p.UserID, h.h3)
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+		return fmt.Errorf("%w: hazard %d is not in your grid cells", grid.ErrForbidden, h.ID)
+	}
+	return grid.ErrForbidden
+}
+
+// HazardDetailOf returns a hazard in the caller's scope with its history, oldest first.
+func (s *Service) HazardDetailOf(ctx context.Context, p *grid.Principal, id int64) (*HazardDetail, error) {
+	h, err := s.loadLifecycle(ctx, nil, p, id)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.db.Query(ctx, `SELECT from_status, to_status, actor, note, details, at
+  FROM hazard_history WHERE district_code = $1 AND hazard_id = $2 ORDER BY at, id`, h.DistrictCode, h.ID)
+	if err != nil {
+		return nil, err
+	}
+	h.History, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (HazardHistory, error) {
+		var e HazardHistory
+		err := r.Scan(&e.From, &e.To, &e.Actor, &e.Note, &e.Details, &e.At)
+		return e, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if h.History == nil {
+		h.History = []HazardHistory{}
+	}
+	return &h.HazardDetail, nil
+}
+
+// TransitionHazard makes one lifecycle step for the caller, with optimistic concurrency: the
+// caller names the version they saw, and a hazard changed since is ErrConflict. The
+// checks run in this order, so each answer is the most useful one: not found, out of
+// scope (ErrForbidden), stale version (ErrConflict), no such step (InvalidError on "to"),
+// role not allowed (ErrForbidden), assignment without its plan (InvalidFieldsError). The
+// update, its history row and the audit record commit together.
+func (s *Service) TransitionHazard(ctx context.Context, p *grid.Principal, req HazardTransition) (*HazardDetail, error) {
+	var out *HazardDetail
+	err := s.st.WriteTx(ctx, func(tx pgx.Tx) error {
+		h, err := s.loadLifecycle(ctx, tx, p, req.HazardID)
+		if err != nil {
+			return err
+		}
+		if h.Version != req.Version {
+			return staleHazard(h.ID, req.Version, h.Version)
+		}
+		if err := CheckHazardStep(h.Status, req.To, p.Role); err != nil {
+			return err
+		}
+		plan, details, err := mergePlan(h, req)
+		if err != nil {
+			return err
+		}
+		details["version"] = req.Version + 1
+		var version int
+		err = tx.QueryRow(ctx, `UPDATE hazards SET status = $3, version = version + 1, updated_at = now(),
+       responsible = $5, deadline = $6, measures = $7, funds = $8,
+       closed_at = CASE WHEN $3 = 'closed' THEN now() END
+ WHERE district_code = $1 AND id = $2 AND version = $4
+ RETURNING version`, h.DistrictCode, h.ID, req.To, req.Version,
+			plan.Responsible, plan.Deadline, plan.Measures, plan.Funds).Scan(&version)
+		if errors.Is(err, pgx.ErrNoRows) {
+			// Changed (or deleted) between our read and the update.
+			var now int
+			if err := tx.QueryRow(ctx, `SELECT version FROM hazards WHERE district_code = $1 AND id = $2`, h.DistrictCode, h.ID).Scan(&now); errors.Is(err, pgx.ErrNoRows) {
+				return &grid.NotFoundError{What: "hazard", Key: strconv.FormatInt(h.ID, 10)}
+			}
+			return staleHazard(h.ID, req.Version, now)
+		}
+		if err != nil {
+			return err
+		}
+		var note *string
+		if req.Note != "" {
+			note = &req.Note
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO hazard_history (district_code, hazard_id, from_status, to_status, actor, note, details)
+VALUES ($1, $2, $3, $4, $5, $6, $7)`, h.DistrictCode, h.ID, h.Status, req.To, p.Actor(), note, details); err != nil {
+			return err
+		}
+		audit := map[string]any{"from": h.Status, "to": req.To, "note": note, "details": details}
+		if err := s.st.Audit(ctx, tx, p.Actor(), "hazard_"+req.To, h.Code, audit); err != nil {
+			return err
+		}
+		nh, err := scanLifecycle(tx.QueryRow(ctx, lifecycleSelect, h.ID))
+		if err != nil {
+			return err
+		}
+		out = &nh.HazardDetail
+		return nil
+	})
+	return out, err
+}
+
+func staleHazard(id int64, sent, now int) error {
+	return fmt.Errorf("%w: hazard %d was changed by someone else (you sent version %d, it is now at %d); reload it and try again",
+		grid.ErrConflict, id, sent, now)
+}
+
+// mergePlan checks the plan fields of a request against the step and returns the values
+// to store (the hazard's own where the request leaves them out) and the history details.
+func mergePlan(h *lifecycleRow, req HazardTransition) (HazardPlan, map[string]any, error) {
+	pl := HazardPlan{Responsible: h.Responsible, Measures: h.Measures, Funds: h.Funds}
+	if h.Deadline != nil {
+		d, err := time.Parse(time.DateOnly, *h.Deadline)
+		if err == nil {
+			pl.Deadline = &d
+		}
+	}
+	details := map[string]any{}
+	if req.To != HazardAssigned {
+		for _, f := range []struct {
+			name  string
+			given bool
+		}{{"responsible", req.Plan.Responsible != nil}, {"deadline", req.Plan.Deadline != nil},
+			{"measures", req.Plan.Measures != nil}, {"funds", req.Plan.Funds != nil}} {
+			if f.given {
+				return pl, nil, &grid.InvalidError{Field: f.name, Reason: "is set when assigning (to: assigned) only"}
+			}
+		}
+		return pl, details, nil
+	}
+	var bad []grid.InvalidError
+	if r := req.Plan.Responsible; r != nil {
+		t := strings.TrimSpace(*r)
+		pl.Responsible = &t
+	}
+	if m := req.Plan.Measures; m != nil {
+		t := strings.TrimSpace(*m)
+		pl.Measures = &t
+	}
+	if req.Plan.Deadline != nil {
+		pl.Deadline = req.Plan.Deadline
+		today := time.Now().In(grid.ShanghaiZone()).Format(time.DateOnly)
+		if req.Plan.Deadline.Format(time.DateOnly) < today {
+			bad = append(bad, grid.InvalidError{Field: "deadline", Reason: "is in the past"})
+		}
+	}
+	if f := req.Plan.Funds; f != nil {
+		pl.Funds = f
+		if *f < 0 || *f >= 1e12 {
+			bad = append(bad, grid.InvalidError{Field: "funds", Reason: "must be from 0 to 999999999999.99 yuan"})
+		}
+	}
+	missing := func(field string, v bool) {
+		if !v {
+			reason := "is required to assign a hazard"
+			if h.Supervised {
+				reason = "is required to assign a 重大 hazard (挂牌督办: a plan with measures, funds, deadline and responsible person)"
+			}
+			bad = append(bad, grid.InvalidError{Field: field, Reason: reason})
+		}
+	}
+	missing("responsible", pl.Responsible != nil && *pl.Responsible != "")
+	missing("deadline", pl.Deadline != nil)
+	if h.Supervised {
+		missing("measures", pl.Measures != nil && *pl.Measures != "")
+		missing("funds", pl.Funds != nil)
+	}
+	if len(bad) > 0 {
+		return pl, nil, &grid.InvalidFieldsError{Errors: bad}
+	}
+	details["responsible"] = *pl.Responsible
+	details["deadline"] = pl.Deadline.Format(time.DateOnly)
+	if pl.Measures != nil {
+		details["measures"] = *pl.Measures
+	}
+	if pl.Funds != nil {
+		details["funds"] = *pl.Funds
+	}
+	return pl, details, nil
+}
