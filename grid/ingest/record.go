@@ -160,4 +160,3 @@ func promote(g orb.Geometry, allowed []grid.GeomType) orb.Geometry {
 	}
 	return g
 }
-
