@@ -33,22 +33,17 @@ BIN=${BIN:-bin/safegrid}
 work=${BENCH_DIR:-/var/tmp/safegrid-bench}
 data="$work/data"
 mkdir -p "$work"
+. scripts/lib.sh
 export CGO_ENABLED=1
 [ -x "$BIN" ] || go build -o "$BIN" ./cmd/safegrid
 
 base=${DATABASE_URL:?set DATABASE_URL}
-db_url() { python3 -c 'import sys,urllib.parse as u; p=u.urlparse(sys.argv[1]); print(p._replace(path="/"+sys.argv[2]).geturl())' "$base" "$1"; }
 admin=$(db_url postgres)
 db=safegrid_bench_api
 bench=$(db_url $db)
 
 # --- data: generated once, loaded once -------------------------------------------------
-if [ ! -s "$data/hazards.geojson" ] || [ "$(cat "$data/.scale" 2>/dev/null)" != "$SCALE" ]; then
-	echo "generating scale $SCALE into $data" >&2
-	rm -rf "$data"
-	"$BIN" generate --scale "$SCALE" --seed 1 --out "$data" >&2
-	echo "$SCALE" >"$data/.scale"
-fi
+generate_once "$BIN" "$data" "$SCALE" hazards.geojson
 loaded=$(psql -tA "$bench" -c "SELECT target FROM audit_log WHERE action = 'bench-api' ORDER BY id DESC LIMIT 1" 2>/dev/null || true)
 if [ "$loaded" != "scale $SCALE" ]; then
 	echo "loading scale $SCALE into $db (a few minutes)" >&2

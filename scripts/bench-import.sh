@@ -15,6 +15,7 @@ RUNS=${RUNS:-3}
 BIN=${BIN:-bin/safegrid}
 work=${BENCH_DIR:-/var/tmp/safegrid-bench}
 mkdir -p "$work"
+. scripts/lib.sh
 
 if ! command -v ogr2ogr >/dev/null; then
 	echo "installing gdal-bin for ogr2ogr" >&2
@@ -23,16 +24,10 @@ fi
 
 base=${DATABASE_URL:?set DATABASE_URL}
 export PGOPTIONS="-c client_min_messages=warning"  # no NOTICEs from TRUNCATE … CASCADE
-db_url() { python3 -c 'import sys,urllib.parse as u; p=u.urlparse(sys.argv[1]); print(p._replace(path="/"+sys.argv[2]).geturl())' "$base" "$1"; }
 admin=$(db_url postgres)
 bench=$(db_url safegrid_bench)
 
-if [ ! -s "$work/data/enterprises.geojson" ] || [ "$(cat "$work/data/.scale" 2>/dev/null)" != "$ROWS_SCALE" ]; then
-	echo "generating scale $ROWS_SCALE into $work/data" >&2
-	rm -rf "$work/data"
-	"$BIN" generate --scale "$ROWS_SCALE" --seed 1 --out "$work/data" >&2
-	echo "$ROWS_SCALE" >"$work/data/.scale"
-fi
+generate_once "$BIN" "$work/data" "$ROWS_SCALE" enterprises.geojson
 file="$work/data/enterprises.geojson"
 
 psql -q "$admin" -c "DROP DATABASE IF EXISTS safegrid_bench WITH (FORCE)" -c "CREATE DATABASE safegrid_bench"
@@ -40,9 +35,6 @@ DATABASE_URL=$bench "$BIN" migrate >&2
 DATABASE_URL=$bench "$BIN" import --kind areas "$work/data/areas.geojson" >&2
 
 echo "server: PostgreSQL $(psql -tA "$bench" -c "SHOW server_version"), wal_level $(psql -tA "$bench" -c "SHOW wal_level"); $(nproc) CPUs; load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-now() { date +%s.%N; }
-calc() { awk "BEGIN { print $* }"; }
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 reset_table() { psql -q "$bench" -c "TRUNCATE enterprises CASCADE" -c "CHECKPOINT"; }
 
 # floor_copy is (b): the dump of what (a) loaded, COPYed into the same (empty) table the way
