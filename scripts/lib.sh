@@ -20,5 +20,20 @@ generate_once() {
 
 now() { date +%s.%N; }
 calc() { awk "BEGIN { print $* }"; }
-# median reads one number a line.
+# median and spread read one number a line.
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+# spread [FMT [UNIT]] prints "min–max UNIT (±H%)", H being half the range over the median,
+# to quote the noise between runs; FMT (default %.2f) formats min and max.
+spread() {
+	sort -g | awk -v fmt="${1:-%.2f}" -v unit="${2:+ $2}" '{a[NR]=$1} END {
+		m = (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2
+		printf fmt "–" fmt "%s (±%.1f%%)\n", a[1], a[NR], unit, m ? 50*(a[NR]-a[1])/m : 0 }'
+}
+
+# bin_id BIN: the binary's path, the start of its SHA-256 and its modification time (and its
+# commit when the Go toolchain stamped one), to say in the output which binaries were compared.
+bin_id() {
+	local rev
+	rev=$(go version -m "$1" 2>/dev/null | awk '$2 == "vcs.revision" {r=substr($3,1,12)} $2 == "vcs.modified" && $3 == "true" {m="+modified"} END {if (r) print "commit " r m ", "}' || true)
+	printf '%s (%ssha256 %s, built %s)\n' "$1" "$rev" "$(sha256sum <"$1" | cut -c1-12)" "$(date -u -r "$1" '+%F %H:%M UTC')"
+}
