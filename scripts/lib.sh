@@ -20,6 +20,8 @@ generate_once() {
 
 now() { date +%s.%N; }
 calc() { awk "BEGIN { print $* }"; }
+# ratio A B: A/B to two decimals (nan when B is 0).
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "nan"; else printf "%.2f\n", a / b }'; }
 # median and spread read one number a line.
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 # spread [FMT [UNIT]] prints "min–max UNIT (±H%)", H being half the range over the median,
