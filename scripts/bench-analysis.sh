@@ -20,6 +20,7 @@ BIN=${BIN:-bin/safegrid}
 work=${BENCH_DIR:-/var/tmp/safegrid-bench}
 data="$work/data"
 mkdir -p "$work"
+. scripts/lib.sh
 
 if ! command -v cbc >/dev/null; then
 	echo "installing coinor-cbc for the exact siting optimum" >&2
@@ -27,21 +28,12 @@ if ! command -v cbc >/dev/null; then
 fi
 
 base=${DATABASE_URL:?set DATABASE_URL}
-db_url() { python3 -c 'import sys,urllib.parse as u; p=u.urlparse(sys.argv[1]); print(p._replace(path="/"+sys.argv[2]).geturl())' "$base" "$1"; }
 admin=$(db_url postgres)
 db=safegrid_bench_analysis
 bench=$(db_url $db)
-now() { date +%s.%N; }
-calc() { awk "BEGIN { print $* }"; }
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 # --- data: generated once, loaded once (a marker row records the scale) ---------------
-if [ ! -s "$data/enterprises.geojson" ] || [ "$(cat "$data/.scale" 2>/dev/null)" != "$SCALE" ]; then
-	echo "generating scale $SCALE into $data" >&2
-	rm -rf "$data"
-	"$BIN" generate --scale "$SCALE" --seed 1 --out "$data" >&2
-	echo "$SCALE" >"$data/.scale"
-fi
+generate_once "$BIN" "$data" "$SCALE" enterprises.geojson
 loaded=$(psql -tA "$bench" -c "SELECT target FROM audit_log WHERE action = 'bench-analysis' ORDER BY id DESC LIMIT 1" 2>/dev/null || true)
 if [ "$loaded" != "scale $SCALE" ]; then
 	echo "loading scale $SCALE into $db" >&2

@@ -17,20 +17,14 @@ SCALE=${SCALE:-50}
 BIN=${BIN:-bin/safegrid}
 work=${BENCH_DIR:-/var/tmp/safegrid-bench}
 export CGO_ENABLED=1
+. scripts/lib.sh
 
 base=${DATABASE_URL:-$(scripts/db.sh start)}
-db_url() { python3 -c 'import sys,urllib.parse as u; p=u.urlparse(sys.argv[1]); print(p._replace(path="/"+sys.argv[2]).geturl())' "$base" "$1"; }
 admin=$(db_url postgres)
 bench=$(db_url safegrid_bench_clusters)
 
 [ -x "$BIN" ] || go build -o "$BIN" ./cmd/safegrid
-if [ ! -s "$work/data/hazards.geojson" ] || [ "$(cat "$work/data/.scale" 2>/dev/null)" != "$SCALE" ]; then
-	echo "generating scale $SCALE into $work/data" >&2
-	rm -rf "$work/data"
-	mkdir -p "$work"
-	"$BIN" generate --scale "$SCALE" --seed 1 --out "$work/data" >&2
-	echo "$SCALE" >"$work/data/.scale"
-fi
+generate_once "$BIN" "$work/data" "$SCALE" hazards.geojson
 want=$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(next(f["rows"] for f in m["files"] if f["kind"]=="hazards"))' "$work/data/manifest.json" 2>/dev/null || echo 0)
 have=$(psql -tAq "$bench" -c "SELECT count(*) FROM hazards" 2>/dev/null || echo -1)
 if [ "$have" != "$want" ] || [ "$want" = 0 ]; then
