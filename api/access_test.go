@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"safegrid/internal/testdb"
+	"safegrid/grid/testdb"
 	"strings"
 	"testing"
 

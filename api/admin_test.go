@@ -13,7 +13,7 @@ import (
 	"safegrid/geo"
 	"safegrid/grid"
 	"safegrid/grid/supervise"
-	"safegrid/internal/testdb"
+	"safegrid/grid/testdb"
 )
 
 func unitOf(t *testing.T, body []byte) supervise.UnitDetail {

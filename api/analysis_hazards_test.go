@@ -11,7 +11,7 @@ import (
 	"safegrid/geo"
 	"safegrid/grid"
 	"safegrid/grid/hazardstat"
-	"safegrid/internal/testdb"
+	"safegrid/grid/testdb"
 )
 
 // analysisFixture: two streets of one district, a blob of 5 hazards in the west street

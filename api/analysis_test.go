@@ -11,7 +11,7 @@ import (
 	"safegrid/geo"
 	"safegrid/grid"
 	"safegrid/grid/coverage"
-	"safegrid/internal/testdb"
+	"safegrid/grid/testdb"
 )
 
 // withCoverage: one district and street (a 0.1° square around 121.45°E 31.15°N), one

@@ -17,7 +17,7 @@ import (
 
 	"safegrid/grid"
 	"safegrid/grid/coverage"
-	"safegrid/internal/testdb"
+	"safegrid/grid/testdb"
 )
 
 type coverageCellProps struct {

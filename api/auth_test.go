@@ -12,7 +12,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"safegrid/grid"
-	"safegrid/internal/testdb"
+	"safegrid/grid/testdb"
 )
 
 func TestLogin(t *testing.T) {

@@ -9,7 +9,6 @@ import (
 	"strconv"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"safegrid/grid"
 	"safegrid/grid/ingest"
@@ -119,6 +118,7 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 
 // toProblem maps typed errors to statuses. Anything unknown is a 500.
 func toProblem(ctx context.Context, err error) *problem {
+	err = grid.Typed(err)
 	var (
 		p   *problem
 		fe  *fiber.Error
@@ -129,7 +129,6 @@ func toProblem(ctx context.Context, err error) *problem {
 		fle *ingest.FileError
 		uk  *ingest.UnknownKindError
 		tb  *grid.TooBroadError
-		pe  *pgconn.PgError
 	)
 	switch {
 	case errors.As(err, &p):
@@ -160,7 +159,7 @@ func toProblem(ctx context.Context, err error) *problem {
 		return newProblem(statusClientClosed, "Client Closed Request", "")
 	case errors.As(err, &tb):
 		return newProblem(fiber.StatusUnprocessableEntity, "Request Too Broad", tb.Error())
-	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &pe) && pe.Code == "57014":
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, grid.ErrTimeout):
 		p := newProblem(fiber.StatusServiceUnavailable, "", "the request took too long; try again, or ask for less")
 		p.retryAfter = 1
 		return p
@@ -172,8 +171,8 @@ func toProblem(ctx context.Context, err error) *problem {
 		p := newProblem(fiber.StatusServiceUnavailable, "", grid.ErrBusy.Error())
 		p.retryAfter = 5
 		return p
-	case errors.As(err, &pe) && pe.Code == "23505":
-		return newProblem(fiber.StatusConflict, "", "this conflicts with an existing record")
+	case errors.Is(err, grid.ErrDuplicate):
+		return newProblem(fiber.StatusConflict, "", grid.ErrDuplicate.Error())
 	default:
 		return newProblem(fiber.StatusInternalServerError, "", "")
 	}

@@ -14,7 +14,7 @@ import (
 
 	"safegrid/grid"
 	"safegrid/grid/ingest"
-	"safegrid/internal/testdb"
+	"safegrid/grid/testdb"
 )
 
 type testBody struct {

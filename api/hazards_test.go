@@ -16,7 +16,7 @@ import (
 	"safegrid/geo"
 	"safegrid/grid"
 	"safegrid/grid/supervise"
-	"safegrid/internal/testdb"
+	"safegrid/grid/testdb"
 )
 
 // The lifecycle tests run on testdb.TwoStreets (shared with grid's).

@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"safegrid/grid"
-	"safegrid/internal/testdb"
+	"safegrid/grid/testdb"
 )
 
 type testServer struct {

@@ -8,7 +8,7 @@ import (
 
 	"safegrid/geo"
 	"safegrid/grid/ingest"
-	"safegrid/internal/testdb"
+	"safegrid/grid/testdb"
 )
 
 func validUSCC(t *testing.T, n int) string {

@@ -19,7 +19,7 @@ import (
 	"safegrid/grid"
 	"safegrid/grid/ingest"
 	"safegrid/grid/supervise"
-	"safegrid/internal/testdb"
+	"safegrid/grid/testdb"
 )
 
 // gridFixture is a small hand-made world: district 310101 with street A (310101001:

@@ -8,7 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
-	"safegrid/internal/testdb"
+	"safegrid/grid/testdb"
 	"slices"
 	"sort"
 	"strings"

@@ -16,7 +16,7 @@ import (
 
 	"safegrid/grid"
 	"safegrid/grid/supervise"
-	"safegrid/internal/testdb"
+	"safegrid/grid/testdb"
 )
 
 // lookups is the count of kept-route lookups with result.

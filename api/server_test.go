@@ -16,7 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"safegrid/grid"
-	"safegrid/internal/testdb"
+	"safegrid/grid/testdb"
 )
 
 func TestHealthzAndRequestID(t *testing.T) {

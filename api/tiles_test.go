@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"safegrid/internal/testdb"
+	"safegrid/grid/testdb"
 	"slices"
 	"sort"
 	"testing"

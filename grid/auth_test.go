@@ -8,7 +8,7 @@ import (
 
 	"safegrid/grid"
 	"safegrid/grid/supervise"
-	"safegrid/internal/testdb"
+	"safegrid/grid/testdb"
 )
 
 // gridFixture adds an officer, a planner and two grid units of one street (cells 1, 2 in

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Errors the HTTP layer maps to status codes in one place (api/errors.go). Return them
@@ -19,7 +21,29 @@ var (
 	// ErrConflict: the row changed since the caller read it, or the write collides with
 	// another row (409). Wrap it to say what collided.
 	ErrConflict = errors.New("conflict")
+	// ErrDuplicate: a write collides with an existing row's unique key (409); see Typed.
+	ErrDuplicate = errors.New("this conflicts with an existing record")
+	// ErrTimeout: a statement ran past its time limit (503: try again, or ask for less);
+	// see Typed.
+	ErrTimeout = errors.New("the request took too long")
 )
+
+// Typed returns err as the typed error above that it stands for when it came from the
+// database, wrapping it: a statement timeout is ErrTimeout, a unique violation
+// ErrDuplicate. Anything else comes back as it is. The HTTP layer passes every error
+// through it, so SQLSTATEs stay inside grid.
+func Typed(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "57014": // query_canceled: statement_timeout
+			return fmt.Errorf("%w: %w", ErrTimeout, err)
+		case "23505": // unique_violation
+			return fmt.Errorf("%w: %w", ErrDuplicate, err)
+		}
+	}
+	return err
+}
 
 // NotFoundError says which thing was asked for and is not there (404 from the API; the
 // CLI prints it as is).

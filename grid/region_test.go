@@ -11,7 +11,7 @@ import (
 	"safegrid/grid"
 	"safegrid/grid/ingest"
 	"safegrid/grid/supervise"
-	"safegrid/internal/testdb"
+	"safegrid/grid/testdb"
 )
 
 // peoplesSquare is in Huangpu, in the middle of the city.

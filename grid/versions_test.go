@@ -8,7 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"safegrid/grid"
-	"safegrid/internal/testdb"
+	"safegrid/grid/testdb"
 )
 
 // unversioned are the tables no kept answer reads: they have no data-version trigger.

@@ -12,7 +12,7 @@ import (
 
 	"safegrid/geo"
 	"safegrid/grid/coverage"
-	"safegrid/internal/testdb"
+	"safegrid/grid/testdb"
 )
 
 func TestAnalyzeCommands(t *testing.T) {

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"safegrid/internal/testdb"
+	"safegrid/grid/testdb"
 )
 
 // The demo loads the whole city into an empty database; loading it again (as a second

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"safegrid/internal/testdb"
+	"safegrid/grid/testdb"
 )
 
 func TestGridAssignAndUnassign(t *testing.T) {

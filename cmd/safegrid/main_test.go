@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"safegrid/grid"
-	"safegrid/internal/testdb"
+	"safegrid/grid/testdb"
 )
 
 // run executes the CLI in-process, as a user would type it.

@@ -13,7 +13,7 @@ import (
 	"safegrid/geo"
 	"safegrid/grid"
 	"safegrid/grid/coverage"
-	"safegrid/internal/testdb"
+	"safegrid/grid/testdb"
 )
 
 // The coverage fixture is laid out in UTM 51N metres from (X0, Y0) ≈ (121.43°E, 31.17°N),

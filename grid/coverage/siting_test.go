@@ -20,7 +20,7 @@ import (
 	"safegrid/geo"
 	"safegrid/grid"
 	"safegrid/grid/coverage"
-	"safegrid/internal/testdb"
+	"safegrid/grid/testdb"
 )
 
 // randomMCLP is a siting instance in a square of side metres: demand points with risk

@@ -12,7 +12,7 @@ import (
 
 	"safegrid/grid"
 	"safegrid/grid/hazardstat"
-	"safegrid/internal/testdb"
+	"safegrid/grid/testdb"
 )
 
 // BenchmarkClusterCity times city-wide DBSCAN on a loaded database (the scale-50 data set,

@@ -16,7 +16,7 @@ import (
 
 	"safegrid/grid"
 	"safegrid/grid/hazardstat"
-	"safegrid/internal/testdb"
+	"safegrid/grid/testdb"
 )
 
 // utmHazard is a synthetic hazard placed in UTM 51N metres.

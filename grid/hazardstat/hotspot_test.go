@@ -11,7 +11,7 @@ import (
 	"safegrid/geo"
 	"safegrid/grid"
 	"safegrid/grid/hazardstat"
-	"safegrid/internal/testdb"
+	"safegrid/grid/testdb"
 )
 
 // The hand-computed example. k = 1; the centre cell has 8 hazards, each of its 6

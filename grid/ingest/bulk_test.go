@@ -13,7 +13,7 @@ import (
 	"safegrid/grid"
 	"safegrid/grid/demo"
 	"safegrid/grid/ingest"
-	"safegrid/internal/testdb"
+	"safegrid/grid/testdb"
 )
 
 // indexDefs lists a table's indexes and constraints, to see that a bulk load leaves them

@@ -15,7 +15,7 @@ import (
 	"safegrid/geo"
 	"safegrid/grid"
 	"safegrid/grid/ingest"
-	"safegrid/internal/testdb"
+	"safegrid/grid/testdb"
 )
 
 func uscc(t *testing.T, body17 string) string {

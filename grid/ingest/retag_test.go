@@ -8,7 +8,7 @@ import (
 	"github.com/paulmach/orb/geojson"
 
 	"safegrid/grid/ingest"
-	"safegrid/internal/testdb"
+	"safegrid/grid/testdb"
 )
 
 // twoDistricts is an areas file: district 310104 west of border, 310105 east of it up to

@@ -11,7 +11,7 @@ import (
 	"github.com/paulmach/orb/geojson"
 
 	"safegrid/grid/ingest"
-	"safegrid/internal/testdb"
+	"safegrid/grid/testdb"
 )
 
 func box(x0, y0, x1, y1 float64) orb.Polygon {

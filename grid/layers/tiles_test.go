@@ -12,7 +12,7 @@ import (
 	"safegrid/geo"
 	"safegrid/grid"
 	"safegrid/grid/layers"
-	"safegrid/internal/testdb"
+	"safegrid/grid/testdb"
 )
 
 // A dense city centre: 100,000 enterprises in 15 × 11 km. Below zoom 12 every tile is a

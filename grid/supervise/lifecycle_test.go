@@ -13,7 +13,7 @@ import (
 	"safegrid/geo"
 	"safegrid/grid"
 	"safegrid/grid/supervise"
-	"safegrid/internal/testdb"
+	"safegrid/grid/testdb"
 )
 
 // The whole table of status pairs and roles against the lifecycle.

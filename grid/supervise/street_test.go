@@ -11,7 +11,7 @@ import (
 	"safegrid/geo"
 	"safegrid/grid"
 	"safegrid/grid/supervise"
-	"safegrid/internal/testdb"
+	"safegrid/grid/testdb"
 )
 
 // TestReportHazardWithoutAreaParts: a point no area part covers still gets a district,

@@ -32,7 +32,7 @@ import (
 
 	"safegrid/api"
 	"safegrid/grid/supervise"
-	"safegrid/internal/testdb"
+	"safegrid/grid/testdb"
 	"safegrid/web"
 )
 

@@ -12,7 +12,7 @@ import (
 
 	"safegrid/grid"
 	"safegrid/grid/demo"
-	"safegrid/internal/testdb"
+	"safegrid/grid/testdb"
 )
 
 // demoPassword is every demo user's password.
