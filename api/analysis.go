@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/paulmach/orb/geojson"
 
 	"safegrid/grid"
 	"safegrid/grid/coverage"
@@ -35,7 +34,7 @@ var coverageQueryParams = []Param{
 	{Name: "district", In: "query", Description: "only the cells of this district (6 digits)", Schema: Schema{"type": "string"}},
 }
 
-var coverageCellsSchema = analysisCollectionSchema("GeoJSON FeatureCollection: one hexagon per land cell (centre in a district)", map[string]any{
+var coverageCellsSchema = featureCollectionSchema("GeoJSON FeatureCollection: one hexagon per land cell (centre in a district)", "GeoJSON Polygon (WGS84)", map[string]any{
 	"cell":            Schema{"type": "string", "description": "H3 cell, hex"},
 	"covered":         Schema{"type": "boolean", "description": "the centre is within reach of a counted station"},
 	"district_code":   Schema{"type": "string"},
@@ -83,16 +82,7 @@ func (s *Server) analysisRoutes() {
 		if err != nil {
 			return err
 		}
-		fc := geojson.NewFeatureCollection()
-		for _, cell := range cells {
-			ft := geojson.NewFeature(cell.Polygon)
-			ft.Properties = geojson.Properties{
-				"cell": cell.Cell, "covered": cell.Covered, "district_code": cell.District, "street_code": cell.Street,
-				"nearest_station": cell.NearestFor, "distance_m": cell.DistanceM, "minutes": cell.Minutes,
-			}
-			fc.Append(ft)
-		}
-		return sendAnalysisGeoJSON(c, fc)
+		return sendAnalysisGeoJSON(c, coverage.CellsGeoJSON(cells))
 	})
 	s.coverageTileRoutes(an)
 	s.route(fiber.MethodPost, "/api/v1/analysis/siting", Operation{

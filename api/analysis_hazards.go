@@ -38,24 +38,7 @@ var hazardAnalysisFilterParams = []Param{
 	QueryParam("street", "string", "9-digit street code; a street office may give only its own"),
 }
 
-func analysisCollectionSchema(doc string, props map[string]any) Schema {
-	return Schema{
-		"type": "object", "description": doc, "required": []string{"type", "features"},
-		"properties": map[string]any{
-			"type": Schema{"type": "string", "enum": []string{"FeatureCollection"}},
-			"features": Schema{"type": "array", "items": Schema{
-				"type": "object",
-				"properties": map[string]any{
-					"type":       Schema{"type": "string", "enum": []string{"Feature"}},
-					"geometry":   Schema{"type": "object", "description": "GeoJSON Polygon (WGS84)"},
-					"properties": Schema{"type": "object", "properties": props},
-				},
-			}},
-		},
-	}
-}
-
-var hazardClustersSchema = analysisCollectionSchema("GeoJSON FeatureCollection: one convex-hull Polygon per cluster, largest first", map[string]any{
+var hazardClustersSchema = featureCollectionSchema("GeoJSON FeatureCollection: one convex-hull Polygon per cluster, largest first", "GeoJSON Polygon (WGS84)", map[string]any{
 	"id":           Schema{"type": "integer", "description": "1…, largest cluster first"},
 	"members":      Schema{"type": "integer", "description": "hazards in the cluster (core and border)"},
 	"centroid":     Schema{"type": "array", "items": Schema{"type": "number"}, "description": "[lon, lat] of the members' centroid"},
@@ -66,7 +49,7 @@ var hazardClustersSchema = analysisCollectionSchema("GeoJSON FeatureCollection: 
 	}}},
 })
 
-var hotspotsSchema = analysisCollectionSchema("GeoJSON FeatureCollection: one hexagon per cell of the population", map[string]any{
+var hotspotsSchema = featureCollectionSchema("GeoJSON FeatureCollection: one hexagon per cell of the population", "GeoJSON Polygon (WGS84)", map[string]any{
 	"cell":  Schema{"type": "string", "description": "H3 cell, hex"},
 	"count": Schema{"type": "integer", "description": "hazards in the cell"},
 	"value": Schema{"type": "number", "description": "the analysed value: the count, or with weighted the level-weighted count (一般 1, 重大 3)"},
@@ -157,10 +140,10 @@ func (s *Server) hotspots(c *fiber.Ctx) error {
 	if p.K, err = queryInt(c, "k", 1, 1, 5); err != nil {
 		return err
 	}
-	if p.Weighted, err = analysisBool(c, "weighted"); err != nil {
+	if p.Weighted, err = queryBool(c, "weighted"); err != nil {
 		return err
 	}
-	if p.FDR, err = analysisBool(c, "fdr"); err != nil {
+	if p.FDR, err = queryBool(c, "fdr"); err != nil {
 		return err
 	}
 	cells, err := s.hazardstat.Hotspots(c.UserContext(), f, p)
@@ -188,7 +171,6 @@ func sendAnalysisGeoJSON(c *fiber.Ctx, fc *geojson.FeatureCollection) error {
 var (
 	analysisDistrictRe = regexp.MustCompile(`^[0-9]{6}$`)
 	analysisStreetRe   = regexp.MustCompile(`^[0-9]{9}$`)
-	analysisZone       = time.FixedZone("Asia/Shanghai", 8*3600)
 )
 
 // hazardAnalysisFilter reads the filters and applies the caller's scope.
@@ -211,7 +193,7 @@ func hazardAnalysisFilter(c *fiber.Ctx) (hazardstat.HazardFilter, error) {
 		if raw == "" {
 			continue
 		}
-		t, err := time.ParseInLocation(time.DateOnly, raw, analysisZone)
+		t, err := time.ParseInLocation(time.DateOnly, raw, grid.ShanghaiZone())
 		if err != nil {
 			return f, FieldProblem(d.name, "must be a date, YYYY-MM-DD")
 		}
@@ -275,16 +257,4 @@ func hazardEnumList(c *fiber.Ctx, name string) ([]string, error) {
 		return out, nil
 	}
 	return nil, fmt.Errorf("hazards kind has no field %s", name)
-}
-
-func analysisBool(c *fiber.Ctx, name string) (bool, error) {
-	raw := c.Query(name)
-	if raw == "" {
-		return false, nil
-	}
-	v, err := strconv.ParseBool(raw)
-	if err != nil {
-		return false, FieldProblem(name, "must be true or false")
-	}
-	return v, nil
 }

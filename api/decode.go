@@ -111,3 +111,17 @@ func (s *Server) page(c *fiber.Ctx) (limit, offset int, err error) {
 	offset, err = queryInt(c, "offset", 0, 0, int(^uint32(0)>>1))
 	return min(limit, s.cfg.MaxLimit), offset, err
 }
+
+// queryBool reads an optional boolean query parameter (true/false/1/0, spaces around it
+// ignored; absent is false).
+func queryBool(c *fiber.Ctx, name string) (bool, error) {
+	raw := strings.TrimSpace(c.Query(name))
+	if raw == "" {
+		return false, nil
+	}
+	v, err := strconv.ParseBool(raw)
+	if err != nil {
+		return false, FieldProblem(name, "must be true or false")
+	}
+	return v, nil
+}

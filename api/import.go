@@ -3,8 +3,6 @@ package api
 import (
 	"bytes"
 	"mime"
-	"strconv"
-	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -14,10 +12,7 @@ import (
 )
 
 func (s *Server) importRoutes() {
-	kinds := make([]string, len(grid.Kinds))
-	for i, k := range grid.Kinds {
-		kinds[i] = k.Name
-	}
+	kinds := grid.KindNames()
 	s.route(fiber.MethodPost, "/api/v1/import/:kind", Operation{
 		Summary: "Import a file of one kind",
 		Description: "The body is the file: GeoJSON (Content-Type application/geo+json or application/json) or CSV " +
@@ -55,13 +50,13 @@ func (s *Server) importFile(c *fiber.Ctx) error {
 			return FieldProblem("crs", err.Error())
 		}
 	}
-	if opts.SkipInvalid, err = importFlag(c, "skip_invalid"); err != nil {
+	if opts.SkipInvalid, err = queryBool(c, "skip_invalid"); err != nil {
 		return err
 	}
-	if opts.Repair, err = importFlag(c, "repair"); err != nil {
+	if opts.Repair, err = queryBool(c, "repair"); err != nil {
 		return err
 	}
-	if opts.IgnoreUnknown, err = importFlag(c, "ignore_unknown"); err != nil {
+	if opts.IgnoreUnknown, err = queryBool(c, "ignore_unknown"); err != nil {
 		return err
 	}
 	body := c.Body()
@@ -97,17 +92,4 @@ func importFormat(ct string) (ingest.Format, error) {
 		return ingest.FormatCSV, nil
 	}
 	return "", Problem(fiber.StatusUnsupportedMediaType, "", "unsupported Content-Type "+mt+": use application/geo+json, application/json or text/csv")
-}
-
-// importFlag reads an optional boolean query parameter (true/false/1/0; absent is false).
-func importFlag(c *fiber.Ctx, name string) (bool, error) {
-	raw := strings.TrimSpace(c.Query(name))
-	if raw == "" {
-		return false, nil
-	}
-	v, err := strconv.ParseBool(raw)
-	if err != nil {
-		return false, FieldProblem(name, "must be true or false")
-	}
-	return v, nil
 }

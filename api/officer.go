@@ -20,35 +20,20 @@ type dueInspections struct {
 const mimeGeoJSON = "application/geo+json"
 
 // cellCollectionSchema documents GET /api/v1/me/cells: GeoJSON, so no Go type.
-var cellCollectionSchema = Schema{
-	"type":        "object",
-	"description": "GeoJSON FeatureCollection of hexagon Polygons (WGS84)",
-	"required":    []string{"type", "features"},
-	"properties": map[string]any{
-		"type": Schema{"type": "string", "enum": []string{"FeatureCollection"}},
-		"features": Schema{"type": "array", "items": Schema{
-			"type": "object",
-			"properties": map[string]any{
-				"type":     Schema{"type": "string", "enum": []string{"Feature"}},
-				"geometry": Schema{"type": "object", "description": "GeoJSON Polygon: the cell's hexagon"},
-				"properties": Schema{"type": "object", "properties": map[string]any{
-					"cell":                Schema{"type": "string", "description": "H3 cell, resolution 9, hex"},
-					"unit_code":           Schema{"type": "string"},
-					"unit_name":           Schema{"type": "string"},
-					"enterprises":         Schema{"type": "integer"},
-					"pipelines":           Schema{"type": "integer", "description": "pipelines crossing the cell"},
-					"gas_occupancy_sites": Schema{"type": "integer"},
-					"fire_stations":       Schema{"type": "integer"},
-					"fishing_ports":       Schema{"type": "integer"},
-					"underground_spaces":  Schema{"type": "integer", "description": "underground spaces overlapping the cell"},
-					"open_hazards":        Schema{"type": "integer", "description": "hazards not closed"},
-					"open_hazards_by_level": Schema{"type": "object", "additionalProperties": Schema{"type": "integer"},
-						"description": "open hazards per level (一般, 重大)"},
-				}},
-			},
-		}},
-	},
-}
+var cellCollectionSchema = featureCollectionSchema("GeoJSON FeatureCollection of hexagon Polygons (WGS84)", "GeoJSON Polygon: the cell's hexagon", map[string]any{
+	"cell":                Schema{"type": "string", "description": "H3 cell, resolution 9, hex"},
+	"unit_code":           Schema{"type": "string"},
+	"unit_name":           Schema{"type": "string"},
+	"enterprises":         Schema{"type": "integer"},
+	"pipelines":           Schema{"type": "integer", "description": "pipelines crossing the cell"},
+	"gas_occupancy_sites": Schema{"type": "integer"},
+	"fire_stations":       Schema{"type": "integer"},
+	"fishing_ports":       Schema{"type": "integer"},
+	"underground_spaces":  Schema{"type": "integer", "description": "underground spaces overlapping the cell"},
+	"open_hazards":        Schema{"type": "integer", "description": "hazards not closed"},
+	"open_hazards_by_level": Schema{"type": "object", "additionalProperties": Schema{"type": "integer"},
+		"description": "open hazards per level (一般, 重大)"},
+})
 
 var (
 	officerOnly   = []string{grid.RoleOfficer}

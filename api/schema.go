@@ -164,3 +164,23 @@ func withKey(s Schema, key string, v any) Schema {
 	out[key] = v
 	return out
 }
+
+// featureCollectionSchema documents a GeoJSON FeatureCollection whose features have the
+// geometry geomDoc describes and the properties props (GeoJSON, so no Go type to derive
+// it from).
+func featureCollectionSchema(doc, geomDoc string, props map[string]any) Schema {
+	return Schema{
+		"type": "object", "description": doc, "required": []string{"type", "features"},
+		"properties": map[string]any{
+			"type": Schema{"type": "string", "enum": []string{"FeatureCollection"}},
+			"features": Schema{"type": "array", "items": Schema{
+				"type": "object",
+				"properties": map[string]any{
+					"type":       Schema{"type": "string", "enum": []string{"Feature"}},
+					"geometry":   Schema{"type": "object", "description": geomDoc},
+					"properties": Schema{"type": "object", "properties": props},
+				},
+			}},
+		},
+	}
+}

@@ -57,8 +57,8 @@ func (s *Server) streetRoutes() {
 		Params: []Param{
 			code,
 			QueryParam("community", "string", "12-digit community (居委/村) code"),
-			enum("level", "hazard level", grid.HazardLevels),
-			enum("status", "lifecycle status", grid.HazardStatuses),
+			enum("level", "hazard level", grid.HazardLevels()),
+			enum("status", "lifecycle status", grid.HazardStatuses()),
 			QueryParam("overdue", "boolean", "true: only hazards past their deadline and neither verified nor closed; false: only the others"),
 			QueryParam("category", "string", "hazard category, exactly"),
 			date("from", "reported on or after this date (Shanghai)"),

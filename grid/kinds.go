@@ -66,25 +66,46 @@ type Kind struct {
 
 func minZero() *float64 { z := 0.0; return &z }
 
-// Enumerations, stored as the terms the standards use.
+// Enumerations, stored as the terms the standards use. They are fixed: the functions below
+// hand out copies.
 var (
-	Industries       = []string{"危化品生产", "危化品经营", "危化品储存", "危化品使用", "建筑施工", "工贸", "交通运输", "其他"}
-	RiskLevels       = []string{"重大", "较大", "一般", "低"}
-	PipelineMedia    = []string{"oil", "gas"}
-	PipelineClasses  = []string{"transmission", "distribution"}
-	Pressures        = []string{"高压", "次高压", "中压", "低压"}
-	RemediationState = []string{"待整治", "整治中", "已整治"}
-	StationTypes     = []string{"特勤", "一级普通", "二级普通", "小型", "战勤保障"}
-	StationStatuses  = []string{"existing", "planned"}
-	PortLevels       = []string{"中心", "一级", "二级", "三级", "等级以下"}
-	UndergroundUses  = []string{"民防工程", "地下商业", "地下车库", "轨交站", "综合管廊"}
-	HazardLevels     = []string{"一般", "重大"}
-	HazardStatuses   = []string{"reported", "registered", "assigned", "rectifying", "verified", "closed"}
-	AreaLevels       = []string{"district", "street", "community"}
+	industries       = []string{"危化品生产", "危化品经营", "危化品储存", "危化品使用", "建筑施工", "工贸", "交通运输", "其他"}
+	riskLevels       = []string{"重大", "较大", "一般", "低"}
+	pipelineMedia    = []string{"oil", "gas"}
+	pipelineClasses  = []string{"transmission", "distribution"}
+	pressures        = []string{"高压", "次高压", "中压", "低压"}
+	remediationState = []string{"待整治", "整治中", "已整治"}
+	stationTypes     = []string{"特勤", "一级普通", "二级普通", "小型", "战勤保障"}
+	stationStatuses  = []string{"existing", "planned"}
+	portLevels       = []string{"中心", "一级", "二级", "三级", "等级以下"}
+	undergroundUses  = []string{"民防工程", "地下商业", "地下车库", "轨交站", "综合管廊"}
+	hazardLevels     = []string{"一般", "重大"}
+	hazardStatuses   = []string{"reported", "registered", "assigned", "rectifying", "verified", "closed"}
 )
 
-// Kinds lists every importable kind, in the order a full data set is loaded.
-var Kinds = []Kind{
+// RiskLevels are an enterprise's risk levels 重大/较大/一般/低 (red, orange, yellow, blue).
+func RiskLevels() []string { return slices.Clone(riskLevels) }
+
+// StationTypes are the fire-station types of 建标152-2017.
+func StationTypes() []string { return slices.Clone(stationTypes) }
+
+// UndergroundUses are the uses of an underground space.
+func UndergroundUses() []string { return slices.Clone(undergroundUses) }
+
+// HazardLevels are a hazard's levels: 一般 (general) and 重大 (major).
+func HazardLevels() []string { return slices.Clone(hazardLevels) }
+
+// HazardStatuses are the lifecycle's statuses, in order (上报 立案 派遣 整改 验收 销号).
+func HazardStatuses() []string { return slices.Clone(hazardStatuses) }
+
+// IsHazardStatus reports whether s is one of HazardStatuses.
+func IsHazardStatus(s string) bool { return slices.Contains(hazardStatuses, s) }
+
+// IsStationType reports whether s is one of StationTypes.
+func IsStationType(s string) bool { return slices.Contains(stationTypes, s) }
+
+// kinds lists every importable kind, in the order a full data set is loaded.
+var kinds = []Kind{
 	{
 		Name: "areas", Table: "areas", Key: "code",
 		Doc:   "administrative areas: district 区 (6-digit code), street/town 街道/镇 (9), community 居委/村 (12)",
@@ -102,11 +123,11 @@ var Kinds = []Kind{
 		Fields: []Field{
 			{Name: "uscc", Type: USCC, Required: true, Doc: "统一社会信用代码"},
 			{Name: "name", Type: Text, Required: true},
-			{Name: "industry", Type: Enum, Required: true, Values: Industries, Aliases: map[string]string{
+			{Name: "industry", Type: Enum, Required: true, Values: industries, Aliases: map[string]string{
 				"hazchem_production": "危化品生产", "hazchem_trade": "危化品经营", "hazchem_storage": "危化品储存",
 				"hazchem_use": "危化品使用", "construction": "建筑施工", "industry_trade": "工贸",
 				"transport": "交通运输", "other": "其他"}},
-			{Name: "risk_level", Type: Enum, Required: true, Values: RiskLevels, Aliases: map[string]string{
+			{Name: "risk_level", Type: Enum, Required: true, Values: riskLevels, Aliases: map[string]string{
 				"major": "重大", "high": "较大", "general": "一般", "low": "低",
 				"red": "重大", "orange": "较大", "yellow": "一般", "blue": "低"}},
 			{Name: "major_hazard", Type: Bool, Doc: "重大危险源"},
@@ -121,9 +142,9 @@ var Kinds = []Kind{
 		Fields: []Field{
 			{Name: "code", Type: Text, Required: true},
 			{Name: "name", Type: Text},
-			{Name: "medium", Type: Enum, Required: true, Values: PipelineMedia, Aliases: map[string]string{"油": "oil", "石油": "oil", "气": "gas", "燃气": "gas", "天然气": "gas"}},
-			{Name: "class", Type: Enum, Required: true, Values: PipelineClasses, Aliases: map[string]string{"输送": "transmission", "长输": "transmission", "配送": "distribution", "城镇": "distribution"}},
-			{Name: "pressure", Type: Enum, Required: true, Values: Pressures, Aliases: map[string]string{"high": "高压", "sub_high": "次高压", "medium": "中压", "low": "低压"}},
+			{Name: "medium", Type: Enum, Required: true, Values: pipelineMedia, Aliases: map[string]string{"油": "oil", "石油": "oil", "气": "gas", "燃气": "gas", "天然气": "gas"}},
+			{Name: "class", Type: Enum, Required: true, Values: pipelineClasses, Aliases: map[string]string{"输送": "transmission", "长输": "transmission", "配送": "distribution", "城镇": "distribution"}},
+			{Name: "pressure", Type: Enum, Required: true, Values: pressures, Aliases: map[string]string{"high": "高压", "sub_high": "次高压", "medium": "中压", "low": "低压"}},
 			{Name: "diameter_mm", Type: Int, Min: minZero()},
 			{Name: "operator", Type: Text},
 		},
@@ -136,7 +157,7 @@ var Kinds = []Kind{
 			{Name: "code", Type: Text, Required: true},
 			{Name: "pipeline_code", Type: Text},
 			{Name: "occupant", Type: Text, Required: true, Doc: "what occupies the pipe"},
-			{Name: "status", Type: Enum, Required: true, Values: RemediationState, Aliases: map[string]string{"pending": "待整治", "in_progress": "整治中", "done": "已整治"}},
+			{Name: "status", Type: Enum, Required: true, Values: remediationState, Aliases: map[string]string{"pending": "待整治", "in_progress": "整治中", "done": "已整治"}},
 			{Name: "deadline", Type: Date},
 		},
 	},
@@ -147,8 +168,8 @@ var Kinds = []Kind{
 		Fields: []Field{
 			{Name: "code", Type: Text, Required: true},
 			{Name: "name", Type: Text, Required: true},
-			{Name: "type", Type: Enum, Required: true, Values: StationTypes, Aliases: map[string]string{"special": "特勤", "class1": "一级普通", "class2": "二级普通", "small": "小型", "logistics": "战勤保障", "一级": "一级普通", "二级": "二级普通"}},
-			{Name: "status", Type: Enum, Required: true, Values: StationStatuses, Aliases: map[string]string{"现有": "existing", "已建": "existing", "规划": "planned"}},
+			{Name: "type", Type: Enum, Required: true, Values: stationTypes, Aliases: map[string]string{"special": "特勤", "class1": "一级普通", "class2": "二级普通", "small": "小型", "logistics": "战勤保障", "一级": "一级普通", "二级": "二级普通"}},
+			{Name: "status", Type: Enum, Required: true, Values: stationStatuses, Aliases: map[string]string{"现有": "existing", "已建": "existing", "规划": "planned"}},
 			{Name: "vehicles", Type: Int, Min: minZero()},
 			{Name: "staff", Type: Int, Min: minZero()},
 		},
@@ -160,7 +181,7 @@ var Kinds = []Kind{
 		Fields: []Field{
 			{Name: "code", Type: Text, Required: true},
 			{Name: "name", Type: Text, Required: true},
-			{Name: "level", Type: Enum, Required: true, Values: PortLevels, Aliases: map[string]string{"central": "中心", "class1": "一级", "class2": "二级", "class3": "三级", "below": "等级以下"}},
+			{Name: "level", Type: Enum, Required: true, Values: portLevels, Aliases: map[string]string{"central": "中心", "class1": "一级", "class2": "二级", "class3": "三级", "below": "等级以下"}},
 			{Name: "vessels", Type: Int, Min: minZero(), Doc: "fishing vessels based there"},
 		},
 	},
@@ -171,7 +192,7 @@ var Kinds = []Kind{
 		Fields: []Field{
 			{Name: "code", Type: Text, Required: true},
 			{Name: "name", Type: Text},
-			{Name: "use", Type: Enum, Required: true, Values: UndergroundUses, Aliases: map[string]string{"civil_defence": "民防工程", "commercial": "地下商业", "parking": "地下车库", "metro_station": "轨交站", "utility_tunnel": "综合管廊"}},
+			{Name: "use", Type: Enum, Required: true, Values: undergroundUses, Aliases: map[string]string{"civil_defence": "民防工程", "commercial": "地下商业", "parking": "地下车库", "metro_station": "轨交站", "utility_tunnel": "综合管廊"}},
 			{Name: "levels", Type: Int, Min: minZero()},
 			{Name: "floor_area_m2", Type: Float, Min: minZero()},
 			{Name: "depth_m", Type: Float, Min: minZero()},
@@ -183,10 +204,10 @@ var Kinds = []Kind{
 		Geoms: []GeomType{GeomPoint},
 		Fields: []Field{
 			{Name: "code", Type: Text, Required: true},
-			{Name: "level", Type: Enum, Required: true, Values: HazardLevels, Aliases: map[string]string{"general": "一般", "major": "重大"}},
+			{Name: "level", Type: Enum, Required: true, Values: hazardLevels, Aliases: map[string]string{"general": "一般", "major": "重大"}},
 			{Name: "category", Type: Text, Required: true},
 			{Name: "description", Type: Text, Required: true},
-			{Name: "status", Type: Enum, Values: HazardStatuses, Aliases: map[string]string{"上报": "reported", "立案": "registered", "派遣": "assigned", "整改": "rectifying", "验收": "verified", "核查": "verified", "销号": "closed", "结案": "closed"}},
+			{Name: "status", Type: Enum, Values: hazardStatuses, Aliases: map[string]string{"上报": "reported", "立案": "registered", "派遣": "assigned", "整改": "rectifying", "验收": "verified", "核查": "verified", "销号": "closed", "结案": "closed"}},
 			{Name: "feature_kind", Type: Enum, Values: []string{"enterprises", "pipelines", "gas_occupancy_sites", "fire_stations", "fishing_ports", "underground_spaces"}},
 			{Name: "feature_code", Type: Text, Doc: "USCC or code of the feature the hazard belongs to"},
 			{Name: "reporter", Type: Text},
@@ -202,12 +223,25 @@ var Kinds = []Kind{
 
 // KindByName returns the kind called name.
 func KindByName(name string) (*Kind, bool) {
-	for i := range Kinds {
-		if Kinds[i].Name == name {
-			return &Kinds[i], true
+	for i := range kinds {
+		if kinds[i].Name == name {
+			k := kinds[i]
+			return &k, true
 		}
 	}
 	return nil, false
+}
+
+// Kinds are every importable kind, in the order a full data set is loaded (a copy).
+func Kinds() []Kind { return slices.Clone(kinds) }
+
+// KindNames are the names of Kinds, in the same order.
+func KindNames() []string {
+	names := make([]string, len(kinds))
+	for i, k := range kinds {
+		names[i] = k.Name
+	}
+	return names
 }
 
 // FieldIndex is the index of the field called name in k.Fields, or -1.

@@ -10,7 +10,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/paulmach/orb/geojson"
 	"github.com/spf13/cobra"
 
 	"safegrid/grid"
@@ -137,7 +136,7 @@ func newAnalyzeCoverageCmd(o *options) *cobra.Command {
 			if err != nil {
 				return nil, nil, err
 			}
-			if err := writeJSONFile(geojsonOut, coverageGeoJSON(cells)); err != nil {
+			if err := writeJSONFile(geojsonOut, coverage.CellsGeoJSON(cells)); err != nil {
 				return nil, nil, err
 			}
 		}
@@ -151,19 +150,6 @@ func newAnalyzeCoverageCmd(o *options) *cobra.Command {
 	cmd.Flags().IntVar(&repeat, "repeat", 1, "run the analysis this many times in one process and print each time (benchmarks)")
 	_ = cmd.Flags().MarkHidden("repeat")
 	return cmd
-}
-
-func coverageGeoJSON(cells []coverage.CoverageCell) *geojson.FeatureCollection {
-	fc := geojson.NewFeatureCollection()
-	for _, c := range cells {
-		ft := geojson.NewFeature(c.Polygon)
-		ft.Properties = geojson.Properties{
-			"cell": c.Cell, "covered": c.Covered, "district_code": c.District, "street_code": c.Street,
-			"nearest_station": c.NearestFor, "distance_m": c.DistanceM, "minutes": c.Minutes,
-		}
-		fc.Append(ft)
-	}
-	return fc
 }
 
 func writeJSONFile(path string, v any) error {

@@ -112,10 +112,7 @@ FILE.rejects.csv (row, field, reason). Re-importing a file updates rows by their
 }
 
 func kindNames() string {
-	names := make([]string, len(grid.Kinds))
-	for i, k := range grid.Kinds {
-		names[i] = k.Name
-	}
+	names := grid.KindNames()
 	return strings.Join(names, ", ")
 }
 

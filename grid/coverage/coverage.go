@@ -45,12 +45,26 @@ import (
 // (which the store keeps as the cell of geom), and the rows of the partly covered cells
 // come back as UTM points that Go measures against the stations one by one.
 
-// CentralDistricts are Shanghai's seven central districts (黄浦 徐汇 长宁 静安 普陀 虹口 杨浦);
+// centralDistricts are Shanghai's seven central districts (黄浦 徐汇 长宁 静安 普陀 虹口 杨浦);
 // every other district is suburban, where GB 51080 allows a station district of 15 km².
-var CentralDistricts = []string{"310101", "310104", "310105", "310106", "310107", "310109", "310110"}
+var centralDistricts = [...]string{"310101", "310104", "310105", "310106", "310107", "310109", "310110"}
 
-// RiskWeights are the enterprise weights of the coverage and siting analyses.
-var RiskWeights = map[string]float64{"重大": 4, "较大": 3, "一般": 2, "低": 1}
+// RiskWeight is an enterprise's weight in the coverage and siting analyses by its risk
+// level (docs/DESIGN.md "Analysis definitions"): 重大 4, 较大 3, 一般 2, 低 1; 0 for anything
+// else.
+func RiskWeight(level string) float64 {
+	switch level {
+	case "重大":
+		return 4
+	case "较大":
+		return 3
+	case "一般":
+		return 2
+	case "低":
+		return 1
+	}
+	return 0
+}
 
 // StationCap is the largest station district in km² for a station type (建标152-2017 and
 // GB 51080 §4.1.3: 特勤 and 一级普通 7, 二级普通 4, 小型 2; 15 for each of these in a
@@ -67,7 +81,7 @@ func StationCap(typ, district string) (float64, bool) {
 	default:
 		return 0, false
 	}
-	if !slices.Contains(CentralDistricts, district) {
+	if !slices.Contains(centralDistricts[:], district) {
 		c = 15
 	}
 	return c, true
@@ -125,8 +139,8 @@ func (p CoverageParams) Validate() error {
 		if err := geo.CheckRange(orb.Point{a.Lon, a.Lat}); err != nil || a.Lon < 120 || a.Lon > 123 || a.Lat < 30 || a.Lat > 32.5 {
 			return &grid.InvalidError{Field: fmt.Sprintf("add[%d]", i), Reason: "lon/lat must be a WGS84 point in Shanghai"}
 		}
-		if !slices.Contains(grid.StationTypes, a.Type) {
-			return &grid.InvalidError{Field: fmt.Sprintf("add[%d].type", i), Reason: "must be one of " + strings.Join(grid.StationTypes, ", ")}
+		if !grid.IsStationType(a.Type) {
+			return &grid.InvalidError{Field: fmt.Sprintf("add[%d].type", i), Reason: "must be one of " + strings.Join(grid.StationTypes(), ", ")}
 		}
 	}
 	return nil
@@ -691,7 +705,7 @@ func (a *Analyst) Coverage(ctx context.Context, p CoverageParams) (*CoverageResu
 	cellWeight := map[h3.Cell]float64{}
 	g, gctx := errgroup.WithContext(ctx)
 	addEnterprises := func(d, s, risk string, n, cov float64) {
-		w := RiskWeights[risk]
+		w := RiskWeight(risk)
 		hi := risk == "重大" || risk == "较大"
 		for _, code := range []string{d, s} {
 			if code == "" {
@@ -811,7 +825,7 @@ func (a *Analyst) Coverage(ctx context.Context, p CoverageParams) (*CoverageResu
 		}
 		for _, c := range cells {
 			if h3.Cell(c.h3).IsValid() {
-				cellWeight[h3.Cell(c.h3).Parent(p.Resolution)] += RiskWeights[c.risk] * float64(c.n)
+				cellWeight[h3.Cell(c.h3).Parent(p.Resolution)] += RiskWeight(c.risk) * float64(c.n)
 			}
 		}
 		return nil
@@ -871,15 +885,23 @@ func (a *Analyst) Coverage(ctx context.Context, p CoverageParams) (*CoverageResu
 		return nil, err
 	}
 	res.Overall.finish()
+	res.Stations = stationLoads(st)
+	return res, nil
+}
+
+// stationLoads are the stations' loads with each one's cap (StationCap) and whether its
+// service area exceeds it.
+func stationLoads(st []station) []StationLoad {
+	var out []StationLoad
 	for _, s := range st {
 		l := s.StationLoad
 		if c, ok := StationCap(l.Type, l.DistrictCode); ok {
 			l.CapKm2 = &c
 			l.OverCap = l.ServiceAreaKm2 > c
 		}
-		res.Stations = append(res.Stations, l)
+		out = append(out, l)
 	}
-	return res, nil
+	return out
 }
 
 // CoverageCell is one land cell of the coverage map.

@@ -313,7 +313,7 @@ func TestCoverageMatchesSQL(t *testing.T) {
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(7, 7))
 	r := 5.0 / 60 * 30000 / 1.4
-	risks := grid.RiskLevels
+	risks := grid.RiskLevels()
 	var rows []utmRow
 	for len(rows) < 1500 {
 		x, y := 100+rng.Float64()*6800, 100+rng.Float64()*4800

@@ -160,14 +160,7 @@ func (a *Analyst) buildCoverageMap(ctx context.Context, p CoverageParams) (*cove
 		ll := lc.cell.LatLng()
 		m.bound = m.bound.Extend(orb.Point{ll.Lng, ll.Lat})
 	}
-	for _, s := range st {
-		l := s.StationLoad
-		if c, ok := StationCap(l.Type, l.DistrictCode); ok {
-			l.CapKm2 = &c
-			l.OverCap = l.ServiceAreaKm2 > c
-		}
-		m.stations = append(m.stations, l)
-	}
+	m.stations = stationLoads(st)
 	return m, nil
 }
 
@@ -208,6 +201,22 @@ func (m *coverageMap) aggregate(res int, district string) map[h3.Cell]*coverageA
 	}
 	m.parents[k] = agg
 	return agg
+}
+
+// CellsGeoJSON is cells as a GeoJSON FeatureCollection of hexagons with cell, covered,
+// district_code, street_code, nearest_station, distance_m and minutes: the API's
+// /analysis/coverage/cells and `safegrid analyze coverage --geojson`.
+func CellsGeoJSON(cells []CoverageCell) *geojson.FeatureCollection {
+	fc := geojson.NewFeatureCollection()
+	for _, c := range cells {
+		ft := geojson.NewFeature(c.Polygon)
+		ft.Properties = geojson.Properties{
+			"cell": c.Cell, "covered": c.Covered, "district_code": c.District, "street_code": c.Street,
+			"nearest_station": c.NearestFor, "distance_m": c.DistanceM, "minutes": c.Minutes,
+		}
+		fc.Append(ft)
+	}
+	return fc
 }
 
 // CoverageCells returns the land cells with whether their centre is covered, optionally

@@ -166,7 +166,7 @@ func (a *Analyst) BuildSiting(ctx context.Context, p SitingParams) (*SitingModel
 		weight := map[h3.Cell]float64{}
 		for _, c := range ents {
 			if h3.Cell(c.h3).IsValid() {
-				weight[h3.Cell(c.h3)] += RiskWeights[c.risk] * float64(c.n)
+				weight[h3.Cell(c.h3)] += RiskWeight(c.risk) * float64(c.n)
 			}
 		}
 		dcell = slices.Sorted(maps.Keys(weight))

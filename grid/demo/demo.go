@@ -19,6 +19,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"safegrid/grid"
 	"sort"
 	"time"
 
@@ -41,9 +42,7 @@ type Options struct {
 
 // ReferenceDate is "today" for the demo's hazards, deadlines and remediation dates, fixed
 // so that the output does not depend on the clock.
-var ReferenceDate = time.Date(2026, 11, 1, 0, 0, 0, 0, shanghai)
-
-var shanghai = time.FixedZone("CST", 8*3600)
+var ReferenceDate = time.Date(2026, 11, 1, 0, 0, 0, 0, grid.ShanghaiZone())
 
 // Manifest lists the files of a data set in load order.
 type Manifest struct {
@@ -53,7 +52,7 @@ type Manifest struct {
 	Files     []File  `json:"files"`
 }
 
-// File is one written file: the kind it loads as (an import kind of grid.Kinds, or
+// File is one written file: the kind it loads as (an import kind of grid.Kinds(), or
 // users, grid_units, grid_cells), its name inside OutDir and its data rows.
 type File struct {
 	Kind   string `json:"kind"`
@@ -238,6 +237,6 @@ func gauss2(r *rand.Rand, sd float64) (float64, float64) {
 	return r.NormFloat64() * sd, r.NormFloat64() * sd
 }
 
-func dateStr(t time.Time) string { return t.In(shanghai).Format("2006-01-02") }
+func dateStr(t time.Time) string { return t.In(grid.ShanghaiZone()).Format("2006-01-02") }
 
-func tsStr(t time.Time) string { return t.In(shanghai).Format(time.RFC3339) }
+func tsStr(t time.Time) string { return t.In(grid.ShanghaiZone()).Format(time.RFC3339) }

@@ -574,7 +574,7 @@ func TestFireStations(t *testing.T) {
 	if planned < 5 || planned > 15 {
 		t.Errorf("%d planned stations, want about 10", planned)
 	}
-	for _, typ := range grid.StationTypes {
+	for _, typ := range grid.StationTypes() {
 		if types[typ] == 0 {
 			t.Errorf("no %s station", typ)
 		}
@@ -680,7 +680,7 @@ func TestUndergroundSpaces(t *testing.T) {
 	if !small {
 		t.Error("no 30 m × 30 m space")
 	}
-	for _, u := range grid.UndergroundUses {
+	for _, u := range grid.UndergroundUses() {
 		if uses[u] == 0 {
 			t.Errorf("no %s", u)
 		}
@@ -768,7 +768,7 @@ func TestHazards(t *testing.T) {
 	if share := float64(tied) / float64(len(fc.Features)); share < 0.8 {
 		t.Errorf("only %.2f of the hazards are tied to a feature", share)
 	}
-	for _, s := range grid.HazardStatuses[:5] {
+	for _, s := range grid.HazardStatuses()[:5] {
 		if openByStatus[s] < 20 {
 			t.Errorf("only %d open hazards in state %s", openByStatus[s], s)
 		}

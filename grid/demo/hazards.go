@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"safegrid/grid"
 	"time"
 
 	"github.com/paulmach/orb"
@@ -260,7 +261,7 @@ func (g *gen) lifecycle(r *rand.Rand, level, measures string, vals []string) {
 	major := level == "重大"
 	age := math.Pow(r.Float64(), 1.3) * 730 // days before the reference date, recent ones more often
 	reported := daysBefore(age)
-	reported = time.Date(reported.Year(), reported.Month(), reported.Day(), between(r, 8, 18), r.IntN(60), 0, 0, shanghai)
+	reported = time.Date(reported.Year(), reported.Month(), reported.Day(), between(r, 8, 18), r.IntN(60), 0, 0, grid.ShanghaiZone())
 	if !reported.Before(ReferenceDate) {
 		reported = reported.Add(-24 * time.Hour)
 	}

@@ -13,7 +13,7 @@ import (
 // Hot spots are Getis-Ord Gi* over H3 cells (ArcGIS's Hot Spot Analysis, binary weights):
 //
 //   - x_j is the hazard count of cell j at the resolution, or with Weighted the level-weighted
-//     count: 一般 1, 重大 3 (HazardLevelWeights).
+//     count: 一般 1, 重大 3 (HazardLevelWeight).
 //   - The population (the n cells the statistic is defined over) is every cell with at least
 //     one hazard plus every cell within K steps of one (its k-ring), with x = 0 for those.
 //     So a hazard's neighbourhood is always complete, cells far from any hazard do not
@@ -30,14 +30,22 @@ import (
 // Where the statistic is undefined (S = 0: every cell has the same value; or W_i = n) the
 // cell gets z 0, p 1, bin 0.
 
-// HazardLevelWeights are the weights of a weighted hot-spot analysis.
-var HazardLevelWeights = map[string]float64{"一般": 1, "重大": 3}
+// HazardLevelWeight is a hazard's weight in a weighted hot-spot analysis: 一般 1, 重大 3.
+func HazardLevelWeight(level string) float64 {
+	switch level {
+	case "一般":
+		return 1
+	case "重大":
+		return 3
+	}
+	return 0
+}
 
 // HotspotParams are the parameters of a hot-spot analysis.
 type HotspotParams struct {
 	Resolution int  // H3 resolution of the cells, 5…9
 	K          int  // neighbourhood: cells within K steps, 1…5
-	Weighted   bool // level-weighted counts (HazardLevelWeights)
+	Weighted   bool // level-weighted counts (HazardLevelWeight)
 	FDR        bool // Benjamini–Hochberg false discovery rate correction
 }
 
@@ -112,7 +120,7 @@ func GiStar(counts map[h3.Cell][2]int, p HotspotParams) []HotspotCell {
 		out[i].Count = n[0] + n[1]
 		out[i].Value = float64(n[0] + n[1])
 		if p.Weighted {
-			out[i].Value = HazardLevelWeights["一般"]*float64(n[0]) + HazardLevelWeights["重大"]*float64(n[1])
+			out[i].Value = HazardLevelWeight("一般")*float64(n[0]) + HazardLevelWeight("重大")*float64(n[1])
 		}
 		disks[c] = c.GridDisk(p.K)
 		for _, d := range disks[c] {

@@ -80,10 +80,7 @@ func (e *ImportError) Error() string {
 type UnknownKindError struct{ Name string }
 
 func (e *UnknownKindError) Error() string {
-	names := make([]string, len(grid.Kinds))
-	for i, k := range grid.Kinds {
-		names[i] = k.Name
-	}
+	names := grid.KindNames()
 	return fmt.Sprintf("unknown kind %q (known: %s)", e.Name, strings.Join(names, ", "))
 }
 

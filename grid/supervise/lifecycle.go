@@ -73,8 +73,8 @@ func HazardNext(from string) []string {
 // CheckHazardStep is the pure part of a transition: the step must exist (else an InvalidError
 // on "to") and the role must be allowed to make it (else ErrForbidden).
 func CheckHazardStep(from, to, role string) error {
-	if !slices.Contains(grid.HazardStatuses, to) {
-		return &grid.InvalidError{Field: "to", Reason: fmt.Sprintf("unknown status %q (one of %s)", to, strings.Join(grid.HazardStatuses, ", "))}
+	if !grid.IsHazardStatus(to) {
+		return &grid.InvalidError{Field: "to", Reason: fmt.Sprintf("unknown status %q (one of %s)", to, strings.Join(grid.HazardStatuses(), ", "))}
 	}
 	st, ok := HazardStepFor(from, to)
 	if !ok {

@@ -26,8 +26,8 @@ func TestCheckHazardStep(t *testing.T) {
 		{"verified", "rectifying"}: {"admin", "street"},
 		{"verified", "closed"}:     {"admin", "street"},
 	}
-	for _, from := range grid.HazardStatuses {
-		for _, to := range grid.HazardStatuses {
+	for _, from := range grid.HazardStatuses() {
+		for _, to := range grid.HazardStatuses() {
 			for _, role := range grid.Roles {
 				err := supervise.CheckHazardStep(from, to, role)
 				roles, step := allowed[[2]string{from, to}]

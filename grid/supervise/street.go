@@ -237,10 +237,10 @@ type StreetSummary struct {
 
 func newCommunitySummary(code, name string) *CommunitySummary {
 	c := &CommunitySummary{Code: code, Name: name, ByStatus: map[string]int{}, ByLevel: map[string]int{}}
-	for _, st := range grid.HazardStatuses {
+	for _, st := range grid.HazardStatuses() {
 		c.ByStatus[st] = 0
 	}
-	for _, l := range grid.HazardLevels {
+	for _, l := range grid.HazardLevels() {
 		c.ByLevel[l] = 0
 	}
 	return c
