@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"safegrid/grid/testdb"
 	"strings"
 	"testing"
 
@@ -12,6 +11,8 @@ import (
 	"github.com/paulmach/orb/encoding/mvt"
 	"github.com/paulmach/orb/encoding/wkt"
 	"github.com/uber/h3-go/v4"
+
+	"safegrid/grid/testdb"
 )
 
 // accessRoles are the callers of the access matrix, in column order: nobody signed in,

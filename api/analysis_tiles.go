@@ -2,11 +2,12 @@ package api
 
 import (
 	"net/url"
-	"safegrid/grid/coverage"
-	"safegrid/grid/layers"
 	"strconv"
 
 	"github.com/gofiber/fiber/v2"
+
+	"safegrid/grid/coverage"
+	"safegrid/grid/layers"
 )
 
 // Coverage as vector tiles, for the planners' map: the cells of GET

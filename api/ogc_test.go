@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
-	"safegrid/grid/testdb"
 	"slices"
 	"sort"
 	"strings"
@@ -17,6 +16,8 @@ import (
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/encoding/mvt"
 	"github.com/paulmach/orb/maptile"
+
+	"safegrid/grid/testdb"
 )
 
 type ogcItemsPage struct {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"safegrid/grid/testdb"
 	"slices"
 	"sort"
 	"testing"
@@ -12,6 +11,8 @@ import (
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/encoding/mvt"
 	"github.com/paulmach/orb/maptile"
+
+	"safegrid/grid/testdb"
 )
 
 // tileOf fetches and decodes one tile as auth, checking the tile headers.

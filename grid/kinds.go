@@ -3,11 +3,12 @@ package grid
 import (
 	"fmt"
 	"math"
-	"safegrid/geo"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"safegrid/geo"
 )
 
 // FieldType is the type of one attribute of an imported row.

@@ -6,12 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"safegrid/grid/internal/pg"
 	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/crypto/bcrypt"
+
+	"safegrid/grid/internal/pg"
 )
 
 // Roles a user can have.

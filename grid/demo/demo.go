@@ -19,11 +19,12 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"safegrid/grid"
 	"sort"
 	"time"
 
 	"github.com/uber/h3-go/v4"
+
+	"safegrid/grid"
 )
 
 // Options choose the size, the randomness and the output of a demo data set.

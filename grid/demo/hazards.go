@@ -4,10 +4,11 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"safegrid/grid"
 	"time"
 
 	"github.com/paulmach/orb"
+
+	"safegrid/grid"
 )
 
 // Hot spots: a handful of places where hazards really pile up (an old wholesale market,

@@ -1,17 +1,32 @@
+// Package hazardstat finds where hazards gather: DBSCAN clusters in metres (partitioned
+// city-wide) and Getis-Ord Gi* hot spots over H3 cells.
 package hazardstat
 
 import (
 	"cmp"
 	"context"
 	"math"
-	"safegrid/grid"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/paulmach/orb"
+
+	"safegrid/grid"
+	"safegrid/grid/internal/pg"
 )
+
+// Service runs this package's queries on a store. It holds no state of its own beyond
+// the store, so one per store is enough and it is safe for concurrent use.
+type Service struct {
+	st *grid.Store
+	db *pgxpool.Pool
+}
+
+// New returns the service over st.
+func New(st *grid.Store) *Service { return &Service{st: st, db: st.DB(pg.Key{})} }
 
 // HazardFilter selects the hazards an analysis (clusters, hot spots) runs over. Empty
 // fields select everything; the scope of the caller is applied by setting Street or

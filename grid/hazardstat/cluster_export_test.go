@@ -2,6 +2,7 @@ package hazardstat
 
 import (
 	"context"
+
 	"safegrid/grid"
 )
 

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"maps"
 	"math"
-	"safegrid/grid"
 	"slices"
 	"sync/atomic"
 
@@ -15,6 +14,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/encoding/wkb"
+
+	"safegrid/grid"
 )
 
 // Partitioned DBSCAN. The plane (UTM 51N) is cut into square tiles of TileM metres over

@@ -3,11 +3,12 @@ package hazardstat
 import (
 	"context"
 	"math"
-	"safegrid/grid"
 	"slices"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/uber/h3-go/v4"
+
+	"safegrid/grid"
 )
 
 // Hot spots are Getis-Ord Gi* over H3 cells (ArcGIS's Hot Spot Analysis, binary weights):

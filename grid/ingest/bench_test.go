@@ -5,8 +5,9 @@ import (
 	"errors"
 	"io"
 	"os"
-	"safegrid/grid"
 	"testing"
+
+	"safegrid/grid"
 )
 
 // BenchmarkReadAndCheck measures the Go side of an import (parse, check, convert, H3)

@@ -6,11 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"safegrid/grid"
-	"safegrid/grid/internal/pg"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"safegrid/grid"
+	"safegrid/grid/internal/pg"
 )
 
 // Bulk path: an import into an empty table loads the rows the in-memory tagger settled

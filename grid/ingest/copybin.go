@@ -6,12 +6,13 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"safegrid/grid"
-	"safegrid/grid/internal/pg"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"safegrid/grid"
+	"safegrid/grid/internal/pg"
 )
 
 // The bulk path's COPY writes PostgreSQL's binary COPY format itself, straight from the

@@ -1,12 +1,13 @@
 package ingest
 
 import (
-	"safegrid/grid"
 	"strconv"
 	"strings"
 
 	jsoniter "github.com/json-iterator/go"
 	"github.com/paulmach/orb"
+
+	"safegrid/grid"
 )
 
 // decodeFeature reads a GeoJSON Feature straight into the fields of kind k with

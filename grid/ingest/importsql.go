@@ -3,11 +3,12 @@ package ingest
 import (
 	"context"
 	"fmt"
-	"safegrid/grid"
-	"safegrid/grid/internal/pg"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"safegrid/grid"
+	"safegrid/grid/internal/pg"
 )
 
 // The SQL of an import is built from the kind's own field list: every identifier comes

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"safegrid/grid"
 	"strconv"
 	"strings"
 
@@ -15,6 +14,8 @@ import (
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/encoding/wkt"
 	"github.com/paulmach/orb/geojson"
+
+	"safegrid/grid"
 )
 
 // Format is the format of an import file.

@@ -4,12 +4,13 @@ import (
 	"errors"
 	"io"
 	"reflect"
-	"safegrid/grid"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/paulmach/orb"
+
+	"safegrid/grid"
 )
 
 // readAll decodes every row of a file, as the importer does, without checking them.

@@ -3,11 +3,12 @@ package supervise
 import (
 	"encoding/csv"
 	"io"
-	"safegrid/grid"
 	"strconv"
 	"time"
 
 	"github.com/xuri/excelize/v2"
+
+	"safegrid/grid"
 )
 
 // ExportStatusNames are the lifecycle's Chinese terms, for exports people read in Excel.

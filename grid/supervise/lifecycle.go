@@ -1,17 +1,33 @@
+// Package supervise is the day-to-day work of grid supervision: the hazard lifecycle
+// (上报 → 立案 → 派遣 → 整改 → 验收 → 销号), the officer's cells and inspections, the street
+// office's lists, summaries and exports, grid units and their audit.
 package supervise
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"safegrid/grid"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"safegrid/grid"
+	"safegrid/grid/internal/pg"
 )
+
+// Service runs this package's queries on a store. It holds no state of its own beyond
+// the store, so one per store is enough and it is safe for concurrent use.
+type Service struct {
+	st *grid.Store
+	db *pgxpool.Pool
+}
+
+// New returns the service over st.
+func New(st *grid.Store) *Service { return &Service{st: st, db: st.DB(pg.Key{})} }
 
 // The statuses of a hazard's lifecycle (安监总局令第16号): reported 上报 → registered 立案 →
 // assigned 派遣 → rectifying 整改 → verified 验收 → closed 销号.

@@ -2,9 +2,10 @@ package supervise
 
 import (
 	"errors"
-	"safegrid/grid"
 	"testing"
 	"time"
+
+	"safegrid/grid"
 )
 
 func TestCheckHazardReport(t *testing.T) {

@@ -5,12 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"safegrid/grid"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"safegrid/grid"
 )
 
 // HazardItem is one hazard 隐患 as the street office's list, the officer's cell view and a
