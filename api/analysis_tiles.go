@@ -17,7 +17,7 @@ import (
 
 func (s *Server) coverageTileRoutes(an *coverage.Analyst) {
 	tags := []string{"analysis"}
-	fields := coverage.CoverageTileFields
+	fields := coverage.CoverageTileFields()
 	s.route(fiber.MethodGet, "/api/v1/analysis/coverage/tiles.json", Operation{
 		Summary: "TileJSON of the coverage tile layer",
 		Description: "TileJSON 3.0.0 for MapLibre: the URL template of GET /api/v1/analysis/coverage/tiles/{z}/{x}/{y}.mvt " +

@@ -45,13 +45,13 @@ func (s *Server) hazardRoutes() {
 }
 
 // lifecycleDoc is the transition endpoint's description, with the role table written
-// from supervise.HazardLifecycle so the document cannot disagree with the code.
+// from supervise.HazardLifecycle() so the document cannot disagree with the code.
 func lifecycleDoc() string {
 	var b strings.Builder
 	b.WriteString("The lifecycle (安监总局令第16号): reported 上报 → registered 立案 → assigned 派遣 → rectifying 整改 → " +
 		"verified 验收 → closed 销号. A rejected verification is the step verified → rectifying (退回整改).\n\n" +
 		"| from | to | roles | meaning |\n|---|---|---|---|\n")
-	for _, st := range supervise.HazardLifecycle {
+	for _, st := range supervise.HazardLifecycle() {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", st.From, st.To, strings.Join(st.Roles, ", "), st.Doc)
 	}
 	b.WriteString("\nPlanners make no steps. Scope applies on top of the role: a street office acts on its street's " +

@@ -162,7 +162,7 @@ func (s *Server) ogcConformance(c *fiber.Ctx) error {
 func (s *Server) ogcCollections(c *fiber.Ctx) error {
 	base := s.ogcBase(c)
 	out := ogcCollections{Links: []ogcLink{{Href: base + "/collections", Rel: "self", Type: fiber.MIMEApplicationJSON}}}
-	for _, col := range layers.Collections {
+	for _, col := range layers.Collections() {
 		oc, err := s.describeCollection(c, col)
 		if err != nil {
 			return err

@@ -43,8 +43,8 @@ func (s *Server) streetRoutes() {
 		p.Schema = Schema{"type": "string", "format": "date"}
 		return p
 	}
-	sortKeys := make([]string, 0, 2*len(supervise.HazardSortKeys))
-	for k := range supervise.HazardSortKeys {
+	sortKeys := make([]string, 0, 2*len(supervise.HazardSortKeys()))
+	for k := range supervise.HazardSortKeys() {
 		sortKeys = append(sortKeys, k, "-"+k)
 	}
 	slices.Sort(sortKeys)

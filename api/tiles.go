@@ -49,8 +49,8 @@ type vectorLayer struct {
 }
 
 func tileLayerNames() string {
-	names := make([]string, len(layers.TileLayers))
-	for i, l := range layers.TileLayers {
+	names := make([]string, len(layers.TileLayers()))
+	for i, l := range layers.TileLayers() {
 		names[i] = l.ID
 	}
 	return strings.Join(names, ", ")

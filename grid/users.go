@@ -15,8 +15,11 @@ import (
 	"safegrid/grid/internal/pg"
 )
 
-// Roles a user can have.
-var Roles = []string{"admin", "planner", "street", "officer"}
+// roles a user can have.
+var roles = []string{RoleAdmin, RolePlanner, RoleStreet, RoleOfficer}
+
+// Roles are the roles a user can have.
+func Roles() []string { return slices.Clone(roles) }
 
 // User is a person who signs in: admin 管理员, planner 规划, street office 街道办 or grid
 // officer 网格员.
@@ -40,8 +43,8 @@ func HashPassword(password string) (string, error) {
 // AddUser creates a user and records it in the audit log, both or neither; an existing
 // username is an error.
 func (s *Store) AddUser(ctx context.Context, actor string, u User, password string) (int64, error) {
-	if !slices.Contains(Roles, u.Role) {
-		return 0, fmt.Errorf("role %q: want one of %s", u.Role, strings.Join(Roles, ", "))
+	if !slices.Contains(roles, u.Role) {
+		return 0, fmt.Errorf("role %q: want one of %s", u.Role, strings.Join(roles, ", "))
 	}
 	if (u.Role == "street") != (u.StreetCode != "") {
 		return 0, errors.New("a street office user needs --street CODE, and only it")

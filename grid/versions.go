@@ -35,16 +35,19 @@ var versionGroups = map[string]string{
 	"area_parts": "areas", "grid_units": "grid", "grid_cells": "grid", "hazard_history": "hazards",
 }
 
-// VersionNames are the counters of data_versions (migrations 00006 and 00007).
-var VersionNames = []string{"areas", "enterprises", "fire_stations", "fishing_ports", "gas_occupancy_sites",
+// versionNames are the counters of data_versions (migrations 00006 and 00007).
+var versionNames = []string{"areas", "enterprises", "fire_stations", "fishing_ports", "gas_occupancy_sites",
 	"grid", "hazards", "inspections", "pipelines", "underground_spaces", "users"}
 
 // SupervisedTables are the counters of what an officer's cells and a street's hazards
 // are made of: areas, the grid, the supervised things and their hazards — all but
 // inspections (the most frequent write) and users.
 func SupervisedTables() []string {
-	return slices.DeleteFunc(slices.Clone(VersionNames), func(n string) bool { return n == "inspections" || n == "users" })
+	return slices.DeleteFunc(slices.Clone(versionNames), func(n string) bool { return n == "inspections" || n == "users" })
 }
+
+// VersionNames are the counters of data_versions (a copy).
+func VersionNames() []string { return slices.Clone(versionNames) }
 
 // VersionName is the name of the counter that table's writes bump.
 func VersionName(table string) string {

@@ -3,6 +3,7 @@ package coverage
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"math"
 	"slices"
 	"sync"
@@ -242,8 +243,8 @@ func (a *Analyst) CoverageCells(ctx context.Context, p CoverageParams, district 
 	return out, nil
 }
 
-// CoverageTileFields are the attributes of the coverage tile layers, for TileJSON.
-var CoverageTileFields = map[string]map[string]string{
+// coverageTileFields are the attributes of the coverage tile layers, for TileJSON.
+var coverageTileFields = map[string]map[string]string{
 	"coverage": {
 		"cell": "String", "resolution": "Number", "covered": "Boolean", "nearest_station": "String", "distance_m": "Number",
 		"minutes": "Number", "district_code": "String", "street_code": "String",
@@ -358,3 +359,7 @@ func coverageCandidates(tb, land orb.Bound, res int) []h3.Cell {
 	loop := h3.GeoLoop{{Lat: lo[1], Lng: lo[0]}, {Lat: lo[1], Lng: hi[0]}, {Lat: hi[1], Lng: hi[0]}, {Lat: hi[1], Lng: lo[0]}}
 	return h3.PolygonToCells(h3.GeoPolygon{GeoLoop: loop}, res)
 }
+
+// CoverageTileFields are the attributes of the coverage tile layers, for TileJSON.
+// Callers get a copy: the table itself is fixed.
+func CoverageTileFields() map[string]map[string]string { return maps.Clone(coverageTileFields) }

@@ -18,16 +18,6 @@ import (
 	"safegrid/grid/internal/pg"
 )
 
-// Service runs this package's queries on a store. It holds no state of its own beyond
-// the store, so one per store is enough and it is safe for concurrent use.
-type Service struct {
-	st *grid.Store
-	db *pgxpool.Pool
-}
-
-// New returns the service over st.
-func New(st *grid.Store) *Service { return &Service{st: st, db: st.DB(pg.Key{})} }
-
 // HazardFilter selects the hazards an analysis (clusters, hot spots) runs over. Empty
 // fields select everything; the scope of the caller is applied by setting Street or
 // OfficerID.
@@ -370,3 +360,13 @@ func (u *unionFind) union(a, b int32) {
 	u.parent[b] = a
 	u.size[a] += u.size[b]
 }
+
+// Service runs this package's queries on a store. It holds no state of its own beyond
+// the store, so one per store is enough and it is safe for concurrent use.
+type Service struct {
+	st *grid.Store
+	db *pgxpool.Pool
+}
+
+// New returns the service over st.
+func New(st *grid.Store) *Service { return &Service{st: st, db: st.DB(pg.Key{})} }

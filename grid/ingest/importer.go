@@ -22,16 +22,6 @@ import (
 	"safegrid/grid/internal/pg"
 )
 
-// Service runs this package's queries on a store. It holds no state of its own beyond
-// the store, so one per store is enough and it is safe for concurrent use.
-type Service struct {
-	st *grid.Store
-	db *pgxpool.Pool
-}
-
-// New returns the service over st.
-func New(st *grid.Store) *Service { return &Service{st: st, db: st.DB(pg.Key{})} }
-
 // ImportOptions say how a file is imported.
 type ImportOptions struct {
 	Kind   string
@@ -483,3 +473,13 @@ func (s *Service) Districts(ctx context.Context) (int, error) {
 	err := s.db.QueryRow(ctx, `SELECT count(*) FROM areas WHERE level = 'district'`).Scan(&n)
 	return n, err
 }
+
+// Service runs this package's queries on a store. It holds no state of its own beyond
+// the store, so one per store is enough and it is safe for concurrent use.
+type Service struct {
+	st *grid.Store
+	db *pgxpool.Pool
+}
+
+// New returns the service over st.
+func New(st *grid.Store) *Service { return &Service{st: st, db: st.DB(pg.Key{})} }

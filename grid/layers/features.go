@@ -17,16 +17,6 @@ import (
 	"safegrid/grid/internal/pg"
 )
 
-// Service runs this package's queries on a store. It holds no state of its own beyond
-// the store, so one per store is enough and it is safe for concurrent use.
-type Service struct {
-	st *grid.Store
-	db *pgxpool.Pool
-}
-
-// New returns the service over st.
-func New(st *grid.Store) *Service { return &Service{st: st, db: st.DB(pg.Key{})} }
-
 // Collection is one feature collection served read-only over OGC API Features and as a
 // vector tile layer: a feature kind of kinds.go, or hazards. Its fields come from the kind,
 // so property names, filters and tile attributes are the import's names and nothing else.
@@ -46,8 +36,8 @@ type Collection struct {
 // Title is the collection's bilingual title, e.g. "生产经营单位 Enterprises".
 func (c *Collection) Title() string { return c.TitleZH + " " + c.TitleEN }
 
-// Collections lists the feature collections, in the order the landing page shows them.
-var Collections = func() []*Collection {
+// collections lists the feature collections, in the order the landing page shows them.
+var collections = func() []*Collection {
 	spec := []struct {
 		id, zh, en       string
 		cells, aggregate bool
@@ -73,7 +63,7 @@ var Collections = func() []*Collection {
 
 // CollectionByID returns the collection called id, or a NotFoundError.
 func CollectionByID(id string) (*Collection, error) {
-	for _, c := range Collections {
+	for _, c := range collections {
 		if c.ID == id {
 			return c, nil
 		}
@@ -90,8 +80,8 @@ func (c *Collection) Field(name string) (grid.Field, bool) {
 	return c.Kind.Fields[i], true
 }
 
-// ExtraProperties are the columns every feature carries besides its kind's fields.
-var ExtraProperties = []string{"district_code", "street_code", "community_code", "cell", "updated_at"}
+// extraProperties are the columns every feature carries besides its kind's fields.
+var extraProperties = []string{"district_code", "street_code", "community_code", "cell", "updated_at"}
 
 func (c *Collection) table() string { return pgx.Identifier{c.Kind.Table}.Sanitize() }
 
@@ -263,3 +253,17 @@ FROM (SELECT ST_Extent(t.geom) AS e FROM `+c.table()+` t WHERE `+cond+`) x`, arg
 	}
 	return [4]float64{*x0, *y0, *x1, *y1}, true, nil
 }
+
+// Service runs this package's queries on a store. It holds no state of its own beyond
+// the store, so one per store is enough and it is safe for concurrent use.
+type Service struct {
+	st *grid.Store
+	db *pgxpool.Pool
+}
+
+// New returns the service over st.
+func New(st *grid.Store) *Service { return &Service{st: st, db: st.DB(pg.Key{})} }
+
+// Collections lists the feature collections, in the order the landing page shows them.
+// Callers get a copy: the table itself is fixed.
+func Collections() []*Collection { return slices.Clone(collections) }

@@ -12,10 +12,10 @@ import (
 )
 
 func TestCollections(t *testing.T) {
-	if len(Collections) != 7 {
-		t.Fatalf("%d collections", len(Collections))
+	if len(collections) != 7 {
+		t.Fatalf("%d collections", len(collections))
 	}
-	for _, c := range Collections {
+	for _, c := range collections {
 		if c.TitleZH == "" || c.TitleEN == "" || c.Kind.Table != c.ID {
 			t.Errorf("collection %+v", c)
 		}

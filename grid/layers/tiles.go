@@ -63,10 +63,10 @@ type TileLayer struct {
 // point tiles large and a map does not draw them.
 var tileOmitted = []string{"address", "description", "measures"}
 
-// TileLayers lists the layers: each feature collection, then grid_cells and areas.
-var TileLayers = func() []*TileLayer {
+// tileLayers lists the layers: each feature collection, then grid_cells and areas.
+var tileLayers = func() []*TileLayer {
 	var out []*TileLayer
-	for _, c := range Collections {
+	for _, c := range collections {
 		fields := map[string]string{"street_code": "String", "community_code": "String", "cell": "String"}
 		for _, f := range c.Kind.Fields {
 			if !slices.Contains(tileOmitted, f.Name) {
@@ -96,7 +96,7 @@ var TileLayers = func() []*TileLayer {
 
 // TileLayerByID returns the layer called id, or a NotFoundError.
 func TileLayerByID(id string) (*TileLayer, error) {
-	for _, l := range TileLayers {
+	for _, l := range tileLayers {
 		if l.ID == id {
 			return l, nil
 		}
@@ -385,3 +385,7 @@ func (l *TileLayer) Tables() []string {
 	}
 	return out
 }
+
+// TileLayers lists the layers: each feature collection, then grid_cells and areas.
+// Callers get a copy: the table itself is fixed.
+func TileLayers() []*TileLayer { return slices.Clone(tileLayers) }

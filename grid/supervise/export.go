@@ -3,6 +3,7 @@ package supervise
 import (
 	"encoding/csv"
 	"io"
+	"maps"
 	"strconv"
 	"time"
 
@@ -11,21 +12,21 @@ import (
 	"safegrid/grid"
 )
 
-// ExportStatusNames are the lifecycle's Chinese terms, for exports people read in Excel.
-var ExportStatusNames = map[string]string{
+// exportStatusNames are the lifecycle's Chinese terms, for exports people read in Excel.
+var exportStatusNames = map[string]string{
 	"reported": "上报", "registered": "立案", "assigned": "派遣",
 	"rectifying": "整改", "verified": "验收", "closed": "销号",
 }
 
-// ExportKindNames are the Chinese names of the feature kinds.
-var ExportKindNames = map[string]string{
+// exportKindNames are the Chinese names of the feature kinds.
+var exportKindNames = map[string]string{
 	"enterprises": "生产经营单位", "pipelines": "油气管道", "gas_occupancy_sites": "燃气管道占压",
 	"fire_stations": "消防站", "fishing_ports": "渔港", "underground_spaces": "地下空间",
 }
 
-// HazardColumns are the columns of a hazard list export, in order: the JSON item's fields,
+// hazardColumns are the columns of a hazard list export, in order: the JSON item's fields,
 // with Chinese headers and Chinese terms for status, overdue and feature kind.
-var HazardColumns = []struct {
+var hazardColumns = []struct {
 	Header string
 	Value  func(*HazardItem) any // string, int64 or float64
 }{
@@ -34,7 +35,7 @@ var HazardColumns = []struct {
 	{"隐患等级", func(h *HazardItem) any { return h.Level }},
 	{"隐患类别", func(h *HazardItem) any { return h.Category }},
 	{"隐患描述", func(h *HazardItem) any { return h.Description }},
-	{"状态", func(h *HazardItem) any { return ExportStatusNames[h.Status] }},
+	{"状态", func(h *HazardItem) any { return exportStatusNames[h.Status] }},
 	{"整改期限", func(h *HazardItem) any { return exportText(h.Deadline) }},
 	{"是否逾期", func(h *HazardItem) any {
 		if h.Overdue {
@@ -48,7 +49,7 @@ var HazardColumns = []struct {
 		if h.Feature == nil {
 			return ""
 		}
-		return ExportKindNames[h.Feature.Kind]
+		return exportKindNames[h.Feature.Kind]
 	}},
 	{"关联对象编码", func(h *HazardItem) any {
 		if h.Feature == nil {
@@ -92,15 +93,15 @@ func WriteHazardsCSV(w io.Writer, items []HazardItem) error {
 		return err
 	}
 	cw := csv.NewWriter(w)
-	row := make([]string, len(HazardColumns))
-	for i, c := range HazardColumns {
+	row := make([]string, len(hazardColumns))
+	for i, c := range hazardColumns {
 		row[i] = c.Header
 	}
 	if err := cw.Write(row); err != nil {
 		return err
 	}
 	for i := range items {
-		for j, c := range HazardColumns {
+		for j, c := range hazardColumns {
 			row[j] = exportCell(c.Value(&items[i]))
 		}
 		if err := cw.Write(row); err != nil {
@@ -124,15 +125,15 @@ func WriteHazardsXLSX(w io.Writer, items []HazardItem) error {
 	if err != nil {
 		return err
 	}
-	row := make([]any, len(HazardColumns))
-	for i, c := range HazardColumns {
+	row := make([]any, len(hazardColumns))
+	for i, c := range hazardColumns {
 		row[i] = c.Header
 	}
 	if err := sw.SetRow("A1", row); err != nil {
 		return err
 	}
 	for i := range items {
-		for j, c := range HazardColumns {
+		for j, c := range hazardColumns {
 			row[j] = c.Value(&items[i])
 		}
 		cell, err := excelize.CoordinatesToCellName(1, i+2)
@@ -148,3 +149,7 @@ func WriteHazardsXLSX(w io.Writer, items []HazardItem) error {
 	}
 	return f.Write(w)
 }
+
+// ExportStatusNames are the lifecycle's Chinese terms, for exports people read in Excel.
+// Callers get a copy: the table itself is fixed.
+func ExportStatusNames() map[string]string { return maps.Clone(exportStatusNames) }

@@ -19,16 +19,6 @@ import (
 	"safegrid/grid/internal/pg"
 )
 
-// Service runs this package's queries on a store. It holds no state of its own beyond
-// the store, so one per store is enough and it is safe for concurrent use.
-type Service struct {
-	st *grid.Store
-	db *pgxpool.Pool
-}
-
-// New returns the service over st.
-func New(st *grid.Store) *Service { return &Service{st: st, db: st.DB(pg.Key{})} }
-
 // The statuses of a hazard's lifecycle (安监总局令第16号): reported 上报 → registered 立案 →
 // assigned 派遣 → rectifying 整改 → verified 验收 → closed 销号.
 const (
@@ -55,9 +45,9 @@ type HazardStep struct {
 	Doc      string
 }
 
-// HazardLifecycle is the table of allowed steps. Scope applies on top of the role: a street
+// hazardLifecycle is the table of allowed steps. Scope applies on top of the role: a street
 // office acts only on its street's hazards, an officer only on hazards in their cells.
-var HazardLifecycle = []HazardStep{
+var hazardLifecycle = []HazardStep{
 	{HazardReported, HazardRegistered, []string{grid.RoleAdmin, grid.RoleStreet}, "立案: the street office accepts the report"},
 	{HazardRegistered, HazardAssigned, []string{grid.RoleAdmin, grid.RoleStreet}, "派遣: a responsible person and a deadline (and for 重大 the plan: measures, funds)"},
 	{HazardAssigned, HazardRectifying, []string{grid.RoleAdmin, grid.RoleStreet, grid.RoleOfficer}, "整改: rectification has started (the officer confirms it on site)"},
@@ -68,17 +58,17 @@ var HazardLifecycle = []HazardStep{
 
 // HazardStepFor returns the step from → to, or false when the lifecycle has none.
 func HazardStepFor(from, to string) (HazardStep, bool) {
-	i := slices.IndexFunc(HazardLifecycle, func(s HazardStep) bool { return s.From == from && s.To == to })
+	i := slices.IndexFunc(hazardLifecycle, func(s HazardStep) bool { return s.From == from && s.To == to })
 	if i < 0 {
 		return HazardStep{}, false
 	}
-	return HazardLifecycle[i], true
+	return hazardLifecycle[i], true
 }
 
 // HazardNext lists where a hazard in status from may go.
 func HazardNext(from string) []string {
 	var out []string
-	for _, s := range HazardLifecycle {
+	for _, s := range hazardLifecycle {
 		if s.From == from {
 			out = append(out, s.To)
 		}
@@ -409,3 +399,18 @@ func mergePlan(h *lifecycleRow, req HazardTransition) (HazardPlan, map[string]an
 	}
 	return pl, details, nil
 }
+
+// Service runs this package's queries on a store. It holds no state of its own beyond
+// the store, so one per store is enough and it is safe for concurrent use.
+type Service struct {
+	st *grid.Store
+	db *pgxpool.Pool
+}
+
+// New returns the service over st.
+func New(st *grid.Store) *Service { return &Service{st: st, db: st.DB(pg.Key{})} }
+
+// HazardLifecycle is the table of allowed steps. Scope applies on top of the role: a street
+// office acts only on its street's hazards, an officer only on hazards in their cells.
+// Callers get a copy: the table itself is fixed.
+func HazardLifecycle() []HazardStep { return slices.Clone(hazardLifecycle) }

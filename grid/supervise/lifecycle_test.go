@@ -28,7 +28,7 @@ func TestCheckHazardStep(t *testing.T) {
 	}
 	for _, from := range grid.HazardStatuses() {
 		for _, to := range grid.HazardStatuses() {
-			for _, role := range grid.Roles {
+			for _, role := range grid.Roles() {
 				err := supervise.CheckHazardStep(from, to, role)
 				roles, step := allowed[[2]string{from, to}]
 				var inv *grid.InvalidError

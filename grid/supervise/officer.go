@@ -19,15 +19,15 @@ import (
 	"safegrid/grid/internal/pg"
 )
 
-// CellCountKinds are the supervised kinds a cell counts, in display order.
-var CellCountKinds = []string{"enterprises", "pipelines", "gas_occupancy_sites", "fire_stations", "fishing_ports", "underground_spaces"}
+// cellCountKinds are the supervised kinds a cell counts, in display order.
+var cellCountKinds = []string{"enterprises", "pipelines", "gas_occupancy_sites", "fire_stations", "fishing_ports", "underground_spaces"}
 
 // CellSummary is one of an officer's cells with what it holds.
 type CellSummary struct {
 	Cell     h3.Cell
 	UnitCode string
 	UnitName string
-	Counts   map[string]int // per kind of CellCountKinds
+	Counts   map[string]int // per kind of cellCountKinds
 	// OpenHazards counts hazards not closed, per level (every level listed).
 	OpenHazards map[string]int
 }
@@ -56,7 +56,7 @@ func (s *Service) OfficerCellSummaries(ctx context.Context, userID int64) ([]Cel
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (CellSummary, error) {
 		var c CellSummary
 		var cell int64
-		n := make([]int, len(CellCountKinds))
+		n := make([]int, len(cellCountKinds))
 		var general, major int
 		dest := []any{&cell, &c.UnitCode, &c.UnitName}
 		for i := range n {
@@ -68,7 +68,7 @@ func (s *Service) OfficerCellSummaries(ctx context.Context, userID int64) ([]Cel
 		}
 		c.Cell = h3.Cell(cell)
 		c.Counts = map[string]int{}
-		for i, k := range CellCountKinds {
+		for i, k := range cellCountKinds {
 			c.Counts[k] = n[i]
 		}
 		c.OpenHazards = map[string]int{"一般": general, "重大": major}
@@ -280,8 +280,8 @@ func parseInspectedAt(s string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("%q is not a time (RFC 3339, or YYYY-MM-DD HH:MM[:SS] in Shanghai time)", s)
 }
 
-// InspectionResults are the allowed results of an inspection.
-var InspectionResults = []string{"passed", "hazards_found", "closed_down", "not_found"}
+// inspectionResults are the allowed results of an inspection.
+var inspectionResults = []string{"passed", "hazards_found", "closed_down", "not_found"}
 
 // RecordInspection writes an inspection by p (an officer, or an admin). The location and
 // the enterprise must both be in an officer's cells (ErrForbidden otherwise).
@@ -290,8 +290,8 @@ func (s *Service) RecordInspection(ctx context.Context, p *grid.Principal, in In
 	if in.Enterprise == "" {
 		return nil, &grid.InvalidError{Field: "enterprise", Reason: "required: the USCC or id of the enterprise"}
 	}
-	if !slices.Contains(InspectionResults, in.Result) {
-		return nil, &grid.InvalidError{Field: "result", Reason: fmt.Sprintf("%q is not one of %s", in.Result, strings.Join(InspectionResults, ", "))}
+	if !slices.Contains(inspectionResults, in.Result) {
+		return nil, &grid.InvalidError{Field: "result", Reason: fmt.Sprintf("%q is not one of %s", in.Result, strings.Join(inspectionResults, ", "))}
 	}
 	if in.HazardsFound < 0 {
 		return nil, &grid.InvalidError{Field: "hazards_found", Reason: "must be 0 or more"}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -86,14 +87,14 @@ type StreetHazardFilter struct {
 	Category  string
 	Overdue   *bool
 	From, To  *time.Time // reported_at dates (Shanghai), both inclusive
-	Sort      string     // a key of HazardSortKeys, "-" prefixed for descending; default -reported_at
+	Sort      string     // a key of hazardSortKeys, "-" prefixed for descending; default -reported_at
 	Limit     int
 	Offset    int
 }
 
-// HazardSortKeys are the keys a hazard list sorts by, and their SQL: a closed list, so no
+// hazardSortKeys are the keys a hazard list sorts by, and their SQL: a closed list, so no
 // client text reaches the ORDER BY.
-var HazardSortKeys = map[string]string{
+var hazardSortKeys = map[string]string{
 	"reported_at": "h.reported_at",
 	"deadline":    "h.deadline",
 	"level":       "(h.level = '重大')",
@@ -117,10 +118,10 @@ func hazardOrderBy(sort string) (string, error) {
 	if strings.HasPrefix(sort, "-") {
 		dir = "DESC"
 	}
-	col, ok := HazardSortKeys[key]
+	col, ok := hazardSortKeys[key]
 	if !ok {
-		keys := make([]string, 0, len(HazardSortKeys))
-		for k := range HazardSortKeys {
+		keys := make([]string, 0, len(hazardSortKeys))
+		for k := range hazardSortKeys {
 			keys = append(keys, k)
 		}
 		slices.Sort(keys)
@@ -352,3 +353,8 @@ func rectificationRate(c *CommunitySummary) *float64 {
 	r := float64(c.ByStatus["verified"]+c.ByStatus["closed"]) / float64(c.Hazards)
 	return &r
 }
+
+// HazardSortKeys are the keys a hazard list sorts by, and their SQL: a closed list, so no
+// client text reaches the ORDER BY.
+// Callers get a copy: the table itself is fixed.
+func HazardSortKeys() map[string]string { return maps.Clone(hazardSortKeys) }

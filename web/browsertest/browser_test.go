@@ -351,7 +351,7 @@ func readCSV(t *testing.T, path string) [][]string {
 }
 
 // compareExport checks a downloaded table against the API's JSON for the same filters: one
-// row per item in the same order, and the columns the API's fields map to (supervise.HazardColumns:
+// row per item in the same order, and the columns the API's fields map to (supervise.HazardColumns():
 // Chinese headers, Chinese status and overdue terms).
 func compareExport(t *testing.T, d download, ext string, rows [][]string, page apiPage, query string) {
 	if !strings.HasSuffix(d.Filename, ext) {
@@ -377,7 +377,7 @@ func compareExport(t *testing.T, d download, ext string, rows [][]string, page a
 		{"隐患等级", func(it map[string]any) string { return str(it["level"]) }},
 		{"隐患类别", func(it map[string]any) string { return str(it["category"]) }},
 		{"隐患描述", func(it map[string]any) string { return str(it["description"]) }},
-		{"状态", func(it map[string]any) string { return supervise.ExportStatusNames[str(it["status"])] }},
+		{"状态", func(it map[string]any) string { return supervise.ExportStatusNames()[str(it["status"])] }},
 		{"整改期限", func(it map[string]any) string { return str(it["deadline"]) }},
 		{"是否逾期", func(it map[string]any) string {
 			return map[bool]string{true: "是", false: "否"}[it["overdue"] == true]
