@@ -54,7 +54,7 @@ func TestPointCellPublished(t *testing.T) {
 	}
 }
 
-// sqlParent is the formula DESIGN.md has SQL use instead of an h3 extension.
+// sqlParent is the formula docs/DESIGN.md has SQL use instead of an h3 extension.
 func sqlParent(h int64, r int) int64 {
 	return (h &^ (15 << 52)) | (int64(r) << 52) | ((1 << (3 * (15 - r))) - 1)
 }

@@ -48,7 +48,7 @@ CREATE TABLE area_parts (
 CREATE INDEX area_parts_geom_idx ON area_parts USING gist (geom);
 CREATE INDEX area_parts_code_idx ON area_parts (code);
 
--- area_pick is DESIGN.md's rule for one level: the area of that level (under prefix)
+-- area_pick is docs/DESIGN.md's rule for one level: the area of that level (under prefix)
 -- containing p, the smallest code when several do (overlaps), else the nearest in metres.
 -- +goose StatementBegin
 CREATE FUNCTION area_pick(p geometry, lvl text, prefix text) RETURNS text

@@ -21,7 +21,7 @@ import (
 	"safegrid/grid/internal/pg"
 )
 
-// Fire-station coverage (DESIGN.md "Analysis definitions"). Everything here can be
+// Fire-station coverage (docs/DESIGN.md "Analysis definitions"). Everything here can be
 // recomputed with plain PostGIS SQL:
 //
 //   - Distances are straight-line metres in UTM 51N (EPSG:32651): the geom_m columns, and
@@ -105,7 +105,7 @@ type CoverageParams struct {
 	Without    []string          `json:"without,omitempty" doc:"codes of stations to leave out"`
 }
 
-// WithDefaults fills zero values with DESIGN.md's defaults.
+// WithDefaults fills zero values with docs/DESIGN.md's defaults.
 func (p CoverageParams) WithDefaults() CoverageParams {
 	if p.Minutes == 0 {
 		p.Minutes = 5

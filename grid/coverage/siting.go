@@ -17,7 +17,7 @@ import (
 	"safegrid/grid/internal/pg"
 )
 
-// New-station siting (DESIGN.md "Analysis definitions"). The model:
+// New-station siting (docs/DESIGN.md "Analysis definitions"). The model:
 //
 //   - Demand: enterprises weighted by risk (重大 4, 较大 3, 一般 2, 低 1), summed per
 //     resolution-9 cell (the enterprises.h3 column) and placed at the cell's centre.

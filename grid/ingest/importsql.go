@@ -107,7 +107,7 @@ func geomExpr(k *grid.Kind) string {
 }
 
 // tagSQL settles the rows the in-memory index left open (near a border, or in no area)
-// with area_tag, DESIGN.md's rule for gaps and overlaps.
+// with area_tag, docs/DESIGN.md's rule for gaps and overlaps.
 const tagSQL = `UPDATE staging s SET (district_code, street_code, community_code) =
        (SELECT t.district_code, t.street_code, t.community_code
           FROM area_tag(ST_SetSRID(ST_MakePoint(s.rep_lon, s.rep_lat), 4326)) t)

@@ -18,7 +18,7 @@ import (
 // level (district, then street within it, then community within that) the smallest code
 // among the areas containing the point. It answers only the unambiguous cases, a point well
 // inside its areas; a point on or near a border, or in no area of a level that has areas
-// (DESIGN.md's nearest-area rule), is left to area_tag in SQL. Bulk imports tag a million
+// (docs/DESIGN.md's nearest-area rule), is left to area_tag in SQL. Bulk imports tag a million
 // points this way in about a second instead of a million index probes.
 type areaIndex struct {
 	levels [3]levelIndex // district, street, community

@@ -18,7 +18,7 @@ func box(x0, y0, x1, y1 float64) orb.Polygon {
 	return orb.Polygon{{{x0, y0}, {x1, y0}, {x1, y1}, {x0, y1}, {x0, y0}}}
 }
 
-// DESIGN.md's rule for district borders: a point in two districts goes to one
+// docs/DESIGN.md's rule for district borders: a point in two districts goes to one
 // deterministic winner (the smaller code), a point in none to the nearest.
 func TestAreaTaggingGapsAndOverlaps(t *testing.T) {
 	st := testdb.New(t, nil)

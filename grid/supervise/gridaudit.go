@@ -40,7 +40,7 @@ type OfficerWorkload struct {
 	Units       int    `json:"units"`
 	Cells       int    `json:"cells"`
 	Enterprises int    `json:"enterprises"`
-	// Weighted counts enterprises by risk: 重大 4, 较大 3, 一般 2, 低 1 (DESIGN.md).
+	// Weighted counts enterprises by risk: 重大 4, 较大 3, 一般 2, 低 1 (docs/DESIGN.md).
 	Weighted int `json:"weighted" doc:"enterprises weighted by risk: 重大 4, 较大 3, 一般 2, 低 1"`
 }
 

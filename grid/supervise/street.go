@@ -47,7 +47,7 @@ type LonLatPoint struct {
 	Lat float64 `json:"lat"`
 }
 
-// hazardOverdueSQL is DESIGN.md's overdue rule on a hazards row h, with today in Shanghai.
+// hazardOverdueSQL is docs/DESIGN.md's overdue rule on a hazards row h, with today in Shanghai.
 const hazardOverdueSQL = `(coalesce(h.deadline < (now() AT TIME ZONE 'Asia/Shanghai')::date, false) AND h.status NOT IN ('verified', 'closed'))`
 
 // hazardItemSQL reads HazardItem columns from hazards h; the feature's name is looked up in

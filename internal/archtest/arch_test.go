@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -148,4 +150,55 @@ func countLines(t *testing.T, path string) int {
 		n++
 	}
 	return n
+}
+
+// docRef is a document named in a comment or string: docs/DESIGN.md, README.md, ...
+var docRef = regexp.MustCompile(`\b(?:[A-Za-z0-9_.-]+/)*[A-Za-z0-9_-]+\.md\b`)
+
+// TestCitedDocumentsExist: every document the code cites is in the repository, at the
+// path given from the repository's root or from the citing file's folder.
+func TestCitedDocumentsExist(t *testing.T) {
+	root := "../.."
+	seen := 0
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			switch d.Name() {
+			case ".git", "node_modules", "dist", "testdata":
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		switch filepath.Ext(path) {
+		case ".go", ".sql", ".sh", ".js", ".mjs", ".css", ".html":
+		default:
+			if d.Name() != "Makefile" {
+				return nil
+			}
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, ref := range docRef.FindAllString(string(data), -1) {
+			seen++
+			if _, err := os.Stat(filepath.Join(root, ref)); err == nil {
+				continue
+			}
+			if _, err := os.Stat(filepath.Join(filepath.Dir(path), ref)); err == nil {
+				continue
+			}
+			rel, _ := filepath.Rel(root, path)
+			t.Errorf("%s cites %s, which is not in the repository", rel, ref)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seen == 0 {
+		t.Fatal("no document citations found: the walk is broken")
+	}
 }
