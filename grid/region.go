@@ -122,7 +122,7 @@ func (s *Store) CheckLocation(ctx context.Context, lon, lat *float64) (orb.Point
 }
 
 // checkFieldLocation validates a reported location: finite, in range (a swapped pair is named),
-// inside Shanghai's box (Store.checkLocation adds the districts). It names the field to blame.
+// inside Shanghai's box (Store.CheckLocation adds the districts). It names the field to blame.
 func checkFieldLocation(lon, lat *float64) (orb.Point, error) {
 	if lon == nil {
 		return orb.Point{}, &InvalidError{Field: "lon", Reason: "required"}
