@@ -156,7 +156,7 @@ func (k *Kind) appendCopyRow(b []byte, rec record, types []uint32) ([]byte, erro
 			next([]int64{rec.h3})
 		}
 	}
-	next(ewkb4326(rec.wkb))
+	next(rec.ewkb)
 	return b, err
 }
 
