@@ -8,8 +8,11 @@ import (
 
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/encoding/wkb"
+	"github.com/paulmach/orb/geojson"
 	"github.com/twpayne/go-geom"
 	"github.com/twpayne/go-geom/encoding/ewkb"
+
+	"safegrid/data"
 )
 
 var (
@@ -238,4 +241,64 @@ func geomTypeName(g geom.T) string {
 		return "GeometryCollection"
 	}
 	return "?"
+}
+
+// BenchmarkDecodeAreas compares reading the shipped areas as the store reads area
+// geometries: impl=old is orb's WKB decoder on ST_AsBinary's WKB, impl=new go-geom's
+// EWKB decoder (what pgx-geom's codec runs on a geometry column) and FromGeom. One op
+// decodes every area of the level.
+func BenchmarkDecodeAreas(b *testing.B) {
+	raw, err := data.ReadFile(data.Areas)
+	if err != nil {
+		b.Fatal(err)
+	}
+	fc, err := geojson.UnmarshalFeatureCollection(raw)
+	if err != nil {
+		b.Fatal(err)
+	}
+	levels := map[int]string{6: "district", 9: "street", 12: "community"}
+	wkbs, ewkbs := map[string][][]byte{}, map[string][][]byte{}
+	for _, f := range fc.Features {
+		level := levels[len(f.Properties.MustString("code"))]
+		w, err := wkb.Marshal(f.Geometry)
+		if err != nil {
+			b.Fatal(err)
+		}
+		g, err := ToGeom(f.Geometry, 4326)
+		if err != nil {
+			b.Fatal(err)
+		}
+		e, err := ewkb.Marshal(g, ewkb.NDR)
+		if err != nil {
+			b.Fatal(err)
+		}
+		wkbs[level], ewkbs[level] = append(wkbs[level], w), append(ewkbs[level], e)
+	}
+	for _, level := range []string{"district", "street", "community"} {
+		for _, impl := range []string{"old", "new"} {
+			b.Run("level="+level+"/impl="+impl, func(b *testing.B) {
+				b.ReportAllocs()
+				for n := 0; n < b.N; n++ {
+					if impl == "old" {
+						for _, w := range wkbs[level] {
+							if _, err := wkb.Unmarshal(w); err != nil {
+								b.Fatal(err)
+							}
+						}
+						continue
+					}
+					for _, e := range ewkbs[level] {
+						g, err := ewkb.Unmarshal(e)
+						if err != nil {
+							b.Fatal(err)
+						}
+						if _, err := FromGeom(g); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(wkbs[level])), "ns/area")
+			})
+		}
+	}
 }
