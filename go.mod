@@ -14,6 +14,8 @@ require (
 	github.com/schollz/progressbar/v3 v3.19.1
 	github.com/spf13/cobra v1.10.2
 	github.com/spf13/pflag v1.0.9
+	github.com/twpayne/go-geom v1.7.0
+	github.com/twpayne/pgx-geom v0.0.2
 	github.com/uber/h3-go/v4 v4.1.0
 	golang.org/x/crypto v0.59.0
 	golang.org/x/term v0.48.0

@@ -9,7 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/paulmach/orb"
-	"github.com/paulmach/orb/encoding/wkb"
+	"github.com/twpayne/go-geom"
 
 	"safegrid/geo"
 )
@@ -73,16 +73,16 @@ func (s *Store) Region(ctx context.Context, toleranceM float64) (*geo.Region, er
 }
 
 func (s *Store) buildRegion(ctx context.Context, toleranceM float64) (*geo.Region, error) {
-	rows, err := s.pool.Query(ctx, `SELECT ST_AsBinary(geom) FROM areas WHERE level = 'district' ORDER BY code`)
+	rows, err := s.pool.Query(ctx, `SELECT geom FROM areas WHERE level = 'district' ORDER BY code`)
 	if err != nil {
 		return nil, err
 	}
 	polys, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (orb.MultiPolygon, error) {
-		var data []byte
-		if err := row.Scan(&data); err != nil {
+		var t geom.T
+		if err := row.Scan(&t); err != nil {
 			return nil, err
 		}
-		g, err := wkb.Unmarshal(data)
+		g, err := geo.FromGeom(t)
 		if err != nil {
 			return nil, err
 		}

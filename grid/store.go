@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/jackc/puddle/v2"
 	"github.com/pressly/goose/v3"
+	pgxgeom "github.com/twpayne/pgx-geom"
 
 	"safegrid/grid/internal/pg"
 	"safegrid/migrations"
@@ -108,6 +109,15 @@ func OpenLazy(url string, opts ...Option) (*Store, error) {
 	for _, o := range opts {
 		o(cfg)
 	}
+	afterConnect := cfg.AfterConnect
+	cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
+		if afterConnect != nil {
+			if err := afterConnect(ctx, conn); err != nil {
+				return err
+			}
+		}
+		return registerGeom(ctx, conn)
+	}
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
@@ -136,6 +146,18 @@ func (s *Store) PoolStats() PoolStats {
 		Acquired: st.AcquiredConns(), Idle: st.IdleConns(), Total: st.TotalConns(), Max: st.MaxConns(),
 		EmptyAcquires: st.EmptyAcquireCount(), AcquireWait: st.AcquireDuration(),
 	}
+}
+
+// registerGeom lets conn bind and scan PostGIS geometry and geography values as go-geom's
+// geom.T (EWKB, pgx-geom's codec). On a fresh database PostGIS arrives with the first
+// migration: until then there is nothing to register, and Migrate renews the pool's
+// connections once it has applied migrations.
+func registerGeom(ctx context.Context, conn *pgx.Conn) error {
+	var postgis bool
+	if err := conn.QueryRow(ctx, `SELECT to_regtype('geometry') IS NOT NULL AND to_regtype('geography') IS NOT NULL`).Scan(&postgis); err != nil || !postgis {
+		return err
+	}
+	return pgxgeom.Register(ctx, conn)
 }
 
 // IsUnavailable reports whether err means the database cannot be reached or is restarting
@@ -178,6 +200,11 @@ func (s *Store) Migrate(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("migrations: %w", err)
 	}
 	res, err := p.Up(ctx)
+	if len(res) > 0 {
+		// The migrations may have created PostGIS: connections opened before it came
+		// registered no geometry type (registerGeom), so they go (those in use on release).
+		s.pool.Reset()
+	}
 	if err != nil {
 		return len(res), fmt.Errorf("migrate: %w", err)
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/paulmach/orb"
-	"github.com/paulmach/orb/encoding/wkb"
+	"github.com/twpayne/go-geom"
 	"github.com/uber/h3-go/v4"
 	"golang.org/x/sync/errgroup"
 
@@ -366,7 +366,7 @@ func (a *Analyst) landCells(ctx context.Context, res int) ([]landCell, error) {
 
 func (a *Analyst) buildLand(ctx context.Context, res int) ([]landCell, error) {
 	fill := func(level string) (map[h3.Cell]string, error) {
-		rows, err := a.db.Query(ctx, `SELECT code, ST_AsBinary(geom) FROM areas WHERE level = $1 ORDER BY code`, level)
+		rows, err := a.db.Query(ctx, `SELECT code, geom FROM areas WHERE level = $1 ORDER BY code`, level)
 		if err != nil {
 			return nil, err
 		}
@@ -374,11 +374,11 @@ func (a *Analyst) buildLand(ctx context.Context, res int) ([]landCell, error) {
 		out := map[h3.Cell]string{}
 		for rows.Next() {
 			var code string
-			var data []byte
-			if err := rows.Scan(&code, &data); err != nil {
+			var t geom.T
+			if err := rows.Scan(&code, &t); err != nil {
 				return nil, err
 			}
-			g, err := wkb.Unmarshal(data)
+			g, err := geo.FromGeom(t)
 			if err != nil {
 				return nil, err
 			}

@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"runtime"
@@ -177,23 +176,6 @@ func tableColumns(k *grid.Kind) []string {
 		cols = append(cols, "h3_cells")
 	}
 	return append(cols, "geom")
-}
-
-// ewkb4326 turns WKB into EWKB with SRID 4326, which a geometry column takes in binary COPY.
-func ewkb4326(wkb []byte) []byte {
-	if len(wkb) < 5 {
-		return wkb
-	}
-	out := make([]byte, len(wkb)+4)
-	out[0] = wkb[0]
-	var bo binary.ByteOrder = binary.LittleEndian
-	if wkb[0] == 0 {
-		bo = binary.BigEndian
-	}
-	bo.PutUint32(out[1:5], bo.Uint32(wkb[1:5])|0x20000000)
-	bo.PutUint32(out[5:9], 4326)
-	copy(out[9:], wkb[5:])
-	return out
 }
 
 // splitSource hands the settled records to the table's COPY (copyReader) and keeps the

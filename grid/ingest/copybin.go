@@ -159,7 +159,7 @@ func appendCopyRow(k *grid.Kind, b []byte, rec record, types []uint32) ([]byte, 
 			next([]int64{rec.h3})
 		}
 	}
-	next(ewkb4326(rec.wkb))
+	next(rec.ewkb)
 	return b, err
 }
 

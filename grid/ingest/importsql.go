@@ -60,7 +60,7 @@ func stagingValues(k *grid.Kind, rec record, vals []any) []any {
 	case hasCells(k): // a point of a kind that also takes polygons
 		cells = []int64{rec.h3}
 	}
-	vals = append(vals, rec.repair, rec.rep[0], rec.rep[1], rec.h3, cells, rec.wkb)
+	vals = append(vals, rec.repair, rec.rep[0], rec.rep[1], rec.h3, cells, rec.ewkb)
 	for _, code := range rec.tags {
 		if code == "" {
 			vals = append(vals, nil)
@@ -99,7 +99,7 @@ func repairable(k *grid.Kind) bool {
 
 // geomExpr is the stored geometry of a staging row.
 func geomExpr(k *grid.Kind) string {
-	g := "ST_GeomFromWKB(s.geom, 4326)"
+	g := "ST_GeomFromEWKB(s.geom)"
 	if repairable(k) {
 		return fmt.Sprintf("CASE WHEN s.repair THEN ST_Multi(ST_CollectionExtract(ST_MakeValid(%s), 3)) ELSE %s END", g, g)
 	}
@@ -188,8 +188,8 @@ var areaWriteSQL = []writeStep{
 	{counts: "both", sql: `WITH w AS (
 INSERT INTO areas AS t (code, name, synthetic, geom)
 SELECT s.code, s.name, coalesce(s.synthetic, false),
-       CASE WHEN s.repair THEN ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_GeomFromWKB(s.geom, 4326)), 3))
-            ELSE ST_GeomFromWKB(s.geom, 4326) END
+       CASE WHEN s.repair THEN ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_GeomFromEWKB(s.geom)), 3))
+            ELSE ST_GeomFromEWKB(s.geom) END
   FROM staging s ORDER BY length(s.code), s.code
 ON CONFLICT (code) DO UPDATE SET name = excluded.name, synthetic = excluded.synthetic,
        geom = excluded.geom, updated_at = now()

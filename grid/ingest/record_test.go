@@ -114,7 +114,7 @@ func TestCheckRow(t *testing.T) {
 				if len(probs) > 0 {
 					t.Fatalf("unexpected problems: %v", probs)
 				}
-				if rec.wkb == nil || rec.h3 == 0 {
+				if rec.ewkb == nil || rec.h3 == 0 {
 					t.Fatalf("record without geometry or cell: %+v", rec)
 				}
 				if tc.crs == geo.GCJ02 && geo.PointCell(rec.rep, 9) != geo.PointCell(peoplesSquare, 9) {

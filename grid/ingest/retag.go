@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/paulmach/orb/encoding/wkb"
+	"github.com/twpayne/go-geom"
 
 	"safegrid/geo"
 	"safegrid/grid/internal/pg"
@@ -116,7 +116,7 @@ SELECT $1, t.district_code, t.id, t.street_code, t.community_code, ST_X(t.geom),
   FROM `+tbl+` t WHERE GeometryType(t.geom) = 'POINT' AND (`+retagCandidates+`)`, table); err != nil {
 		return err
 	}
-	rows, err := tx.Query(ctx, `SELECT t.district_code, t.id, t.street_code, t.community_code, ST_AsBinary(t.geom)
+	rows, err := tx.Query(ctx, `SELECT t.district_code, t.id, t.street_code, t.community_code, t.geom
   FROM `+tbl+` t WHERE GeometryType(t.geom) <> 'POINT' AND (`+retagCandidates+`)`)
 	if err != nil {
 		return err
@@ -125,9 +125,9 @@ SELECT $1, t.district_code, t.id, t.street_code, t.community_code, ST_X(t.geom),
 	var district string
 	var id int64
 	var street, community *string
-	var data []byte
-	_, err = pgx.ForEachRow(rows, []any{&district, &id, &street, &community, &data}, func() error {
-		g, err := wkb.Unmarshal(data)
+	var t geom.T
+	_, err = pgx.ForEachRow(rows, []any{&district, &id, &street, &community, &t}, func() error {
+		g, err := geo.FromGeom(t)
 		if err != nil {
 			return err
 		}

@@ -184,7 +184,7 @@ func fuzzRows(t *testing.T, data []byte, f Format) {
 				t.Fatalf("problem %+v does not name row %d", p, n)
 			}
 		}
-		if len(probs) == 0 && (rec.wkb == nil || rec.key == "") {
+		if len(probs) == 0 && (rec.ewkb == nil || rec.key == "") {
 			t.Fatalf("row %d passed without geometry or key: %+v", n, rec)
 		}
 	}

@@ -11,7 +11,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/paulmach/orb"
-	"github.com/paulmach/orb/encoding/wkb"
+	"github.com/twpayne/go-geom"
+
+	"safegrid/geo"
 )
 
 // areaIndex tags points in memory with the same rule as the SQL function area_pick: at each
@@ -87,14 +89,14 @@ func loadAreaIndex(ctx context.Context, q interface {
 	Query(context.Context, string, ...any) (pgx.Rows, error)
 }) (*areaIndex, error) {
 	ix := newAreaIndex()
-	rows, err := q.Query(ctx, `SELECT code, level, ST_AsBinary(geom) FROM area_parts ORDER BY code`)
+	rows, err := q.Query(ctx, `SELECT code, level, geom FROM area_parts ORDER BY code`)
 	if err != nil {
 		return nil, err
 	}
 	var code, level string
-	var data []byte
-	_, err = pgx.ForEachRow(rows, []any{&code, &level, &data}, func() error {
-		g, err := wkb.Unmarshal(data)
+	var part geom.T
+	_, err = pgx.ForEachRow(rows, []any{&code, &level, &part}, func() error {
+		g, err := geo.FromGeom(part)
 		if err != nil {
 			return err
 		}
