@@ -291,6 +291,27 @@ func TestMetricsUseRouteTemplates(t *testing.T) {
 	}
 }
 
+// A label is not a view of fasthttp's reused buffers: after requests of other methods
+// (a POST's "POST" once turned into "GETT" in a stored label) /metrics still answers.
+func TestMetricsLabelsOwnTheirStrings(t *testing.T) {
+	ts := newTestServer(t, nil)
+	for range 2 {
+		for _, m := range []string{"POST", "GET", "POST"} {
+			ts.do(t, m, "/api/v1/auth/login", `{"username":"nobody","password":"wrong-password"}`, "Content-Type", "application/json")
+			ts.do(t, "GET", "/healthz", "")
+		}
+		if resp, body := ts.do(t, "GET", "/metrics", ""); resp.StatusCode != 200 {
+			t.Fatalf("metrics: %d %s", resp.StatusCode, body)
+		}
+	}
+	_, body := ts.do(t, "GET", "/metrics", "")
+	for _, m := range []string{"POST", "GET"} {
+		if !strings.Contains(string(body), `method="`+m+`"`) {
+			t.Errorf("no %s label in the metrics", m)
+		}
+	}
+}
+
 func TestNotFoundAndMethodNotAllowedAreProblems(t *testing.T) {
 	ts := newTestServer(t, nil)
 	resp, body := ts.do(t, "GET", "/api/v1/nothing-here", "")
