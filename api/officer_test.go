@@ -583,7 +583,7 @@ func TestLocationInTheSeaIsRefused(t *testing.T) {
 	ts.addUser(t, "wu", grid.RoleOfficer, "")
 	auth := ts.login(t, "wu")
 	sea, land := orb.Point{122.10, 30.95}, orb.Point{121.4737, 31.2304}
-	if !geo.ShanghaiBound.Contains(sea) {
+	if !geo.ShanghaiBound().Contains(sea) {
 		t.Fatal("the sea point must be inside Shanghai's bounding box")
 	}
 	bodies := map[string]string{

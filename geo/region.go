@@ -11,7 +11,9 @@ import (
 // ShanghaiBound is a generous box around Shanghai, islands included: the
 // district data spans lon 120.852..122.007, lat 30.691..31.866; the box adds
 // room for Sheshan island (122.24 E) and the Yangshan port area (30.6 N).
-var ShanghaiBound = orb.Bound{Min: orb.Point{120.80, 30.40}, Max: orb.Point{122.27, 31.92}}
+func ShanghaiBound() orb.Bound {
+	return orb.Bound{Min: orb.Point{120.80, 30.40}, Max: orb.Point{122.27, 31.92}}
+}
 
 // Raster cell states; values >= 0 index Region.edges.
 const (

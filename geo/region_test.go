@@ -243,7 +243,7 @@ func TestRegionCheck(t *testing.T) {
 
 func TestShanghaiBound(t *testing.T) {
 	areas := loadDistricts(t)
-	box := BoundRegion(ShanghaiBound)
+	box := BoundRegion(ShanghaiBound())
 	for _, a := range areas {
 		for _, p := range a {
 			for _, v := range p[0] {
@@ -365,8 +365,8 @@ func BenchmarkRegionContains(b *testing.B) {
 	pts := make([]orb.Point, 1<<16)
 	for i := range pts {
 		pts[i] = orb.Point{
-			ShanghaiBound.Min[0] + rng.Float64()*(ShanghaiBound.Max[0]-ShanghaiBound.Min[0]),
-			ShanghaiBound.Min[1] + rng.Float64()*(ShanghaiBound.Max[1]-ShanghaiBound.Min[1]),
+			ShanghaiBound().Min[0] + rng.Float64()*(ShanghaiBound().Max[0]-ShanghaiBound().Min[0]),
+			ShanghaiBound().Min[1] + rng.Float64()*(ShanghaiBound().Max[1]-ShanghaiBound().Min[1]),
 		}
 	}
 	b.ResetTimer()

@@ -96,7 +96,7 @@ func (s *Store) buildRegion(ctx context.Context, toleranceM float64) (*geo.Regio
 		return nil, err
 	}
 	if len(polys) == 0 {
-		return geo.BoundRegion(geo.ShanghaiBound), nil
+		return geo.BoundRegion(geo.ShanghaiBound()), nil
 	}
 	return geo.NewRegion(polys, toleranceM), nil
 }
@@ -138,9 +138,9 @@ func checkFieldLocation(lon, lat *float64) (orb.Point, error) {
 		}
 		return p, &InvalidError{Field: field, Reason: err.Error()}
 	}
-	if err := geo.BoundRegion(geo.ShanghaiBound).Check(p); err != nil {
+	if err := geo.BoundRegion(geo.ShanghaiBound()).Check(p); err != nil {
 		field := "lon"
-		if errors.Is(err, geo.ErrSwapped) || (*lon >= geo.ShanghaiBound.Min[0] && *lon <= geo.ShanghaiBound.Max[0]) {
+		if errors.Is(err, geo.ErrSwapped) || (*lon >= geo.ShanghaiBound().Min[0] && *lon <= geo.ShanghaiBound().Max[0]) {
 			field = "lat"
 		}
 		return p, &InvalidError{Field: field, Reason: err.Error()}

@@ -81,7 +81,7 @@ func TestReportedLocationInTheSeaIsRefused(t *testing.T) {
 		_, err := supervise.New(st).ReportHazard(ctx, admin, supervise.HazardReport{Level: "一般", Category: "消防", Description: "d", Lon: &p[0], Lat: &p[1]})
 		return err
 	}
-	if !geo.ShanghaiBound.Contains(eastChinaSea) {
+	if !geo.ShanghaiBound().Contains(eastChinaSea) {
 		t.Fatal("the test point must be inside Shanghai's bounding box")
 	}
 	err := report(eastChinaSea)

@@ -211,7 +211,7 @@ func TestCSVFormat(t *testing.T) {
 		for _, r := range recs[1:] {
 			lon, err1 := strconv.ParseFloat(r[len(r)-2], 64)
 			lat, err2 := strconv.ParseFloat(r[len(r)-1], 64)
-			if err1 != nil || err2 != nil || !geo.ShanghaiBound.Contains(orb.Point{lon, lat}) {
+			if err1 != nil || err2 != nil || !geo.ShanghaiBound().Contains(orb.Point{lon, lat}) {
 				t.Fatalf("%s: bad point %v", f.Path, r[len(r)-2:])
 			}
 			if len(strings.SplitN(r[len(r)-2], ".", 2)[1]) != 6 {

@@ -107,7 +107,7 @@ func (s *Service) Import(ctx context.Context, r io.Reader, opts ImportOptions) (
 	}
 	co := &checkOptions{crs: opts.CRS, repair: opts.Repair, ignoreUnknown: opts.IgnoreUnknown}
 	if k.Name == "areas" {
-		co.region = geo.BoundRegion(geo.ShanghaiBound)
+		co.region = geo.BoundRegion(geo.ShanghaiBound())
 	} else {
 		var err error
 		if co.region, err = s.st.Region(ctx, opts.ShoreToleranceM); err != nil {

@@ -12,7 +12,7 @@ import (
 	"safegrid/grid"
 )
 
-var testRegion = geo.BoundRegion(geo.ShanghaiBound)
+var testRegion = geo.BoundRegion(geo.ShanghaiBound())
 
 // districtRegion is Shanghai as the shipped district polygons draw it.
 func districtRegion(t *testing.T) *geo.Region {
