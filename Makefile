@@ -45,8 +45,8 @@ test: build
 	  SAFEGRID_BROWSER=1 $(GO) test -count=1 -timeout 30m ./...
 
 fuzz:
-	$(GO) test ./grid -run '^$$' -fuzz FuzzReadGeoJSON -fuzztime 30s
-	$(GO) test ./grid -run '^$$' -fuzz FuzzReadCSV -fuzztime 30s
+	$(GO) test ./grid/ingest -run '^$$' -fuzz FuzzReadGeoJSON -fuzztime 30s
+	$(GO) test ./grid/ingest -run '^$$' -fuzz FuzzReadCSV -fuzztime 30s
 
 # bench-import: 1,000,000 generated enterprises loaded three ways; see BENCHMARKS.md.
 bench-import: build

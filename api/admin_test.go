@@ -144,15 +144,6 @@ func TestGridUnits(t *testing.T) {
 	}
 }
 
-func count(t *testing.T, st *grid.Store, sql string, args ...any) int {
-	t.Helper()
-	var n int
-	if err := testdb.SQL(t, st).QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-	return n
-}
-
 func addEnterprise(t *testing.T, st *grid.Store, n int, risk string, p orb.Point) {
 	t.Helper()
 	_, err := testdb.SQL(t, st).Exec(context.Background(), `INSERT INTO enterprises (district_code, uscc, name, industry, risk_level, street_code, community_code, h3, geom)

@@ -11,8 +11,8 @@ import (
 	"safegrid/grid/coverage"
 )
 
-// The planners' analyses: fire-station coverage and new-station siting (grid/coverage.go,
-// grid/siting.go hold the definitions). Planners and admins only.
+// The planners' analyses: fire-station coverage and new-station siting (grid/coverage/coverage.go,
+// grid/coverage/siting.go hold the definitions). Planners and admins only.
 
 var planningRoles = []string{grid.RolePlanner, grid.RoleAdmin}
 

@@ -18,10 +18,7 @@ import (
 // existing station at its centre and one planned; one enterprise 500 m east of the
 // station (covered) and one 0.04° (about 3.8 km) east (not covered).
 var withCoverage = &testdb.Setup{Name: "api-coverage-h3", Load: func(ctx context.Context, st *grid.Store) error {
-	db, err := testdb.DB(st)
-	if err != nil {
-		return err
-	}
+	db := testdb.DB(st)
 	for _, q := range []string{
 		`INSERT INTO areas (code, name, geom) VALUES ('310104', '徐汇区', ST_Multi(ST_MakeEnvelope(121.40, 31.10, 121.50, 31.20, 4326)))`,
 		`INSERT INTO areas (code, name, geom) VALUES ('310104003', '天平路街道', ST_Multi(ST_MakeEnvelope(121.40, 31.10, 121.50, 31.20, 4326)))`,

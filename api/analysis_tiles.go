@@ -11,7 +11,7 @@ import (
 )
 
 // Coverage as vector tiles, for the planners' map: the cells of GET
-// /api/v1/analysis/coverage/cells for the same parameters (grid/coverage_tiles.go). The
+// /api/v1/analysis/coverage/cells for the same parameters (grid/coverage/coverage_tiles.go). The
 // TileJSON's URL template carries the parameters, so a map source made from it asks every
 // tile for the same analysis. ETag and Cache-Control as /tiles.
 

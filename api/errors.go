@@ -127,7 +127,7 @@ func toProblem(ctx context.Context, err error) *problem {
 		ifs *grid.InvalidFieldsError
 		ie  *ingest.ImportError
 		fle *ingest.FileError
-		uk  *ingest.UnknownKindError
+		uk  *grid.UnknownKindError
 		tb  *grid.TooBroadError
 	)
 	switch {

@@ -38,7 +38,7 @@ func (s *Server) importRoutes() {
 func (s *Server) importFile(c *fiber.Ctx) error {
 	kind := c.Params("kind")
 	if _, ok := grid.KindByName(kind); !ok {
-		return &ingest.UnknownKindError{Name: kind}
+		return &grid.UnknownKindError{Name: kind}
 	}
 	format, err := importFormat(c.Get(fiber.HeaderContentType))
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -17,7 +16,6 @@ import (
 
 	"safegrid/geo"
 	"safegrid/grid"
-	"safegrid/grid/ingest"
 	"safegrid/grid/supervise"
 	"safegrid/grid/testdb"
 )
@@ -564,22 +562,11 @@ func TestOfficerStreetAccess(t *testing.T) {
 	}
 }
 
-// withShanghai holds the shipped areas: the 16 real districts with their coast.
-var withShanghai = &testdb.Setup{Name: "areas", Load: func(ctx context.Context, st *grid.Store) error {
-	f, err := os.Open("../data/areas-synthetic.geojson")
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	_, err = ingest.New(st).Import(ctx, f, ingest.ImportOptions{Kind: "areas", Format: ingest.FormatGeoJSON})
-	return err
-}}
-
 // TestLocationInTheSeaIsRefused: a point inside Shanghai's bounding box but in the East
 // China Sea is a 422 naming the location (before any scope check); a point on land outside
 // the officer's cells gets as far as the scope check (403).
 func TestLocationInTheSeaIsRefused(t *testing.T) {
-	ts := serverOn(t, testdb.New(t, withShanghai), nil)
+	ts := serverOn(t, testdb.New(t, testdb.Areas), nil)
 	ts.addUser(t, "wu", grid.RoleOfficer, "")
 	auth := ts.login(t, "wu")
 	sea, land := orb.Point{122.10, 30.95}, orb.Point{121.4737, 31.2304}

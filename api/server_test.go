@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"safegrid/grid"
 	"safegrid/grid/testdb"
@@ -43,7 +42,7 @@ func TestHealthzAndRequestID(t *testing.T) {
 
 // deadStore is a store whose pool points at a port nothing listens on.
 func deadStore(t *testing.T) *grid.Store {
-	st, err := grid.OpenLazy("postgres://nobody@127.0.0.1:1/none?connect_timeout=2")
+	st, err := grid.OpenLazy(context.Background(), "postgres://nobody@127.0.0.1:1/none?connect_timeout=2")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,21 +122,13 @@ func TestStatementTimeoutOption(t *testing.T) {
 	st := testdb.New(t, nil)
 	url := testdb.URL(t, st)
 	cfg := Config{StatementTimeout: 1500 * time.Millisecond}
-	// The options grid.Open applies, applied to a pool of the test's own.
-	pc, err := pgxpool.ParseConfig(url)
+	st2, err := grid.Open(context.Background(), url, cfg.StoreOptions()...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, o := range cfg.StoreOptions() {
-		o(pc)
-	}
-	pool, err := pgxpool.NewWithConfig(context.Background(), pc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
+	defer st2.Close()
 	var v, app string
-	if err := pool.QueryRow(context.Background(), `SELECT current_setting('statement_timeout'), current_setting('application_name')`).Scan(&v, &app); err != nil {
+	if err := testdb.SQL(t, st2).QueryRow(context.Background(), `SELECT current_setting('statement_timeout'), current_setting('application_name')`).Scan(&v, &app); err != nil {
 		t.Fatal(err)
 	}
 	if v != "1500ms" || app != "safegrid" {

@@ -14,7 +14,7 @@ import (
 )
 
 // Vector tiles: /tiles/{layer}/{z}/{x}/{y}.mvt and TileJSON 3.0 at /tiles/{layer}.json,
-// for each feature collection, grid_cells and areas (grid/tiles.go has the SQL). Tiles
+// for each feature collection, grid_cells and areas (grid/layers/tiles.go has the SQL). Tiles
 // are scoped like OGC items. An empty tile is a 200 with an empty body (a valid MVT with
 // no layers), so it can carry an ETag too. The ETag is a hash of the tile's bytes, and
 // Cache-Control makes clients revalidate every time (a cheap 304 when nothing changed), so

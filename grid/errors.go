@@ -87,3 +87,11 @@ func (e *InvalidFieldsError) Error() string {
 	}
 	return strings.Join(parts, "; ")
 }
+
+// UnknownKindError names a kind that does not exist (404 from the API).
+type UnknownKindError struct{ Name string }
+
+func (e *UnknownKindError) Error() string {
+	names := KindNames()
+	return fmt.Sprintf("unknown kind %q (known: %s)", e.Name, strings.Join(names, ", "))
+}

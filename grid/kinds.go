@@ -2,6 +2,7 @@ package grid
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -226,17 +227,31 @@ var kinds = []Kind{
 func KindByName(name string) (*Kind, bool) {
 	for i := range kinds {
 		if kinds[i].Name == name {
-			k := kinds[i]
+			k := kinds[i].clone()
 			return &k, true
 		}
 	}
 	return nil, false
 }
 
-// Kinds are every importable kind, in the order a full data set is loaded (a copy).
-func Kinds() []Kind { return slices.Clone(kinds) }
+// clone is a deep copy of k: what KindByName hands out can be changed without changing
+// the table.
+func (k Kind) clone() Kind {
+	k.Geoms = slices.Clone(k.Geoms)
+	k.Fields = slices.Clone(k.Fields)
+	for i := range k.Fields {
+		f := &k.Fields[i]
+		f.Values = slices.Clone(f.Values)
+		f.Aliases = maps.Clone(f.Aliases)
+		if f.Min != nil {
+			m := *f.Min
+			f.Min = &m
+		}
+	}
+	return k
+}
 
-// KindNames are the names of Kinds, in the same order.
+// KindNames are the names of the importable kinds, in the order a full data set is loaded.
 func KindNames() []string {
 	names := make([]string, len(kinds))
 	for i, k := range kinds {

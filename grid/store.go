@@ -84,7 +84,7 @@ func WithMaxConns(n int32) Option {
 
 // Open connects to the database at url and checks that it answers.
 func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
-	s, err := OpenLazy(url, opts...)
+	s, err := OpenLazy(ctx, url, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +98,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 
 // OpenLazy is Open without the check: the pool connects on first use, so a store can
 // exist while its database is down (readiness probes report it).
-func OpenLazy(url string, opts ...Option) (*Store, error) {
+func OpenLazy(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	if url == "" {
 		return nil, ErrNoDatabase
 	}
@@ -118,7 +118,7 @@ func OpenLazy(url string, opts ...Option) (*Store, error) {
 		}
 		return registerGeom(ctx, conn)
 	}
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
@@ -141,6 +141,9 @@ type PoolStats struct {
 
 // PoolStats reads the pool's counters now.
 func (s *Store) PoolStats() PoolStats {
+	if s.pool == nil {
+		return PoolStats{}
+	}
 	st := s.pool.Stat()
 	return PoolStats{
 		Acquired: st.AcquiredConns(), Idle: st.IdleConns(), Total: st.TotalConns(), Max: st.MaxConns(),

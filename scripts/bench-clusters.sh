@@ -3,7 +3,7 @@
 # hazards): the service's partitioned clustering against the plain
 # ST_ClusterDBSCAN(geom_m, eps, min_points) OVER (), RUNS times each (alternating), median
 # and ratio, and a check that both give the same clusters (BenchmarkClusterCity in
-# grid/cluster_bench_test.go does the timing and the check).
+# grid/hazardstat/cluster_bench_test.go does the timing and the check).
 #
 # Usage: scripts/bench-clusters.sh   (DATABASE_URL names the server; default: the private
 # cluster from scripts/db.sh). The data set is loaded once into the database
@@ -36,5 +36,5 @@ if [ "$have" != "$want" ] || [ "$want" = 0 ]; then
 	psql -q "$bench" -c "VACUUM ANALYZE hazards"
 fi
 
-SAFEGRID_BENCH_CLUSTERS_URL=$bench go test ./grid -run '^$' -bench '^BenchmarkClusterCity$' -benchtime 1x -timeout 60m -count 1 |
+SAFEGRID_BENCH_CLUSTERS_URL=$bench go test ./grid/hazardstat -run '^$' -bench '^BenchmarkClusterCity$' -benchtime 1x -timeout 60m -count 1 |
 	grep -v -E '^(goos|goarch|pkg|cpu|PASS|ok)'

@@ -49,7 +49,7 @@ echo "server: PostgreSQL $(psql -tA "$bench" -c "SHOW server_version"), wal_leve
 reset_table() { psql -q "$bench" -c "TRUNCATE enterprises CASCADE" -c "CHECKPOINT"; }
 
 # floor_copy is (b): the dump of what (a) loaded, COPYed into the same (empty) table the way
-# (a) does it for an empty table (grid/bulk.go): secondary indexes and the unique constraint
+# (a) does it for an empty table (grid/ingest/bulk.go): secondary indexes and the unique constraint
 # dropped, COPY, then re-created from their own definitions, all in one transaction with the
 # same maintenance settings; the catalog queries are part of the timing, as in (a).
 floor_copy() {

@@ -348,7 +348,7 @@ func cellEndpoint(ctx context.Context, st *grid.Store, b benchAPIOptions, login 
 func tileEndpoint(ctx context.Context, st *grid.Store, b benchAPIOptions, login loginFunc) (*benchEndpoint, error) {
 	user, err := demo.Planner(ctx, st)
 	if err != nil {
-		return nil, fmt.Errorf("to read tiles as: %w", err)
+		return nil, fmt.Errorf("a planner to read tiles as: %w", err)
 	}
 	tok, p, err := login(user)
 	if err != nil {

@@ -1,3 +1,8 @@
+// Package coverage is fire-station coverage (消防站覆盖) and siting: which enterprises,
+// underground spaces, occupancy sites and land a station reaches within T minutes, per
+// district and street; each station's service area against its cap (GB 51080, 建标152);
+// coverage as vector tiles; and where k new stations should go (MCLP, LSCP) with a bound
+// on the optimum.
 package coverage
 
 import (
@@ -223,7 +228,6 @@ type CoverageResult struct {
 // Analyst runs the coverage and siting analyses over a store. It caches the land cells
 // (which depend only on the areas), so keep one per store.
 type Analyst struct {
-	st       *grid.Store
 	db       *pgxpool.Pool
 	mu       sync.Mutex
 	land     map[int]*landSet
@@ -235,7 +239,7 @@ type Analyst struct {
 
 // NewAnalyst returns an Analyst over st.
 func NewAnalyst(st *grid.Store) *Analyst {
-	return &Analyst{st: st, db: st.DB(pg.Key{}), land: map[int]*landSet{}}
+	return &Analyst{db: st.DB(pg.Key{}), land: map[int]*landSet{}}
 }
 
 // station is a counted station with its UTM 51N location and the local affine map from
@@ -892,7 +896,7 @@ func (a *Analyst) Coverage(ctx context.Context, p CoverageParams) (*CoverageResu
 // stationLoads are the stations' loads with each one's cap (StationCap) and whether its
 // service area exceeds it.
 func stationLoads(st []station) []StationLoad {
-	var out []StationLoad
+	out := make([]StationLoad, 0, len(st))
 	for _, s := range st {
 		l := s.StationLoad
 		if c, ok := StationCap(l.Type, l.DistrictCode); ok {

@@ -104,10 +104,7 @@ VALUES ($1, $1 || '站', $2, $3, $4, 0, ST_Transform(ST_SetSRID(ST_MakePoint($5:
 // insertEnterprises writes enterprises at UTM offsets from (fx0, fy0), in the district and
 // street their x says, with their real resolution-9 cell.
 func insertEnterprises(ctx context.Context, st *grid.Store, rows []utmRow) error {
-	db, err := testdb.DB(st)
-	if err != nil {
-		return err
-	}
+	db := testdb.DB(st)
 	for n, r := range rows {
 		d, s := "310101", "310101002"
 		if r.x >= 4000 {

@@ -53,7 +53,7 @@ type Manifest struct {
 	Files     []File  `json:"files"`
 }
 
-// File is one written file: the kind it loads as (an import kind of grid.Kinds(), or
+// File is one written file: the kind it loads as (an import kind of grid.KindNames(), or
 // users, grid_units, grid_cells), its name inside OutDir and its data rows.
 type File struct {
 	Kind   string `json:"kind"`

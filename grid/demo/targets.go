@@ -2,7 +2,6 @@ package demo
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/jackc/pgx/v5"
 
@@ -72,7 +71,7 @@ WHERE NOT u.disabled GROUP BY u.username ORDER BY min(g.code)`)
 func Planner(ctx context.Context, st *grid.Store) (string, error) {
 	var user string
 	if err := st.DB(pg.Key{}).QueryRow(ctx, `SELECT username FROM users WHERE role = 'planner' AND NOT disabled ORDER BY id LIMIT 1`).Scan(&user); err != nil {
-		return "", fmt.Errorf("a planner: %w", err)
+		return "", err
 	}
 	return user, nil
 }

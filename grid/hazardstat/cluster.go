@@ -361,12 +361,9 @@ func (u *unionFind) union(a, b int32) {
 	u.size[a] += u.size[b]
 }
 
-// Service runs this package's queries on a store. It holds no state of its own beyond
-// the store, so one per store is enough and it is safe for concurrent use.
-type Service struct {
-	st *grid.Store
-	db *pgxpool.Pool
-}
+// Service runs this package's queries on a store's pool. It holds no state of its own,
+// so one per store is enough and it is safe for concurrent use.
+type Service struct{ db *pgxpool.Pool }
 
 // New returns the service over st.
-func New(st *grid.Store) *Service { return &Service{st: st, db: st.DB(pg.Key{})} }
+func New(st *grid.Store) *Service { return &Service{db: st.DB(pg.Key{})} }

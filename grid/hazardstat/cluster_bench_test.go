@@ -20,7 +20,7 @@ import (
 // ST_ClusterDBSCAN(geom_m, eps, min_points) OVER (), median of RUNS each, and checks that
 // both give the same clusters. scripts/bench-clusters.sh loads the data and runs it:
 //
-//	SAFEGRID_BENCH_CLUSTERS_URL=postgres://… go test ./grid -run '^$' -bench ClusterCity -benchtime 1x
+//	SAFEGRID_BENCH_CLUSTERS_URL=postgres://… go test ./grid/hazardstat -run '^$' -bench ClusterCity -benchtime 1x
 //
 // EPS_M (100), MIN_POINTS (10), RUNS (3), TILE_M and WORKERS (0: the service's choice)
 // adjust it.
@@ -38,11 +38,11 @@ func BenchmarkClusterCity(b *testing.B) {
 	p := hazardstat.ClusterParams{EpsM: env("EPS_M", 100), MinPoints: int(env("MIN_POINTS", 10)), Workers: int(env("WORKERS", 0)), TileM: env("TILE_M", 0)}
 	runs := int(env("RUNS", 3))
 	ctx := context.Background()
-	st, err := testdb.Open(ctx, url) // the default pool, as the service has
+	st, err := grid.Open(ctx, url) // the default pool, as the service has
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer testdb.Close(st)
+	defer st.Close()
 	var n int
 	if err := testdb.SQL(b, st).QueryRow(ctx, `SELECT count(*) FROM hazards`).Scan(&n); err != nil {
 		b.Fatal(err)

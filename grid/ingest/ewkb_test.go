@@ -156,7 +156,7 @@ func benchCopyTypes(k *grid.Kind) []uint32 {
 	return append(types, 0)
 }
 
-// oldEWKB4326 is the former ewkb4326 (grid/bulk.go before go-geom): WKB to EWKB with SRID
+// oldEWKB4326 is the former ewkb4326 (grid/ingest/bulk.go before go-geom): WKB to EWKB with SRID
 // 4326, per COPY row.
 func oldEWKB4326(wkb []byte) []byte {
 	if len(wkb) < 5 {

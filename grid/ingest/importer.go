@@ -81,20 +81,12 @@ func (e *ImportError) Error() string {
 	return b.String()
 }
 
-// UnknownKindError names a kind that does not exist.
-type UnknownKindError struct{ Name string }
-
-func (e *UnknownKindError) Error() string {
-	names := grid.KindNames()
-	return fmt.Sprintf("unknown kind %q (known: %s)", e.Name, strings.Join(names, ", "))
-}
-
 // Import loads one file of one kind in a single transaction: all rows, or (with
 // SkipInvalid) all good rows, or nothing.
 func (s *Service) Import(ctx context.Context, r io.Reader, opts ImportOptions) (*ImportResult, error) {
 	k, ok := grid.KindByName(opts.Kind)
 	if !ok {
-		return nil, &UnknownKindError{Name: opts.Kind}
+		return nil, &grid.UnknownKindError{Name: opts.Kind}
 	}
 	if opts.CRS == "" {
 		opts.CRS = geo.WGS84

@@ -83,7 +83,7 @@ func (c *Collection) Field(name string) (grid.Field, bool) {
 // extraProperties are the columns every feature carries besides its kind's fields.
 var extraProperties = []string{"district_code", "street_code", "community_code", "cell", "updated_at"}
 
-func (c *Collection) table() string { return pgx.Identifier{c.Kind.Table}.Sanitize() }
+func (c *Collection) table() string { return pg.Ident(c.Kind.Table) }
 
 // scope is the SQL condition on alias t that keeps the rows p may see, with the value it
 // binds as $n (nil when it binds none).
@@ -113,7 +113,7 @@ func (c *Collection) featureJSON() string {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		fmt.Fprintf(&b, "'%s', t.%s", f.Name, pgx.Identifier{f.Name}.Sanitize())
+		fmt.Fprintf(&b, "'%s', t.%s", f.Name, pg.Ident(f.Name))
 	}
 	b.WriteString(", 'district_code', t.district_code, 'street_code', t.street_code, 'community_code', t.community_code, 'cell', h3_hex(t.h3), 'updated_at', t.updated_at))")
 	return b.String()
@@ -194,7 +194,7 @@ func (c *Collection) where(q FeatureQuery) (string, []any) {
 			panic("grid: filter on unknown field " + f.Field)
 		}
 		args = append(args, f.Value)
-		col := "t." + pgx.Identifier{fd.Name}.Sanitize()
+		col := "t." + pg.Ident(fd.Name)
 		if fd.Type == grid.Date {
 			col += "::text"
 		}
@@ -254,15 +254,12 @@ FROM (SELECT ST_Extent(t.geom) AS e FROM `+c.table()+` t WHERE `+cond+`) x`, arg
 	return [4]float64{*x0, *y0, *x1, *y1}, true, nil
 }
 
-// Service runs this package's queries on a store. It holds no state of its own beyond
-// the store, so one per store is enough and it is safe for concurrent use.
-type Service struct {
-	st *grid.Store
-	db *pgxpool.Pool
-}
+// Service runs this package's queries on a store's pool. It holds no state of its own,
+// so one per store is enough and it is safe for concurrent use.
+type Service struct{ db *pgxpool.Pool }
 
 // New returns the service over st.
-func New(st *grid.Store) *Service { return &Service{st: st, db: st.DB(pg.Key{})} }
+func New(st *grid.Store) *Service { return &Service{db: st.DB(pg.Key{})} }
 
 // Collections lists the feature collections, in the order the landing page shows them.
 // Callers get a copy: the table itself is fixed.

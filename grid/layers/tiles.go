@@ -16,6 +16,7 @@ import (
 
 	"safegrid/geo"
 	"safegrid/grid"
+	"safegrid/grid/internal/pg"
 )
 
 // Vector tiles (Mapbox Vector Tile 2.1, extent 4096, 64 units of buffer). Every layer
@@ -214,14 +215,14 @@ func (c *Collection) tileSQL(scope string) string {
 		if slices.Contains(tileOmitted, f.Name) {
 			continue
 		}
-		col := "t." + pgx.Identifier{f.Name}.Sanitize()
+		col := "t." + pg.Ident(f.Name)
 		switch {
 		case f.Type == grid.Date || f.Type == grid.Timestamp:
 			col += "::text"
 		case f.Type == grid.Float:
 			col += "::float8"
 		}
-		cols = append(cols, col+" AS "+pgx.Identifier{f.Name}.Sanitize())
+		cols = append(cols, col+" AS "+pg.Ident(f.Name))
 	}
 	// MATERIALIZED: inlined, the CTE's geom IS NOT NULL test became a filter on the scan
 	// that ran ST_AsMVTGeom a second time for every row (a quarter of the query's time).

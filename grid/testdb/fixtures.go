@@ -32,10 +32,7 @@ var TwoStreets = &Setup{Name: "two-streets", Load: func(ctx context.Context, st 
  ('310104004001', '东居委', ST_Multi(ST_MakeEnvelope(121.45, 31.10, 121.50, 31.20, 4326)))`,
 		`INSERT INTO area_parts (code, level, geom) SELECT code, level, (ST_Dump(ST_Subdivide(geom, 64))).geom FROM areas`,
 	} {
-		db, err := DB(st)
-		if err != nil {
-			return err
-		}
+		db := DB(st)
 		if _, err := db.Exec(ctx, q); err != nil {
 			return err
 		}
@@ -84,10 +81,7 @@ var Areas = &Setup{Name: "areas", Load: func(ctx context.Context, st *grid.Store
 
 // Exec runs one statement on st's database, for fixtures that set rows up in SQL.
 func Exec(ctx context.Context, st *grid.Store, sql string, args ...any) error {
-	db, err := DB(st)
-	if err == nil {
-		_, err = db.Exec(ctx, sql, args...)
-	}
+	_, err := DB(st).Exec(ctx, sql, args...)
 	return err
 }
 

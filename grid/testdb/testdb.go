@@ -26,6 +26,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"safegrid/grid"
+	"safegrid/grid/internal/pg"
 	"safegrid/migrations"
 )
 
@@ -121,21 +122,21 @@ func (s *Setup) template(t testing.TB, ctx context.Context) string {
 		if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{build}.Sanitize()); err != nil {
 			t.Fatal(err)
 		}
-		st, err := open(ctx, withDB(base, build))
+		st, err := grid.Open(ctx, withDB(base, build))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if _, err := st.Migrate(ctx); err != nil {
-			closeStore(st)
+			st.Close()
 			t.Fatal(err)
 		}
 		if s.Load != nil {
 			if err := s.Load(ctx, st); err != nil {
-				closeStore(st)
+				st.Close()
 				t.Fatalf("template %s: %v", name, err)
 			}
 		}
-		closeStore(st)
+		st.Close()
 		_, _ = admin.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize())
 		if _, err := admin.Exec(ctx, "ALTER DATABASE "+pgx.Identifier{build}.Sanitize()+" RENAME TO "+pgx.Identifier{name}.Sanitize()); err != nil {
 			t.Fatal(err)
@@ -184,12 +185,12 @@ func New(t testing.TB, setup *Setup) *grid.Store {
 	if err != nil {
 		t.Fatalf("create test database: %v", err)
 	}
-	st, err := open(ctx, withDB(base, name))
+	st, err := grid.Open(ctx, withDB(base, name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		closeStore(st)
+		st.Close()
 		c, err := pgx.Connect(context.Background(), withDB(base, "postgres"))
 		if err != nil {
 			return
@@ -202,67 +203,17 @@ func New(t testing.TB, setup *Setup) *grid.Store {
 
 // URL returns the URL of the store's database, for tests that run the binary.
 func URL(t testing.TB, st *grid.Store) string {
-	t.Helper()
-	e, ok := stores.Load(st)
-	if !ok {
-		t.Fatal("testdb.URL: not a store of testdb")
-	}
-	return e.(*storeDB).url
+	return withDB(BaseURL(t), st.DB(pg.Key{}).Config().ConnConfig.Database)
 }
 
-// storeDB is what testdb knows of a store it opened: the URL, and a pool of its own for
-// tests that set rows up in SQL (the store keeps its pool to the grid packages).
-type storeDB struct {
-	url  string
-	once sync.Once
-	pool *pgxpool.Pool
-	err  error
-}
+// DB is the store's own pool, for fixtures that write rows in SQL and for tests that
+// check what the store's connections see.
+func DB(st *grid.Store) *pgxpool.Pool { return st.DB(pg.Key{}) }
 
-var stores sync.Map // *grid.Store -> *storeDB
-
-// Open opens a store on url (an existing database, such as a benchmark's) that DB, SQL
-// and URL know; close it with Close.
-func Open(ctx context.Context, url string) (*grid.Store, error) { return open(ctx, url) }
-
-// Close closes a store of Open and its test pool.
-func Close(st *grid.Store) { closeStore(st) }
-
-func open(ctx context.Context, url string) (*grid.Store, error) {
-	st, err := grid.Open(ctx, url)
-	if err == nil {
-		stores.Store(st, &storeDB{url: url})
-	}
-	return st, err
-}
-
-func closeStore(st *grid.Store) {
-	if e, ok := stores.LoadAndDelete(st); ok && e.(*storeDB).pool != nil {
-		e.(*storeDB).pool.Close()
-	}
-	st.Close()
-}
-
-// DB is a pool on st's database, for fixtures that write rows in SQL; it lives as long as
-// the store.
-func DB(st *grid.Store) (*pgxpool.Pool, error) {
-	v, ok := stores.Load(st)
-	if !ok {
-		return nil, errors.New("testdb.DB: not a store of testdb")
-	}
-	e := v.(*storeDB)
-	e.once.Do(func() { e.pool, e.err = pgxpool.New(context.Background(), e.url) })
-	return e.pool, e.err
-}
-
-// SQL is DB for a test: it fails the test when the pool cannot be had.
+// SQL is DB for a test.
 func SQL(t testing.TB, st *grid.Store) *pgxpool.Pool {
 	t.Helper()
-	p, err := DB(st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return st.DB(pg.Key{})
 }
 
 // templateMark starts the comment of a template, followed by its build time.
