@@ -725,6 +725,18 @@ func (a *Analyst) Coverage(ctx context.Context, p CoverageParams) (*CoverageResu
 	}
 	// The = ANY arrays must be constants of a custom plan to be hashed, and JIT only adds
 	// compile time to these scans.
+	// eachLocked runs each over rows holding mu: the sums are shared by the goroutines.
+	eachLocked := func(rows pgx.Rows, each func(rows pgx.Rows) error) error {
+		defer rows.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for rows.Next() {
+			if err := each(rows); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	}
 	scan := func(sql string, args []any, each func(rows pgx.Rows) error) error {
 		return pgx.BeginFunc(gctx, a.db, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(gctx, `SET LOCAL plan_cache_mode = force_custom_plan`); err != nil {
@@ -737,15 +749,7 @@ func (a *Analyst) Coverage(ctx context.Context, p CoverageParams) (*CoverageResu
 			if err != nil {
 				return err
 			}
-			defer rows.Close()
-			mu.Lock()
-			defer mu.Unlock()
-			for rows.Next() {
-				if err := each(rows); err != nil {
-					return err
-				}
-			}
-			return rows.Err()
+			return eachLocked(rows, each)
 		})
 	}
 	// The enterprises outside the partly covered cells, from the per-cell summary: those in
@@ -799,10 +803,7 @@ func (a *Analyst) Coverage(ctx context.Context, p CoverageParams) (*CoverageResu
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for rows.Next() {
+		return eachLocked(rows, func(rows pgx.Rows) error {
 			var kind, d, s string
 			var n, cov int64
 			if err := rows.Scan(&kind, &d, &s, &n, &cov); err != nil {
@@ -819,8 +820,8 @@ func (a *Analyst) Coverage(ctx context.Context, p CoverageParams) (*CoverageResu
 					c.GasSites.add(float64(n), float64(cov))
 				}
 			}
-		}
-		return rows.Err()
+			return nil
+		})
 	})
 	g.Go(func() error {
 		cells, err := ents()

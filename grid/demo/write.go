@@ -198,26 +198,22 @@ func appendPoint(b []byte, p orb.Point) []byte {
 	return append(b, ']')
 }
 
-func appendPoints(b []byte, ps []orb.Point) []byte {
+// appendArray writes items as a JSON array, each by appendItem.
+func appendArray[T any](b []byte, items []T, appendItem func([]byte, T) []byte) []byte {
 	b = append(b, '[')
-	for i, p := range ps {
+	for i, it := range items {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendPoint(b, p)
+		b = appendItem(b, it)
 	}
 	return append(b, ']')
 }
 
+func appendPoints(b []byte, ps []orb.Point) []byte { return appendArray(b, ps, appendPoint) }
+
 func appendPolygon(b []byte, p orb.Polygon) []byte {
-	b = append(b, '[')
-	for i, r := range p {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendPoints(b, r)
-	}
-	return append(b, ']')
+	return appendArray(b, p, func(b []byte, r orb.Ring) []byte { return appendPoints(b, r) })
 }
 
 func appendGeometry(b []byte, g orb.Geometry) []byte {
@@ -229,26 +225,14 @@ func appendGeometry(b []byte, g orb.Geometry) []byte {
 		b = append(b, `{"type":"LineString","coordinates":`...)
 		b = appendPoints(b, g)
 	case orb.MultiLineString:
-		b = append(b, `{"type":"MultiLineString","coordinates":[`...)
-		for i, ls := range g {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendPoints(b, ls)
-		}
-		b = append(b, ']')
+		b = append(b, `{"type":"MultiLineString","coordinates":`...)
+		b = appendArray(b, g, func(b []byte, ls orb.LineString) []byte { return appendPoints(b, ls) })
 	case orb.Polygon:
 		b = append(b, `{"type":"Polygon","coordinates":`...)
 		b = appendPolygon(b, g)
 	case orb.MultiPolygon:
-		b = append(b, `{"type":"MultiPolygon","coordinates":[`...)
-		for i, p := range g {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendPolygon(b, p)
-		}
-		b = append(b, ']')
+		b = append(b, `{"type":"MultiPolygon","coordinates":`...)
+		b = appendArray(b, g, appendPolygon)
 	default:
 		panic(fmt.Sprintf("demo: cannot write a %T", g))
 	}
