@@ -27,19 +27,19 @@ var accessRoles = [6]string{"anonymous", "officer", "street", "other street", "p
 func TestAccessMatrix(t *testing.T) {
 	f := newGridFixture(t)
 	ctx := context.Background()
-	if _, err := testdb.SQL(t, f.ts.st).Exec(ctx, `UPDATE grid_units SET officer_id = (SELECT id FROM users WHERE username = 'off3') WHERE code = 'U2'`); err != nil {
+	if _, err := testdb.DB(f.ts.st).Exec(ctx, `UPDATE grid_units SET officer_id = (SELECT id FROM users WHERE username = 'off3') WHERE code = 'U2'`); err != nil {
 		t.Fatal(err)
 	}
 	// P2 runs inside c3 only.
 	p2 := orb.LineString{centre(f.c3, -0.0005, 0), centre(f.c3, 0.0005, 0)}
-	if _, err := testdb.SQL(t, f.ts.st).Exec(ctx, `INSERT INTO pipelines (district_code, code, medium, class, pressure, h3, h3_cells, geom)
+	if _, err := testdb.DB(f.ts.st).Exec(ctx, `INSERT INTO pipelines (district_code, code, medium, class, pressure, h3, h3_cells, geom)
 VALUES ('310101', 'P2', 'gas', 'distribution', '低压', $1, $2, ST_Multi(ST_GeomFromText($3, 4326)))`,
 		int64(f.c3), []int64{int64(f.c3)}, wkt.MarshalString(p2)); err != nil {
 		t.Fatal(err)
 	}
 	auth := [6]string{"", f.off1, f.sta, f.stb, f.planner, f.admin}
 	var e5 int64
-	if err := testdb.SQL(t, f.ts.st).QueryRow(ctx, `SELECT id FROM enterprises WHERE uscc = $1`, f.uscc["E5"]).Scan(&e5); err != nil {
+	if err := testdb.DB(f.ts.st).QueryRow(ctx, `SELECT id FROM enterprises WHERE uscc = $1`, f.uscc["E5"]).Scan(&e5); err != nil {
 		t.Fatal(err)
 	}
 	hz := func(name, suffix string) string { return fmt.Sprintf("/api/v1/hazards/%d%s", f.hazardID[name], suffix) }

@@ -146,7 +146,7 @@ func TestGridUnits(t *testing.T) {
 
 func addEnterprise(t *testing.T, st *grid.Store, n int, risk string, p orb.Point) {
 	t.Helper()
-	_, err := testdb.SQL(t, st).Exec(context.Background(), `INSERT INTO enterprises (district_code, uscc, name, industry, risk_level, street_code, community_code, h3, geom)
+	_, err := testdb.DB(st).Exec(context.Background(), `INSERT INTO enterprises (district_code, uscc, name, industry, risk_level, street_code, community_code, h3, geom)
 SELECT a.district_code, $1, $2, '工贸', $3, a.street_code, a.community_code, $4, q.p
   FROM (SELECT ST_SetSRID(ST_MakePoint($5::float8, $6::float8), 4326) AS p) q, LATERAL area_tag(q.p) a`,
 		fmt.Sprintf("9131010400000000%02d", n), fmt.Sprintf("测试%d公司", n), risk, int64(geo.PointCell(p, geo.SupervisionRes)), p[0], p[1])

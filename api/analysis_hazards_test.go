@@ -26,7 +26,7 @@ func analysisFixture(t *testing.T) *testServer {
 		`INSERT INTO areas (code, name, geom) VALUES ('310101002', '南京东路街道', ST_Multi(ST_MakeEnvelope(121.30, 31.10, 121.45, 31.35, 4326)))`,
 		`INSERT INTO areas (code, name, geom) VALUES ('310101013', '外滩街道', ST_Multi(ST_MakeEnvelope(121.45, 31.10, 121.60, 31.35, 4326)))`,
 	} {
-		if _, err := testdb.SQL(t, ts.st).Exec(ctx, q); err != nil {
+		if _, err := testdb.DB(ts.st).Exec(ctx, q); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -53,7 +53,7 @@ func analysisFixture(t *testing.T) *testServer {
 		if h.street == "310101002" {
 			westCells[cell] = true
 		}
-		if _, err := testdb.SQL(t, ts.st).Exec(ctx, `INSERT INTO hazards (district_code, level, category, description, street_code, h3, geom)
+		if _, err := testdb.DB(ts.st).Exec(ctx, `INSERT INTO hazards (district_code, level, category, description, street_code, h3, geom)
 VALUES ('310101', $1, '消防安全', 'test', $2, $3, ST_SetSRID(ST_MakePoint($4, $5), 4326))`, h.level, h.street, cell, h.p[0], h.p[1]); err != nil {
 			t.Fatal(err)
 		}
@@ -61,11 +61,11 @@ VALUES ('310101', $1, '消防安全', 'test', $2, $3, ST_SetSRID(ST_MakePoint($4
 	ts.addUser(t, "plan", grid.RolePlanner, "")
 	ts.addUser(t, "west", grid.RoleStreet, "310101002")
 	officer := ts.addUser(t, "wang", grid.RoleOfficer, "")
-	if _, err := testdb.SQL(t, ts.st).Exec(ctx, `INSERT INTO grid_units (code, name, street_code, officer_id) VALUES ('U1', '一号网格', '310101002', $1)`, officer); err != nil {
+	if _, err := testdb.DB(ts.st).Exec(ctx, `INSERT INTO grid_units (code, name, street_code, officer_id) VALUES ('U1', '一号网格', '310101002', $1)`, officer); err != nil {
 		t.Fatal(err)
 	}
 	for c := range westCells {
-		if _, err := testdb.SQL(t, ts.st).Exec(ctx, `INSERT INTO grid_cells (district_code, h3, unit_code) VALUES ('310101', $1, 'U1')`, c); err != nil {
+		if _, err := testdb.DB(ts.st).Exec(ctx, `INSERT INTO grid_cells (district_code, h3, unit_code) VALUES ('310101', $1, 'U1')`, c); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -30,7 +30,7 @@ var withCoverage = &testdb.Setup{Name: "api-coverage-h3", Load: func(ctx context
  ('310104', '310104003', '913100000000000001', '近', '工贸', '重大', 0, ST_Transform(ST_Translate(ST_Transform(ST_SetSRID(ST_MakePoint(121.45, 31.15), 4326), 32651), 500, 0), 4326)),
  ('310104', '310104003', '913100000000000002', '远', '工贸', '一般', 0, ST_SetSRID(ST_MakePoint(121.49, 31.151), 4326))`,
 	} {
-		if err := testdb.Exec(ctx, st, q); err != nil {
+		if _, err := testdb.DB(st).Exec(ctx, q); err != nil {
 			return err
 		}
 	}
@@ -55,7 +55,7 @@ var withCoverage = &testdb.Setup{Name: "api-coverage-h3", Load: func(ctx context
 		return err
 	}
 	for _, p := range pts {
-		if err := testdb.Exec(ctx, st, `UPDATE enterprises SET h3 = $1 WHERE id = $2`, int64(geo.PointCell(orb.Point{p.lon, p.lat}, 9)), p.id); err != nil {
+		if _, err := testdb.DB(st).Exec(ctx, `UPDATE enterprises SET h3 = $1 WHERE id = $2`, int64(geo.PointCell(orb.Point{p.lon, p.lat}, 9)), p.id); err != nil {
 			return err
 		}
 	}

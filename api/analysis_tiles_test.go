@@ -204,7 +204,7 @@ func TestCoverageTiles(t *testing.T) {
 		t.Errorf("If-None-Match: %d", resp.StatusCode)
 	}
 	// A new station changes the cached analysis: the same URL gives another tile.
-	if _, err := testdb.SQL(t, st).Exec(context.Background(), `INSERT INTO fire_stations (code, name, type, status, district_code, h3, geom)
+	if _, err := testdb.DB(st).Exec(context.Background(), `INSERT INTO fire_stations (code, name, type, status, district_code, h3, geom)
 VALUES ('XH03', '徐汇北站', '二级普通', 'existing', '310104', 0, ST_SetSRID(ST_MakePoint(121.42, 31.19), 4326))`); err != nil {
 		t.Fatal(err)
 	}

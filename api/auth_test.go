@@ -117,7 +117,7 @@ func TestTokenExpiryAndLogout(t *testing.T) {
 	problemOf(t, resp, body, 401)
 
 	auth = ts.login(t, "zhou")
-	if _, err := testdb.SQL(t, st).Exec(context.Background(), `UPDATE sessions SET expires_at = now() - interval '1 second'`); err != nil {
+	if _, err := testdb.DB(st).Exec(context.Background(), `UPDATE sessions SET expires_at = now() - interval '1 second'`); err != nil {
 		t.Fatal(err)
 	}
 	resp, body = ts.do(t, "GET", "/api/v1/me", "", "Authorization", auth)
@@ -184,7 +184,7 @@ var withStreets = &testdb.Setup{Name: "api-streets", Load: func(ctx context.Cont
 		`INSERT INTO areas (code, name, geom) VALUES ('310104', '徐汇区', ST_Multi(ST_MakeEnvelope(121.40, 31.10, 121.50, 31.20, 4326)))`,
 		`INSERT INTO areas (code, name, geom) VALUES ('310104003', '天平路街道', ST_Multi(ST_MakeEnvelope(121.42, 31.12, 121.46, 31.16, 4326)))`,
 	} {
-		if err := testdb.Exec(ctx, st, q); err != nil {
+		if _, err := testdb.DB(st).Exec(ctx, q); err != nil {
 			return err
 		}
 	}
@@ -194,7 +194,7 @@ var withStreets = &testdb.Setup{Name: "api-streets", Load: func(ctx context.Cont
 func firstStreet(t *testing.T, st *grid.Store) string {
 	t.Helper()
 	var code string
-	if err := testdb.SQL(t, st).QueryRow(context.Background(), `SELECT code FROM areas WHERE level = 'street' ORDER BY code LIMIT 1`).Scan(&code); err != nil {
+	if err := testdb.DB(st).QueryRow(context.Background(), `SELECT code FROM areas WHERE level = 'street' ORDER BY code LIMIT 1`).Scan(&code); err != nil {
 		t.Fatal(err)
 	}
 	return code
@@ -205,10 +205,10 @@ func TestMeListsAnOfficersUnits(t *testing.T) {
 	ts := serverOn(t, st, nil)
 	id := ts.addUser(t, "wang", grid.RoleOfficer, "")
 	ctx := context.Background()
-	if err := testdb.Exec(ctx, st, `INSERT INTO grid_units (code, name, street_code, officer_id) VALUES ('U1', '一号网格', '310104003', $1)`, id); err != nil {
+	if _, err := testdb.DB(st).Exec(ctx, `INSERT INTO grid_units (code, name, street_code, officer_id) VALUES ('U1', '一号网格', '310104003', $1)`, id); err != nil {
 		t.Fatal(err)
 	}
-	if err := testdb.Exec(ctx, st, `INSERT INTO grid_cells (district_code, h3, unit_code) VALUES ('310104', 11, 'U1'), ('310104', 12, 'U1')`); err != nil {
+	if _, err := testdb.DB(st).Exec(ctx, `INSERT INTO grid_cells (district_code, h3, unit_code) VALUES ('310104', 11, 'U1'), ('310104', 12, 'U1')`); err != nil {
 		t.Fatal(err)
 	}
 	resp, body := ts.do(t, "GET", "/api/v1/me", "", "Authorization", ts.login(t, "wang"))

@@ -92,7 +92,7 @@ func TestOversizeBodyIs413(t *testing.T) {
 func TestInternalErrorsDoNotLeak(t *testing.T) {
 	ts := newTestServer(t, nil)
 	ts.route("GET", "/api/v1/test/broken", Operation{Summary: "test", Auth: AuthPublic, Response: healthResponse{}}, func(c *fiber.Ctx) error {
-		_, err := testdb.SQL(t, ts.st).Exec(c.UserContext(), `SELECT secret_column FROM no_such_table`)
+		_, err := testdb.DB(ts.st).Exec(c.UserContext(), `SELECT secret_column FROM no_such_table`)
 		return err
 	})
 	ts.route("GET", "/api/v1/test/panic", Operation{Summary: "test", Auth: AuthPublic, Response: healthResponse{}}, func(c *fiber.Ctx) error {

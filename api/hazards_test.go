@@ -217,7 +217,7 @@ func TestHazardLifecycle(t *testing.T) {
 		t.Errorf("rejection note %v", e.Note)
 	}
 	var audited int
-	_ = testdb.SQL(t, ls.st).QueryRow(context.Background(), `SELECT count(*) FROM audit_log WHERE action LIKE 'hazard\_%' AND target = $1`, h.Code).Scan(&audited)
+	_ = testdb.DB(ls.st).QueryRow(context.Background(), `SELECT count(*) FROM audit_log WHERE action LIKE 'hazard\_%' AND target = $1`, h.Code).Scan(&audited)
 	if audited != len(want) {
 		t.Errorf("%d audit records, want %d", audited, len(want))
 	}

@@ -65,7 +65,7 @@ func newGridFixture(t *testing.T) *gridFixture {
 	ctx := context.Background()
 	exec := func(sql string, args ...any) {
 		t.Helper()
-		if _, err := testdb.SQL(t, ts.st).Exec(ctx, sql, args...); err != nil {
+		if _, err := testdb.DB(ts.st).Exec(ctx, sql, args...); err != nil {
 			t.Fatalf("%s: %v", sql, err)
 		}
 	}
@@ -159,7 +159,7 @@ func newGridFixture(t *testing.T) *gridFixture {
 			kind = &k
 		}
 		var id int64
-		if err := testdb.SQL(t, ts.st).QueryRow(ctx, `INSERT INTO hazards (district_code, code, level, category, description, status,
+		if err := testdb.DB(ts.st).QueryRow(ctx, `INSERT INTO hazards (district_code, code, level, category, description, status,
 			feature_kind, feature_code, deadline, reported_at, street_code, community_code, h3, geom)
 			SELECT t.district_code, $3, $4, $5, $6, $7, $8, $9, $10::date, $11::timestamptz, t.street_code, t.community_code, $12, g.p `+tagged+`
 			RETURNING id`, p[0], p[1], fmt.Sprintf("H%d", n), level, category, fmt.Sprintf("隐患%d", n), status, kind, feature,
@@ -397,15 +397,15 @@ func TestRecordInspection(t *testing.T) {
 	}
 	var h3c int64
 	var audited int
-	if err := testdb.SQL(t, f.ts.st).QueryRow(ctx, `SELECT h3 FROM inspections WHERE id = $1`, in.ID).Scan(&h3c); err != nil || h3c != int64(f.c1) {
+	if err := testdb.DB(f.ts.st).QueryRow(ctx, `SELECT h3 FROM inspections WHERE id = $1`, in.ID).Scan(&h3c); err != nil || h3c != int64(f.c1) {
 		t.Errorf("stored h3 %x, err %v", h3c, err)
 	}
-	if err := testdb.SQL(t, f.ts.st).QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE actor = 'off1' AND action = 'inspection' AND target = $1`, f.uscc["E2"]).Scan(&audited); err != nil || audited != 1 {
+	if err := testdb.DB(f.ts.st).QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE actor = 'off1' AND action = 'inspection' AND target = $1`, f.uscc["E2"]).Scan(&audited); err != nil || audited != 1 {
 		t.Errorf("audit rows %d, err %v", audited, err)
 	}
 	// By numeric id works too.
 	var id int64
-	_ = testdb.SQL(t, f.ts.st).QueryRow(ctx, `SELECT id FROM enterprises WHERE uscc = $1`, f.uscc["E3"]).Scan(&id)
+	_ = testdb.DB(f.ts.st).QueryRow(ctx, `SELECT id FROM enterprises WHERE uscc = $1`, f.uscc["E3"]).Scan(&id)
 	l2 := centre(f.c2, 0, 0)
 	if resp, data := f.post(t, f.off1, "/api/v1/inspections", fmt.Sprintf(`{"enterprise":"%d","result":"passed","lon":%v,"lat":%v}`, id, l2[0], l2[1])); resp.StatusCode != 201 {
 		t.Errorf("by id: %d %s", resp.StatusCode, data)
@@ -437,7 +437,7 @@ func TestRecordInspection(t *testing.T) {
 		}
 	}
 	var n int
-	_ = testdb.SQL(t, f.ts.st).QueryRow(ctx, `SELECT count(*) FROM inspections WHERE officer_id IS NOT NULL`).Scan(&n)
+	_ = testdb.DB(f.ts.st).QueryRow(ctx, `SELECT count(*) FROM inspections WHERE officer_id IS NOT NULL`).Scan(&n)
 	if n != 2 {
 		t.Errorf("%d inspections written, want 2", n)
 	}
@@ -463,7 +463,7 @@ func TestReportHazard(t *testing.T) {
 	}
 	var street, reporter, actor, to string
 	var cell int64
-	if err := testdb.SQL(t, f.ts.st).QueryRow(ctx, `SELECT h.street_code, h.reporter, h.h3, hh.actor, hh.to_status FROM hazards h
+	if err := testdb.DB(f.ts.st).QueryRow(ctx, `SELECT h.street_code, h.reporter, h.h3, hh.actor, hh.to_status FROM hazards h
 		JOIN hazard_history hh ON hh.district_code = h.district_code AND hh.hazard_id = h.id WHERE h.id = $1`, h.ID).
 		Scan(&street, &reporter, &cell, &actor, &to); err != nil {
 		t.Fatal(err)
@@ -472,7 +472,7 @@ func TestReportHazard(t *testing.T) {
 		t.Errorf("stored %s %s %x %s %s", street, reporter, cell, actor, to)
 	}
 	var audited int
-	_ = testdb.SQL(t, f.ts.st).QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE actor = 'off1' AND action = 'hazard_report' AND target = $1`, h.Code).Scan(&audited)
+	_ = testdb.DB(f.ts.st).QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE actor = 'off1' AND action = 'hazard_report' AND target = $1`, h.Code).Scan(&audited)
 	if audited != 1 {
 		t.Errorf("%d audit rows", audited)
 	}

@@ -225,7 +225,7 @@ func TestOGCItems(t *testing.T) {
 	// One item: the admin reads E6; the officer gets 404 for it (another unit's feature is
 	// indistinguishable from a missing one), and for an id that does not exist.
 	var e6 int64
-	if err := testdb.SQL(t, f.ts.st).QueryRow(context.Background(), `SELECT id FROM enterprises WHERE uscc = $1`, f.uscc["E6"]).Scan(&e6); err != nil {
+	if err := testdb.DB(f.ts.st).QueryRow(context.Background(), `SELECT id FROM enterprises WHERE uscc = $1`, f.uscc["E6"]).Scan(&e6); err != nil {
 		t.Fatal(err)
 	}
 	item := fmt.Sprintf("/ogc/collections/enterprises/items/%d", e6)
@@ -298,7 +298,7 @@ func TestOGCWithOgrinfo(t *testing.T) {
 		if c.user == "off1" {
 			sql += " WHERE h3 IN (SELECT c FROM officer_cells((SELECT id FROM users WHERE username = 'off1')) AS c)"
 		}
-		if err := testdb.SQL(t, f.ts.st).QueryRow(context.Background(), sql).Scan(&want); err != nil {
+		if err := testdb.DB(f.ts.st).QueryRow(context.Background(), sql).Scan(&want); err != nil {
 			t.Fatal(err)
 		}
 		if got := countIn(out, c.layer); got != want || want == 0 {
@@ -323,7 +323,7 @@ func TestOGCTilesAccess(t *testing.T) {
 	f := newGridFixture(t)
 	id := func(uscc string) int64 {
 		var id int64
-		if err := testdb.SQL(t, f.ts.st).QueryRow(context.Background(), `SELECT id FROM enterprises WHERE uscc = $1`, uscc).Scan(&id); err != nil {
+		if err := testdb.DB(f.ts.st).QueryRow(context.Background(), `SELECT id FROM enterprises WHERE uscc = $1`, uscc).Scan(&id); err != nil {
 			t.Fatal(err)
 		}
 		return id

@@ -58,7 +58,7 @@ func TestKeptAnswersFollowDataAndScope(t *testing.T) {
 	}
 
 	// An inspection does not change a hazard list: the answer stays kept.
-	if _, err := testdb.SQL(t, ts.st).Exec(ctx, `INSERT INTO inspections (district_code, enterprise_id, inspected_at, result, h3, geom)
+	if _, err := testdb.DB(ts.st).Exec(ctx, `INSERT INTO inspections (district_code, enterprise_id, inspected_at, result, h3, geom)
 		SELECT district_code, id, now(), 'passed', h3, geom FROM enterprises WHERE uscc = $1`, f.uscc["E1"]); err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestKeptAnswersFollowDataAndScope(t *testing.T) {
 	problemOf(t, resp, body, 403)
 
 	// A write to hazards (any path: here plain SQL) shows in the very next request.
-	if _, err := testdb.SQL(t, ts.st).Exec(ctx, `UPDATE hazards SET status = 'registered', version = version + 1 WHERE id = $1`, f.hazardID["H1"]); err != nil {
+	if _, err := testdb.DB(ts.st).Exec(ctx, `UPDATE hazards SET status = 'registered', version = version + 1 WHERE id = $1`, f.hazardID["H1"]); err != nil {
 		t.Fatal(err)
 	}
 	var l2 hazardList
@@ -119,7 +119,7 @@ func TestKeptTileDependsOnItsTables(t *testing.T) {
 	ctx := context.Background()
 	tile := maptile.At(centre(f.c1, 0, 0), 14)
 	_, etag := f.tileOf(t, f.planner, "enterprises", tile)
-	if _, err := testdb.SQL(t, ts.st).Exec(ctx, `UPDATE hazards SET description = 'x' WHERE id = $1`, f.hazardID["H2"]); err != nil {
+	if _, err := testdb.DB(ts.st).Exec(ctx, `UPDATE hazards SET description = 'x' WHERE id = $1`, f.hazardID["H2"]); err != nil {
 		t.Fatal(err)
 	}
 	hits := ts.lookups("hit")
@@ -132,7 +132,7 @@ func TestKeptTileDependsOnItsTables(t *testing.T) {
 	if _, e := f.tileOf(t, f.admin, "enterprises", tile); e != etag || ts.lookups("miss") != misses+1 {
 		t.Errorf("admin: ETag %q, misses %d (were %d)", e, ts.lookups("miss"), misses)
 	}
-	if _, err := testdb.SQL(t, ts.st).Exec(ctx, `UPDATE enterprises SET name = '改名企业' WHERE uscc = $1`, f.uscc["E1"]); err != nil {
+	if _, err := testdb.DB(ts.st).Exec(ctx, `UPDATE enterprises SET name = '改名企业' WHERE uscc = $1`, f.uscc["E1"]); err != nil {
 		t.Fatal(err)
 	}
 	layers, e := f.tileOf(t, f.planner, "enterprises", tile)

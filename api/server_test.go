@@ -88,7 +88,7 @@ func TestDroppedConnectionIs503ThenRecovers(t *testing.T) {
 	ts.addUser(t, "ann", grid.RoleAdmin, "")
 	auth := ts.login(t, "ann")
 	ts.route("GET", "/api/v1/test/terminate", Operation{Summary: "test", Response: healthResponse{}}, func(c *fiber.Ctx) error {
-		_, err := testdb.SQL(t, ts.st).Exec(c.UserContext(), `SELECT pg_terminate_backend(pg_backend_pid())`)
+		_, err := testdb.DB(ts.st).Exec(c.UserContext(), `SELECT pg_terminate_backend(pg_backend_pid())`)
 		return err
 	})
 	resp, body := ts.do(t, "GET", "/api/v1/test/terminate", "", "Authorization", auth)
@@ -106,7 +106,7 @@ func TestRequestTimeoutIs503(t *testing.T) {
 	auth := ts.login(t, "ann")
 	ts.cfg.RequestTimeout = 200 * time.Millisecond // after the login: bcrypt is slow under -race
 	ts.route("GET", "/api/v1/test/slow", Operation{Summary: "test", Response: healthResponse{}}, func(c *fiber.Ctx) error {
-		_, err := testdb.SQL(t, ts.st).Exec(c.UserContext(), `SELECT pg_sleep(5)`)
+		_, err := testdb.DB(ts.st).Exec(c.UserContext(), `SELECT pg_sleep(5)`)
 		return err
 	})
 	start := time.Now()
@@ -128,7 +128,7 @@ func TestStatementTimeoutOption(t *testing.T) {
 	}
 	defer st2.Close()
 	var v, app string
-	if err := testdb.SQL(t, st2).QueryRow(context.Background(), `SELECT current_setting('statement_timeout'), current_setting('application_name')`).Scan(&v, &app); err != nil {
+	if err := testdb.DB(st2).QueryRow(context.Background(), `SELECT current_setting('statement_timeout'), current_setting('application_name')`).Scan(&v, &app); err != nil {
 		t.Fatal(err)
 	}
 	if v != "1500ms" || app != "safegrid" {
@@ -167,7 +167,7 @@ func TestClientDisconnectCancelsQuery(t *testing.T) {
 	auth := ts.login(t, "ann")
 	gotErr := make(chan error, 1)
 	ts.route("GET", "/api/v1/test/sleep", Operation{Summary: "test", Response: healthResponse{}}, func(c *fiber.Ctx) error {
-		_, err := testdb.SQL(t, ts.st).Exec(c.UserContext(), `SELECT pg_sleep(30) /* disconnect-test */`)
+		_, err := testdb.DB(ts.st).Exec(c.UserContext(), `SELECT pg_sleep(30) /* disconnect-test */`)
 		gotErr <- err
 		return err
 	})
@@ -179,7 +179,7 @@ func TestClientDisconnectCancelsQuery(t *testing.T) {
 	fmt.Fprintf(conn, "GET /api/v1/test/sleep HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\n\r\n", auth)
 	running := func() int {
 		var n int
-		_ = testdb.SQL(t, ts.st).QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30) /* disconnect-test%' AND pid <> pg_backend_pid()`).Scan(&n)
+		_ = testdb.DB(ts.st).QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30) /* disconnect-test%' AND pid <> pg_backend_pid()`).Scan(&n)
 		return n
 	}
 	waitFor(t, 5*time.Second, func() bool { return running() == 1 }, "the query to start")
@@ -202,7 +202,7 @@ func TestClientDisconnectCancelsQuery(t *testing.T) {
 func TestShutdownDrainsInFlightRequests(t *testing.T) {
 	ts := newTestServer(t, nil)
 	ts.route("GET", "/api/v1/test/slowok", Operation{Summary: "test", Auth: AuthPublic, Response: healthResponse{}}, func(c *fiber.Ctx) error {
-		if _, err := testdb.SQL(t, ts.st).Exec(c.UserContext(), `SELECT pg_sleep(0.7)`); err != nil {
+		if _, err := testdb.DB(ts.st).Exec(c.UserContext(), `SELECT pg_sleep(0.7)`); err != nil {
 			return err
 		}
 		return c.JSON(healthResponse{Status: "done"})

@@ -199,7 +199,7 @@ func TestTileETagAndFreshness(t *testing.T) {
 	if resp.Header.Get("Vary") == "" {
 		t.Error("no Vary header")
 	}
-	if _, err := testdb.SQL(t, f.ts.st).Exec(context.Background(), `UPDATE enterprises SET risk_level = '低', updated_at = now() WHERE uscc = $1`, f.uscc["E1"]); err != nil {
+	if _, err := testdb.DB(f.ts.st).Exec(context.Background(), `UPDATE enterprises SET risk_level = '低', updated_at = now() WHERE uscc = $1`, f.uscc["E1"]); err != nil {
 		t.Fatal(err)
 	}
 	resp, body = f.ts.do(t, "GET", path, "", "Authorization", f.admin, "If-None-Match", etag)

@@ -16,7 +16,7 @@ import (
 func gridFixture(t *testing.T, st *grid.Store) (officerID int64, street string) {
 	t.Helper()
 	ctx := context.Background()
-	if err := testdb.SQL(t, st).QueryRow(ctx, `SELECT code FROM areas WHERE level = 'street' ORDER BY code LIMIT 1`).Scan(&street); err != nil {
+	if err := testdb.DB(st).QueryRow(ctx, `SELECT code FROM areas WHERE level = 'street' ORDER BY code LIMIT 1`).Scan(&street); err != nil {
 		t.Fatal(err)
 	}
 	officerID, err := st.AddUser(ctx, "test", grid.User{Username: "wang", Role: grid.RoleOfficer}, "password-1")
@@ -26,11 +26,11 @@ func gridFixture(t *testing.T, st *grid.Store) (officerID int64, street string) 
 	if _, err := st.AddUser(ctx, "test", grid.User{Username: "li", Role: grid.RolePlanner}, "password-2"); err != nil {
 		t.Fatal(err)
 	}
-	if err := testdb.Exec(ctx, st, `INSERT INTO grid_units (code, name, street_code, officer_id)
+	if _, err := testdb.DB(st).Exec(ctx, `INSERT INTO grid_units (code, name, street_code, officer_id)
 VALUES ('U1', '一号网格', $1, $2), ('U2', '二号网格', $1, NULL)`, street, officerID); err != nil {
 		t.Fatal(err)
 	}
-	if err := testdb.Exec(ctx, st, `INSERT INTO grid_cells (district_code, h3, unit_code)
+	if _, err := testdb.DB(st).Exec(ctx, `INSERT INTO grid_cells (district_code, h3, unit_code)
 VALUES (left($1, 6), 1, 'U1'), (left($1, 6), 2, 'U1'), (left($1, 6), 3, 'U2')`, street); err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func TestLoginAuthenticateLogout(t *testing.T) {
 		t.Errorf("session %+v", sess)
 	}
 	var stored int
-	_ = testdb.SQL(t, st).QueryRow(ctx, `SELECT count(*) FROM sessions WHERE token_hash = sha256(convert_to($1, 'UTF8'))`, sess.Token).Scan(&stored)
+	_ = testdb.DB(st).QueryRow(ctx, `SELECT count(*) FROM sessions WHERE token_hash = sha256(convert_to($1, 'UTF8'))`, sess.Token).Scan(&stored)
 	if stored != 1 {
 		t.Errorf("the session is not stored under the token's SHA-256")
 	}
@@ -79,12 +79,12 @@ func TestLoginAuthenticateLogout(t *testing.T) {
 
 	// Expired tokens and disabled users are refused.
 	sess2, _ := st.Login(ctx, "wang", "password-1", time.Hour)
-	_, _ = testdb.SQL(t, st).Exec(ctx, `UPDATE sessions SET expires_at = now() - interval '1 second' WHERE revoked_at IS NULL`)
+	_, _ = testdb.DB(st).Exec(ctx, `UPDATE sessions SET expires_at = now() - interval '1 second' WHERE revoked_at IS NULL`)
 	if _, err := st.Authenticate(ctx, sess2.Token); !errors.Is(err, grid.ErrInvalidToken) {
 		t.Errorf("an expired token: %v", err)
 	}
 	sess3, _ := st.Login(ctx, "wang", "password-1", time.Hour)
-	_, _ = testdb.SQL(t, st).Exec(ctx, `UPDATE users SET disabled = true WHERE username = 'wang'`)
+	_, _ = testdb.DB(st).Exec(ctx, `UPDATE users SET disabled = true WHERE username = 'wang'`)
 	if _, err := st.Authenticate(ctx, sess3.Token); !errors.Is(err, grid.ErrInvalidToken) {
 		t.Errorf("a disabled user's token: %v", err)
 	}
@@ -165,7 +165,7 @@ func TestAssignUnit(t *testing.T) {
 func TestAuditStoresDetails(t *testing.T) {
 	st := testdb.New(t, nil)
 	ctx := context.Background()
-	tx, err := testdb.SQL(t, st).Begin(ctx)
+	tx, err := testdb.DB(st).Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

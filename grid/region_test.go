@@ -65,7 +65,7 @@ func TestRegionIsCachedUntilAreasChange(t *testing.T) {
 	}
 
 	// Another process (the CLI beside a running server) changes the districts: seen too.
-	if err := testdb.Exec(ctx, st, `UPDATE areas SET geom = ST_Multi(ST_MakeEnvelope(121.40, 31.10, 121.50, 31.20, 4326)), updated_at = now() WHERE code = '310104'`); err != nil {
+	if _, err := testdb.DB(st).Exec(ctx, `UPDATE areas SET geom = ST_Multi(ST_MakeEnvelope(121.40, 31.10, 121.50, 31.20, 4326)), updated_at = now() WHERE code = '310104'`); err != nil {
 		t.Fatal(err)
 	}
 	if r6 := region(500); r6 == r4 || !r6.Contains(west) || r6.Contains(east) {

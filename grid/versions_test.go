@@ -20,13 +20,13 @@ var unversioned = []string{"sessions", "audit_log", "data_versions", "goose_db_v
 func TestEveryTableBumpsItsVersion(t *testing.T) {
 	st := testdb.New(t, nil)
 	ctx := context.Background()
-	rows, _ := testdb.SQL(t, st).Query(ctx, `SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' AND NOT tablename = ANY($1) ORDER BY 1`, unversioned)
+	rows, _ := testdb.DB(st).Query(ctx, `SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' AND NOT tablename = ANY($1) ORDER BY 1`, unversioned)
 	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil || len(tables) < 14 {
 		t.Fatalf("tables %v: %v", tables, err)
 	}
 	var mayReplica bool
-	if err := testdb.SQL(t, st).QueryRow(ctx, `SELECT has_parameter_privilege('session_replication_role', 'SET')`).Scan(&mayReplica); err != nil {
+	if err := testdb.DB(st).QueryRow(ctx, `SELECT has_parameter_privilege('session_replication_role', 'SET')`).Scan(&mayReplica); err != nil {
 		t.Fatal(err)
 	}
 	counters := map[string]bool{}
@@ -52,7 +52,7 @@ func TestEveryTableBumpsItsVersion(t *testing.T) {
 			continue
 		}
 		// A statement that writes no row still runs the statement-level trigger.
-		if err := testdb.Exec(ctx, st, `DELETE FROM `+table+` WHERE false`); err != nil {
+		if _, err := testdb.DB(st).Exec(ctx, `DELETE FROM `+table+` WHERE false`); err != nil {
 			t.Fatal(err)
 		}
 		after, err := st.DataVersions(ctx)
@@ -70,7 +70,7 @@ func TestEveryTableBumpsItsVersion(t *testing.T) {
 			t.Errorf("%s: key %q did not change", table, k0)
 		}
 		errRollback := errors.New("roll back")
-		err = pgx.BeginFunc(ctx, testdb.SQL(t, st), func(tx pgx.Tx) error {
+		err = pgx.BeginFunc(ctx, testdb.DB(st), func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE false`); err != nil {
 				return err
 			}
@@ -87,7 +87,7 @@ func TestEveryTableBumpsItsVersion(t *testing.T) {
 		if !mayReplica {
 			continue
 		}
-		err = pgx.BeginFunc(ctx, testdb.SQL(t, st), func(tx pgx.Tx) error {
+		err = pgx.BeginFunc(ctx, testdb.DB(st), func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, `SET LOCAL session_replication_role = replica`); err != nil {
 				return err
 			}

@@ -20,12 +20,12 @@ func TestAnalyzeCommands(t *testing.T) {
 	url := testdb.URL(t, st)
 	ctx := context.Background()
 	// One station in 黄浦 and two enterprises: one beside it, one 0.1° east (about 9.5 km).
-	if err := testdb.Exec(ctx, st, `INSERT INTO fire_stations (code, name, type, status, district_code, h3, geom)
+	if _, err := testdb.DB(st).Exec(ctx, `INSERT INTO fire_stations (code, name, type, status, district_code, h3, geom)
 VALUES ('HP01', '黄浦站', '一级普通', 'existing', '310101', 0, ST_SetSRID(ST_MakePoint(121.48, 31.23), 4326))`); err != nil {
 		t.Fatal(err)
 	}
 	for i, p := range []orb.Point{{121.481, 31.231}, {121.58, 31.231}} {
-		if err := testdb.Exec(ctx, st, `INSERT INTO enterprises (district_code, uscc, name, industry, risk_level, h3, geom)
+		if _, err := testdb.DB(st).Exec(ctx, `INSERT INTO enterprises (district_code, uscc, name, industry, risk_level, h3, geom)
 VALUES ((area_tag(ST_SetSRID(ST_MakePoint($1::float8, $2::float8), 4326))).district_code, $3, 'x', '工贸', '重大', $4, ST_SetSRID(ST_MakePoint($1::float8, $2::float8), 4326))`,
 			p[0], p[1], "91310000000000000"+string(rune('1'+i)), int64(geo.PointCell(p, 9))); err != nil {
 			t.Fatal(err)

@@ -54,7 +54,7 @@ func TestDemoLoadsOnceAndReloadsInPlace(t *testing.T) {
 		{"roles", `SELECT count(DISTINCT role) FROM users`, func(n int) bool { return n == 4 }},
 	} {
 		var n int
-		if err := testdb.SQL(t, st).QueryRow(ctx, check.sql).Scan(&n); err != nil {
+		if err := testdb.DB(st).QueryRow(ctx, check.sql).Scan(&n); err != nil {
 			t.Fatalf("%s: %v", check.what, err)
 		}
 		if !check.want(n) {

@@ -13,10 +13,10 @@ func TestGridAssignAndUnassign(t *testing.T) {
 	url := testdb.URL(t, st)
 	ctx := context.Background()
 	var street string
-	if err := testdb.SQL(t, st).QueryRow(ctx, `SELECT code FROM areas WHERE level = 'street' ORDER BY code LIMIT 1`).Scan(&street); err != nil {
+	if err := testdb.DB(st).QueryRow(ctx, `SELECT code FROM areas WHERE level = 'street' ORDER BY code LIMIT 1`).Scan(&street); err != nil {
 		t.Fatal(err)
 	}
-	if err := testdb.Exec(ctx, st, `INSERT INTO grid_units (code, name, street_code) VALUES ('G-1', '一号网格', $1)`, street); err != nil {
+	if _, err := testdb.DB(st).Exec(ctx, `INSERT INTO grid_units (code, name, street_code) VALUES ('G-1', '一号网格', $1)`, street); err != nil {
 		t.Fatal(err)
 	}
 	for _, args := range [][]string{
@@ -45,7 +45,7 @@ func TestGridAssignAndUnassign(t *testing.T) {
 
 	officer := func() string {
 		var name *string
-		_ = testdb.SQL(t, st).QueryRow(ctx, `SELECT o.username FROM grid_units g LEFT JOIN users o ON o.id = g.officer_id WHERE g.code = 'G-1'`).Scan(&name)
+		_ = testdb.DB(st).QueryRow(ctx, `SELECT o.username FROM grid_units g LEFT JOIN users o ON o.id = g.officer_id WHERE g.code = 'G-1'`).Scan(&name)
 		if name == nil {
 			return ""
 		}
@@ -60,11 +60,11 @@ func TestGridAssignAndUnassign(t *testing.T) {
 		t.Fatalf("unassign: %q, %v, officer %q", out, err, officer())
 	}
 	var n int
-	_ = testdb.SQL(t, st).QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE actor LIKE 'cli:%' AND target = 'G-1' AND action IN ('assign', 'unassign')`).Scan(&n)
+	_ = testdb.DB(st).QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE actor LIKE 'cli:%' AND target = 'G-1' AND action IN ('assign', 'unassign')`).Scan(&n)
 	if n != 2 {
 		t.Errorf("%d audit records of the assignment, want 2", n)
 	}
-	_ = testdb.SQL(t, st).QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE action = 'user_add'`).Scan(&n)
+	_ = testdb.DB(st).QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE action = 'user_add'`).Scan(&n)
 	if n != 2 {
 		t.Errorf("%d audit records of users add, want 2", n)
 	}

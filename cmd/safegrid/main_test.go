@@ -103,7 +103,7 @@ func TestImportCommandRejectsUnknownKindAndCRS(t *testing.T) {
 func countRows(t *testing.T, st *grid.Store, table string) int {
 	t.Helper()
 	var n int
-	if err := testdb.SQL(t, st).QueryRow(context.Background(), "SELECT count(*) FROM "+table).Scan(&n); err != nil {
+	if err := testdb.DB(st).QueryRow(context.Background(), "SELECT count(*) FROM "+table).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n

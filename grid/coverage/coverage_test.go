@@ -66,7 +66,7 @@ ST_Multi(ST_Transform(ST_MakeEnvelope(%f, %f, %f, %f, 32651), 4326)))`, code, na
 		env("310101002", "南京东路街道", 0, 4000), env("310112001", "江川路街道", 4000, 7000),
 		`INSERT INTO area_parts (code, level, geom) SELECT code, level, (ST_Dump(ST_Subdivide(geom, 64))).geom FROM areas`,
 	} {
-		if err := testdb.Exec(ctx, st, q); err != nil {
+		if _, err := testdb.DB(st).Exec(ctx, q); err != nil {
 			return err
 		}
 	}
@@ -78,7 +78,7 @@ ST_Multi(ST_Transform(ST_MakeEnvelope(%f, %f, %f, %f, 32651), 4326)))`, code, na
 		{"S2", "小型", "existing", "310112", 6000, 2500},
 		{"S3", "二级普通", "planned", "310101", 3000, 2500},
 	} {
-		if err := testdb.Exec(ctx, st, `INSERT INTO fire_stations (code, name, type, status, district_code, h3, geom)
+		if _, err := testdb.DB(st).Exec(ctx, `INSERT INTO fire_stations (code, name, type, status, district_code, h3, geom)
 VALUES ($1, $1 || '站', $2, $3, $4, 0, ST_Transform(ST_SetSRID(ST_MakePoint($5::float8, $6::float8), 32651), 4326))`,
 			s.code, s.typ, s.status, s.district, fx0+s.x, fy0+s.y); err != nil {
 			return err
@@ -94,7 +94,7 @@ VALUES ($1, $1 || '站', $2, $3, $4, 0, ST_Transform(ST_SetSRID(ST_MakePoint($5:
 		fmt.Sprintf(`INSERT INTO gas_occupancy_sites (district_code, street_code, code, occupant, status, h3, h3_cells, geom) VALUES
 ('310112', '310112001', 'g1', '违章建筑', '待整治', 0, '{}', ST_Transform(ST_SetSRID(ST_MakePoint(%f + 6000, %f + 3500), 32651), 4326))`, fx0, fy0),
 	} {
-		if err := testdb.Exec(ctx, st, q); err != nil {
+		if _, err := testdb.DB(st).Exec(ctx, q); err != nil {
 			return err
 		}
 	}
@@ -116,7 +116,7 @@ func insertEnterprises(ctx context.Context, st *grid.Store, rows []utmRow) error
 			return err
 		}
 		cell := int64(geo.PointCell(orb.Point{lon, lat}, 9))
-		if err := testdb.Exec(ctx, st, `INSERT INTO enterprises (district_code, street_code, uscc, name, industry, risk_level, h3, geom)
+		if _, err := testdb.DB(st).Exec(ctx, `INSERT INTO enterprises (district_code, street_code, uscc, name, industry, risk_level, h3, geom)
 VALUES ($1, $2, $3, $3, '工贸', $4, $5, ST_Transform(ST_SetSRID(ST_MakePoint($6::float8, $7::float8), 32651), 4326))`,
 			d, s, fmt.Sprintf("91310000%010d", n+1), r.risk, cell, fx0+r.x, fy0+r.y); err != nil {
 			return err
@@ -238,7 +238,7 @@ func TestCoverageWhatIf(t *testing.T) {
 	}
 	// A 小型 station added at e5 covers it (4 more weight); S2 still covers e4.
 	var lon, lat float64
-	if err := testdb.SQL(t, st).QueryRow(ctx, `SELECT ST_X(geom), ST_Y(geom) FROM enterprises WHERE risk_level = '重大' AND district_code = '310112'`).Scan(&lon, &lat); err != nil {
+	if err := testdb.DB(st).QueryRow(ctx, `SELECT ST_X(geom), ST_Y(geom) FROM enterprises WHERE risk_level = '重大' AND district_code = '310112'`).Scan(&lon, &lat); err != nil {
 		t.Fatal(err)
 	}
 	add, err := an.Coverage(ctx, coverage.CoverageParams{Add: []coverage.StationAddition{{Lon: lon, Lat: lat, Type: "小型"}}})
@@ -329,7 +329,7 @@ func TestCoverageMatchesSQL(t *testing.T) {
 		rows = append(rows, utmRow{x, y, risks[rng.IntN(len(risks))]})
 	}
 	// insertEnterprises numbers USCCs from 1; shift past the fixture's six.
-	if err := testdb.Exec(ctx, st, `UPDATE enterprises SET uscc = '9131000099' || right(uscc, 8)`); err != nil {
+	if _, err := testdb.DB(st).Exec(ctx, `UPDATE enterprises SET uscc = '9131000099' || right(uscc, 8)`); err != nil {
 		t.Fatal(err)
 	}
 	if err := insertEnterprises(ctx, st, rows); err != nil {
@@ -348,7 +348,7 @@ WHERE EXISTS (SELECT 1 FROM fire_stations s
                 AND ST_DWithin(e.geom_m, s.geom_m, 5 / 60.0 * 30 * 1000 / 1.4))
 GROUP BY 1 ORDER BY 1`
 		got := map[string][2]float64{}
-		rs, err := testdb.SQL(t, st).Query(ctx, plain, planned)
+		rs, err := testdb.DB(st).Query(ctx, plain, planned)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -388,7 +388,7 @@ GROUP BY 1 ORDER BY 1`
 			}
 		}
 		var n int
-		if err := testdb.SQL(t, st).QueryRow(ctx, `
+		if err := testdb.DB(st).QueryRow(ctx, `
 SELECT count(*) FROM unnest($1::float8[], $2::float8[]) AS c(x, y)
 WHERE EXISTS (SELECT 1 FROM fire_stations s WHERE (s.status = 'existing' OR ($3 AND s.status = 'planned'))
               AND ST_DWithin(ST_Transform(ST_SetSRID(ST_MakePoint(c.x, c.y), 4326), 32651), s.geom_m, 5 / 60.0 * 30 * 1000 / 1.4))`,
@@ -438,7 +438,7 @@ func TestCoverageSeesNewEnterprises(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := testdb.Exec(ctx, st, `UPDATE enterprises SET uscc = '9131000099' || right(uscc, 8)`); err != nil {
+	if _, err := testdb.DB(st).Exec(ctx, `UPDATE enterprises SET uscc = '9131000099' || right(uscc, 8)`); err != nil {
 		t.Fatal(err)
 	}
 	// one next to S1 (covered), one far from both stations

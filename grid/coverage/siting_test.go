@@ -186,7 +186,7 @@ func TestSitingOnFixture(t *testing.T) {
 	an := coverage.NewAnalyst(st)
 	pt := func(q string) coverage.SitePoint {
 		var p coverage.SitePoint
-		if err := testdb.SQL(t, st).QueryRow(ctx, `SELECT ST_X(geom), ST_Y(geom) FROM enterprises WHERE `+q).Scan(&p.Lon, &p.Lat); err != nil {
+		if err := testdb.DB(st).QueryRow(ctx, `SELECT ST_X(geom), ST_Y(geom) FROM enterprises WHERE `+q).Scan(&p.Lon, &p.Lat); err != nil {
 			t.Fatal(err)
 		}
 		return p
@@ -218,7 +218,7 @@ func TestSitingOnFixture(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := h3.Cell(h3.IndexFromString(res2.Sites[0].Cell)).LatLng()
-	if err := testdb.Exec(ctx, st, `INSERT INTO enterprises (district_code, uscc, name, industry, risk_level, h3, geom)
+	if _, err := testdb.DB(st).Exec(ctx, `INSERT INTO enterprises (district_code, uscc, name, industry, risk_level, h3, geom)
 VALUES ('310112', '913100009999999999', '化工', '危化品储存', '低', $3, ST_SetSRID(ST_MakePoint($1::float8, $2::float8), 4326))`,
 		c.Lng, c.Lat, int64(geo.PointCell(orb.Point{c.Lng, c.Lat}, 9))); err != nil {
 		t.Fatal(err)

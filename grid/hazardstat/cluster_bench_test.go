@@ -44,7 +44,7 @@ func BenchmarkClusterCity(b *testing.B) {
 	}
 	defer st.Close()
 	var n int
-	if err := testdb.SQL(b, st).QueryRow(ctx, `SELECT count(*) FROM hazards`).Scan(&n); err != nil {
+	if err := testdb.DB(st).QueryRow(ctx, `SELECT count(*) FROM hazards`).Scan(&n); err != nil {
 		b.Fatal(err)
 	}
 	// The two run alternately, so that load from elsewhere falls on both alike.
@@ -114,7 +114,7 @@ func rounded(v []float64) []string {
 // the same clusters as sets of core hazards (core counted here in Go on a grid of eps
 // buckets); border hazards may sit in either neighbouring cluster.
 func sameClusters(ctx context.Context, b *testing.B, st *grid.Store, p hazardstat.ClusterParams, plain, part map[int64]int32) (bool, string) {
-	rows, err := testdb.SQL(b, st).Query(ctx, `SELECT id, ST_X(geom_m), ST_Y(geom_m) FROM hazards`)
+	rows, err := testdb.DB(st).Query(ctx, `SELECT id, ST_X(geom_m), ST_Y(geom_m) FROM hazards`)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -34,7 +34,7 @@ func seedClusterAreas(t *testing.T, st *grid.Store) {
 		`INSERT INTO areas (code, name, geom) VALUES ('310101002', '南京东路街道', ST_Multi(ST_MakeEnvelope(121.30, 31.10, 121.45, 31.35, 4326)))`,
 		`INSERT INTO areas (code, name, geom) VALUES ('310101013', '外滩街道', ST_Multi(ST_MakeEnvelope(121.45, 31.10, 121.60, 31.35, 4326)))`,
 	} {
-		if _, err := testdb.SQL(t, st).Exec(context.Background(), q); err != nil {
+		if _, err := testdb.DB(st).Exec(context.Background(), q); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -55,7 +55,7 @@ func insertUTMHazards(t *testing.T, st *grid.Store, hs []utmHazard) {
 		}
 		xs, ys, levels, cats, streets = append(xs, h.x), append(ys, h.y), append(levels, lv), append(cats, cat), append(streets, street)
 	}
-	_, err := testdb.SQL(t, st).Exec(context.Background(), `INSERT INTO hazards (district_code, level, category, description, street_code, h3, geom)
+	_, err := testdb.DB(st).Exec(context.Background(), `INSERT INTO hazards (district_code, level, category, description, street_code, h3, geom)
 SELECT '310101', l, c, 'synthetic', nullif(s, ''), 0, ST_Transform(ST_SetSRID(ST_MakePoint(x, y), 32651), 4326)
 FROM unnest($1::float8[], $2::float8[], $3::text[], $4::text[], $5::text[]) AS u(x, y, l, c, s)`, xs, ys, levels, cats, streets)
 	if err != nil {
@@ -116,7 +116,7 @@ func TestClusterPartitionedMatchesPlain(t *testing.T) {
 
 	// The hazards as stored (metres after the round trip through WGS84).
 	pos := map[int64]orb.Point{}
-	rows, err := testdb.SQL(t, st).Query(ctx, `SELECT id, ST_X(geom_m), ST_Y(geom_m), level FROM hazards`)
+	rows, err := testdb.DB(st).Query(ctx, `SELECT id, ST_X(geom_m), ST_Y(geom_m), level FROM hazards`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -348,7 +348,7 @@ func TestClusterSummariesMatchSQL(t *testing.T) {
 	ctx := context.Background()
 	seedClusterAreas(t, st)
 	insertUTMHazards(t, st, borderHazards(2000, 11))
-	if err := testdb.Exec(ctx, st, `UPDATE hazards SET category = (ARRAY['消防安全', '用电安全', '危化品管理'])[1 + id % 3],
+	if _, err := testdb.DB(st).Exec(ctx, `UPDATE hazards SET category = (ARRAY['消防安全', '用电安全', '危化品管理'])[1 + id % 3],
   street_code = CASE id % 4 WHEN 0 THEN NULL WHEN 1 THEN '310101002' ELSE '310101013' END`); err != nil {
 		t.Fatal(err)
 	}

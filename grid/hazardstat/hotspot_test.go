@@ -171,7 +171,7 @@ func insertCellHazards(t *testing.T, st *grid.Store, cells map[h3.Cell][2]int) {
 			cs, lons, lats, levels = append(cs, int64(c9)), append(lons, ll.Lng), append(lats, ll.Lat), append(levels, lv)
 		}
 	}
-	_, err := testdb.SQL(t, st).Exec(context.Background(), `INSERT INTO hazards (district_code, level, category, description, h3, geom)
+	_, err := testdb.DB(st).Exec(context.Background(), `INSERT INTO hazards (district_code, level, category, description, h3, geom)
 SELECT '310101', l, '消防安全', 'synthetic', c, ST_SetSRID(ST_MakePoint(x, y), 4326)
 FROM unnest($1::bigint[], $2::float8[], $3::float8[], $4::text[]) AS u(c, x, y, l)`, cs, lons, lats, levels)
 	if err != nil {

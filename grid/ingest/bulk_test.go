@@ -21,7 +21,7 @@ import (
 func indexDefs(t *testing.T, st *grid.Store, table string) string {
 	t.Helper()
 	var s string
-	err := testdb.SQL(t, st).QueryRow(context.Background(), `
+	err := testdb.DB(st).QueryRow(context.Background(), `
 SELECT string_agg(d, E'\n' ORDER BY d) FROM (
   SELECT indexdef AS d FROM pg_indexes WHERE tablename = $1
   UNION ALL
@@ -107,7 +107,7 @@ func TestBulkImportRefusedKeepsIndexes(t *testing.T) {
 func TestBulkForeignKeysCheckedOnce(t *testing.T) {
 	st := testdb.New(t, testdb.Areas)
 	ctx := context.Background()
-	tx, err := testdb.SQL(t, st).Begin(ctx)
+	tx, err := testdb.DB(st).Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +145,7 @@ VALUES ($1, '91310101MA1FL0XX1B', 'x', '其他', '低', 1, ST_SetSRID(ST_MakePoi
 	if err := tx.Rollback(ctx); err != nil {
 		t.Fatal(err)
 	}
-	tx2, err := testdb.SQL(t, st).Begin(ctx)
+	tx2, err := testdb.DB(st).Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +195,7 @@ func TestBulkWritesWhatSQLWrites(t *testing.T) {
 	}
 	dump := func(table string) []string {
 		t.Helper()
-		rows, err := testdb.SQL(t, st).Query(ctx, "SELECT (to_jsonb(t) - 'id' - 'updated_at')::text FROM "+
+		rows, err := testdb.DB(st).Query(ctx, "SELECT (to_jsonb(t) - 'id' - 'updated_at')::text FROM "+
 			pgx.Identifier{table}.Sanitize()+" t ORDER BY 1")
 		if err != nil {
 			t.Fatal(err)

@@ -68,7 +68,7 @@ func TestH3ParentInSQL(t *testing.T) {
 	cell := geo.PointCell(peoplesSquare, 9)
 	for r := 0; r <= 9; r++ {
 		var got int64
-		if err := testdb.SQL(t, st).QueryRow(context.Background(), `SELECT h3_parent($1, $2)`, int64(cell), r).Scan(&got); err != nil {
+		if err := testdb.DB(st).QueryRow(context.Background(), `SELECT h3_parent($1, $2)`, int64(cell), r).Scan(&got); err != nil {
 			t.Fatal(err)
 		}
 		if want := int64(cell.Parent(r)); got != want {
@@ -118,7 +118,7 @@ func TestImportEveryKind(t *testing.T) {
 	}{{uscc(t, "91310100000000001"), "310101"}, {uscc(t, "91310100000000002"), "310115"}, {uscc(t, "91310100000000003"), "310116"}} {
 		var d, s, c string
 		var cell int64
-		err := testdb.SQL(t, st).QueryRow(ctx, `SELECT district_code, street_code, community_code, h3 FROM enterprises WHERE uscc = $1`, tc.uscc).Scan(&d, &s, &c, &cell)
+		err := testdb.DB(st).QueryRow(ctx, `SELECT district_code, street_code, community_code, h3 FROM enterprises WHERE uscc = $1`, tc.uscc).Scan(&d, &s, &c, &cell)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -130,7 +130,7 @@ func TestImportEveryKind(t *testing.T) {
 		}
 	}
 	var cell int64
-	if err := testdb.SQL(t, st).QueryRow(ctx, `SELECT h3 FROM enterprises WHERE uscc = $1`, uscc(t, "91310100000000001")).Scan(&cell); err != nil {
+	if err := testdb.DB(st).QueryRow(ctx, `SELECT h3 FROM enterprises WHERE uscc = $1`, uscc(t, "91310100000000001")).Scan(&cell); err != nil {
 		t.Fatal(err)
 	}
 	if want := int64(geo.PointCell(peoplesSquare, 9)); cell != want {
@@ -259,7 +259,7 @@ func TestImportSkipInvalidAndReimport(t *testing.T) {
 		t.Fatalf("%d enterprises after re-import, want 1", n)
 	}
 	var name, risk, district string
-	if err := testdb.SQL(t, st).QueryRow(ctx, `SELECT name, risk_level, district_code FROM enterprises`).Scan(&name, &risk, &district); err != nil {
+	if err := testdb.DB(st).QueryRow(ctx, `SELECT name, risk_level, district_code FROM enterprises`).Scan(&name, &risk, &district); err != nil {
 		t.Fatal(err)
 	}
 	if name != "甲（新）" || risk != "较大" || district != "310115" {
@@ -298,7 +298,7 @@ func TestImportBaiduPetrolStations(t *testing.T) {
 	}
 	// 中国石化申联瑞南加油站 is mapped in OpenStreetMap at (121.464877, 31.1971627).
 	var metres float64
-	err = testdb.SQL(t, st).QueryRow(context.Background(), `SELECT ST_Distance(geom::geography, ST_Point(121.464877, 31.1971627, 4326)::geography)
+	err = testdb.DB(st).QueryRow(context.Background(), `SELECT ST_Distance(geom::geography, ST_Point(121.464877, 31.1971627, 4326)::geography)
 		FROM enterprises WHERE name = '中国石化(申联瑞南加油站)'`).Scan(&metres)
 	if err != nil {
 		t.Fatal(err)

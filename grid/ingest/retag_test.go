@@ -50,14 +50,14 @@ func TestAreaReimportRetagsFeatures(t *testing.T) {
 		map[string]any{"code": "UG1", "use": "地下车库"}))
 	load("fire_stations", testdb.Feat(orb.Point{121.49, 31.16}, map[string]any{"code": "FS1", "name": "测试站", "type": "小型", "status": "existing"}))
 	load("hazards", testdb.Feat(orb.Point{121.49, 31.14}, map[string]any{"code": "H2", "level": "一般", "category": "消防", "description": "通道堵塞"}))
-	if err := testdb.Exec(ctx, st, `INSERT INTO inspections (district_code, enterprise_id, result, h3, geom)
+	if _, err := testdb.DB(st).Exec(ctx, `INSERT INTO inspections (district_code, enterprise_id, result, h3, geom)
 SELECT district_code, id, 'passed', h3, geom FROM enterprises WHERE uscc = $1`, e2.Properties["uscc"]); err != nil {
 		t.Fatal(err)
 	}
 	tags := func(table, key, code string) string {
 		t.Helper()
 		var d, s, c string
-		if err := testdb.SQL(t, st).QueryRow(ctx, `SELECT district_code, coalesce(street_code, '-'), coalesce(community_code, '-') FROM `+table+` WHERE `+key+` = $1`, code).Scan(&d, &s, &c); err != nil {
+		if err := testdb.DB(st).QueryRow(ctx, `SELECT district_code, coalesce(street_code, '-'), coalesce(community_code, '-') FROM `+table+` WHERE `+key+` = $1`, code).Scan(&d, &s, &c); err != nil {
 			t.Fatalf("%s %s: %v", table, code, err)
 		}
 		return d + "/" + s + "/" + c

@@ -44,7 +44,7 @@ func TestAreaTaggingGapsAndOverlaps(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var d string
 			var s *string
-			err := testdb.SQL(t, st).QueryRow(ctx, `SELECT district_code, street_code FROM area_tag(ST_Point($1, $2, 4326))`, tc.p[0], tc.p[1]).Scan(&d, &s)
+			err := testdb.DB(st).QueryRow(ctx, `SELECT district_code, street_code FROM area_tag(ST_Point($1, $2, 4326))`, tc.p[0], tc.p[1]).Scan(&d, &s)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -72,7 +72,7 @@ func TestBulkTaggingAgreesWithAreaTag(t *testing.T) {
 	for i := 0; i < 3000; i++ {
 		add(orb.Point{121.1 + r.Float64()*0.8, 30.8 + r.Float64()*0.6})
 	}
-	rows, err := testdb.SQL(t, st).Query(ctx, `SELECT ST_X(p), ST_Y(p) FROM (
+	rows, err := testdb.DB(st).Query(ctx, `SELECT ST_X(p), ST_Y(p) FROM (
 		SELECT (ST_DumpPoints(geom)).geom AS p FROM areas WHERE level = 'community' AND code LIKE '3101%') v
 		ORDER BY 1, 2 LIMIT 2000`)
 	if err != nil {

@@ -25,7 +25,7 @@ func TestAggregatedTilesStaySmall(t *testing.T) {
 	}
 	st := testdb.New(t, nil)
 	ctx := context.Background()
-	if err := testdb.Exec(ctx, st, `INSERT INTO areas (code, name, geom) VALUES ('310101', '黄浦区', ST_Multi(ST_MakeEnvelope(121.40, 31.18, 121.55, 31.28, 4326)))`); err != nil {
+	if _, err := testdb.DB(st).Exec(ctx, `INSERT INTO areas (code, name, geom) VALUES ('310101', '黄浦区', ST_Multi(ST_MakeEnvelope(121.40, 31.18, 121.55, 31.28, 4326)))`); err != nil {
 		t.Fatal(err)
 	}
 	const n = 100_000
@@ -35,7 +35,7 @@ func TestAggregatedTilesStaySmall(t *testing.T) {
 		p := orb.Point{121.40 + 0.15*rng.Float64(), 31.18 + 0.10*rng.Float64()}
 		lons[i], lats[i], cells[i] = p[0], p[1], int64(geo.PointCell(p, geo.SupervisionRes))
 	}
-	if err := testdb.Exec(ctx, st, `INSERT INTO enterprises (district_code, uscc, name, industry, risk_level, street_code, h3, geom)
+	if _, err := testdb.DB(st).Exec(ctx, `INSERT INTO enterprises (district_code, uscc, name, industry, risk_level, street_code, h3, geom)
 SELECT '310101', lpad(i::text, 18, '0'), 'E' || i, '工贸', CASE WHEN i % 10 = 0 THEN '重大' ELSE '一般' END, '310101001', h3, ST_SetSRID(ST_MakePoint(lon, lat), 4326)
 FROM unnest($1::float8[], $2::float8[], $3::bigint[]) WITH ORDINALITY AS u(lon, lat, h3, i)`, lons, lats, cells); err != nil {
 		t.Fatal(err)

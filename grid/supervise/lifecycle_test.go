@@ -153,7 +153,7 @@ func TestWriteWaitsForImportThenIsBusy(t *testing.T) {
 	ctx := context.Background()
 	id := testdb.AddHazard(t, st, "一般", testdb.WestSouth)
 	street := &grid.Principal{UserID: 2, Username: "zhou", Role: grid.RoleStreet, StreetCode: "310104003"}
-	imp, err := testdb.SQL(t, st).Begin(ctx)
+	imp, err := testdb.DB(st).Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

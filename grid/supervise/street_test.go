@@ -21,7 +21,7 @@ func TestReportHazardWithoutAreaParts(t *testing.T) {
 	ctx := context.Background()
 	exec := func(sql string, args ...any) {
 		t.Helper()
-		if err := testdb.Exec(ctx, st, sql, args...); err != nil {
+		if _, err := testdb.DB(st).Exec(ctx, sql, args...); err != nil {
 			t.Fatalf("%s: %v", sql, err)
 		}
 	}
@@ -46,7 +46,7 @@ func TestReportHazardWithoutAreaParts(t *testing.T) {
 		t.Errorf("hazard %+v", h)
 	}
 	var district string
-	if err := testdb.SQL(t, st).QueryRow(ctx, `SELECT district_code FROM hazards WHERE id = $1`, h.ID).Scan(&district); err != nil || district != "310101" {
+	if err := testdb.DB(st).QueryRow(ctx, `SELECT district_code FROM hazards WHERE id = $1`, h.ID).Scan(&district); err != nil || district != "310101" {
 		t.Errorf("district %q, %v", district, err)
 	}
 

@@ -57,7 +57,7 @@ var (
 func AddHazard(t testing.TB, st *grid.Store, level string, p orb.Point) int64 {
 	t.Helper()
 	var id int64
-	err := SQL(t, st).QueryRow(context.Background(), `INSERT INTO hazards (district_code, level, category, description, street_code, community_code, h3, geom)
+	err := DB(st).QueryRow(context.Background(), `INSERT INTO hazards (district_code, level, category, description, street_code, community_code, h3, geom)
 SELECT a.district_code, $1, '消防', '疏散通道堵塞', a.street_code, a.community_code, $2, q.p
   FROM (SELECT ST_SetSRID(ST_MakePoint($3::float8, $4::float8), 4326) AS p) q, LATERAL area_tag(q.p) a
 RETURNING id`, level, int64(geo.PointCell(p, geo.SupervisionRes)), p[0], p[1]).Scan(&id)
@@ -79,17 +79,11 @@ var Areas = &Setup{Name: "areas", Load: func(ctx context.Context, st *grid.Store
 	return err
 }}
 
-// Exec runs one statement on st's database, for fixtures that set rows up in SQL.
-func Exec(ctx context.Context, st *grid.Store, sql string, args ...any) error {
-	_, err := DB(st).Exec(ctx, sql, args...)
-	return err
-}
-
 // Count runs a query that returns one number (a count) on st's database.
 func Count(t testing.TB, st *grid.Store, sql string, args ...any) int {
 	t.Helper()
 	var n int
-	if err := SQL(t, st).QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
+	if err := DB(st).QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
 		t.Fatalf("%s: %v", sql, err)
 	}
 	return n

@@ -210,12 +210,6 @@ func URL(t testing.TB, st *grid.Store) string {
 // check what the store's connections see.
 func DB(st *grid.Store) *pgxpool.Pool { return st.DB(pg.Key{}) }
 
-// SQL is DB for a test.
-func SQL(t testing.TB, st *grid.Store) *pgxpool.Pool {
-	t.Helper()
-	return st.DB(pg.Key{})
-}
-
 // templateMark starts the comment of a template, followed by its build time.
 const templateMark = "safegrid test template built "
 

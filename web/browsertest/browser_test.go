@@ -94,7 +94,7 @@ func TestBrowser(t *testing.T) {
 	// unit's street, and a cell of another unit (the officer must be refused it).
 	var in logins
 	var street string
-	err := testdb.SQL(t, st).QueryRow(ctx, `
+	err := testdb.DB(st).QueryRow(ctx, `
 		SELECT u.username, g.code, g.street_code
 		FROM grid_units g JOIN users u ON u.id = g.officer_id
 		WHERE EXISTS (SELECT 1 FROM grid_cells c WHERE c.unit_code = g.code)
@@ -103,16 +103,16 @@ func TestBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("picking an officer: %v", err)
 	}
-	if err := testdb.SQL(t, st).QueryRow(ctx, `SELECT username FROM users WHERE role = 'street' AND street_code = $1 ORDER BY username LIMIT 1`, street).Scan(&in.Street); err != nil {
+	if err := testdb.DB(st).QueryRow(ctx, `SELECT username FROM users WHERE role = 'street' AND street_code = $1 ORDER BY username LIMIT 1`, street).Scan(&in.Street); err != nil {
 		t.Fatalf("picking the street office of %s: %v", street, err)
 	}
 	var other int64
-	if err := testdb.SQL(t, st).QueryRow(ctx, `SELECT h3 FROM grid_cells WHERE unit_code <> $1 ORDER BY unit_code = $1, h3 LIMIT 1`, in.Unit).Scan(&other); err != nil {
+	if err := testdb.DB(st).QueryRow(ctx, `SELECT h3 FROM grid_cells WHERE unit_code <> $1 ORDER BY unit_code = $1, h3 LIMIT 1`, in.Unit).Scan(&other); err != nil {
 		t.Fatalf("picking another unit's cell: %v", err)
 	}
 	in.OtherCell = h3.Cell(other).String()
 	for role, dst := range map[string]*string{"admin": &in.Admin, "planner": &in.Planner} {
-		if err := testdb.SQL(t, st).QueryRow(ctx, `SELECT username FROM users WHERE role = $1 AND NOT disabled ORDER BY username = $1 DESC, username LIMIT 1`, role).Scan(dst); err != nil {
+		if err := testdb.DB(st).QueryRow(ctx, `SELECT username FROM users WHERE role = $1 AND NOT disabled ORDER BY username = $1 DESC, username LIMIT 1`, role).Scan(dst); err != nil {
 			t.Fatalf("picking a %s: %v", role, err)
 		}
 	}

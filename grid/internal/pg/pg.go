@@ -15,10 +15,9 @@ import (
 // only they can reach the database; everything else goes through their functions.
 type Key struct{ _ [0]func() }
 
-// Querier runs a statement: a *pgxpool.Pool, a pgx.Tx or a *pgx.Conn.
+// Querier runs a query: a *pgxpool.Pool, a pgx.Tx or a *pgx.Conn.
 type Querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
 // LockForWrite takes the tables a bulk writer (an import, a CSV loader, a re-tag) writes
