@@ -47,6 +47,8 @@ test: build
 fuzz:
 	$(GO) test ./grid/ingest -run '^$$' -fuzz FuzzReadGeoJSON -fuzztime 30s
 	$(GO) test ./grid/ingest -run '^$$' -fuzz FuzzReadCSV -fuzztime 30s
+	$(GO) test ./internal/cql2 -run '^$$' -fuzz FuzzParseText -fuzztime 30s
+	$(GO) test ./internal/cql2 -run '^$$' -fuzz FuzzParseJSON -fuzztime 30s
 
 # bench-import: 1,000,000 generated enterprises loaded three ways; see BENCHMARKS.md.
 bench-import: build

@@ -245,7 +245,7 @@ func TestOGCItems(t *testing.T) {
 	for _, bad := range []string{
 		"?colour=red", "?bbox=1,2,3", "?bbox=1,2,x,4", "?bbox=122,31,121,32", "?bbox=1,2,3,4,5,6",
 		"?limit=0", "?limit=x", "?offset=-1", "?risk_level=purple", "?employees=many", "?f=html",
-		"?bbox-crs=EPSG:4326", "?address=1&kind=x",
+		"?bbox-crs=EPSG:9999", "?address=1&kind=x", "?name=a%00b", "?name=%ff",
 	} {
 		resp, body := f.get(t, f.admin, "/ogc/collections/enterprises/items"+bad, nil)
 		problemOf(t, resp, body, 400)

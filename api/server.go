@@ -171,12 +171,16 @@ func New(store *grid.Store, cfg Config) *Server {
 		s.kept = newRespCache(int64(cfg.ResponseCacheMB) << 20)
 		s.metrics.reg.MustRegister(s.kept.collectors()...)
 	}
+	// readBufferSize bounds a request's line and headers (fasthttp's default is 4 KB): an
+	// OGC filter= with a district's boundary needs more. Longer is a 431.
+	const readBufferSize = 32 << 10
 	s.app = fiber.New(fiber.Config{
 		AppName:               "safegrid",
 		ReadTimeout:           cfg.ReadTimeout,
 		WriteTimeout:          cfg.WriteTimeout,
 		IdleTimeout:           cfg.IdleTimeout,
 		BodyLimit:             cfg.BodyLimit,
+		ReadBufferSize:        readBufferSize,
 		ProxyHeader:           cfg.ProxyHeader,
 		ErrorHandler:          s.handleError,
 		DisableStartupMessage: true,

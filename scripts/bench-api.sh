@@ -13,7 +13,7 @@
 # its audit_log records the scale); the server runs on a free loopback port for the run.
 # Usage: DATABASE_URL=... scripts/bench-api.sh   (make bench-api sets it)
 # Env: SCALE (50), WORKERS (64), DURATION (10s), WARMUP (2s), ROUNDS (3), MAX_CONNS (the
-#      server's and the floor's pool; empty: pgxpool's default), ONLY (street,cell,tile),
+#      server's and the floor's pool; empty: pgxpool's default), ONLY (street,cell,tile; the OGC reads items,filter,sorted run only when named),
 #      SETUP_ONLY=1 (load the data and stop), BENCH_DIR (/var/tmp/safegrid-bench),
 #      PPROF=127.0.0.1:6060 (serve the server's pprof profiles there during the run),
 #      RESPONSE_CACHE_MB (the server's kept answers, api/respcache.go; default 256, 0 turns

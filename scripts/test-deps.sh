@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # test-deps.sh installs the tools the tests drive as real clients; `make test` runs it.
-# - GDAL's ogrinfo (Debian gdal-bin) reads /ogc with the OAPIF driver (TestOGCWithOgrinfo).
+# - GDAL's ogrinfo and ogr2ogr (Debian gdal-bin) read /ogc with the OAPIF driver
+#   (TestOGCWithOgrinfo, TestOGCFilterWithGDAL).
+# - OWSLib (Debian python3-owslib, for Debian's /usr/bin/python3) reads queryables and
+#   filtered, sorted items (TestOGCWithOWSLib).
 # - CBC (Debian coinor-cbc) solves small siting instances exactly (TestMCLPAgainstCBC).
-# Both tests fail without their tool when CI=true, and skip otherwise.
+# These tests fail without their tool when CI=true, and skip otherwise.
 # - Debian's Chromium, a CJK font and playwright-core (npm ci in web/test) drive the map
 #   page (web/browsertest, TestBrowser; it fails without them under SAFEGRID_BROWSER=1,
 #   which `make test` sets, and skips otherwise).
@@ -33,6 +36,10 @@ need_font() {
 }
 
 need ogrinfo gdal-bin
+if ! /usr/bin/python3 -c "import owslib" 2>/dev/null; then
+	echo "test-deps: installing python3-owslib" >&2
+	apt_install python3-owslib
+fi
 need cbc coinor-cbc
 need chromium chromium
 need_font fonts-noto-cjk

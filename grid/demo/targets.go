@@ -91,3 +91,32 @@ FROM enterprises ORDER BY 1, 2`, z)
 		return t, err
 	})
 }
+
+// District is a district's code, its boundary simplified to about 100 m as WKT (5
+// decimals, a few KB: short enough for a filter= in a URL), and its bounding box.
+type District struct {
+	Code string
+	WKT  string
+	BBox [4]float64
+}
+
+// Districts are the districts that hold enterprises, by code: the OGC benchmark filters
+// by their boundaries.
+func Districts(ctx context.Context, st *grid.Store) ([]District, error) {
+	rows, err := st.DB(pg.Key{}).Query(ctx, `SELECT code, ST_AsText(g, 5), ARRAY[ST_XMin(g), ST_YMin(g), ST_XMax(g), ST_YMax(g)]
+FROM (SELECT a.code, ST_SimplifyPreserveTopology(a.geom, 0.001) AS g FROM areas a
+      WHERE length(a.code) = 6 AND EXISTS (SELECT 1 FROM enterprises e WHERE e.district_code = a.code)) d
+ORDER BY code`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (District, error) {
+		var d District
+		var b []float64
+		err := r.Scan(&d.Code, &d.WKT, &b)
+		if err == nil && len(b) == 4 {
+			copy(d.BBox[:], b)
+		}
+		return d, err
+	})
+}

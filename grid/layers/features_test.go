@@ -1,6 +1,7 @@
 package layers
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -81,7 +82,10 @@ func TestWhereBindsEverything(t *testing.T) {
 		if tc.c == ent {
 			q.Filters = []Filter{f}
 		}
-		where, args := tc.c.where(q)
+		where, args, err := (&Service{}).where(context.Background(), tc.c, q)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if tc.c != ent {
 			tc.args--
 		}
