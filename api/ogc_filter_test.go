@@ -294,7 +294,9 @@ func TestOGCCRS(t *testing.T) {
 			}
 			var ft struct {
 				Geometry struct{ Coordinates [2]float64 }
-				Features []struct{ Geometry struct{ Coordinates [2]float64 } }
+				Features []struct {
+					Geometry struct{ Coordinates [2]float64 }
+				}
 			}
 			if err := json.Unmarshal(body, &ft); err != nil {
 				t.Fatal(err)

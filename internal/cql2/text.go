@@ -149,7 +149,7 @@ type parser struct {
 }
 
 func (p *parser) peek() token { return p.toks[p.i] }
-func (p *parser) next() token  { t := p.toks[p.i]; p.i = min(p.i+1, len(p.toks)-1); return t }
+func (p *parser) next() token { t := p.toks[p.i]; p.i = min(p.i+1, len(p.toks)-1); return t }
 
 func (p *parser) fail(t token, format string, args ...any) error {
 	return &Error{Pos: t.pos, Msg: fmt.Sprintf(format, args...)}
