@@ -171,6 +171,9 @@ func (b *compiler) expr(e cql2.Expr) (string, error) {
 		if !ok {
 			return "", filterError(n.Pattern, "the pattern of LIKE must be a string")
 		}
+		if escapeAtEnd(pat.Value) {
+			return "", filterError(n.Pattern, `the pattern of LIKE ends with the escape character \; write \\ for a backslash`)
+		}
 		return q.column + not(n.Not) + " LIKE " + b.bind(pat.Value, "::text"), nil
 	case *cql2.Between:
 		q, err := b.property(n.Value, "BETWEEN")
@@ -217,6 +220,13 @@ func (b *compiler) expr(e cql2.Expr) (string, error) {
 		return b.spatial(n)
 	}
 	return "", filterError(e, "%s is not a condition", cql2.Format(e))
+}
+
+// escapeAtEnd reports whether a LIKE pattern ends with an unpaired escape character (\),
+// which PostgreSQL refuses only once a row's text reaches it.
+func escapeAtEnd(pat string) bool {
+	n := len(pat) - len(strings.TrimRight(pat, `\`))
+	return n%2 == 1
 }
 
 func not(n bool) string {
