@@ -70,8 +70,18 @@ async function readProblem(resp) {
 }
 
 // call is api() for callers that want the body: JSON (or the Response with raw), or an
-// ApiError shown in #toast (unless quiet).
+// ApiError shown in #toast (unless quiet). The page stays busy until the body is read, so
+// that whoever waits for it to settle (the browser tests) sees what the answer drew.
 export async function call(path, opts = {}) {
+  busy(1);
+  try {
+    return await callOnce(path, opts);
+  } finally {
+    busy(-1);
+  }
+}
+
+async function callOnce(path, opts) {
   let resp;
   try {
     resp = await api(path, opts);
