@@ -138,7 +138,8 @@ func auditMoment(c *fiber.Ctx, name string) (time.Time, error) {
 		}
 		return d, nil
 	}
-	t, err := time.Parse(time.RFC3339Nano, raw)
+	// An offset's + sent unencoded arrives as a space (form encoding); take it back.
+	t, err := time.Parse(time.RFC3339Nano, strings.Replace(raw, " ", "+", 1))
 	if err != nil || t.Year() < 1 {
 		return time.Time{}, bad
 	}
