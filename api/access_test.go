@@ -89,6 +89,13 @@ VALUES ('310101', 'P2', 'gas', 'distribution', '低压', $1, $2, ST_Multi(ST_Geo
 		{"grid units: assign (empty body)", "POST", "/api/v1/grid/units/U1/officer", "{}", "", with(admin, 422)},
 		{"grid units: unassign (no such unit)", "DELETE", "/api/v1/grid/units/U9/officer", "", "", with(admin, 404)},
 		{"grid audit", "GET", "/api/v1/grid/audit", "", "", with(admin, 200)},
+		{"audit log", "GET", "/api/v1/admin/audit", "", "", with(admin, 200)},
+		{"audit log export", "GET", "/api/v1/admin/audit?format=csv", "", "", with(admin, 200)},
+		// A hazard's history answers what is out of scope like what does not exist.
+		{"hazard history: own cell, street A", "GET", hz("H1", "/history"), "", "", cell{401, 200, 200, 404, 200, 200}},
+		{"hazard history: another unit, street A", "GET", hz("H5", "/history"), "", "", cell{401, 404, 200, 404, 200, 200}},
+		{"hazard history: street B", "GET", hz("H6", "/history"), "", "", cell{401, 404, 404, 200, 200, 200}},
+		{"hazard history: no such hazard", "GET", "/api/v1/hazards/999999/history", "", "", cell{401, 404, 404, 404, 404, 404}},
 		{"import (empty file)", "POST", "/api/v1/import/enterprises", "", geojsonCT, with(admin, 400)},
 
 		{"coverage", "POST", "/api/v1/analysis/coverage", "{}", "", cell{401, 403, 403, 403, 200, 200}},

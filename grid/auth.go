@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -50,25 +49,6 @@ type Session struct {
 // Querier runs a statement: a *pgxpool.Pool, a pgx.Tx or a *pgx.Conn.
 type Querier interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-}
-
-// Audit records a write in audit_log. Pass the transaction that makes the write as q, so
-// the record commits or rolls back with it; nil means the pool. details is stored as JSON
-// (nil for none).
-func (s *Store) Audit(ctx context.Context, q Querier, actor, action, target string, details any) error {
-	if q == nil {
-		q = s.pool
-	}
-	var js []byte
-	if details != nil {
-		var err error
-		if js, err = json.Marshal(details); err != nil {
-			return fmt.Errorf("audit details: %w", err)
-		}
-	}
-	_, err := q.Exec(ctx, `INSERT INTO audit_log (actor, action, target, details) VALUES ($1, $2, $3, $4)`,
-		actor, action, target, js)
-	return err
 }
 
 // dummyHash is compared against when the username is unknown, so that a miss takes as

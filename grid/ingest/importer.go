@@ -6,7 +6,6 @@ package ingest
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -254,9 +253,9 @@ func (s *Service) Import(ctx context.Context, r io.Reader, opts ImportOptions) (
 			return nil, err
 		}
 	}
-	details, _ := json.Marshal(map[string]any{"read": res.Read, "inserted": res.Inserted, "updated": res.Updated, "rejected": res.Rejected, "crs": opts.CRS,
-		"retagged": res.Retagged})
-	if _, err := tx.Exec(ctx, `INSERT INTO audit_log (actor, action, target, details) VALUES ($1, 'import', $2, $3)`, opts.Actor, k.Name, details); err != nil {
+	details := map[string]any{"read": res.Read, "inserted": res.Inserted, "updated": res.Updated, "rejected": res.Rejected, "crs": opts.CRS,
+		"retagged": res.Retagged}
+	if err := s.st.Record(ctx, tx, grid.AuditEntry{Actor: opts.Actor, Action: "import", Kind: grid.AuditDataset, Object: k.Name, Details: details}); err != nil {
 		return nil, err
 	}
 	trace.step("commit")

@@ -99,7 +99,7 @@ func (s *Service) saveUnit(ctx context.Context, actor string, u UnitSpec, create
 SELECT left($2, 6), c, $1 FROM unnest($3::bigint[]) AS c`, u.Code, u.StreetCode, cells); err != nil {
 			return err
 		}
-		return s.st.Audit(ctx, tx, actor, action, u.Code, map[string]any{"name": u.Name, "street_code": u.StreetCode, "cells": u.Cells})
+		return s.st.Record(ctx, tx, unitAudit(actor, action, u.Code, u.StreetCode, map[string]any{"name": u.Name, "street_code": u.StreetCode, "cells": u.Cells}))
 	})
 }
 
@@ -207,7 +207,7 @@ func cellHex(c int64) string { return h3.Cell(c).String() }
 // DeleteUnit removes a grid unit and its cells.
 func (s *Service) DeleteUnit(ctx context.Context, actor, code string) error {
 	return s.st.WriteTx(ctx, func(tx pgx.Tx) error {
-		prev, err := lockUnit(ctx, tx, code)
+		prev, street, err := lockUnit(ctx, tx, code)
 		if err != nil {
 			return err
 		}
@@ -218,7 +218,7 @@ func (s *Service) DeleteUnit(ctx context.Context, actor, code string) error {
 		if _, err := tx.Exec(ctx, `DELETE FROM grid_units WHERE code = $1`, code); err != nil {
 			return err
 		}
-		return s.st.Audit(ctx, tx, actor, "unit_delete", code, map[string]any{"officer": prev, "cells": n})
+		return s.st.Record(ctx, tx, unitAudit(actor, "unit_delete", code, street, map[string]any{"officer": prev, "cells": n}))
 	})
 }
 
@@ -289,39 +289,44 @@ func (s *Service) AssignUnit(ctx context.Context, actor, unit, officer string) e
 		if role != grid.RoleOfficer {
 			return &grid.InvalidError{Field: "officer", Reason: fmt.Sprintf("user %q has the role %s; only an officer can be assigned a grid unit", officer, role)}
 		}
-		prev, err := lockUnit(ctx, tx, unit)
+		prev, street, err := lockUnit(ctx, tx, unit)
 		if err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE grid_units SET officer_id = $1, updated_at = now() WHERE code = $2`, id, unit); err != nil {
 			return err
 		}
-		return s.st.Audit(ctx, tx, actor, "assign", unit, map[string]any{"officer": officer, "previous": prev})
+		return s.st.Record(ctx, tx, unitAudit(actor, "assign", unit, street, map[string]any{"officer": officer, "previous": prev}))
 	})
 }
 
 // UnassignUnit leaves a grid unit without an officer, and audits it.
 func (s *Service) UnassignUnit(ctx context.Context, actor, unit string) error {
 	return s.st.WriteTx(ctx, func(tx pgx.Tx) error {
-		prev, err := lockUnit(ctx, tx, unit)
+		prev, street, err := lockUnit(ctx, tx, unit)
 		if err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE grid_units SET officer_id = NULL, updated_at = now() WHERE code = $1`, unit); err != nil {
 			return err
 		}
-		return s.st.Audit(ctx, tx, actor, "unassign", unit, map[string]any{"previous": prev})
+		return s.st.Record(ctx, tx, unitAudit(actor, "unassign", unit, street, map[string]any{"previous": prev}))
 	})
 }
 
 // lockUnit locks a grid unit row for the rest of tx and returns its current officer's
-// username (nil when it has none), so the audit record says what was replaced.
-func lockUnit(ctx context.Context, tx pgx.Tx, unit string) (*string, error) {
-	var prev *string
-	err := tx.QueryRow(ctx, `SELECT o.username FROM grid_units g LEFT JOIN users o ON o.id = g.officer_id
-WHERE g.code = $1 FOR UPDATE OF g`, unit).Scan(&prev)
+// username (nil when it has none), so the audit record says what was replaced, and its
+// street, which the record is filed under.
+func lockUnit(ctx context.Context, tx pgx.Tx, unit string) (prev *string, street string, err error) {
+	err = tx.QueryRow(ctx, `SELECT o.username, g.street_code FROM grid_units g LEFT JOIN users o ON o.id = g.officer_id
+WHERE g.code = $1 FOR UPDATE OF g`, unit).Scan(&prev, &street)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, &grid.NotFoundError{What: "grid unit", Key: unit}
+		return nil, "", &grid.NotFoundError{What: "grid unit", Key: unit}
 	}
-	return prev, err
+	return prev, street, err
+}
+
+// unitAudit is the audit record of a write to a grid unit.
+func unitAudit(actor, action, unit, street string, details map[string]any) grid.AuditEntry {
+	return grid.AuditEntry{Actor: actor, Action: action, Kind: grid.AuditUnit, Object: unit, Street: street, Details: details}
 }

@@ -308,7 +308,11 @@ VALUES ($1, $2, $3, $4, $5, $6, $7)`, h.DistrictCode, h.ID, h.Status, req.To, p.
 			return err
 		}
 		audit := map[string]any{"from": h.Status, "to": req.To, "note": note, "details": details}
-		if err := s.st.Audit(ctx, tx, p.Actor(), "hazard_"+req.To, h.Code, audit); err != nil {
+		entry := grid.AuditEntry{Actor: p.Actor(), Action: "hazard_" + req.To, Kind: grid.AuditHazard, Object: h.Code, Details: audit}
+		if h.StreetCode != nil {
+			entry.Street = *h.StreetCode
+		}
+		if err := s.st.Record(ctx, tx, entry); err != nil {
 			return err
 		}
 		nh, err := scanLifecycle(tx.QueryRow(ctx, lifecycleSelect, h.ID))

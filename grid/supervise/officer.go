@@ -318,12 +318,13 @@ func (s *Service) RecordInspection(ctx context.Context, p *grid.Principal, in In
 	var district string
 	var eid, eh3 int64
 	var uscc string
-	q := `SELECT district_code, id, uscc, h3 FROM enterprises WHERE uscc = $1`
+	var street *string
+	q := `SELECT district_code, id, uscc, h3, street_code FROM enterprises WHERE uscc = $1`
 	var key any = in.Enterprise
 	if id, err := strconv.ParseInt(in.Enterprise, 10, 64); err == nil && len(in.Enterprise) != 18 {
-		q, key = `SELECT district_code, id, uscc, h3 FROM enterprises WHERE id = $1`, id
+		q, key = `SELECT district_code, id, uscc, h3, street_code FROM enterprises WHERE id = $1`, id
 	}
-	err = s.db.QueryRow(ctx, q, key).Scan(&district, &eid, &uscc, &eh3)
+	err = s.db.QueryRow(ctx, q, key).Scan(&district, &eid, &uscc, &eh3, &street)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, &grid.InvalidError{Field: "enterprise", Reason: fmt.Sprintf("no enterprise %q", in.Enterprise)}
 	}
@@ -352,8 +353,9 @@ RETURNING id, inspected_at, result, hazards_found, notes, ST_X(geom), ST_Y(geom)
 			Scan(&out.ID, &out.InspectedAt, &out.Result, &out.HazardsFound, &out.Notes, &out.Location.Lon, &out.Location.Lat); err != nil {
 			return err
 		}
-		return s.st.Audit(ctx, tx, p.Actor(), "inspection", uscc, map[string]any{
-			"inspection": out.ID, "result": out.Result, "hazards_found": out.HazardsFound, "cell": out.Cell})
+		return s.st.Record(ctx, tx, grid.AuditEntry{Actor: p.Actor(), Action: "inspection", Kind: grid.AuditEnterprise,
+			Object: uscc, Street: exportText(street), Details: map[string]any{
+				"inspection": out.ID, "result": out.Result, "hazards_found": out.HazardsFound, "cell": out.Cell}})
 	})
 	if err != nil {
 		return nil, err
@@ -456,6 +458,7 @@ func (s *Service) ReportHazard(ctx context.Context, p *grid.Principal, r HazardR
 	var out []HazardItem
 	err = s.st.WriteTx(ctx, func(tx pgx.Tx) error {
 		var district, code string
+		var street *string
 		var id int64
 		// A point in no district (areas not loaded) takes its grid cell's district.
 		err := tx.QueryRow(ctx, `INSERT INTO hazards (district_code, level, category, description, feature_kind, feature_code,
@@ -463,9 +466,9 @@ func (s *Service) ReportHazard(ctx context.Context, p *grid.Principal, r HazardR
 SELECT coalesce(t.district_code, (SELECT gc.district_code FROM grid_cells gc WHERE gc.h3 = $8)),
 	$1, $2, $3, $4, $5, $6, $7, t.street_code, t.community_code, $8, g.p
 FROM (SELECT ST_SetSRID(ST_MakePoint($9, $10), 4326) AS p) g, LATERAL area_tag(g.p) t
-RETURNING district_code, id, code`,
+RETURNING district_code, id, code, street_code`,
 			vals["level"], vals["category"], vals["description"], vals["feature_kind"], vals["feature_code"],
-			p.Actor(), vals["deadline"], cell, pt[0], pt[1]).Scan(&district, &id, &code)
+			p.Actor(), vals["deadline"], cell, pt[0], pt[1]).Scan(&district, &id, &code, &street)
 		if err != nil {
 			return err
 		}
@@ -473,8 +476,9 @@ RETURNING district_code, id, code`,
 VALUES ($1, $2, NULL, 'reported', $3, 'reported in the field')`, district, id, p.Actor()); err != nil {
 			return err
 		}
-		if err := s.st.Audit(ctx, tx, p.Actor(), "hazard_report", code, map[string]any{
-			"id": id, "level": vals["level"], "category": vals["category"], "cell": h3.Cell(cell).String()}); err != nil {
+		if err := s.st.Record(ctx, tx, grid.AuditEntry{Actor: p.Actor(), Action: "hazard_report", Kind: grid.AuditHazard,
+			Object: code, Street: exportText(street), Details: map[string]any{
+				"id": id, "level": vals["level"], "category": vals["category"], "cell": h3.Cell(cell).String()}}); err != nil {
 			return err
 		}
 		rows, err := tx.Query(ctx, hazardItemSQL+` WHERE h.district_code = $1 AND h.id = $2`, district, id)
