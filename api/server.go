@@ -194,6 +194,7 @@ func New(store *grid.Store, cfg Config) *Server {
 		s.streetRoutes,
 		s.hazardRoutes,
 		s.adminRoutes,
+		s.userRoutes,
 		s.importRoutes,
 		s.hazardAnalysisRoutes,
 		s.analysisRoutes,
