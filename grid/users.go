@@ -349,22 +349,27 @@ WHERE username = $1 AND removed_at IS NULL FOR UPDATE`, username).Scan(&u.id, &u
 	})
 }
 
+// adminsLock is the transaction-level advisory lock that changes taking an admin away
+// hold while they count the others.
+const adminsLock = 0x5afe_0ad1
+
 // keepAnAdmin refuses a change that would leave no enabled admin: u, an enabled admin,
-// is about to be disabled, removed or given another role. The admins' rows are locked,
-// so two such changes at once cannot both pass.
+// is about to be disabled, removed or given another role. Such changes take turns (an
+// advisory lock, taken after u's row lock, so two admins changing each other cannot
+// deadlock), and each counts the others after the one before it committed: two at once
+// cannot both pass.
 func keepAnAdmin(ctx context.Context, tx pgx.Tx, u *userRow, what string) error {
 	if u.role != RoleAdmin || u.disabled {
 		return nil
 	}
-	rows, err := tx.Query(ctx, `SELECT id FROM users WHERE role = 'admin' AND NOT disabled AND id <> $1 FOR UPDATE`, u.id)
-	if err != nil {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(adminsLock)); err != nil {
 		return err
 	}
-	others, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
+	var others int
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM users WHERE role = 'admin' AND NOT disabled AND id <> $1`, u.id).Scan(&others); err != nil {
 		return err
 	}
-	if len(others) == 0 {
+	if others == 0 {
 		return &InvalidError{Field: "username", Reason: fmt.Sprintf("this is the last enabled admin, who cannot be %s: make another admin first", what)}
 	}
 	return nil
