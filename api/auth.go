@@ -97,7 +97,10 @@ func challenge(c *fiber.Ctx, basic bool) string {
 
 // basicAuth checks HTTP Basic credentials. bcrypt takes tens of milliseconds and QGIS
 // sends a burst of tile requests with the same credentials, so good credentials are
-// remembered for a minute; failures count towards the login rate limit.
+// remembered for a minute; failures count towards the login rate limit. Remembered
+// credentials are still checked against the user's row on every request
+// (grid.Store.Recheck, one indexed read): a user disabled or removed, or whose password
+// changed, is refused on the very next request, and a new role or street applies at once.
 func (s *Server) basicAuth(c *fiber.Ctx, cred string) (*grid.Principal, error) {
 	raw, err := base64.StdEncoding.DecodeString(cred)
 	if err != nil {
@@ -108,7 +111,14 @@ func (s *Server) basicAuth(c *fiber.Ctx, cred string) (*grid.Principal, error) {
 		return nil, Problem(fiber.StatusUnauthorized, "", "malformed Basic credentials")
 	}
 	if p := s.basic.get(user, pass); p != nil {
-		return p, nil
+		now, err := s.store.Recheck(c.UserContext(), p)
+		if err == nil {
+			return now, nil
+		}
+		if !errors.Is(err, grid.ErrBadCredentials) {
+			return nil, err
+		}
+		s.basic.drop(user, pass) // and check the password afresh: it may be the new one
 	}
 	key := user + "\x00" + c.IP()
 	if wait := s.logins.retryAfter(key); wait > 0 {
@@ -232,6 +242,13 @@ func (b *basicCache) get(user, pass string) *grid.Principal {
 	}
 	p := e.p
 	return &p
+}
+
+func (b *basicCache) drop(user, pass string) {
+	k := b.key(user, pass)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.m, k)
 }
 
 func (b *basicCache) put(user, pass string, p *grid.Principal) {

@@ -195,6 +195,7 @@ func New(store *grid.Store, cfg Config) *Server {
 		s.hazardRoutes,
 		s.adminRoutes,
 		s.auditRoutes,
+		s.userRoutes,
 		s.importRoutes,
 		s.hazardAnalysisRoutes,
 		s.analysisRoutes,

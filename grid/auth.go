@@ -6,8 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -30,6 +30,9 @@ type Principal struct {
 	Username   string
 	Role       string
 	StreetCode string // the street a street office sees; empty for other roles
+	// CredentialsVersion is the user's credentials version when CheckPassword checked
+	// their password; Recheck compares it. Zero for a bearer token's caller.
+	CredentialsVersion int
 }
 
 // HasRole reports whether the caller has one of roles.
@@ -60,14 +63,17 @@ var dummyHash = sync.OnceValue(func() []byte {
 })
 
 // CheckPassword returns the user whose username and password these are. An unknown user,
-// a wrong password and a disabled account all give ErrBadCredentials.
+// a wrong password and a disabled or removed account all give ErrBadCredentials.
 func (s *Store) CheckPassword(ctx context.Context, username, password string) (*Principal, error) {
 	var p Principal
 	var street *string
 	var hash string
 	var disabled bool
-	err := s.pool.QueryRow(ctx, `SELECT id, username, role, street_code, password_hash, disabled
-FROM users WHERE username = $1`, username).Scan(&p.UserID, &p.Username, &p.Role, &street, &hash, &disabled)
+	if !usernameRE.MatchString(username) {
+		username = "" // no such user; and PostgreSQL never sees a NUL or invalid UTF-8
+	}
+	err := s.pool.QueryRow(ctx, `SELECT id, username, role, street_code, password_hash, disabled, credentials_version
+FROM users WHERE username = $1`, username).Scan(&p.UserID, &p.Username, &p.Role, &street, &hash, &disabled, &p.CredentialsVersion)
 	if errors.Is(err, pgx.ErrNoRows) {
 		_ = bcrypt.CompareHashAndPassword(dummyHash(), []byte(password))
 		return nil, ErrBadCredentials
@@ -111,6 +117,9 @@ func (s *Store) Login(ctx context.Context, username, password string, ttl time.D
 VALUES ($1, $2, now() + make_interval(secs => $3)) RETURNING expires_at`, hash, p.UserID, ttl.Seconds()).Scan(&sess.ExpiresAt); err != nil {
 			return err
 		}
+		if _, err := tx.Exec(ctx, `UPDATE users SET last_login_at = now() WHERE id = $1`, p.UserID); err != nil {
+			return err
+		}
 		return s.Audit(ctx, tx, p.Actor(), "login", p.Username, map[string]any{"expires_at": sess.ExpiresAt})
 	})
 	if err != nil {
@@ -119,14 +128,24 @@ VALUES ($1, $2, now() + make_interval(secs => $3)) RETURNING expires_at`, hash, 
 	return sess, nil
 }
 
+// liveSessionSQL is the live session of token $1 and its user, as a CTE (live), with
+// the session's last_seen_at brought up to date when it is a minute old or more (seen):
+// one statement, and at most one write a minute per token.
+const liveSessionSQL = `WITH live AS (
+    SELECT s.token_hash, s.last_seen_at, u.id, u.username, u.role, u.street_code
+      FROM sessions s JOIN users u ON u.id = s.user_id
+     WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now() AND NOT u.disabled),
+seen AS (
+    UPDATE sessions SET last_seen_at = now()
+     WHERE token_hash = (SELECT token_hash FROM live WHERE last_seen_at IS NULL OR last_seen_at < now() - interval '1 minute'))
+`
+
 // Authenticate returns the caller a bearer token belongs to, or ErrInvalidToken when the
-// token is unknown, expired or revoked, or its user is disabled.
+// token is unknown, expired or revoked, or its user is disabled or removed.
 func (s *Store) Authenticate(ctx context.Context, token string) (*Principal, error) {
 	var p Principal
 	var street *string
-	err := s.pool.QueryRow(ctx, `SELECT u.id, u.username, u.role, u.street_code
-FROM sessions s JOIN users u ON u.id = s.user_id
-WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now() AND NOT u.disabled`,
+	err := s.pool.QueryRow(ctx, liveSessionSQL+`SELECT id, username, role, street_code FROM live`,
 		hashToken(token)).Scan(&p.UserID, &p.Username, &p.Role, &street)
 	return principalOf(&p, street, err)
 }
@@ -139,15 +158,36 @@ func (s *Store) AuthenticateVersions(ctx context.Context, token string) (*Princi
 	var today string
 	var names []string
 	var counts []int64
-	err := s.pool.QueryRow(ctx, `SELECT u.id, u.username, u.role, u.street_code, v.*
-FROM sessions s JOIN users u ON u.id = s.user_id CROSS JOIN (`+versionsSQL+`) v
-WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now() AND NOT u.disabled`,
+	err := s.pool.QueryRow(ctx, liveSessionSQL+`SELECT l.id, l.username, l.role, l.street_code, v.*
+FROM live l CROSS JOIN (`+versionsSQL+`) v`,
 		hashToken(token)).Scan(&p.UserID, &p.Username, &p.Role, &street, &today, &names, &counts)
 	pp, err := principalOf(&p, street, err)
 	if err != nil {
 		return nil, Versions{}, err
 	}
 	return pp, versionsOf(today, names, counts), nil
+}
+
+// Recheck returns the user whose password CheckPassword checked as p, as they are now
+// (their role and street may have changed), or ErrBadCredentials when the user has since
+// been disabled or removed or their password changed (their credentials version moved).
+// It is how remembered Basic credentials are checked on every request without bcrypt.
+func (s *Store) Recheck(ctx context.Context, p *Principal) (*Principal, error) {
+	var q Principal
+	var street *string
+	err := s.pool.QueryRow(ctx, `SELECT id, username, role, street_code, credentials_version FROM users
+WHERE id = $1 AND credentials_version = $2 AND NOT disabled`, p.UserID, p.CredentialsVersion).
+		Scan(&q.UserID, &q.Username, &q.Role, &street, &q.CredentialsVersion)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrBadCredentials
+	}
+	if err != nil {
+		return nil, err
+	}
+	if street != nil {
+		q.StreetCode = *street
+	}
+	return &q, nil
 }
 
 func principalOf(p *Principal, street *string, err error) (*Principal, error) {
@@ -194,24 +234,6 @@ func hashToken(token string) []byte {
 	return h[:]
 }
 
-// User returns one user (without the password hash).
-func (s *Store) User(ctx context.Context, id int64) (*User, error) {
-	var u User
-	var street *string
-	err := s.pool.QueryRow(ctx, `SELECT id, username, display_name, role, street_code FROM users WHERE id = $1`, id).
-		Scan(&u.ID, &u.Username, &u.DisplayName, &u.Role, &street)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, &NotFoundError{What: "user", Key: fmt.Sprint(id)}
-	}
-	if err != nil {
-		return nil, err
-	}
-	if street != nil {
-		u.StreetCode = *street
-	}
-	return &u, nil
-}
-
 // AssignedUnit is a grid unit as its officer sees it.
 type AssignedUnit struct {
 	Code       string
@@ -229,4 +251,70 @@ WHERE u.officer_id = $1 GROUP BY u.code ORDER BY u.code`, userID)
 		return nil, err
 	}
 	return pgx.CollectRows(rows, pgx.RowToStructByPos[AssignedUnit])
+}
+
+// UserSession is a session as an admin sees it: its id, never its token.
+type UserSession struct {
+	ID         int64
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+	LastSeenAt *time.Time // to the minute; nil: not used since login
+	Revoked    bool
+}
+
+// UserSessions lists a user's sessions that have not expired, live and revoked, newest
+// first: a page of them and how many there are (limit 0: 100). Expired sessions are
+// not listed (logins delete them a day after they expire).
+func (s *Store) UserSessions(ctx context.Context, username string, limit, offset int) ([]UserSession, int, error) {
+	u, err := s.UserByName(ctx, username)
+	if err != nil {
+		return nil, 0, err
+	}
+	if limit <= 0 {
+		limit = 100
+	}
+	var total int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM sessions WHERE user_id = $1 AND expires_at > now()`, u.ID).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	rows, err := s.pool.Query(ctx, `SELECT id, created_at, expires_at, last_seen_at, revoked_at IS NOT NULL FROM sessions
+WHERE user_id = $1 AND expires_at > now() ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3`, u.ID, limit, offset)
+	if err != nil {
+		return nil, 0, err
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[UserSession])
+	return out, total, err
+}
+
+// RevokeSession revokes one session of a user (by its id, UserSession.ID); its token is
+// refused from the next request on. A session that is not the user's is a NotFoundError;
+// revoking a revoked session again changes nothing.
+func (s *Store) RevokeSession(ctx context.Context, actor, username string, id int64) error {
+	return s.changeUser(ctx, username, func(tx pgx.Tx, u *userRow) error {
+		var revoked bool
+		err := tx.QueryRow(ctx, `SELECT revoked_at IS NOT NULL FROM sessions WHERE id = $1 AND user_id = $2 FOR UPDATE`, id, u.id).Scan(&revoked)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return &NotFoundError{What: "session", Key: strconv.FormatInt(id, 10)}
+		}
+		if err != nil || revoked {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE sessions SET revoked_at = now() WHERE id = $1`, id); err != nil {
+			return err
+		}
+		return s.Audit(ctx, tx, actor, "session_revoke", username, map[string]any{"session": id})
+	})
+}
+
+// RevokeSessions revokes every live session of a user and returns how many it revoked.
+func (s *Store) RevokeSessions(ctx context.Context, actor, username string) (int, error) {
+	var n int64
+	err := s.changeUser(ctx, username, func(tx pgx.Tx, u *userRow) error {
+		var err error
+		if n, err = revokeSessions(ctx, tx, u.id, nil); err != nil {
+			return err
+		}
+		return s.Audit(ctx, tx, actor, "sessions_revoke", username, map[string]any{"sessions_revoked": n})
+	})
+	return int(n), err
 }

@@ -2,12 +2,18 @@ package grid
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/crypto/bcrypt"
@@ -28,26 +34,152 @@ type User struct {
 	Username    string
 	DisplayName string
 	Role        string
-	StreetCode  string // for the street role only
+	StreetCode  string     // for the street role only
+	Units       []string   // the codes of the grid units assigned to an officer (grid/supervise manages them)
+	Disabled    bool       // a disabled user cannot sign in; a removed user is disabled too
+	CreatedAt   time.Time  //
+	LastLoginAt *time.Time // the last login that gave a bearer token; nil: never (Basic requests do not count)
+	Sessions    int        // live sessions: neither expired nor revoked
 }
 
-// HashPassword hashes a password for storage.
+// The password rules, checked wherever a password is set (AddUser, SetPassword,
+// ChangePassword): at least MinPasswordLength characters, at most 72 bytes (bcrypt reads
+// no more), and not made of the user name: with every occurrence of the name taken out
+// (ignoring case), MinPasswordLength characters must remain. So "wang" and
+// "Wang2024wang" are refused for wang, "wang-reads-maps" is not.
+const MinPasswordLength = 8
+
+const maxPasswordBytes = 72
+
+// GeneratePassword returns a strong random password: 26 characters of base32 (A-Z, 2-7)
+// from crypto/rand, 130 bits. It is shown once to whoever asked for it and never stored.
+func GeneratePassword() string { return rand.Text() }
+
+// passwordProblem is why password cannot be username's password, or nil.
+func passwordProblem(field, username, password string) *InvalidError {
+	switch {
+	case utf8.RuneCountInString(password) < MinPasswordLength:
+		return &InvalidError{Field: field, Reason: fmt.Sprintf("must have at least %d characters", MinPasswordLength)}
+	case len(password) > maxPasswordBytes:
+		return &InvalidError{Field: field, Reason: fmt.Sprintf("must have at most %d bytes", maxPasswordBytes)}
+	case username != "" && utf8.RuneCountInString(strings.ReplaceAll(strings.ToLower(password), strings.ToLower(username), "")) < MinPasswordLength:
+		return &InvalidError{Field: field, Reason: fmt.Sprintf("must not be the user name or little more: without the name, %d characters must remain", MinPasswordLength)}
+	}
+	return nil
+}
+
+// HashPassword hashes a password for storage. It checks only the length; the rules that
+// need the user name are checked where a user's password is set.
 func HashPassword(password string) (string, error) {
-	if len(password) < 8 {
-		return "", errors.New("password: at least 8 characters")
+	if p := passwordProblem("password", "", password); p != nil {
+		return "", p
 	}
 	h, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
 	return string(h), err
 }
 
-// AddUser creates a user and records it in the audit log, both or neither; an existing
-// username is an error.
-func (s *Store) AddUser(ctx context.Context, actor string, u User, password string) (int64, error) {
-	if !slices.Contains(roles, u.Role) {
-		return 0, fmt.Errorf("role %q: want one of %s", u.Role, strings.Join(roles, ", "))
+var (
+	usernameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{2,64}$`) // users.username's CHECK
+	streetRE   = regexp.MustCompile(`^[0-9]{9}$`)
+)
+
+const maxDisplayName = 100
+
+// text checks free text from a client: valid UTF-8, no control characters (PostgreSQL
+// refuses NUL), at most most characters.
+func text(field, v string, most int) *InvalidError {
+	if !utf8.ValidString(v) || strings.IndexFunc(v, unicode.IsControl) >= 0 {
+		return &InvalidError{Field: field, Reason: "must be text without control characters"}
 	}
-	if (u.Role == "street") != (u.StreetCode != "") {
-		return 0, errors.New("a street office user needs --street CODE, and only it")
+	if utf8.RuneCountInString(v) > most {
+		return &InvalidError{Field: field, Reason: fmt.Sprintf("must have at most %d characters", most)}
+	}
+	return nil
+}
+
+// fieldErrors collects refused fields; err is nil when there are none.
+type fieldErrors []InvalidError
+
+func (f *fieldErrors) add(e *InvalidError) {
+	if e != nil {
+		*f = append(*f, *e)
+	}
+}
+
+func (f fieldErrors) err() error {
+	if len(f) == 0 {
+		return nil
+	}
+	return &InvalidFieldsError{Errors: f}
+}
+
+// existsError is a username that is taken. It is ErrDuplicate, and ErrConflict too, whose
+// message the API shows as it is.
+type existsError struct {
+	name    string
+	removed bool
+}
+
+func (e *existsError) Error() string {
+	if e.removed {
+		return fmt.Sprintf("user '%s' was removed; a removed user's name stays taken, so that their history names one person", e.name)
+	}
+	return fmt.Sprintf("user '%s' already exists", e.name)
+}
+
+func (e *existsError) Is(target error) bool { return target == ErrDuplicate || target == ErrConflict }
+
+func noUser(name string) error { return &NotFoundError{What: "user", Key: name} }
+
+// checkRoleStreet checks a role and the street that goes with it.
+func (s *Store) checkRoleStreet(ctx context.Context, fe *fieldErrors, role, street string) error {
+	if !slices.Contains(roles, role) {
+		fe.add(&InvalidError{Field: "role", Reason: fmt.Sprintf("%q is not one of %s", role, strings.Join(roles, ", "))})
+		return nil
+	}
+	switch {
+	case role == RoleStreet && street == "":
+		fe.add(&InvalidError{Field: "street_code", Reason: "is required for the role street: the street the office sees"})
+	case role != RoleStreet && street != "":
+		fe.add(&InvalidError{Field: "street_code", Reason: "only a street office user (role street) has a street"})
+	case street != "":
+		return s.checkStreet(ctx, fe, "street_code", street)
+	}
+	return nil
+}
+
+// checkStreet refuses anything but the code of a loaded street.
+func (s *Store) checkStreet(ctx context.Context, fe *fieldErrors, field, code string) error {
+	if !streetRE.MatchString(code) {
+		fe.add(&InvalidError{Field: field, Reason: "must be a 9-digit street code"})
+		return nil
+	}
+	var n int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM areas WHERE code = $1 AND level = 'street'`, code).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		fe.add(&InvalidError{Field: field, Reason: fmt.Sprintf("%s is not a loaded street", code)})
+	}
+	return nil
+}
+
+// AddUser creates a user and records it in the audit log, both or neither. The fields are
+// checked (InvalidFieldsError naming username, display_name, role, street_code, password);
+// a taken username, a removed user's included, is ErrDuplicate ("user 'wang' already
+// exists").
+func (s *Store) AddUser(ctx context.Context, actor string, u User, password string) (int64, error) {
+	var fe fieldErrors
+	if !usernameRE.MatchString(u.Username) {
+		fe.add(&InvalidError{Field: "username", Reason: "must be 2 to 64 letters, digits, '.', '_' or '-'"})
+	}
+	fe.add(text("display_name", u.DisplayName, maxDisplayName))
+	if err := s.checkRoleStreet(ctx, &fe, u.Role, u.StreetCode); err != nil {
+		return 0, err
+	}
+	fe.add(passwordProblem("password", u.Username, password))
+	if err := fe.err(); err != nil {
+		return 0, err
 	}
 	hash, err := HashPassword(password)
 	if err != nil {
@@ -56,27 +188,427 @@ func (s *Store) AddUser(ctx context.Context, actor string, u User, password stri
 	var street any
 	if u.StreetCode != "" {
 		street = u.StreetCode
-		var level string
-		if err := s.pool.QueryRow(ctx, `SELECT level FROM areas WHERE code = $1`, u.StreetCode).Scan(&level); err != nil || level != "street" {
-			return 0, fmt.Errorf("street %s is not a loaded street", u.StreetCode)
+	}
+	var id int64
+	err = s.WriteTx(ctx, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `INSERT INTO users (username, display_name, role, street_code, password_hash)
+VALUES ($1, $2, $3, $4, $5) ON CONFLICT (username) DO NOTHING RETURNING id`, u.Username, u.DisplayName, u.Role, street, hash).Scan(&id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			var removed bool
+			if err := tx.QueryRow(ctx, `SELECT removed_at IS NOT NULL FROM users WHERE username = $1`, u.Username).Scan(&removed); err != nil {
+				return err
+			}
+			return &existsError{name: u.Username, removed: removed}
+		}
+		if err != nil {
+			return err
+		}
+		details := map[string]any{"id": id, "role": u.Role, "street_code": u.StreetCode, "display_name": u.DisplayName}
+		return s.Audit(ctx, tx, actor, "user_add", u.Username, details)
+	})
+	return id, err
+}
+
+// userSQL reads users as scanUser scans them; removed users are left out. The units and
+// live sessions are joined as grouped tables (not correlated subqueries: Citus refuses
+// those over reference tables).
+const userSQL = `SELECT u.id, u.username, u.display_name, u.role, coalesce(u.street_code, ''), coalesce(g.units, '{}'),
+       u.disabled, u.created_at, u.last_login_at, coalesce(s.n, 0)
+  FROM users u
+  LEFT JOIN (SELECT officer_id, array_agg(code ORDER BY code) AS units FROM grid_units
+              WHERE officer_id IS NOT NULL GROUP BY officer_id) g ON g.officer_id = u.id
+  LEFT JOIN (SELECT user_id, count(*)::int AS n FROM sessions
+              WHERE revoked_at IS NULL AND expires_at > now() GROUP BY user_id) s ON s.user_id = u.id
+ WHERE u.removed_at IS NULL`
+
+func scanUser(row pgx.CollectableRow) (User, error) {
+	var u User
+	err := row.Scan(&u.ID, &u.Username, &u.DisplayName, &u.Role, &u.StreetCode, &u.Units, &u.Disabled, &u.CreatedAt, &u.LastLoginAt, &u.Sessions)
+	return u, err
+}
+
+func (s *Store) oneUser(ctx context.Context, cond string, arg any, key string) (*User, error) {
+	rows, err := s.pool.Query(ctx, userSQL+" AND "+cond, arg)
+	if err != nil {
+		return nil, err
+	}
+	u, err := pgx.CollectExactlyOneRow(rows, scanUser)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, noUser(key)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &u, nil
+}
+
+// User returns one user (without the password hash); a removed user is not found.
+func (s *Store) User(ctx context.Context, id int64) (*User, error) {
+	return s.oneUser(ctx, "u.id = $1", id, strconv.FormatInt(id, 10))
+}
+
+// UserByName returns the user of a username; a removed user is not found (NotFoundError).
+func (s *Store) UserByName(ctx context.Context, username string) (*User, error) {
+	if !usernameRE.MatchString(username) {
+		return nil, noUser(username) // no such user can exist; and PostgreSQL never sees a NUL
+	}
+	return s.oneUser(ctx, "u.username = $1", username, username)
+}
+
+// UserFilter selects users for Users; zero fields select everyone who is not removed.
+type UserFilter struct {
+	Role     string // one of Roles
+	Street   string // 9-digit code: that street's office users and the officers of its grid units
+	Unit     string // the officer of this grid unit
+	Disabled *bool
+	Query    string // a substring of the username or display name, ignoring case
+	Limit    int    // 0: 100
+	Offset   int
+}
+
+const userFilterSQL = `
+   AND ($1 = '' OR u.role = $1)
+   AND ($2 = '' OR u.street_code = $2 OR u.id IN (SELECT officer_id FROM grid_units WHERE street_code = $2 AND officer_id IS NOT NULL))
+   AND ($3 = '' OR $3 = ANY (g.units))
+   AND ($4::boolean IS NULL OR u.disabled = $4)
+   AND ($5 = '' OR strpos(lower(u.username), lower($5)) > 0 OR strpos(lower(u.display_name), lower($5)) > 0)`
+
+// Users lists the users f selects by username, a page of them and how many there are in
+// all. A filter value that cannot match anything real (an unknown role, street or unit) is
+// an InvalidFieldsError naming the query parameter (role, street, unit, q), not an empty
+// list.
+func (s *Store) Users(ctx context.Context, f UserFilter) ([]User, int, error) {
+	var fe fieldErrors
+	if f.Role != "" && !slices.Contains(roles, f.Role) {
+		fe.add(&InvalidError{Field: "role", Reason: fmt.Sprintf("%q is not one of %s", f.Role, strings.Join(roles, ", "))})
+	}
+	if f.Street != "" {
+		if err := s.checkStreet(ctx, &fe, "street", f.Street); err != nil {
+			return nil, 0, err
 		}
 	}
-	tx, err := s.pool.Begin(ctx)
+	if f.Unit != "" {
+		if e := text("unit", f.Unit, 64); e != nil {
+			fe.add(e)
+		} else {
+			var n int
+			if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM grid_units WHERE code = $1`, f.Unit).Scan(&n); err != nil {
+				return nil, 0, err
+			}
+			if n == 0 {
+				fe.add(&InvalidError{Field: "unit", Reason: fmt.Sprintf("there is no grid unit %q", f.Unit)})
+			}
+		}
+	}
+	fe.add(text("q", f.Query, maxDisplayName))
+	if err := fe.err(); err != nil {
+		return nil, 0, err
+	}
+	if f.Limit <= 0 {
+		f.Limit = 100
+	}
+	args := []any{f.Role, f.Street, f.Unit, f.Disabled, f.Query}
+	var total int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM (`+userSQL+userFilterSQL+`) f`, args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	rows, err := s.pool.Query(ctx, userSQL+userFilterSQL+` ORDER BY u.username LIMIT $6 OFFSET $7`, append(args, f.Limit, f.Offset)...)
 	if err != nil {
-		return 0, err
+		return nil, 0, err
 	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-	var id int64
-	err = tx.QueryRow(ctx, `INSERT INTO users (username, display_name, role, street_code, password_hash)
-VALUES ($1, $2, $3, $4, $5) RETURNING id`, u.Username, u.DisplayName, u.Role, street, hash).Scan(&id)
+	users, err := pgx.CollectRows(rows, scanUser)
+	return users, total, err
+}
+
+// userRow is a user's row as a change reads it, locked.
+type userRow struct {
+	id       int64
+	role     string
+	street   *string
+	disabled bool
+	hash     string
+}
+
+// changeUser runs fn in a write transaction with username's row locked; a missing or
+// removed user is a NotFoundError.
+func (s *Store) changeUser(ctx context.Context, username string, fn func(tx pgx.Tx, u *userRow) error) error {
+	if !usernameRE.MatchString(username) {
+		return noUser(username)
+	}
+	return s.WriteTx(ctx, func(tx pgx.Tx) error {
+		var u userRow
+		err := tx.QueryRow(ctx, `SELECT id, role, street_code, disabled, password_hash FROM users
+WHERE username = $1 AND removed_at IS NULL FOR UPDATE`, username).Scan(&u.id, &u.role, &u.street, &u.disabled, &u.hash)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return noUser(username)
+		}
+		if err != nil {
+			return err
+		}
+		return fn(tx, &u)
+	})
+}
+
+// adminsLock is the transaction-level advisory lock that changes taking an admin away
+// hold while they count the others.
+const adminsLock = 0x5afe_0ad1
+
+// keepAnAdmin refuses a change that would leave no enabled admin: u, an enabled admin,
+// is about to be disabled, removed or given another role. Such changes take turns (an
+// advisory lock, taken after u's row lock, so two admins changing each other cannot
+// deadlock), and each counts the others after the one before it committed: two at once
+// cannot both pass.
+func keepAnAdmin(ctx context.Context, tx pgx.Tx, u *userRow, what string) error {
+	if u.role != RoleAdmin || u.disabled {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(adminsLock)); err != nil {
+		return err
+	}
+	var others int
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM users WHERE role = 'admin' AND NOT disabled AND id <> $1`, u.id).Scan(&others); err != nil {
+		return err
+	}
+	if others == 0 {
+		return &InvalidError{Field: "username", Reason: fmt.Sprintf("this is the last enabled admin, who cannot be %s: make another admin first", what)}
+	}
+	return nil
+}
+
+// notSelf refuses an admin's change to their own account that could lock them out.
+func notSelf(actor, username, what string) error {
+	if actor == username {
+		return &InvalidError{Field: "username", Reason: fmt.Sprintf("you cannot %s your own account; another admin can", what)}
+	}
+	return nil
+}
+
+// UserChange is what UpdateUser changes; nil fields stay as they are.
+type UserChange struct {
+	DisplayName *string
+	Role        *string
+	StreetCode  *string // for the role street; cleared by itself when the role becomes another
+}
+
+// UpdateUser changes a user's display name, role and street, and audits it. A role
+// other than street clears the street; a role other than officer leaves the user's grid
+// units without an officer (they are listed in the audit record). An admin cannot change
+// their own role, and the last enabled admin keeps theirs.
+func (s *Store) UpdateUser(ctx context.Context, actor, username string, ch UserChange) (*User, error) {
+	err := s.changeUser(ctx, username, func(tx pgx.Tx, u *userRow) error {
+		var fe fieldErrors
+		display := ch.DisplayName
+		if display != nil {
+			fe.add(text("display_name", *display, maxDisplayName))
+		}
+		role, street := u.role, ""
+		if u.street != nil {
+			street = *u.street
+		}
+		if ch.Role != nil {
+			role = *ch.Role
+			if role != RoleStreet && ch.StreetCode == nil {
+				street = ""
+			}
+		}
+		if ch.StreetCode != nil {
+			street = *ch.StreetCode
+		}
+		if err := s.checkRoleStreet(ctx, &fe, role, street); err != nil {
+			return err
+		}
+		if err := fe.err(); err != nil {
+			return err
+		}
+		if role != u.role {
+			if err := notSelf(actor, username, "change the role of"); err != nil {
+				return err
+			}
+			if err := keepAnAdmin(ctx, tx, u, "given another role"); err != nil {
+				return err
+			}
+		}
+		var streetArg any
+		if street != "" {
+			streetArg = street
+		}
+		if _, err := tx.Exec(ctx, `UPDATE users SET display_name = coalesce($2, display_name), role = $3, street_code = $4 WHERE id = $1`,
+			u.id, display, role, streetArg); err != nil {
+			return err
+		}
+		details := map[string]any{"role": role, "street_code": street}
+		if display != nil {
+			details["display_name"] = *display
+		}
+		if u.role == RoleOfficer && role != RoleOfficer {
+			units, err := unassignAll(ctx, tx, u.id)
+			if err != nil {
+				return err
+			}
+			if len(units) > 0 {
+				details["units_unassigned"] = units
+			}
+		}
+		return s.Audit(ctx, tx, actor, "user_update", username, details)
+	})
 	if err != nil {
+		return nil, err
+	}
+	return s.UserByName(ctx, username)
+}
+
+// unassignAll leaves the grid units of user without an officer and returns their codes.
+func unassignAll(ctx context.Context, tx pgx.Tx, user int64) ([]string, error) {
+	rows, err := tx.Query(ctx, `UPDATE grid_units SET officer_id = NULL, updated_at = now() WHERE officer_id = $1 RETURNING code`, user)
+	if err != nil {
+		return nil, err
+	}
+	units, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	slices.Sort(units)
+	return units, err
+}
+
+// revokeSessions revokes every live session of user but keep (a token's hash; nil for
+// none) and returns how many.
+func revokeSessions(ctx context.Context, tx pgx.Tx, user int64, keep []byte) (int64, error) {
+	tag, err := tx.Exec(ctx, `UPDATE sessions SET revoked_at = now()
+WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now() AND ($2::bytea IS NULL OR token_hash <> $2)`, user, keep)
+	return tag.RowsAffected(), err
+}
+
+// SetUserDisabled disables or enables a user, and audits it. Disabling revokes the user's
+// sessions and raises their credentials version, so neither a token nor remembered Basic
+// credentials work on the next request; enabling does not bring the sessions back. An
+// admin cannot disable themselves, and the last enabled admin cannot be disabled.
+func (s *Store) SetUserDisabled(ctx context.Context, actor, username string, disabled bool) (*User, error) {
+	err := s.changeUser(ctx, username, func(tx pgx.Tx, u *userRow) error {
+		if u.disabled == disabled {
+			return nil // already so: nothing to write or audit
+		}
+		action, details := "user_enable", map[string]any{}
+		if disabled {
+			if err := notSelf(actor, username, "disable"); err != nil {
+				return err
+			}
+			if err := keepAnAdmin(ctx, tx, u, "disabled"); err != nil {
+				return err
+			}
+			n, err := revokeSessions(ctx, tx, u.id, nil)
+			if err != nil {
+				return err
+			}
+			action, details["sessions_revoked"] = "user_disable", n
+		}
+		if _, err := tx.Exec(ctx, `UPDATE users SET disabled = $2, credentials_version = credentials_version + 1 WHERE id = $1`, u.id, disabled); err != nil {
+			return err
+		}
+		return s.Audit(ctx, tx, actor, action, username, details)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.UserByName(ctx, username)
+}
+
+// RemoveUser removes a user, keeping their history: it is a soft delete. The row stays
+// (removed_at set, disabled), so the hazards they reported, their inspections and the
+// audit rows naming them stay intact and still name them; their sessions are revoked and
+// their grid units left without an officer. The username stays taken: adding it again is
+// ErrDuplicate, so a name in the history always means one person. A removed user is not
+// listed and not found by UserByName. An admin cannot remove themselves, and the last
+// enabled admin cannot be removed.
+func (s *Store) RemoveUser(ctx context.Context, actor, username string) error {
+	return s.changeUser(ctx, username, func(tx pgx.Tx, u *userRow) error {
+		if err := notSelf(actor, username, "remove"); err != nil {
+			return err
+		}
+		if err := keepAnAdmin(ctx, tx, u, "removed"); err != nil {
+			return err
+		}
+		n, err := revokeSessions(ctx, tx, u.id, nil)
+		if err != nil {
+			return err
+		}
+		var units []string
+		if u.role == RoleOfficer { // an empty UPDATE of grid_units would still move the grid's data version
+			if units, err = unassignAll(ctx, tx, u.id); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE users SET removed_at = now(), disabled = true, credentials_version = credentials_version + 1
+WHERE id = $1`, u.id); err != nil {
+			return err
+		}
+		return s.Audit(ctx, tx, actor, "user_remove", username, map[string]any{"sessions_revoked": n, "units_unassigned": units})
+	})
+}
+
+// SetPassword gives a user a new password (an admin's reset) and revokes all their
+// sessions; remembered Basic credentials stop working on the next request too.
+func (s *Store) SetPassword(ctx context.Context, actor, username, password string) error {
+	if p := passwordProblem("password", username, password); p != nil {
+		return &InvalidFieldsError{Errors: []InvalidError{*p}}
+	}
+	hash, err := HashPassword(password)
+	if err != nil {
+		return err
+	}
+	return s.changeUser(ctx, username, func(tx pgx.Tx, u *userRow) error {
+		n, err := setHash(ctx, tx, u.id, hash, nil)
+		if err != nil {
+			return err
+		}
+		return s.Audit(ctx, tx, actor, "user_password_reset", username, map[string]any{"sessions_revoked": n})
+	})
+}
+
+// setHash stores a new password hash, raises the credentials version and revokes the
+// sessions but keep's.
+func setHash(ctx context.Context, tx pgx.Tx, user int64, hash string, keep []byte) (int64, error) {
+	if _, err := tx.Exec(ctx, `UPDATE users SET password_hash = $2, credentials_version = credentials_version + 1 WHERE id = $1`, user, hash); err != nil {
 		return 0, err
 	}
-	details := map[string]any{"id": id, "role": u.Role, "street_code": u.StreetCode}
-	if err := s.Audit(ctx, tx, actor, "user_add", u.Username, details); err != nil {
-		return 0, err
+	return revokeSessions(ctx, tx, user, keep)
+}
+
+// ChangePassword is a user changing their own password: old must be their current one
+// (else an InvalidFieldsError naming old_password; never ErrBadCredentials, which would
+// sign the caller out), new_password must follow the rules and differ from it. The
+// caller's other sessions are revoked; token, the session making the change, stays
+// (empty for none).
+func (s *Store) ChangePassword(ctx context.Context, p *Principal, token, old, newPassword string) error {
+	var fe fieldErrors
+	if old == "" {
+		fe.add(&InvalidError{Field: "old_password", Reason: "is required"})
 	}
-	return id, tx.Commit(ctx)
+	fe.add(passwordProblem("new_password", p.Username, newPassword))
+	if err := fe.err(); err != nil {
+		return err
+	}
+	hash, err := HashPassword(newPassword)
+	if err != nil {
+		return err
+	}
+	var keep []byte
+	if token != "" {
+		keep = hashToken(token)
+	}
+	return s.changeUser(ctx, p.Username, func(tx pgx.Tx, u *userRow) error {
+		if u.id != p.UserID {
+			return noUser(p.Username)
+		}
+		if bcrypt.CompareHashAndPassword([]byte(u.hash), []byte(old)) != nil {
+			return &InvalidFieldsError{Errors: []InvalidError{{Field: "old_password", Reason: "is not your current password"}}}
+		}
+		if old == newPassword {
+			return &InvalidFieldsError{Errors: []InvalidError{{Field: "new_password", Reason: "is your current password; choose another"}}}
+		}
+		n, err := setHash(ctx, tx, u.id, hash, keep)
+		if err != nil {
+			return err
+		}
+		return s.Audit(ctx, tx, p.Actor(), "password_change", p.Username, map[string]any{"sessions_revoked": n})
+	})
 }
 
 // LoadUsersCSV adds the users of a CSV file (username,role,street_code,display_name), all

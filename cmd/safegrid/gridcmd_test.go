@@ -20,8 +20,8 @@ func TestGridAssignAndUnassign(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, args := range [][]string{
-		{"users", "add", "--name", "wang", "--role", "officer", "--password", "password-1"},
-		{"users", "add", "--name", "li", "--role", "planner", "--password", "password-2"},
+		{"users", "add", "wang", "--role", "officer", "--generate"},
+		{"users", "add", "li", "--role", "planner", "--generate"},
 	} {
 		if out, err := run(t, url, args...); err != nil {
 			t.Fatalf("%v: %v %s", args, err, out)

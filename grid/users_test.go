@@ -1,0 +1,134 @@
+package grid_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"safegrid/grid"
+	"safegrid/grid/testdb"
+)
+
+func TestPasswordRules(t *testing.T) {
+	st := testdb.New(t, nil)
+	ctx := context.Background()
+	if _, err := st.AddUser(ctx, "test", grid.User{Username: "Wang", Role: grid.RolePlanner}, "a-good-password"); err != nil {
+		t.Fatal(err)
+	}
+	for password, ok := range map[string]bool{
+		"1234567":                       false, // too short
+		"12345678":                      true,
+		"长长长长长长长长":                      true, // characters, not bytes
+		strings.Repeat("x", 72):         true,
+		strings.Repeat("x", 73):         false, // bcrypt reads 72 bytes
+		strings.Repeat("长", 25):         false, // 75 bytes
+		"wangwang":                      false, // the name
+		"WANG-WANG-wang!":               false, // little more than the name
+		"wang1234":                      false,
+		"wang1234X":                     false, // 5 left without the name
+		"wang-reads-maps":               true,  // 11 left
+		"password-wang":                 true,
+		"Wang" + strings.Repeat("!", 8): true,
+	} {
+		err := st.SetPassword(ctx, "test", "Wang", password)
+		var fe *grid.InvalidFieldsError
+		switch {
+		case ok && err != nil:
+			t.Errorf("%q refused: %v", password, err)
+		case !ok && (!errors.As(err, &fe) || fe.Errors[0].Field != "password"):
+			t.Errorf("%q: %v, want a refused password field", password, err)
+		}
+	}
+	if len(grid.GeneratePassword()) < 16 || grid.GeneratePassword() == grid.GeneratePassword() {
+		t.Errorf("generated passwords are short or repeat")
+	}
+}
+
+// TestRecheck: remembered credentials (a Principal from CheckPassword) stop working once
+// the password changes or the user is disabled or removed, and follow a new role.
+func TestRecheck(t *testing.T) {
+	st := testdb.New(t, nil)
+	ctx := context.Background()
+	for _, n := range []string{"a1", "b1", "c1", "d1"} {
+		if _, err := st.AddUser(ctx, "test", grid.User{Username: n, Role: grid.RoleOfficer}, "password-"+n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checked := map[string]*grid.Principal{}
+	for _, n := range []string{"a1", "b1", "c1", "d1"} {
+		p, err := st.CheckPassword(ctx, n, "password-"+n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q, err := st.Recheck(ctx, p); err != nil || q.Username != n {
+			t.Fatalf("recheck before any change: %+v %v", q, err)
+		}
+		checked[n] = p
+	}
+	if err := st.SetPassword(ctx, "test", "a1", "password-a1"); err != nil { // even the same password again
+		t.Fatal(err)
+	}
+	if _, err := st.SetUserDisabled(ctx, "test", "b1", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.RemoveUser(ctx, "test", "c1"); err != nil {
+		t.Fatal(err)
+	}
+	role := grid.RolePlanner
+	if _, err := st.UpdateUser(ctx, "test", "d1", grid.UserChange{Role: &role}); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"a1", "b1", "c1"} {
+		if _, err := st.Recheck(ctx, checked[n]); !errors.Is(err, grid.ErrBadCredentials) {
+			t.Errorf("%s: remembered credentials survive: %v", n, err)
+		}
+	}
+	if q, err := st.Recheck(ctx, checked["d1"]); err != nil || q.Role != grid.RolePlanner {
+		t.Errorf("d1 after the role change: %+v %v", q, err)
+	}
+	if _, err := st.Login(ctx, "c1", "password-c1", time.Hour); !errors.Is(err, grid.ErrBadCredentials) {
+		t.Errorf("a removed user logs in: %v", err)
+	}
+	if _, err := st.UserByName(ctx, "c1"); err == nil || err.Error() != `user "c1" not found` {
+		t.Errorf("a removed user is found: %v", err)
+	}
+}
+
+// TestLastAdminUnderConcurrency: two admins disabling each other at once cannot both
+// succeed, so one enabled admin remains.
+func TestLastAdminUnderConcurrency(t *testing.T) {
+	st := testdb.New(t, nil)
+	ctx := context.Background()
+	for _, n := range []string{"ann", "bob"} {
+		if _, err := st.AddUser(ctx, "test", grid.User{Username: n, Role: grid.RoleAdmin}, "password-"+n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for round := range 5 {
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for i, pair := range [][2]string{{"ann", "bob"}, {"bob", "ann"}} {
+			wg.Go(func() {
+				if round%2 == 0 {
+					_, errs[i] = st.SetUserDisabled(ctx, pair[0], pair[1], true)
+				} else {
+					errs[i] = st.RemoveUser(ctx, "cli:test", pair[1])
+				}
+			})
+		}
+		wg.Wait()
+		if n := testdb.Count(t, st, `SELECT count(*) FROM users WHERE role = 'admin' AND NOT disabled`); n != 1 {
+			t.Fatalf("round %d: %d enabled admins left (%v)", round, n, errs)
+		}
+		if (errs[0] == nil) == (errs[1] == nil) {
+			t.Fatalf("round %d: want one refusal, got %v", round, errs)
+		}
+		// Bring both back for the next round.
+		if _, err := testdb.DB(st).Exec(ctx, `UPDATE users SET disabled = false, removed_at = NULL`); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
