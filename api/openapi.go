@@ -46,6 +46,9 @@ type Operation struct {
 	// Problems lists statuses the handler returns besides the ones the operation implies
 	// (400/413/422 with a Body, 422 with query parameters, 401, 403 with Roles, 500, 503).
 	Problems []int
+	// BodyLimit is the largest request body in bytes; 0 is jsonBodyLimit (1 MB). Over
+	// it is a 413, before the body is read (bodylimit.go).
+	BodyLimit int
 	// Keep has the route's 200 answers kept until the data under them changes
 	// (respcache.go); it names the tables an answer is read from (keepAll: any). nil for
 	// routes whose answers change with time or are written to.
@@ -152,6 +155,9 @@ func (op Operation) complete(method, path string) Operation {
 	}
 	if op.ID == "" {
 		op.ID = operationID(method, path)
+	}
+	if op.BodyLimit == 0 {
+		op.BodyLimit = jsonBodyLimit
 	}
 	if op.Status == 0 {
 		op.Status = http.StatusOK
@@ -275,8 +281,9 @@ func (op Operation) document(sc *schemas, problemRef Schema) map[string]any {
 	}
 	if op.Body != nil {
 		d["requestBody"] = map[string]any{
-			"required": true,
-			"content":  map[string]any{fiber.MIMEApplicationJSON: map[string]any{"schema": sc.of(op.Body)}},
+			"required":    true,
+			"description": fmt.Sprintf("at most %s; a larger body is a 413", byteSize(op.BodyLimit)),
+			"content":     map[string]any{fiber.MIMEApplicationJSON: map[string]any{"schema": sc.of(op.Body)}},
 		}
 	}
 	return d

@@ -46,7 +46,7 @@ func (s *Server) authRoutes() {
 			"unknown user get the same 401. After %d failures within %s for one username from one address: 429 with Retry-After.",
 			s.cfg.TokenTTL, s.cfg.LoginAttempts, s.cfg.LoginWindow),
 		Tags: []string{"auth"}, Auth: AuthPublic,
-		Body: loginRequest{}, Response: loginResponse{},
+		Body: loginRequest{}, Response: loginResponse{}, BodyLimit: loginBodyLimit,
 		Problems: []int{fiber.StatusUnauthorized, fiber.StatusTooManyRequests},
 	}, s.login)
 	s.route(fiber.MethodPost, "/api/v1/auth/logout", Operation{
