@@ -9,14 +9,14 @@ import (
 
 // unitRequest creates or replaces a grid unit.
 type unitRequest struct {
-	Code       string   `json:"code,omitempty" doc:"required to create; with PUT, absent or the path's code"`
-	Name       string   `json:"name"`
-	StreetCode string   `json:"street_code" doc:"the 9-digit street the unit lies in"`
-	Cells      []string `json:"cells" doc:"resolution-9 H3 cells (hex), each with its centre in the street"`
+	Code       string   `json:"code,omitempty" maxLength:"64" doc:"required to create; with PUT, absent or the path's code"`
+	Name       string   `json:"name" maxLength:"100"`
+	StreetCode string   `json:"street_code" maxLength:"9" doc:"the 9-digit street the unit lies in"`
+	Cells      []string `json:"cells" maxLength:"16" doc:"resolution-9 H3 cells (hex), each with its centre in the street"`
 }
 
 type assignRequest struct {
-	Officer string `json:"officer" doc:"the username of a user with the role officer"`
+	Officer string `json:"officer" maxLength:"64" doc:"the username of a user with the role officer"`
 }
 
 const unitRules = "Every cell must be an H3 cell of resolution 9 whose centre lies in the unit's street " +

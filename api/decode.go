@@ -13,15 +13,19 @@ import (
 	"github.com/gofiber/fiber/v2"
 )
 
-// decodeJSON reads the request body into v strictly: one JSON value, no unknown fields.
-// Malformed JSON is a 400; an unknown field or a value of the wrong type is a 422 naming
-// the field (dotted path, e.g. "plan.funds"). The Content-Type is not checked, so
-// `curl -d` works. Required fields and allowed values are the handler's to check, with
-// FieldProblem.
+// decodeJSON reads the request body into v strictly: one JSON value in UTF-8, field names
+// matched exactly (case-sensitively), no unknown or repeated fields, no NUL characters,
+// strings and numbers within their fields' limits (strictjson.go). Malformed JSON or a
+// body that is not UTF-8 is a 400; any other refusal is a 422 naming the field (dotted
+// path, e.g. "plan.funds", "cells[3]"). The Content-Type is not checked, so `curl -d`
+// works. Required fields and allowed values are the handler's to check, with FieldProblem.
 func decodeJSON(c *fiber.Ctx, v any) error {
 	body := c.Body()
 	if len(bytes.TrimSpace(body)) == 0 {
 		return Problem(fiber.StatusBadRequest, "", "the request body is empty: send a JSON object")
+	}
+	if err := checkJSON(body, reflect.TypeOf(v)); err != nil {
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()

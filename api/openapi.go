@@ -210,9 +210,10 @@ func (s *Server) openAPI() map[string]any {
 	return map[string]any{
 		"openapi": "3.0.3",
 		"info": map[string]any{
-			"title":       "SafeGrid",
-			"version":     "1.0.0",
-			"description": "Work-safety supervision for Shanghai: grid officers, street offices, planners and admins on H3 cells and PostGIS. Errors are application/problem+json (RFC 9457).",
+			"title":   "SafeGrid",
+			"version": "1.0.0",
+			"description": "Work-safety supervision for Shanghai: grid officers, street offices, planners and admins on H3 cells and PostGIS. Errors are application/problem+json (RFC 9457). " +
+				fmt.Sprintf("JSON bodies are read strictly: field names are case-sensitive, unknown or repeated fields and NUL characters are refused (422 naming the field), a body that is not UTF-8 is a 400; a string field without a maxLength of its own takes at most %d characters, an integer without a range must fit 32 bits.", defaultMaxLength),
 		},
 		"paths": paths,
 		"tags":  tagList(tags),

@@ -12,8 +12,8 @@ import (
 )
 
 type loginRequest struct {
-	Username string `json:"username" doc:"login name"`
-	Password string `json:"password"`
+	Username string `json:"username" maxLength:"64" pattern:"^[A-Za-z0-9_.-]{2,64}$" doc:"login name"`
+	Password string `json:"password" maxLength:"256"`
 }
 
 type loginResponse struct {
