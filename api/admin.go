@@ -29,7 +29,8 @@ func (s *Server) adminRoutes() {
 	s.route(fiber.MethodGet, "/api/v1/grid/units", Operation{
 		Summary: "Grid units", Description: "Grid units (网格) by code, with their officer, cell and enterprise counts.",
 		Tags: []string{"admin"}, Roles: admin, Response: supervise.UnitPage{},
-		Params: []Param{QueryParam("street", "string", "only this street's units (9-digit code)"), LimitParam, OffsetParam},
+		Params:   []Param{QueryParam("street", "string", "only this street's units (9-digit code; an unknown street is a 400)"), LimitParam, OffsetParam},
+		Problems: []int{fiber.StatusBadRequest},
 	}, s.listUnits)
 	s.route(fiber.MethodPost, "/api/v1/grid/units", Operation{
 		Summary: "Create a grid unit", Description: unitRules,
@@ -67,7 +68,8 @@ func (s *Server) adminRoutes() {
 			"officer; and every officer's workload: units, cells, enterprises, and enterprises weighted by risk " +
 			"(重大 4, 较大 3, 一般 2, 低 1). limit and offset page each list; each has its total.",
 		Tags: []string{"admin"}, Roles: admin, Response: supervise.GridAudit{},
-		Params: []Param{QueryParam("street", "string", "audit this street only (9-digit code)"), LimitParam, OffsetParam},
+		Params:   []Param{QueryParam("street", "string", "audit this street only (9-digit code; an unknown street is a 400)"), LimitParam, OffsetParam},
+		Problems: []int{fiber.StatusBadRequest},
 	}, s.gridAudit)
 }
 
@@ -76,7 +78,11 @@ func (s *Server) listUnits(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	items, total, err := s.supervise.Units(c.UserContext(), c.Query("street"), limit, offset)
+	street, err := s.areaFilter(c, "street", "street")
+	if err != nil {
+		return err
+	}
+	items, total, err := s.supervise.Units(c.UserContext(), street, limit, offset)
 	if err != nil {
 		return err
 	}
@@ -161,7 +167,11 @@ func (s *Server) gridAudit(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	a, err := s.supervise.GridAuditOf(c.UserContext(), supervise.AuditOptions{Street: c.Query("street"), Limit: limit, Offset: offset})
+	street, err := s.areaFilter(c, "street", "street")
+	if err != nil {
+		return err
+	}
+	a, err := s.supervise.GridAuditOf(c.UserContext(), supervise.AuditOptions{Street: street, Limit: limit, Offset: offset})
 	if err != nil {
 		return err
 	}

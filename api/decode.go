@@ -116,6 +116,35 @@ func (s *Server) page(c *fiber.Ctx) (limit, offset int, err error) {
 	return min(limit, s.cfg.MaxLimit), offset, err
 }
 
+// areaFilter reads an optional query parameter naming an area of level ("district" 6
+// digits, "street" 9): "" when absent, and a 400 naming the parameter when the code is
+// malformed or no such area is loaded, so a typo is not answered with an empty list.
+func (s *Server) areaFilter(c *fiber.Ctx, name, level string) (string, error) {
+	code := strings.TrimSpace(c.Query(name))
+	if code == "" {
+		return "", nil
+	}
+	digits := map[string]int{"district": 6, "street": 9}[level]
+	if len(code) != digits || strings.Trim(code, "0123456789") != "" {
+		return "", filterProblem(name, fmt.Sprintf("must be a %d-digit %s code", digits, level))
+	}
+	ok, err := s.supervise.AreaExists(c.UserContext(), level, code)
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		return "", filterProblem(name, fmt.Sprintf("no %s has the code %s", level, code))
+	}
+	return code, nil
+}
+
+// filterProblem is the 400 of a filter value that selects nothing that could exist.
+func filterProblem(name, reason string) error {
+	p := newProblem(fiber.StatusBadRequest, "", name+": "+reason)
+	p.Errors = []FieldError{{Field: name, Reason: reason}}
+	return p
+}
+
 // queryBool reads an optional boolean query parameter (true/false/1/0, spaces around it
 // ignored; absent is false).
 func queryBool(c *fiber.Ctx, name string) (bool, error) {
