@@ -133,7 +133,7 @@ func rawGet(t *testing.T, addr, target string, header ...string) (int, string) {
 }
 
 // NUL and bytes that are not UTF-8 in query and path parameters and in Basic credentials
-// are a 4xx problem naming what is wrong, never a 500 from PostgreSQL.
+// are a 400 problem naming what is wrong, never a 500 from PostgreSQL.
 func TestBadBytesInParameters(t *testing.T) {
 	f := newGridFixture(t)
 	addr, _ := servedOn(t, f.ts)
@@ -143,16 +143,16 @@ func TestBadBytesInParameters(t *testing.T) {
 		status       int
 		field        string
 	}{
-		{street + "?category=%00", f.sta, 422, "category"},
-		{street + "?category=%FF%FE", f.sta, 422, "category"},
-		{street + "?category=a\xffb", f.sta, 422, "category"},
-		{street + "?community=%00", f.sta, 422, "community"},
-		{street + "?%FF=1", f.sta, 422, "(a query parameter name)"},
-		{"/api/v1/grid/units/U\xff1", f.admin, 422, "code"},
-		{"/api/v1/grid/units?street=%00", f.admin, 422, "street"},
-		{"/api/v1/cells/89\xff", f.off1, 422, "cell"},
-		{"/ogc/collections/enterprises/items?name=%00", f.admin, 422, "name"},
-		{"/api/v1/hazards/1\xff", f.admin, 422, "id"},
+		{street + "?category=%00", f.sta, 400, "category"},
+		{street + "?category=%FF%FE", f.sta, 400, "category"},
+		{street + "?category=a\xffb", f.sta, 400, "category"},
+		{street + "?community=%00", f.sta, 400, "community"},
+		{street + "?%FF=1", f.sta, 400, "(a query parameter name)"},
+		{"/api/v1/grid/units/U\xff1", f.admin, 400, "code"},
+		{"/api/v1/grid/units?street=%00", f.admin, 400, "street"},
+		{"/api/v1/cells/89\xff", f.off1, 400, "cell"},
+		{"/ogc/collections/enterprises/items?name=%00", f.admin, 400, "name"},
+		{"/api/v1/hazards/1\xff", f.admin, 400, "id"},
 	} {
 		st, body := rawGet(t, addr, tc.target, "Authorization", tc.auth)
 		if st != tc.status || !strings.Contains(body, `"field":"`+tc.field+`"`) {

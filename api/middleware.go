@@ -108,11 +108,12 @@ func markMatched(c *fiber.Ctx) error {
 
 // checkParams refuses, for every route and before sign-in, path and query parameters
 // that no handler could use and PostgreSQL could not store: bytes that are not UTF-8 and
-// NUL characters (fasthttp decodes %00 and %FF in a query). A 422 names the parameter.
+// NUL characters (fasthttp decodes %00 and %FF in a query). A 400 (a malformed request,
+// as OGC API Features answers a bad parameter) names the parameter.
 func checkParams(c *fiber.Ctx) error {
 	for name, v := range c.AllParams() {
 		if why := badText(v); why != "" {
-			return FieldProblem(name, why)
+			return filterProblem(name, why)
 		}
 	}
 	var bad error
@@ -121,9 +122,9 @@ func checkParams(c *fiber.Ctx) error {
 			return
 		}
 		if why := badText(string(k)); why != "" {
-			bad = FieldProblem("(a query parameter name)", why)
+			bad = filterProblem("(a query parameter name)", why)
 		} else if why := badText(string(v)); why != "" {
-			bad = FieldProblem(strings.Clone(string(k)), why)
+			bad = filterProblem(strings.Clone(string(k)), why)
 		}
 	})
 	return bad
