@@ -9,14 +9,14 @@ import (
 
 // unitRequest creates or replaces a grid unit.
 type unitRequest struct {
-	Code       string   `json:"code,omitempty" doc:"required to create; with PUT, absent or the path's code"`
-	Name       string   `json:"name"`
-	StreetCode string   `json:"street_code" doc:"the 9-digit street the unit lies in"`
-	Cells      []string `json:"cells" doc:"resolution-9 H3 cells (hex), each with its centre in the street"`
+	Code       string   `json:"code,omitempty" maxLength:"64" doc:"required to create; with PUT, absent or the path's code"`
+	Name       string   `json:"name" maxLength:"100"`
+	StreetCode string   `json:"street_code" maxLength:"9" doc:"the 9-digit street the unit lies in"`
+	Cells      []string `json:"cells" maxLength:"16" doc:"resolution-9 H3 cells (hex), each with its centre in the street"`
 }
 
 type assignRequest struct {
-	Officer string `json:"officer" doc:"the username of a user with the role officer"`
+	Officer string `json:"officer" maxLength:"64" doc:"the username of a user with the role officer"`
 }
 
 const unitRules = "Every cell must be an H3 cell of resolution 9 whose centre lies in the unit's street " +
@@ -29,7 +29,8 @@ func (s *Server) adminRoutes() {
 	s.route(fiber.MethodGet, "/api/v1/grid/units", Operation{
 		Summary: "Grid units", Description: "Grid units (网格) by code, with their officer, cell and enterprise counts.",
 		Tags: []string{"admin"}, Roles: admin, Response: supervise.UnitPage{},
-		Params: []Param{QueryParam("street", "string", "only this street's units (9-digit code)"), LimitParam, OffsetParam},
+		Params:   []Param{QueryParam("street", "string", "only this street's units (9-digit code; an unknown street is a 400)"), LimitParam, OffsetParam},
+		Problems: []int{fiber.StatusBadRequest},
 	}, s.listUnits)
 	s.route(fiber.MethodPost, "/api/v1/grid/units", Operation{
 		Summary: "Create a grid unit", Description: unitRules,
@@ -67,7 +68,8 @@ func (s *Server) adminRoutes() {
 			"officer; and every officer's workload: units, cells, enterprises, and enterprises weighted by risk " +
 			"(重大 4, 较大 3, 一般 2, 低 1). limit and offset page each list; each has its total.",
 		Tags: []string{"admin"}, Roles: admin, Response: supervise.GridAudit{},
-		Params: []Param{QueryParam("street", "string", "audit this street only (9-digit code)"), LimitParam, OffsetParam},
+		Params:   []Param{QueryParam("street", "string", "audit this street only (9-digit code; an unknown street is a 400)"), LimitParam, OffsetParam},
+		Problems: []int{fiber.StatusBadRequest},
 	}, s.gridAudit)
 }
 
@@ -76,7 +78,11 @@ func (s *Server) listUnits(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	items, total, err := s.supervise.Units(c.UserContext(), c.Query("street"), limit, offset)
+	street, err := s.areaFilter(c, "street", "street")
+	if err != nil {
+		return err
+	}
+	items, total, err := s.supervise.Units(c.UserContext(), street, limit, offset)
 	if err != nil {
 		return err
 	}
@@ -161,7 +167,11 @@ func (s *Server) gridAudit(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	a, err := s.supervise.GridAuditOf(c.UserContext(), supervise.AuditOptions{Street: c.Query("street"), Limit: limit, Offset: offset})
+	street, err := s.areaFilter(c, "street", "street")
+	if err != nil {
+		return err
+	}
+	a, err := s.supervise.GridAuditOf(c.UserContext(), supervise.AuditOptions{Street: street, Limit: limit, Offset: offset})
 	if err != nil {
 		return err
 	}

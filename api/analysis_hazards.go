@@ -97,7 +97,7 @@ func (s *Server) hazardAnalysisRoutes() {
 }
 
 func (s *Server) hazardClusters(c *fiber.Ctx) error {
-	f, err := hazardAnalysisFilter(c)
+	f, err := s.hazardAnalysisFilter(c)
 	if err != nil {
 		return err
 	}
@@ -129,7 +129,7 @@ func (s *Server) hazardClusters(c *fiber.Ctx) error {
 }
 
 func (s *Server) hotspots(c *fiber.Ctx) error {
-	f, err := hazardAnalysisFilter(c)
+	f, err := s.hazardAnalysisFilter(c)
 	if err != nil {
 		return err
 	}
@@ -174,7 +174,7 @@ var (
 )
 
 // hazardAnalysisFilter reads the filters and applies the caller's scope.
-func hazardAnalysisFilter(c *fiber.Ctx) (hazardstat.HazardFilter, error) {
+func (s *Server) hazardAnalysisFilter(c *fiber.Ctx) (hazardstat.HazardFilter, error) {
 	var f hazardstat.HazardFilter
 	var err error
 	if f.Levels, err = hazardEnumList(c, "level"); err != nil {
@@ -208,6 +208,15 @@ func hazardAnalysisFilter(c *fiber.Ctx) (hazardstat.HazardFilter, error) {
 	}
 	if f.Street != "" && !analysisStreetRe.MatchString(f.Street) {
 		return f, FieldProblem("street", "must be a 9-digit street code")
+	}
+	// A well-formed code that names no loaded area is a 400, not an empty analysis.
+	for _, a := range []struct{ name, code string }{{"district", f.District}, {"street", f.Street}} {
+		if a.code == "" {
+			continue
+		}
+		if _, err := s.areaFilter(c, a.name, a.name); err != nil {
+			return f, err
+		}
 	}
 	switch p := principal(c); p.Role {
 	case grid.RoleStreet:

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"container/list"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -8,9 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -110,6 +113,9 @@ func (s *Server) basicAuth(c *fiber.Ctx, cred string) (*grid.Principal, error) {
 	if !ok {
 		return nil, Problem(fiber.StatusUnauthorized, "", "malformed Basic credentials")
 	}
+	if err := checkCredentials(user, pass); err != nil {
+		return nil, Problem(fiber.StatusUnauthorized, "", "malformed Basic credentials: "+err.Error())
+	}
 	if p := s.basic.get(user, pass); p != nil {
 		now, err := s.store.Recheck(c.UserContext(), p)
 		if err == nil {
@@ -120,13 +126,13 @@ func (s *Server) basicAuth(c *fiber.Ctx, cred string) (*grid.Principal, error) {
 		}
 		s.basic.drop(user, pass) // and check the password afresh: it may be the new one
 	}
-	key := user + "\x00" + c.IP()
-	if wait := s.logins.retryAfter(key); wait > 0 {
+	addr := c.IP()
+	if wait := s.logins.retryAfter(user, addr); wait > 0 {
 		return nil, tooManyLogins(wait)
 	}
 	p, err := s.store.CheckPassword(c.UserContext(), user, pass)
 	if errors.Is(err, grid.ErrBadCredentials) {
-		s.logins.fail(key)
+		s.logins.fail(user, addr)
 	}
 	if err != nil {
 		return nil, err
@@ -135,70 +141,143 @@ func (s *Server) basicAuth(c *fiber.Ctx, cred string) (*grid.Principal, error) {
 	return p, nil
 }
 
+// usernameRule is the users table's CHECK on a username (migrations/00001_schema.sql).
+var usernameRule = regexp.MustCompile(`^[A-Za-z0-9_.-]{2,64}$`)
+
+// maxPasswordLen bounds a password a client sends (bytes), before bcrypt sees it.
+const maxPasswordLen = 256
+
+// checkCredentials refuses, before anything is looked up, counted, stored or logged, a
+// username no account can have and a password no account can have been given (a NUL,
+// bytes that are not UTF-8, longer than maxPasswordLen).
+func checkCredentials(user, pass string) error {
+	if !usernameRule.MatchString(user) {
+		return errors.New("the username must be 2 to 64 letters, digits, '_', '.' or '-'")
+	}
+	if len(pass) > maxPasswordLen || !utf8.ValidString(pass) || strings.ContainsRune(pass, 0) {
+		return fmt.Errorf("the password must be UTF-8 text of at most %d bytes without NUL", maxPasswordLen)
+	}
+	return nil
+}
+
 func tooManyLogins(wait time.Duration) error {
-	p := newProblem(fiber.StatusTooManyRequests, "", "too many failed sign-ins for this user from this address; wait and try again")
+	p := newProblem(fiber.StatusTooManyRequests, "", "too many failed sign-ins for this user or from this address; wait and try again")
 	p.retryAfter = int(math.Ceil(wait.Seconds()))
 	return p
 }
 
-// limiter counts failed sign-ins per key (username and client address) in a fixed window
-// that starts at the first failure. It lives in the process: one service instance per
-// city, and a restart forgetting the counts is harmless.
+// limiter counts failed sign-ins in fixed windows that start at the first failure: per
+// username and client address (LoginAttempts, so one user's typos lock only that user,
+// from that address) and per address alone (addrFactor × LoginAttempts, so a spray of
+// distinct usernames from one address is stopped too). Both tables are LRUs of at most
+// limiterEntries keys, so a flood of names or addresses cannot grow memory without end;
+// an evicted entry only forgets failures. It lives in the process: one service instance
+// per city, and a restart forgetting the counts is harmless.
 type limiter struct {
 	mu     sync.Mutex
 	max    int
 	window time.Duration
 	now    func() time.Time
-	fails  map[string]*failWindow
+	names  *lruWindows // username + "\x00" + address
+	addrs  *lruWindows // address
+}
+
+const (
+	// addrFactor × LoginAttempts failures from one address in a window, whatever the
+	// usernames, block that address.
+	addrFactor = 10
+	// limiterEntries bounds each table of the limiter.
+	limiterEntries = 10000
+)
+
+func newLimiter(max int, window time.Duration) *limiter {
+	return &limiter{max: max, window: window, now: time.Now, names: newLRUWindows(limiterEntries), addrs: newLRUWindows(limiterEntries)}
+}
+
+// retryAfter is how long user at addr must wait before trying again; zero when they may
+// try now.
+func (l *limiter) retryAfter(user, addr string) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	wait := l.names.wait(user+"\x00"+addr, l.max, l.window, now)
+	return max(wait, l.addrs.wait(addr, addrFactor*l.max, l.window, now))
+}
+
+func (l *limiter) fail(user, addr string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	l.names.fail(user+"\x00"+addr, l.window, now)
+	l.addrs.fail(addr, l.window, now)
+}
+
+// reset forgets user's failures from addr after a good sign-in; the address's own count
+// stays, so knowing one password does not reopen a spray.
+func (l *limiter) reset(user, addr string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.names.remove(user + "\x00" + addr)
+}
+
+// size is the number of keys the limiter holds, for tests.
+func (l *limiter) size() (names, addrs int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.names.ll.Len(), l.addrs.ll.Len()
+}
+
+// lruWindows are failure windows by key, the least recently failed evicted first.
+type lruWindows struct {
+	cap int
+	ll  *list.List // of *failWindow, most recent first
+	m   map[string]*list.Element
 }
 
 type failWindow struct {
+	key   string
 	start time.Time
 	n     int
 }
 
-func newLimiter(max int, window time.Duration) *limiter {
-	return &limiter{max: max, window: window, now: time.Now, fails: map[string]*failWindow{}}
+func newLRUWindows(n int) *lruWindows {
+	return &lruWindows{cap: n, ll: list.New(), m: map[string]*list.Element{}}
 }
 
-// retryAfter is how long key must wait before trying again; zero when it may try now.
-func (l *limiter) retryAfter(key string) time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	w := l.fails[key]
-	if w == nil || w.n < l.max {
+func (c *lruWindows) wait(key string, most int, window time.Duration, now time.Time) time.Duration {
+	e := c.m[key]
+	if e == nil {
 		return 0
 	}
-	left := w.start.Add(l.window).Sub(l.now())
-	return max(left, 0)
-}
-
-func (l *limiter) fail(key string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	if len(l.fails) > 10000 {
-		l.sweep(now) // keeps a spray of usernames from growing the map without end
+	w := e.Value.(*failWindow)
+	if w.n < most {
+		return 0
 	}
-	w := l.fails[key]
-	if w == nil || now.Sub(w.start) >= l.window {
-		w = &failWindow{start: now}
-		l.fails[key] = w
-	}
-	w.n++
+	return max(w.start.Add(window).Sub(now), 0)
 }
 
-func (l *limiter) reset(key string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	delete(l.fails, key)
-}
-
-func (l *limiter) sweep(now time.Time) {
-	for k, w := range l.fails {
-		if now.Sub(w.start) >= l.window {
-			delete(l.fails, k)
+func (c *lruWindows) fail(key string, window time.Duration, now time.Time) {
+	if e := c.m[key]; e != nil {
+		w := e.Value.(*failWindow)
+		if now.Sub(w.start) >= window {
+			w.start, w.n = now, 0
 		}
+		w.n++
+		c.ll.MoveToFront(e)
+		return
+	}
+	for c.ll.Len() >= c.cap {
+		old := c.ll.Back()
+		c.ll.Remove(old)
+		delete(c.m, old.Value.(*failWindow).key)
+	}
+	c.m[key] = c.ll.PushFront(&failWindow{key: key, start: now, n: 1})
+}
+
+func (c *lruWindows) remove(key string) {
+	if e := c.m[key]; e != nil {
+		c.ll.Remove(e)
+		delete(c.m, key)
 	}
 }
 

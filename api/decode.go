@@ -13,15 +13,19 @@ import (
 	"github.com/gofiber/fiber/v2"
 )
 
-// decodeJSON reads the request body into v strictly: one JSON value, no unknown fields.
-// Malformed JSON is a 400; an unknown field or a value of the wrong type is a 422 naming
-// the field (dotted path, e.g. "plan.funds"). The Content-Type is not checked, so
-// `curl -d` works. Required fields and allowed values are the handler's to check, with
-// FieldProblem.
+// decodeJSON reads the request body into v strictly: one JSON value in UTF-8, field names
+// matched exactly (case-sensitively), no unknown or repeated fields, no NUL characters,
+// strings and numbers within their fields' limits (strictjson.go). Malformed JSON or a
+// body that is not UTF-8 is a 400; any other refusal is a 422 naming the field (dotted
+// path, e.g. "plan.funds", "cells[3]"). The Content-Type is not checked, so `curl -d`
+// works. Required fields and allowed values are the handler's to check, with FieldProblem.
 func decodeJSON(c *fiber.Ctx, v any) error {
 	body := c.Body()
 	if len(bytes.TrimSpace(body)) == 0 {
 		return Problem(fiber.StatusBadRequest, "", "the request body is empty: send a JSON object")
+	}
+	if err := checkJSON(body, reflect.TypeOf(v)); err != nil {
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -110,6 +114,35 @@ func (s *Server) page(c *fiber.Ctx) (limit, offset int, err error) {
 	}
 	offset, err = queryInt(c, "offset", 0, 0, int(^uint32(0)>>1))
 	return min(limit, s.cfg.MaxLimit), offset, err
+}
+
+// areaFilter reads an optional query parameter naming an area of level ("district" 6
+// digits, "street" 9): "" when absent, and a 400 naming the parameter when the code is
+// malformed or no such area is loaded, so a typo is not answered with an empty list.
+func (s *Server) areaFilter(c *fiber.Ctx, name, level string) (string, error) {
+	code := strings.TrimSpace(c.Query(name))
+	if code == "" {
+		return "", nil
+	}
+	digits := map[string]int{"district": 6, "street": 9}[level]
+	if len(code) != digits || strings.Trim(code, "0123456789") != "" {
+		return "", filterProblem(name, fmt.Sprintf("must be a %d-digit %s code", digits, level))
+	}
+	ok, err := s.supervise.AreaExists(c.UserContext(), level, code)
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		return "", filterProblem(name, fmt.Sprintf("no %s has the code %s", level, code))
+	}
+	return code, nil
+}
+
+// filterProblem is the 400 of a filter value that selects nothing that could exist.
+func filterProblem(name, reason string) error {
+	p := newProblem(fiber.StatusBadRequest, "", name+": "+reason)
+	p.Errors = []FieldError{{Field: name, Reason: reason}}
+	return p
 }
 
 // queryBool reads an optional boolean query parameter (true/false/1/0, spaces around it

@@ -14,14 +14,14 @@ import (
 
 // transitionRequest is one lifecycle step of a hazard.
 type transitionRequest struct {
-	To      string `json:"to" enum:"registered,assigned,rectifying,verified,closed" doc:"the status to move to"`
-	Note    string `json:"note,omitempty" doc:"why; kept in the history (at most 2000 characters)"`
-	Version int    `json:"version" doc:"the hazard's version as you last read it; a hazard changed since is a 409"`
+	To      string `json:"to" enum:"registered,assigned,rectifying,verified,closed" maxLength:"32" doc:"the status to move to"`
+	Note    string `json:"note,omitempty" maxLength:"2000" doc:"why; kept in the history"`
+	Version int    `json:"version" minimum:"1" maximum:"2147483647" doc:"the hazard's version as you last read it; a hazard changed since is a 409"`
 	// The plan, when assigning (to: assigned) only.
-	Responsible *string  `json:"responsible,omitempty" doc:"assigning: the responsible person (owner); required"`
-	Deadline    *string  `json:"deadline,omitempty" format:"date" doc:"assigning: the rectification deadline, YYYY-MM-DD, not in the past; required"`
-	Measures    *string  `json:"measures,omitempty" doc:"assigning: the rectification measures; required for a 重大 hazard"`
-	Funds       *float64 `json:"funds,omitempty" doc:"assigning: the funds in yuan; required for a 重大 hazard"`
+	Responsible *string  `json:"responsible,omitempty" maxLength:"100" doc:"assigning: the responsible person (owner); required"`
+	Deadline    *string  `json:"deadline,omitempty" format:"date" maxLength:"32" doc:"assigning: the rectification deadline, YYYY-MM-DD, not in the past; required"`
+	Measures    *string  `json:"measures,omitempty" maxLength:"2000" doc:"assigning: the rectification measures; required for a 重大 hazard"`
+	Funds       *float64 `json:"funds,omitempty" minimum:"0" maximum:"999999999999" doc:"assigning: the funds in yuan; required for a 重大 hazard"`
 }
 
 func (s *Server) hazardRoutes() {
@@ -104,9 +104,6 @@ func (s *Server) transitionHazard(c *fiber.Ctx) error {
 	}
 	if req.Version <= 0 {
 		bad = append(bad, FieldError{Field: "version", Reason: "is required: the version you last read (1 or more)"})
-	}
-	if len([]rune(req.Note)) > 2000 {
-		bad = append(bad, FieldError{Field: "note", Reason: "at most 2000 characters"})
 	}
 	tr := supervise.HazardTransition{HazardID: id, To: req.To, Note: strings.TrimSpace(req.Note), Version: req.Version,
 		Plan: supervise.HazardPlan{Responsible: req.Responsible, Measures: req.Measures, Funds: req.Funds}}

@@ -20,7 +20,8 @@ func (s *Server) importRoutes() {
 			"file (422 listing row, field and reason; nothing is written) unless skip_invalid=true, which loads the good " +
 			"rows and lists the others in the result. Re-importing updates rows by their key. Audited with the caller " +
 			"as actor. Kinds other than areas need the districts loaded first (409 otherwise). The file must fit in the " +
-			"request body limit (413 otherwise); larger loads go through the CLI.",
+			"request body limit, " + byteSize(s.cfg.BodyLimit) + " (413 otherwise; `safegrid serve --body-limit`); larger loads go " +
+			"through the CLI.",
 		Tags: []string{"admin"}, Roles: []string{grid.RoleAdmin}, Response: ingest.ImportResult{},
 		Params: []Param{
 			{Name: "kind", In: "path", Required: true, Description: "what the file holds",
@@ -32,6 +33,7 @@ func (s *Server) importRoutes() {
 		},
 		Problems: []int{fiber.StatusBadRequest, fiber.StatusNotFound, fiber.StatusConflict,
 			fiber.StatusRequestEntityTooLarge, fiber.StatusUnsupportedMediaType},
+		BodyLimit: s.cfg.BodyLimit,
 	}, s.importFile)
 }
 

@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 )
@@ -99,7 +100,45 @@ func (s *Server) record(c *fiber.Ctx, id string, d time.Duration) {
 // "/" as its fiber route.
 func markMatched(c *fiber.Ctx) error {
 	c.Locals(matchedKey, true)
+	if err := checkParams(c); err != nil {
+		return err
+	}
 	return c.Next()
+}
+
+// checkParams refuses, for every route and before sign-in, path and query parameters
+// that no handler could use and PostgreSQL could not store: bytes that are not UTF-8 and
+// NUL characters (fasthttp decodes %00 and %FF in a query). A 400 (a malformed request,
+// as OGC API Features answers a bad parameter) names the parameter.
+func checkParams(c *fiber.Ctx) error {
+	for name, v := range c.AllParams() {
+		if why := badText(v); why != "" {
+			return filterProblem(name, why)
+		}
+	}
+	var bad error
+	c.Context().QueryArgs().VisitAll(func(k, v []byte) {
+		if bad != nil {
+			return
+		}
+		if why := badText(string(k)); why != "" {
+			bad = filterProblem("(a query parameter name)", why)
+		} else if why := badText(string(v)); why != "" {
+			bad = filterProblem(strings.Clone(string(k)), why)
+		}
+	})
+	return bad
+}
+
+// badText says what is wrong with a parameter's text, or "".
+func badText(s string) string {
+	switch {
+	case !utf8.ValidString(s):
+		return "is not valid UTF-8 text"
+	case strings.ContainsRune(s, 0):
+		return "contains a NUL character"
+	}
+	return ""
 }
 
 // requestID returns the request's id: the client's X-Request-ID when it is sane, else a

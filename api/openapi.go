@@ -46,6 +46,9 @@ type Operation struct {
 	// Problems lists statuses the handler returns besides the ones the operation implies
 	// (400/413/422 with a Body, 422 with query parameters, 401, 403 with Roles, 500, 503).
 	Problems []int
+	// BodyLimit is the largest request body in bytes; 0 is jsonBodyLimit (1 MB). Over
+	// it is a 413, before the body is read (bodylimit.go).
+	BodyLimit int
 	// Keep has the route's 200 answers kept until the data under them changes
 	// (respcache.go); it names the tables an answer is read from (keepAll: any). nil for
 	// routes whose answers change with time or are written to.
@@ -153,6 +156,9 @@ func (op Operation) complete(method, path string) Operation {
 	if op.ID == "" {
 		op.ID = operationID(method, path)
 	}
+	if op.BodyLimit == 0 {
+		op.BodyLimit = jsonBodyLimit
+	}
 	if op.Status == 0 {
 		op.Status = http.StatusOK
 		if op.Response == nil {
@@ -204,9 +210,10 @@ func (s *Server) openAPI() map[string]any {
 	return map[string]any{
 		"openapi": "3.0.3",
 		"info": map[string]any{
-			"title":       "SafeGrid",
-			"version":     "1.0.0",
-			"description": "Work-safety supervision for Shanghai: grid officers, street offices, planners and admins on H3 cells and PostGIS. Errors are application/problem+json (RFC 9457).",
+			"title":   "SafeGrid",
+			"version": "1.0.0",
+			"description": "Work-safety supervision for Shanghai: grid officers, street offices, planners and admins on H3 cells and PostGIS. Errors are application/problem+json (RFC 9457). " +
+				fmt.Sprintf("JSON bodies are read strictly: field names are case-sensitive, unknown or repeated fields and NUL characters are refused (422 naming the field), a body that is not UTF-8 is a 400; a string field without a maxLength of its own takes at most %d characters, an integer without a range must fit 32 bits.", defaultMaxLength),
 		},
 		"paths": paths,
 		"tags":  tagList(tags),
@@ -275,8 +282,9 @@ func (op Operation) document(sc *schemas, problemRef Schema) map[string]any {
 	}
 	if op.Body != nil {
 		d["requestBody"] = map[string]any{
-			"required": true,
-			"content":  map[string]any{fiber.MIMEApplicationJSON: map[string]any{"schema": sc.of(op.Body)}},
+			"required":    true,
+			"description": fmt.Sprintf("at most %s; a larger body is a 413", byteSize(op.BodyLimit)),
+			"content":     map[string]any{fiber.MIMEApplicationJSON: map[string]any{"schema": sc.of(op.Body)}},
 		}
 	}
 	return d

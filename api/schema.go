@@ -15,7 +15,9 @@ type Schema map[string]any
 
 // schemas reflects Go types into OpenAPI schemas, named struct types becoming components
 // (#/components/schemas/Name), so the document describes what the handlers really encode.
-// Struct tags it reads besides json: doc:"description", enum:"a,b,c", format:"date".
+// Struct tags it reads besides json: doc:"description", enum:"a,b,c", format:"date", and
+// the limits decodeJSON enforces (strictjson.go): maxLength:"100" (on a list: of each
+// string), minimum:"0", maximum:"9", and pattern:"^...$".
 type schemas struct {
 	defs  map[string]Schema
 	types map[string]reflect.Type
@@ -143,11 +145,42 @@ func (sc *schemas) fields(t reflect.Type, props map[string]any, required *[]stri
 		if format := f.Tag.Get("format"); format != "" {
 			s = withKey(s, "format", format)
 		}
+		s = withLimits(s, f)
 		props[name] = s
 		if !strings.Contains(opts, "omitempty") {
 			*required = append(*required, name)
 		}
 	}
+}
+
+// withLimits writes a field's limit tags into its schema (a list's maxLength and pattern
+// are its strings').
+func withLimits(s Schema, f reflect.StructField) Schema {
+	r := rulesOf(f)
+	str := Schema{}
+	if r.maxLength > 0 {
+		str["maxLength"] = r.maxLength
+	}
+	if p := f.Tag.Get("pattern"); p != "" {
+		str["pattern"] = p
+	}
+	if items, ok := s["items"].(Schema); ok && len(str) > 0 {
+		for k, v := range str {
+			items = withKey(items, k, v)
+		}
+		s = withKey(s, "items", items)
+	} else {
+		for k, v := range str {
+			s = withKey(s, k, v)
+		}
+	}
+	if r.minimum != nil {
+		s = withKey(s, "minimum", *r.minimum)
+	}
+	if r.maximum != nil {
+		s = withKey(s, "maximum", *r.maximum)
+	}
+	return s
 }
 
 // withKey adds a keyword to s; beside a $ref (which OpenAPI 3.0 reads alone) it wraps

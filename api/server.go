@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 
 	"safegrid/grid"
 	"safegrid/grid/hazardstat"
@@ -43,8 +44,10 @@ type Config struct {
 	// stops a query even if the service loses track of it.
 	StatementTimeout time.Duration
 	ShutdownTimeout  time.Duration // how long SIGTERM waits for in-flight requests
-	BodyLimit        int           // largest request body in bytes; larger gets 413
-	TokenTTL         time.Duration // life of a bearer token from login
+	// BodyLimit is the largest request body of an import, in bytes; larger gets 413.
+	// Sign-in takes 4 KB and every other route 1 MB (bodylimit.go).
+	BodyLimit int
+	TokenTTL  time.Duration // life of a bearer token from login
 	// LoginAttempts failed logins per username and client address within LoginWindow;
 	// the next attempt gets 429 until the window ends.
 	LoginAttempts int
@@ -204,6 +207,10 @@ func New(store *grid.Store, cfg Config) *Server {
 		s.webRoutes,
 	} {
 		mount()
+	}
+	limits := newBodyLimits(s.routes, cfg.BodyLimit)
+	s.app.Server().HeaderReceived = func(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+		return fasthttp.RequestConfig{MaxRequestBodySize: limits.limit(h)}
 	}
 	return s
 }

@@ -12,8 +12,8 @@ import (
 )
 
 type loginRequest struct {
-	Username string `json:"username" doc:"login name"`
-	Password string `json:"password"`
+	Username string `json:"username" maxLength:"64" pattern:"^[A-Za-z0-9_.-]{2,64}$" doc:"login name"`
+	Password string `json:"password" maxLength:"256"`
 }
 
 type loginResponse struct {
@@ -43,10 +43,13 @@ func (s *Server) authRoutes() {
 	s.route(fiber.MethodPost, "/api/v1/auth/login", Operation{
 		Summary: "Sign in",
 		Description: fmt.Sprintf("Returns a bearer token for the other endpoints, valid for %s. A wrong password and an "+
-			"unknown user get the same 401. After %d failures within %s for one username from one address: 429 with Retry-After.",
-			s.cfg.TokenTTL, s.cfg.LoginAttempts, s.cfg.LoginWindow),
+			"unknown user get the same 401. After %d failures within %s for one username from one address, or %d for any "+
+			"usernames from one address: 429 with Retry-After. A username that breaks the users' rule (2 to 64 letters, "+
+			"digits, _ . -) is a 422 naming it, checked before anything is counted, stored or logged: the rule is public, so "+
+			"the answer tells nothing about which accounts exist.",
+			s.cfg.TokenTTL, s.cfg.LoginAttempts, s.cfg.LoginWindow, addrFactor*s.cfg.LoginAttempts),
 		Tags: []string{"auth"}, Auth: AuthPublic,
-		Body: loginRequest{}, Response: loginResponse{},
+		Body: loginRequest{}, Response: loginResponse{}, BodyLimit: loginBodyLimit,
 		Problems: []int{fiber.StatusUnauthorized, fiber.StatusTooManyRequests},
 	}, s.login)
 	s.route(fiber.MethodPost, "/api/v1/auth/logout", Operation{
@@ -74,18 +77,23 @@ func (s *Server) login(c *fiber.Ctx) error {
 	if len(missing) > 0 {
 		return FieldProblems(missing...)
 	}
-	key := req.Username + "\x00" + c.IP()
-	if wait := s.logins.retryAfter(key); wait > 0 {
+	// A name no account can have is refused before it is counted, stored or logged
+	// (decodeJSON has refused NUL, bad UTF-8 and more than 64 characters already).
+	if !usernameRule.MatchString(req.Username) {
+		return FieldProblem("username", "must be 2 to 64 letters, digits, '_', '.' or '-'")
+	}
+	addr := c.IP()
+	if wait := s.logins.retryAfter(req.Username, addr); wait > 0 {
 		return tooManyLogins(wait)
 	}
 	sess, err := s.store.Login(c.UserContext(), req.Username, req.Password, s.cfg.TokenTTL)
 	if errors.Is(err, grid.ErrBadCredentials) {
-		s.logins.fail(key)
+		s.logins.fail(req.Username, addr)
 	}
 	if err != nil {
 		return err
 	}
-	s.logins.reset(key)
+	s.logins.reset(req.Username, addr)
 	return c.JSON(loginResponse{Token: sess.Token, ExpiresAt: sess.ExpiresAt.UTC(), Role: sess.Principal.Role})
 }
 

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"safegrid/geo"
 )
@@ -49,8 +50,22 @@ type Field struct {
 	Values  []string
 	Aliases map[string]string
 	Min     *float64 // for Int and Float
-	Doc     string
+	// MaxLen is the most characters a Text holds; 0 is DefaultTextMaxLen.
+	MaxLen int
+	Doc    string
 }
+
+// DefaultTextMaxLen is the most characters of a Text field without a MaxLen of its own.
+// Every text limit is far below an Excel cell's 32,767, so an export never cuts one.
+const DefaultTextMaxLen = 1000
+
+// Text limits of the hazard fields people write (the report form and the lifecycle's
+// plan); the API's request types state the same in their maxLength tags.
+const (
+	HazardCategoryMaxLen    = 100
+	HazardDescriptionMaxLen = 2000
+	HazardMeasuresMaxLen    = 2000
+)
 
 // Kind describes one importable kind of thing: its table, its external code (the key a
 // re-import updates by), its fields and the geometries it accepts.
@@ -207,8 +222,8 @@ var kinds = []Kind{
 		Fields: []Field{
 			{Name: "code", Type: Text, Required: true},
 			{Name: "level", Type: Enum, Required: true, Values: hazardLevels, Aliases: map[string]string{"general": "一般", "major": "重大"}},
-			{Name: "category", Type: Text, Required: true},
-			{Name: "description", Type: Text, Required: true},
+			{Name: "category", Type: Text, Required: true, MaxLen: HazardCategoryMaxLen},
+			{Name: "description", Type: Text, Required: true, MaxLen: HazardDescriptionMaxLen},
 			{Name: "status", Type: Enum, Values: hazardStatuses, Aliases: map[string]string{"上报": "reported", "立案": "registered", "派遣": "assigned", "整改": "rectifying", "验收": "verified", "核查": "verified", "销号": "closed", "结案": "closed"}},
 			{Name: "feature_kind", Type: Enum, Values: []string{"enterprises", "pipelines", "gas_occupancy_sites", "fire_stations", "fishing_ports", "underground_spaces"}},
 			{Name: "feature_code", Type: Text, Doc: "USCC or code of the feature the hazard belongs to"},
@@ -216,7 +231,7 @@ var kinds = []Kind{
 			{Name: "responsible", Type: Text},
 			{Name: "deadline", Type: Date},
 			{Name: "funds", Type: Float, Min: minZero(), Doc: "rectification funds, yuan"},
-			{Name: "measures", Type: Text, Doc: "rectification plan measures (required before a 重大 hazard is assigned)"},
+			{Name: "measures", Type: Text, MaxLen: HazardMeasuresMaxLen, Doc: "rectification plan measures (required before a 重大 hazard is assigned)"},
 			{Name: "reported_at", Type: Timestamp},
 			{Name: "closed_at", Type: Timestamp},
 		},
@@ -279,13 +294,35 @@ func (k *Kind) FieldNames() []string {
 	return names
 }
 
+// checkText refuses a text PostgreSQL cannot store (a NUL character, bytes that are not
+// UTF-8) or longer than the field's limit.
+func (f *Field) checkText(s string) (any, error) {
+	if !utf8.ValidString(s) {
+		return nil, fmt.Errorf("is not valid UTF-8 text")
+	}
+	if strings.ContainsRune(s, 0) {
+		return nil, fmt.Errorf("contains a NUL character")
+	}
+	limit := f.MaxLen
+	if limit <= 0 {
+		limit = DefaultTextMaxLen
+	}
+	if n := utf8.RuneCountInString(s); n > limit {
+		return nil, fmt.Errorf("is %d characters long; at most %d", n, limit)
+	}
+	return s, nil
+}
+
 // Convert turns one property value into the Go value stored for the field. GeoJSON gives
 // numbers and booleans as such; CSV gives strings; numbers as strings are accepted in both.
 func (f *Field) Convert(v any) (any, error) {
 	switch f.Type {
 	case Text:
 		s, err := asString(v)
-		return strings.TrimSpace(s), err
+		if err != nil {
+			return nil, err
+		}
+		return f.checkText(strings.TrimSpace(s))
 	case Enum:
 		s, err := asString(v)
 		if err != nil {

@@ -124,7 +124,8 @@ func writeRejects(path string, rs []ingest.Rejection) error {
 	w := csv.NewWriter(f)
 	_ = w.Write([]string{"row", "field", "reason"})
 	for _, r := range rs {
-		_ = w.Write([]string{strconv.Itoa(r.Row), r.Field, r.Reason})
+		// A reason quotes the file's value, which may be a formula: neutralise it.
+		_ = w.Write([]string{strconv.Itoa(r.Row), grid.CSVSafe(r.Field), grid.CSVSafe(r.Reason)})
 	}
 	w.Flush()
 	if err := w.Error(); err != nil {

@@ -79,7 +79,7 @@ wins when both are given. Logs are JSON lines on stderr.`,
 	f.DurationVar(&cfg.RequestTimeout, "request-timeout", cfg.RequestTimeout, "each request's queries are cancelled after this (503)")
 	f.DurationVar(&cfg.StatementTimeout, "statement-timeout", cfg.StatementTimeout, "PostgreSQL statement_timeout of the service's connections")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long SIGTERM waits for requests in flight")
-	f.IntVar(&cfg.BodyLimit, "body-limit", cfg.BodyLimit, "largest request body in bytes (413 above)")
+	f.IntVar(&cfg.BodyLimit, "body-limit", cfg.BodyLimit, "largest request body of an import in bytes (413 above); sign-in takes 4 KB, other routes 1 MB")
 	f.DurationVar(&cfg.TokenTTL, "token-ttl", cfg.TokenTTL, "life of a sign-in token")
 	f.IntVar(&cfg.ResponseCacheMB, "response-cache-mb", cfg.ResponseCacheMB, "memory for answers of read routes (tiles, cells, street lists) kept until their data changes; 0 turns it off")
 	f.Int32Var(&maxConns, "max-conns", 0, "largest number of database connections (0: pgxpool's default, or pool_max_conns in the URL)")

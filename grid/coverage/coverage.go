@@ -96,7 +96,7 @@ func StationCap(typ, district string) (float64, bool) {
 type StationAddition struct {
 	Lon  float64 `json:"lon"`
 	Lat  float64 `json:"lat"`
-	Type string  `json:"type" doc:"特勤, 一级普通, 二级普通, 小型 or 战勤保障"`
+	Type string  `json:"type" maxLength:"32" doc:"特勤, 一级普通, 二级普通, 小型 or 战勤保障"`
 }
 
 // CoverageParams are the travel model and the set of counted stations.
@@ -107,7 +107,7 @@ type CoverageParams struct {
 	Resolution int               `json:"resolution" doc:"H3 resolution of the area cells, 6 to 9 (default 9)"`
 	Planned    bool              `json:"planned" doc:"count planned stations too"`
 	Add        []StationAddition `json:"add,omitempty" doc:"what-if stations to add"`
-	Without    []string          `json:"without,omitempty" doc:"codes of stations to leave out"`
+	Without    []string          `json:"without,omitempty" maxLength:"64" doc:"codes of stations to leave out"`
 }
 
 // WithDefaults fills zero values with docs/DESIGN.md's defaults.

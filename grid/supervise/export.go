@@ -75,6 +75,8 @@ func exportText(s *string) string {
 	return *s
 }
 
+// exportCell is v as a CSV cell. Text passes through grid.CSVSafe, so a description such
+// as =HYPERLINK(...) is shown, not run, by a spreadsheet; numbers are written as they are.
 func exportCell(v any) string {
 	switch v := v.(type) {
 	case int64:
@@ -82,7 +84,7 @@ func exportCell(v any) string {
 	case float64:
 		return strconv.FormatFloat(v, 'f', -1, 64)
 	default:
-		return v.(string)
+		return grid.CSVSafe(v.(string))
 	}
 }
 
@@ -112,8 +114,49 @@ func WriteHazardsCSV(w io.Writer, items []HazardItem) error {
 	return cw.Error()
 }
 
+// xlsxCellChars is the most an Excel cell holds, in UTF-16 code units (excelize cuts a
+// longer string there without a word).
+const xlsxCellChars = excelize.TotalCellChars
+
+// xlsxCutMark ends a cell that had to be cut; the 说明 sheet lists every such cell.
+const xlsxCutMark = "…[已截断，全文见 CSV 导出]"
+
+// xlsxText is s as it fits in a cell, and whether it had to be cut. Input limits keep
+// every text field far below the cell's size, so this is a guard: an export never drops
+// text without saying so.
+func xlsxText(s string) (string, bool) {
+	if utf16Len(s) <= xlsxCellChars {
+		return s, false
+	}
+	room := xlsxCellChars - utf16Len(xlsxCutMark)
+	n, out := 0, []rune{}
+	for _, r := range s {
+		w := utf16Len(string(r))
+		if n+w > room {
+			break
+		}
+		n += w
+		out = append(out, r)
+	}
+	return string(out) + xlsxCutMark, true
+}
+
+func utf16Len(s string) int {
+	n := 0
+	for _, r := range s {
+		if r >= 0x10000 {
+			n += 2
+		} else {
+			n++
+		}
+	}
+	return n
+}
+
 // WriteHazardsXLSX writes items as an Excel workbook with one sheet, 隐患清单; ids and
-// coordinates are numbers, the rest text.
+// coordinates are numbers, the rest text (typed strings: a description starting with =
+// is text, never a formula). A text longer than a cell holds is cut with xlsxCutMark and
+// listed, with its full length, on a second sheet, 说明.
 func WriteHazardsXLSX(w io.Writer, items []HazardItem) error {
 	f := excelize.NewFile()
 	defer f.Close()
@@ -132,9 +175,18 @@ func WriteHazardsXLSX(w io.Writer, items []HazardItem) error {
 	if err := sw.SetRow("A1", row); err != nil {
 		return err
 	}
+	var cuts [][]any
 	for i := range items {
 		for j, c := range hazardColumns {
-			row[j] = c.Value(&items[i])
+			v := c.Value(&items[i])
+			if s, ok := v.(string); ok {
+				if short, cut := xlsxText(s); cut {
+					name, _ := excelize.CoordinatesToCellName(j+1, i+2)
+					cuts = append(cuts, []any{name, items[i].Code, c.Header, int64(utf16Len(s))})
+					v = short
+				}
+			}
+			row[j] = v
 		}
 		cell, err := excelize.CoordinatesToCellName(1, i+2)
 		if err != nil {
@@ -147,7 +199,28 @@ func WriteHazardsXLSX(w io.Writer, items []HazardItem) error {
 	if err := sw.Flush(); err != nil {
 		return err
 	}
+	if len(cuts) > 0 {
+		if err := writeCutSheet(f, cuts); err != nil {
+			return err
+		}
+	}
 	return f.Write(w)
+}
+
+// writeCutSheet lists the cells WriteHazardsXLSX had to cut.
+func writeCutSheet(f *excelize.File, cuts [][]any) error {
+	const sheet = "说明"
+	if _, err := f.NewSheet(sheet); err != nil {
+		return err
+	}
+	rows := append([][]any{{"单元格", "隐患编号", "列", "原长度（字符）"}}, cuts...)
+	for i, r := range rows {
+		cell, _ := excelize.CoordinatesToCellName(1, i+1)
+		if err := f.SetSheetRow(sheet, cell, &r); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ExportStatusNames are the lifecycle's Chinese terms, for exports people read in Excel.

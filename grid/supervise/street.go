@@ -175,14 +175,22 @@ func (s *Service) CheckStreet(ctx context.Context, code string) error {
 	if !streetCodeRe.MatchString(code) {
 		return &grid.InvalidError{Field: "code", Reason: "a street code is 9 digits"}
 	}
-	var ok bool
-	if err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM areas WHERE code = $1 AND level = 'street')`, code).Scan(&ok); err != nil {
+	ok, err := s.AreaExists(ctx, "street", code)
+	if err != nil {
 		return err
 	}
 	if !ok {
 		return &grid.NotFoundError{What: "street", Key: code}
 	}
 	return nil
+}
+
+// AreaExists tells whether the area of level (district, street, community) with code is
+// loaded; filters use it so that an unknown code is refused rather than matching nothing.
+func (s *Service) AreaExists(ctx context.Context, level, code string) (bool, error) {
+	var ok bool
+	err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM areas WHERE code = $1 AND level = $2)`, code, level).Scan(&ok)
+	return ok, err
 }
 
 // StreetHazards lists a street's hazards matching f, one page, and how many match in all.
