@@ -329,14 +329,13 @@ func (s *Server) changeOwnPassword(c *fiber.Ctx) error {
 	}
 	p := principal(c)
 	// A wrong old password is a guess at it: it counts like a failed sign-in.
-	key := p.Username + "\x00" + c.IP()
-	if wait := s.logins.retryAfter(key); wait > 0 {
+	if wait := s.logins.retryAfter(p.Username, c.IP()); wait > 0 {
 		return tooManyLogins(wait)
 	}
 	_, token, _ := strings.Cut(c.Get(fiber.HeaderAuthorization), " ")
 	err := s.store.ChangePassword(c.UserContext(), p, strings.TrimSpace(token), req.OldPassword, req.NewPassword)
 	if isOldPasswordWrong(err) {
-		s.logins.fail(key)
+		s.logins.fail(p.Username, c.IP())
 	}
 	if err != nil {
 		return err

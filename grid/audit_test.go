@@ -326,23 +326,3 @@ VALUES ('310104', 'HZ9', '一般', 'c', 'd', '310104003', 1, ST_SetSRID(ST_MakeP
 		t.Error("after up again, a DELETE was allowed")
 	}
 }
-
-func TestCSVSafe(t *testing.T) {
-	for in, want := range map[string]string{
-		"":                         "",
-		"=HYPERLINK(\"http://x\")": "'=HYPERLINK(\"http://x\")",
-		"+1":                       "'+1",
-		"-1":                       "'-1",
-		"@SUM(A1)":                 "'@SUM(A1)",
-		"\tx":                      "'\tx",
-		"\rx":                      "'\rx",
-		"plain":                    "plain",
-		" =1":                      " =1",
-		"隐患":                       "隐患",
-		"a=b":                      "a=b",
-	} {
-		if got := grid.CSVSafe(in); got != want {
-			t.Errorf("CSVSafe(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
