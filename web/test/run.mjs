@@ -84,6 +84,9 @@ const browser = await chromium.launch({
 // have drawn its first data (window.safegrid.ready).
 async function open(user, role, { viewport = { width: 1366, height: 900 } } = {}) {
   const context = await browser.newContext({ viewport, acceptDownloads: true, locale: 'zh-CN' });
+  // A CSP refusal is reported to the page as an event; make it a console error too.
+  await context.addInitScript(() => document.addEventListener('securitypolicyviolation',
+    (e) => console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || 'inline'}`)));
   const page = await context.newPage();
   page.setDefaultTimeout(TIMEOUT);
   const problems = [];
@@ -133,6 +136,11 @@ async function test(name, fn) {
   let page;
   try {
     await fn((p) => { page = p; return p; });
+    // The map page's Content-Security-Policy allows all it loads: no refusal on any page.
+    if (page) {
+      const csp = page.problems.filter((p) => /Content Security Policy|CSP violation/.test(p));
+      assert.deepEqual(csp, [], 'CSP violations:\n' + csp.join('\n'));
+    }
     console.log(`ok   ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
   } catch (e) {
     failures.push(name);
