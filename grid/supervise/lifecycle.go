@@ -189,7 +189,8 @@ func scanLifecycle(row pgx.Row) (*lifecycleRow, error) {
 }
 
 // loadLifecycle reads one hazard by id (ids come from one identity sequence, so id alone
-// names it) and checks the caller's scope: ErrForbidden outside it.
+// names it) and checks the caller's scope: outside it the hazard is not found, as if it
+// did not exist.
 func (s *Service) loadLifecycle(ctx context.Context, q pgx.Tx, p *grid.Principal, id int64) (*lifecycleRow, error) {
 	var row pgx.Row
 	if q != nil {
@@ -199,7 +200,7 @@ func (s *Service) loadLifecycle(ctx context.Context, q pgx.Tx, p *grid.Principal
 	}
 	h, err := scanLifecycle(row)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, &grid.NotFoundError{What: "hazard", Key: strconv.FormatInt(id, 10)}
+		return nil, hazardNotFound(id)
 	}
 	if err != nil {
 		return nil, err
@@ -218,7 +219,7 @@ func (s *Service) lifecycleInScope(ctx context.Context, p *grid.Principal, h *li
 		if h.StreetCode != nil && *h.StreetCode == p.StreetCode {
 			return nil
 		}
-		return fmt.Errorf("%w: hazard %d is not in your street", grid.ErrForbidden, h.ID)
+		return hazardNotFound(h.ID)
 	case grid.RoleOfficer:
 		ok, err := s.st.OfficerHasCell(ctx, p.UserID, h.h3)
 		if err != nil {
@@ -227,9 +228,15 @@ func (s *Service) lifecycleInScope(ctx context.Context, p *grid.Principal, h *li
 		if ok {
 			return nil
 		}
-		return fmt.Errorf("%w: hazard %d is not in your grid cells", grid.ErrForbidden, h.ID)
+		return hazardNotFound(h.ID)
 	}
-	return grid.ErrForbidden
+	return hazardNotFound(h.ID)
+}
+
+// hazardNotFound is the answer for a hazard that does not exist and for one outside the
+// caller's scope alike, so the answer does not tell them apart.
+func hazardNotFound(id int64) error {
+	return &grid.NotFoundError{What: "hazard", Key: strconv.FormatInt(id, 10)}
 }
 
 // HazardDetailOf returns a hazard in the caller's scope with its history, oldest first.

@@ -192,7 +192,7 @@ await test('officer: map shows exactly my cells; another unit\'s cell is refused
   // ...another unit's does not, and the panel shows the server's refusal.
   assert.ok(opt['other-cell'], '--other-cell is required');
   const refused = await apiCall(`/api/v1/cells/${opt['other-cell']}`, { token });
-  assert.equal(refused.status, 403, `API: another unit's cell: ${refused.status} ${refused.text}`);
+  assert.equal(refused.status, 404, `API: another unit's cell: ${refused.status} ${refused.text}`);
   await page.evaluate((h) => window.safegrid.openCell(h), opt['other-cell']);
   await page.waitForSelector('#panel[data-state="error"]');
   const shown = await text(page, '#panel');
