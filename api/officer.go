@@ -69,10 +69,10 @@ func (s *Server) officerRoutes() {
 		Tags: tags, Roles: officerOnly, Params: []Param{LimitParam, OffsetParam}, Response: dueInspections{},
 	}, s.inspectionsDue)
 	s.route(fiber.MethodPost, "/api/v1/inspections", Operation{
-		Summary:     "Record an inspection",
+		Summary: "Record an inspection",
 		Description: "The location must lie in the caller's cells (403 otherwise); an enterprise outside them is a 422 " +
 			"on enterprise, exactly as one that does not exist. Audited.",
-		Tags:        tags, Roles: officerOnly, Body: supervise.InspectionInput{}, Response: supervise.Inspection{},
+		Tags: tags, Roles: officerOnly, Body: supervise.InspectionInput{}, Response: supervise.Inspection{},
 		Status: fiber.StatusCreated,
 	}, s.recordInspection)
 	s.route(fiber.MethodPost, "/api/v1/hazards", Operation{
