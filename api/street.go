@@ -153,6 +153,9 @@ func (s *Server) hazardFilter(c *fiber.Ctx, street, format string) (supervise.St
 	if f.To, err = queryDate(c, "to"); err != nil {
 		return f, err
 	}
+	if f.From != nil && f.To != nil && f.To.Before(*f.From) {
+		return f, FieldProblem("to", "must be on or after from")
+	}
 	if f.Limit, f.Offset, err = s.page(c); err != nil {
 		return f, err
 	}
