@@ -162,7 +162,7 @@ type HazardDetail struct {
 const lifecycleSelect = `SELECT h.id, h.code, h.district_code, h.street_code, h.community_code, h.level, h.category,
        h.description, h.status, h.supervised, h.feature_kind, h.feature_code, h.reporter, h.responsible,
        to_char(h.deadline, 'YYYY-MM-DD'), h.measures, h.funds::float8,
-       coalesce(h.deadline < current_date AND h.status NOT IN ('verified', 'closed'), false),
+       ` + hazardOverdueSQL + `,
        h.reported_at, h.closed_at, h.version, h3_hex(h.h3), ST_X(h.geom), ST_Y(h.geom), h.updated_at, h.h3
   FROM hazards h WHERE h.id = $1`
 
@@ -231,6 +231,17 @@ func (s *Service) lifecycleInScope(ctx context.Context, p *grid.Principal, h *li
 		return hazardNotFound(h.ID)
 	}
 	return hazardNotFound(h.ID)
+}
+
+// checkNewDeadline refuses a deadline (a calendar date, read as a Shanghai date like
+// every date) before today in Shanghai: a hazard reported, or a plan set, today may be
+// due today but not yesterday, whatever the server's or the database's time zone.
+func checkNewDeadline(d time.Time) *grid.InvalidError {
+	today := time.Now().In(grid.ShanghaiZone()).Format(time.DateOnly)
+	if d.Format(time.DateOnly) < today {
+		return &grid.InvalidError{Field: "deadline", Reason: fmt.Sprintf("%s is before today (%s, Asia/Shanghai)", d.Format(time.DateOnly), today)}
+	}
+	return nil
 }
 
 // hazardNotFound is the answer for a hazard that does not exist and for one outside the
@@ -367,9 +378,8 @@ func mergePlan(h *lifecycleRow, req HazardTransition) (HazardPlan, map[string]an
 	}
 	if req.Plan.Deadline != nil {
 		pl.Deadline = req.Plan.Deadline
-		today := time.Now().In(grid.ShanghaiZone()).Format(time.DateOnly)
-		if req.Plan.Deadline.Format(time.DateOnly) < today {
-			bad = append(bad, grid.InvalidError{Field: "deadline", Reason: "is in the past"})
+		if err := checkNewDeadline(*req.Plan.Deadline); err != nil {
+			bad = append(bad, *err)
 		}
 	}
 	if f := req.Plan.Funds; f != nil {

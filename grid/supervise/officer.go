@@ -417,6 +417,11 @@ func checkHazardReport(r HazardReport) (map[string]any, error) {
 		}
 		vals[name] = val
 	}
+	if d, ok := vals["deadline"].(time.Time); ok {
+		if err := checkNewDeadline(d); err != nil {
+			return nil, err
+		}
+	}
 	if (vals["feature_kind"] == nil) != (vals["feature_code"] == nil) {
 		field := "feature_code"
 		if vals["feature_kind"] == nil {
