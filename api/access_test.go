@@ -23,7 +23,8 @@ var accessRoles = [6]string{"anonymous", "officer", "street", "other street", "p
 // TestAccessMatrix is issue 3's access matrix: every role against every endpoint family,
 // with the exact status of each cell. "Another unit" is U2 (cell c3, street A), whose
 // officer is off3: off1 asking for its cell, hazard H5, OGC items and tile is refused
-// (403, or 404 where OGC hides what is out of scope, or an empty tile).
+// as if they did not exist (404, 422 for an id in a body, or an empty tile); a 403 is
+// only ever for a role, the same for every id.
 func TestAccessMatrix(t *testing.T) {
 	f := newGridFixture(t)
 	ctx := context.Background()
@@ -63,23 +64,23 @@ VALUES ('310101', 'P2', 'gas', 'distribution', '低压', $1, $2, ST_Multi(ST_Geo
 		{"me", "GET", "/api/v1/me", "", "", cell{401, 200, 200, 200, 200, 200}},
 		{"me/cells", "GET", "/api/v1/me/cells", "", "", cell{401, 200, 403, 403, 403, 403}},
 		{"cells: own cell", "GET", "/api/v1/cells/" + f.c1.String(), "", "", cell{401, 200, 403, 403, 200, 200}},
-		{"cells: another unit's cell", "GET", "/api/v1/cells/" + f.c3.String(), "", "", cell{401, 403, 403, 403, 200, 200}},
+		{"cells: another unit's cell", "GET", "/api/v1/cells/" + f.c3.String(), "", "", cell{401, 404, 403, 403, 200, 200}},
 		{"inspections due", "GET", "/api/v1/me/inspections/due", "", "", cell{401, 200, 403, 403, 403, 403}},
 
-		{"hazard detail: own cell, street A", "GET", hz("H1", ""), "", "", cell{401, 200, 200, 403, 200, 200}},
-		{"hazard detail: another unit, street A", "GET", hz("H5", ""), "", "", cell{401, 403, 200, 403, 200, 200}},
-		{"hazard detail: street B", "GET", hz("H6", ""), "", "", cell{401, 403, 403, 200, 200, 200}},
+		{"hazard detail: own cell, street A", "GET", hz("H1", ""), "", "", cell{401, 200, 200, 404, 200, 200}},
+		{"hazard detail: another unit, street A", "GET", hz("H5", ""), "", "", cell{401, 404, 200, 404, 200, 200}},
+		{"hazard detail: street B", "GET", hz("H6", ""), "", "", cell{401, 404, 404, 200, 200, 200}},
 		{"hazard detail: no such hazard", "GET", "/api/v1/hazards/999999", "", "", cell{401, 404, 404, 404, 404, 404}},
 		// A stale version is the first check after scope: 409 means "let through".
-		{"transition: own cell, street A", "POST", hz("H1", "/transition"), stale, "", cell{401, 409, 409, 403, 403, 409}},
-		{"transition: another unit, street A", "POST", hz("H5", "/transition"), stale, "", cell{401, 403, 409, 403, 403, 409}},
-		{"transition: street B", "POST", hz("H6", "/transition"), stale, "", cell{401, 403, 403, 409, 403, 409}},
+		{"transition: own cell, street A", "POST", hz("H1", "/transition"), stale, "", cell{401, 409, 409, 404, 403, 409}},
+		{"transition: another unit, street A", "POST", hz("H5", "/transition"), stale, "", cell{401, 404, 409, 404, 403, 409}},
+		{"transition: street B", "POST", hz("H6", "/transition"), stale, "", cell{401, 404, 404, 409, 403, 409}},
 
-		{"street A hazards", "GET", "/api/v1/streets/" + f.streetA + "/hazards", "", "", cell{401, 403, 200, 403, 200, 200}},
-		{"street A export", "GET", "/api/v1/streets/" + f.streetA + "/hazards?format=csv", "", "", cell{401, 403, 200, 403, 200, 200}},
-		{"street A summary", "GET", "/api/v1/streets/" + f.streetA + "/summary", "", "", cell{401, 403, 200, 403, 200, 200}},
-		{"street B hazards", "GET", "/api/v1/streets/" + f.streetB + "/hazards", "", "", cell{401, 403, 403, 200, 200, 200}},
-		{"street B summary", "GET", "/api/v1/streets/" + f.streetB + "/summary", "", "", cell{401, 403, 403, 200, 200, 200}},
+		{"street A hazards", "GET", "/api/v1/streets/" + f.streetA + "/hazards", "", "", cell{401, 403, 200, 404, 200, 200}},
+		{"street A export", "GET", "/api/v1/streets/" + f.streetA + "/hazards?format=csv", "", "", cell{401, 403, 200, 404, 200, 200}},
+		{"street A summary", "GET", "/api/v1/streets/" + f.streetA + "/summary", "", "", cell{401, 403, 200, 404, 200, 200}},
+		{"street B hazards", "GET", "/api/v1/streets/" + f.streetB + "/hazards", "", "", cell{401, 403, 404, 200, 200, 200}},
+		{"street B summary", "GET", "/api/v1/streets/" + f.streetB + "/summary", "", "", cell{401, 403, 404, 200, 200, 200}},
 
 		{"grid units: list", "GET", "/api/v1/grid/units", "", "", with(admin, 200)},
 		{"grid units: one", "GET", "/api/v1/grid/units/U1", "", "", with(admin, 200)},
@@ -123,14 +124,16 @@ VALUES ('310101', 'P2', 'gas', 'distribution', '低压', $1, $2, ST_Multi(ST_Geo
 			fmt.Sprintf(`{"enterprise":%q,"result":"passed","lon":%v,"lat":%v}`, f.uscc["E1"], lon1, lat1), "", cell{401, 201, 403, 403, 403, 403}},
 		{"record inspection: another unit's cell", "POST", "/api/v1/inspections",
 			fmt.Sprintf(`{"enterprise":%q,"result":"passed","lon":%v,"lat":%v}`, f.uscc["E5"], lon3, lat3), "", cell{401, 403, 403, 403, 403, 403}},
+		{"record inspection: own cell, another unit's enterprise", "POST", "/api/v1/inspections",
+			fmt.Sprintf(`{"enterprise":%q,"result":"passed","lon":%v,"lat":%v}`, f.uscc["E5"], lon1, lat1), "", cell{401, 422, 403, 403, 403, 403}},
 		{"report hazard: own cell", "POST", "/api/v1/hazards",
 			fmt.Sprintf(`{"level":"一般","category":"c","description":"d","lon":%v,"lat":%v}`, lon1, lat1), "", cell{401, 201, 403, 403, 403, 403}},
 		{"report hazard: own cell, tied to another unit's enterprise", "POST", "/api/v1/hazards",
 			fmt.Sprintf(`{"level":"一般","category":"c","description":"d","lon":%v,"lat":%v,"feature_kind":"enterprises","feature_code":%q}`, lon1, lat1, f.uscc["E5"]),
-			"", cell{401, 403, 403, 403, 403, 403}},
+			"", cell{401, 422, 403, 403, 403, 403}},
 		{"report hazard: own cell, tied to another unit's pipeline", "POST", "/api/v1/hazards",
 			fmt.Sprintf(`{"level":"一般","category":"c","description":"d","lon":%v,"lat":%v,"feature_kind":"pipelines","feature_code":"P2"}`, lon1, lat1),
-			"", cell{401, 403, 403, 403, 403, 403}},
+			"", cell{401, 422, 403, 403, 403, 403}},
 		{"report hazard: own cell, tied to own enterprise", "POST", "/api/v1/hazards",
 			fmt.Sprintf(`{"level":"一般","category":"c","description":"d","lon":%v,"lat":%v,"feature_kind":"enterprises","feature_code":%q}`, lon1, lat1, f.uscc["E1"]),
 			"", cell{401, 201, 403, 403, 403, 403}},

@@ -119,6 +119,9 @@ func coverageQuery(c *fiber.Ctx) (coverage.CoverageParams, string, error) {
 		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
 			return FieldProblem(name, "must be a number")
 		}
+		if v <= 0 { // zero would mean "the default" to Validate: refuse it here
+			return FieldProblem(name, "must be more than 0")
+		}
 		*dst = v
 		return nil
 	}

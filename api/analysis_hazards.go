@@ -202,6 +202,9 @@ func (s *Server) hazardAnalysisFilter(c *fiber.Ctx) (hazardstat.HazardFilter, er
 		}
 		*d.to = &t
 	}
+	if f.From != nil && f.To != nil && !f.From.Before(*f.To) {
+		return f, FieldProblem("to", "must be on or after from")
+	}
 	f.District, f.Street = c.Query("district"), c.Query("street")
 	if f.District != "" && !analysisDistrictRe.MatchString(f.District) {
 		return f, FieldProblem("district", "must be a 6-digit district code")

@@ -43,7 +43,7 @@ func (s *Server) coverageTileRoutes(an *coverage.Analyst) {
 		}
 		return c.JSON(tileJSON{
 			TileJSON: "3.0.0", Name: "消防站覆盖 Fire-station coverage", Description: "fire-station coverage of the land cells", Version: "1.0.0", Scheme: "xyz",
-			Tiles:   []string{c.BaseURL() + "/api/v1/analysis/coverage/tiles/{z}/{x}/{y}.mvt" + coverageQueryString(p, district)},
+			Tiles:   []string{s.linkBase(c) + "/api/v1/analysis/coverage/tiles/{z}/{x}/{y}.mvt" + coverageQueryString(p, district)},
 			MaxZoom: layers.DataMaxZoom, Bounds: b,
 			Center:       [3]float64{(b[0] + b[2]) / 2, (b[1] + b[3]) / 2, 10},
 			VectorLayers: vls,

@@ -29,10 +29,10 @@ func (s *Server) hazardRoutes() {
 		Summary: "One hazard with its history",
 		Description: "A hazard (隐患) with its lifecycle history, oldest step first, and the statuses it may go to next. " +
 			"Scope: admins and planners see every hazard, a street office its street's, an officer those in their cells; " +
-			"any other is a 403.",
+			"any other is a 404, exactly as if it did not exist.",
 		Tags: []string{"hazards"}, Response: supervise.HazardDetail{},
 		Params:   []Param{PathParam("id", "the hazard's id")},
-		Problems: []int{fiber.StatusForbidden, fiber.StatusNotFound},
+		Problems: []int{fiber.StatusNotFound},
 	}, s.getHazard)
 	s.route(fiber.MethodPost, "/api/v1/hazards/:id/transition", Operation{
 		Summary:     "Move a hazard one step through its lifecycle",
@@ -55,11 +55,11 @@ func lifecycleDoc() string {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", st.From, st.To, strings.Join(st.Roles, ", "), st.Doc)
 	}
 	b.WriteString("\nPlanners make no steps. Scope applies on top of the role: a street office acts on its street's " +
-		"hazards only, an officer on hazards in their cells only (else 403).\n\n" +
+		"hazards only, an officer on hazards in their cells only (else 404, as if the hazard did not exist).\n\n" +
 		"Assigning needs `responsible` and `deadline` (sent now or already on the hazard); a 重大 hazard is under " +
 		"supervision (挂牌督办) and needs the whole plan: `measures`, `funds`, `deadline`, `responsible`. " +
 		"A missing field is a 422 naming it. The plan fields are refused on other steps.\n\n" +
-		"Answers, in the order they are checked: 404 no such hazard; 403 outside your scope; 409 the hazard's `version` " +
+		"Answers, in the order they are checked: 404 no such hazard, or outside your scope; 409 the hazard's `version` " +
 		"is not the one you sent (someone changed it: reload and decide again); 422 on `to` when the lifecycle has no such " +
 		"step from the current status (the detail lists where it can go); 403 when your role may not make this step; " +
 		"422 for a missing or bad plan field. Every step adds a history row (who, when, from, to, note, plan) and an " +

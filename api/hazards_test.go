@@ -131,7 +131,7 @@ func TestHazardLifecycle(t *testing.T) {
 
 	// Reading: in scope for the admin, the planner, the west street and wang; not for the
 	// east street or an officer without the cell.
-	for user, want := range map[string]int{"ann": 200, "pei": 200, "zhou": 200, "wang": 200, "li": 403, "zhao": 403} {
+	for user, want := range map[string]int{"ann": 200, "pei": 200, "zhou": 200, "wang": 200, "li": 404, "zhao": 404} {
 		resp, body := ls.as(t, user, "GET", path, "")
 		if resp.StatusCode != want {
 			t.Errorf("GET as %s: %d, want %d: %s", user, resp.StatusCode, want, body)
@@ -154,7 +154,7 @@ func TestHazardLifecycle(t *testing.T) {
 		t.Errorf("officer registering: %q", p.Detail)
 	}
 	resp, body = ls.step(t, "li", id, "registered", 1, "")
-	problemOf(t, resp, body, 403) // another street's hazard
+	problemOf(t, resp, body, 404) // another street's hazard is not found
 	resp, body = ls.step(t, "zhou", id, "assigned", 1, `,"responsible":"张三","deadline":"`+tomorrow+`"`)
 	if p := problemOf(t, resp, body, 422); !slices.Equal(fields(p), []string{"to"}) || !strings.Contains(p.Detail, "can go to registered") {
 		t.Errorf("skipping a step: %+v", p)
@@ -180,7 +180,7 @@ func TestHazardLifecycle(t *testing.T) {
 	}
 	v = ls.mustStep(t, "zhou", id, "assigned", v, `,"responsible":"张三","deadline":"`+tomorrow+`"`)
 	resp, body = ls.step(t, "zhao", id, "rectifying", v, "")
-	problemOf(t, resp, body, 403) // not zhao's cell
+	problemOf(t, resp, body, 404) // not zhao's cell: not found
 	v = ls.mustStep(t, "wang", id, "rectifying", v, `,"note":"已开始整改"`)
 	resp, body = ls.step(t, "wang", id, "verified", v, "")
 	problemOf(t, resp, body, 403) // officers do not verify

@@ -29,7 +29,9 @@ func newTestServer(t *testing.T, edit func(*Config)) *testServer {
 func serverOn(t *testing.T, st *grid.Store, edit func(*Config)) *testServer {
 	t.Helper()
 	logs := &testdb.LogBuffer{}
-	cfg := Config{Logger: slog.New(slog.NewJSONHandler(logs, nil)), ProxyHeader: "X-Forwarded-For"}
+	// app.Test's requests come from 0.0.0.0: trusted, so tests can set X-Forwarded-For.
+	cfg := Config{Logger: slog.New(slog.NewJSONHandler(logs, nil)), ProxyHeader: "X-Forwarded-For",
+		TrustedProxies: []string{"0.0.0.0"}, PublicURL: "http://example.com"}
 	if edit != nil {
 		edit(&cfg)
 	}

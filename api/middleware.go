@@ -43,6 +43,7 @@ func (s *Server) observe(c *fiber.Ctx) error {
 	stop := watchClient(c.Context().Conn(), func() { cancelBase(errClientGone) })
 	defer stop()
 	c.SetUserContext(ctx)
+	securityHeaders(c)
 
 	s.metrics.inFlight.Inc()
 	defer s.metrics.inFlight.Dec()
@@ -53,6 +54,20 @@ func (s *Server) observe(c *fiber.Ctx) error {
 	}
 	s.record(c, id, time.Since(start))
 	return nil
+}
+
+// apiCSP is the Content-Security-Policy of everything but the map page (api/web.go has
+// that one): API answers are data, never a document to run or to frame.
+const apiCSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
+// securityHeaders are set on every answer, errors and 404s included, before the handler
+// runs (a handler may tighten them, as the map page sets its own CSP).
+func securityHeaders(c *fiber.Ctx) {
+	h := &c.Response().Header
+	h.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+	h.Set(fiber.HeaderReferrerPolicy, "no-referrer")
+	h.Set(fiber.HeaderXFrameOptions, "DENY")
+	h.Set(fiber.HeaderContentSecurityPolicy, apiCSP)
 }
 
 // next runs the rest of the chain, turning a panic into errPanic.

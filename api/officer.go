@@ -56,10 +56,10 @@ func (s *Server) officerRoutes() {
 		Summary: "Everything in one cell",
 		Description: "Enterprises, fire stations and other points inside the cell, pipelines, underground spaces, occupancy " +
 			"sites and ports that touch it, with their attributes and geometry, and its open hazards. An officer sees only " +
-			"their own cells (403 otherwise); admins and planners see any.",
+			"their own cells (any other is a 404, whether it is another officer's or no one's); admins and planners see any.",
 		Tags: tags, Roles: cellReadRoles,
 		Params:   []Param{PathParam("cell", "H3 cell id, resolution 9, hex (e.g. 8931aa42d2fffff)")},
-		Response: supervise.CellContents{}, Problems: []int{fiber.StatusUnprocessableEntity},
+		Response: supervise.CellContents{}, Problems: []int{fiber.StatusNotFound, fiber.StatusUnprocessableEntity},
 		Keep: keepSupervised,
 	}, s.cell)
 	s.route(fiber.MethodGet, "/api/v1/me/inspections/due", Operation{
@@ -69,15 +69,17 @@ func (s *Server) officerRoutes() {
 		Tags: tags, Roles: officerOnly, Params: []Param{LimitParam, OffsetParam}, Response: dueInspections{},
 	}, s.inspectionsDue)
 	s.route(fiber.MethodPost, "/api/v1/inspections", Operation{
-		Summary:     "Record an inspection",
-		Description: "The location and the enterprise must lie in the caller's cells (403 otherwise). Audited.",
-		Tags:        tags, Roles: officerOnly, Body: supervise.InspectionInput{}, Response: supervise.Inspection{},
+		Summary: "Record an inspection",
+		Description: "The location must lie in the caller's cells (403 otherwise); an enterprise outside them is a 422 " +
+			"on enterprise, exactly as one that does not exist. Audited.",
+		Tags: tags, Roles: officerOnly, Body: supervise.InspectionInput{}, Response: supervise.Inspection{},
 		Status: fiber.StatusCreated,
 	}, s.recordInspection)
 	s.route(fiber.MethodPost, "/api/v1/hazards", Operation{
 		Summary: "Report a hazard",
 		Description: "Validated like an imported hazard; the location, and the feature it is tied to (feature_kind, " +
-			"feature_code), must lie in the caller's cells (403 otherwise). The " +
+			"feature_code), must lie in the caller's cells: a location outside them is a 403, a feature outside them a 422 " +
+			"on feature_code exactly as one that does not exist. The " +
 			"hazard is tagged with its district, street and community, starts as reported with its first history entry, and is audited.",
 		Tags: tags, Roles: officerOnly, Body: supervise.HazardReport{}, Response: supervise.HazardItem{},
 		Status: fiber.StatusCreated,

@@ -303,9 +303,9 @@ func TestCellContents(t *testing.T) {
 		t.Errorf("c2: kinds %v, %d hazards", kinds, len(cc.Hazards))
 	}
 
-	// Another unit's cell: 403 for the officer, fine for admin and planner.
+	// Another unit's cell: not found for the officer, fine for admin and planner.
 	resp, body = f.get(t, f.off1, "/api/v1/cells/"+f.c3.String(), nil)
-	problemOf(t, resp, body, 403)
+	problemOf(t, resp, body, 404)
 	for _, auth := range []string{f.admin, f.planner} {
 		cc = supervise.CellContents{}
 		if resp, body := f.get(t, auth, "/api/v1/cells/"+f.c3.String(), &cc); resp.StatusCode != 200 || len(cc.Features) != 1 || len(cc.Hazards) != 1 {
@@ -418,7 +418,7 @@ func TestRecordInspection(t *testing.T) {
 		t.Errorf("403 detail %q", p.Detail)
 	}
 	resp, data = f.post(t, f.off1, "/api/v1/inspections", fmt.Sprintf(`{"enterprise":%q,"result":"passed","lon":%v,"lat":%v}`, f.uscc["E5"], loc[0], loc[1]))
-	problemOf(t, resp, data, 403)
+	problemOf(t, resp, data, 422) // as if there were no such enterprise
 
 	for _, tc := range []struct{ name, body, field string }{
 		{"unknown field", fmt.Sprintf(`{"enterprise":%q,"result":"passed","lon":%v,"lat":%v,"weather":"rain"}`, f.uscc["E2"], loc[0], loc[1]), "weather"},
@@ -535,9 +535,9 @@ func TestOfficerStreetAccess(t *testing.T) {
 		want       []int // per call
 	}{
 		{"nobody", "", []int{401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401}},
-		{"officer", f.off1, []int{200, 200, 403, 200, 201, 201, 403, 403, 403, 403, 403}},
-		{"street A", f.sta, []int{403, 403, 403, 403, 403, 403, 200, 200, 200, 403, 403}},
-		{"street B", f.stb, []int{403, 403, 403, 403, 403, 403, 403, 403, 403, 200, 200}},
+		{"officer", f.off1, []int{200, 200, 404, 200, 201, 201, 403, 403, 403, 403, 403}},
+		{"street A", f.sta, []int{403, 403, 403, 403, 403, 403, 200, 200, 200, 404, 404}},
+		{"street B", f.stb, []int{403, 403, 403, 403, 403, 403, 404, 404, 404, 200, 200}},
 		{"planner", f.planner, []int{403, 200, 200, 403, 403, 403, 200, 200, 200, 200, 200}},
 		{"admin", f.admin, []int{403, 200, 200, 403, 403, 403, 200, 200, 200, 200, 200}},
 	}

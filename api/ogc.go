@@ -211,7 +211,7 @@ func (s *Server) itemsParams() []Param {
 		QueryParam("f", "string", "json (the only format)")}
 }
 
-func (s *Server) ogcBase(c *fiber.Ctx) string { return c.BaseURL() + "/ogc" }
+func (s *Server) ogcBase(c *fiber.Ctx) string { return s.linkBase(c) + "/ogc" }
 
 func (s *Server) ogcLanding(c *fiber.Ctx) error {
 	base := s.ogcBase(c)
@@ -452,12 +452,12 @@ func checkLonLat(b *[4]float64) error {
 }
 
 // pageURL is the items URL with the request's parameters and offset changed.
-func pageURL(c *fiber.Ctx, limit, offset int) string {
+func (s *Server) pageURL(c *fiber.Ctx, limit, offset int) string {
 	v := url.Values{}
 	c.Context().QueryArgs().VisitAll(func(k, val []byte) { v.Add(string(k), string(val)) })
 	v.Set("limit", strconv.Itoa(limit))
 	v.Set("offset", strconv.Itoa(offset))
-	return c.BaseURL() + c.Path() + "?" + v.Encode()
+	return s.linkBase(c) + c.Path() + "?" + v.Encode()
 }
 
 func (s *Server) ogcItems(c *fiber.Ctx) error {
@@ -473,16 +473,16 @@ func (s *Server) ogcItems(c *fiber.Ctx) error {
 	if err != nil {
 		return ogcError(err)
 	}
-	self := c.BaseURL() + c.OriginalURL()
+	self := s.linkBase(c) + c.OriginalURL()
 	links := []ogcLink{
 		{Href: self, Rel: "self", Type: mimeGeoJSON, Title: "this page"},
 		{Href: s.ogcBase(c) + "/collections/" + col.ID, Rel: "collection", Type: fiber.MIMEApplicationJSON},
 	}
 	if int64(q.Offset+len(page.Features)) < page.Matched {
-		links = append(links, ogcLink{Href: pageURL(c, q.Limit, q.Offset+q.Limit), Rel: "next", Type: mimeGeoJSON, Title: "next page"})
+		links = append(links, ogcLink{Href: s.pageURL(c, q.Limit, q.Offset+q.Limit), Rel: "next", Type: mimeGeoJSON, Title: "next page"})
 	}
 	if q.Offset > 0 {
-		links = append(links, ogcLink{Href: pageURL(c, q.Limit, max(q.Offset-q.Limit, 0)), Rel: "prev", Type: mimeGeoJSON, Title: "previous page"})
+		links = append(links, ogcLink{Href: s.pageURL(c, q.Limit, max(q.Offset-q.Limit, 0)), Rel: "prev", Type: mimeGeoJSON, Title: "previous page"})
 	}
 	head, err := json.Marshal(map[string]any{
 		"type": "FeatureCollection", "numberMatched": page.Matched, "numberReturned": len(page.Features),

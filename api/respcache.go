@@ -209,9 +209,9 @@ func (s *Server) keep(tables func(c *fiber.Ctx) []string) fiber.Handler {
 			rc.bypass.Inc()
 			return c.Next()
 		}
-		// BaseURL (scheme and host, behind a proxy as the client sees them) is in the key
+		// The link base (the public URL, or a trusted proxy's forwarded host) is in the key
 		// because answers such as TileJSON carry absolute links.
-		key := scopeKey(principal(c)) + "\n" + c.BaseURL() + c.OriginalURL() + "\n" + vk + "\n" + v.Today
+		key := scopeKey(principal(c)) + "\n" + s.linkBase(c) + c.OriginalURL() + "\n" + vk + "\n" + v.Today
 		inm := c.Get(fiber.HeaderIfNoneMatch)
 		if r := rc.get(key); r != nil {
 			rc.hit.Inc()

@@ -56,8 +56,18 @@ type Config struct {
 	// #/components/parameters/limit, which QGIS and GDAL read).
 	DefaultLimit int
 	MaxLimit     int
+	// PublicURL is the base of every absolute link the service writes (OGC links,
+	// TileJSON), e.g. https://grid.example.org; empty derives http://<Listen> (an
+	// unspecified host is written as 127.0.0.1). Request headers never change it unless
+	// the request comes from a TrustedProxies address.
+	PublicURL string
+	// TrustedProxies are the addresses and CIDR ranges of reverse proxies whose
+	// X-Forwarded-Proto, X-Forwarded-Host and ProxyHeader are believed; empty (the
+	// default) believes no one.
+	TrustedProxies []string
 	// ProxyHeader names the header holding the client address behind a trusted reverse
 	// proxy (X-Forwarded-For); empty uses the peer address. Login rate limits key on it.
+	// It is read only from TrustedProxies; elsewhere the peer address counts.
 	ProxyHeader string
 	// ResponseCacheMB is the memory for kept answers of read routes (api/respcache.go);
 	// 0 takes DefaultConfig's, a negative number keeps none.
@@ -143,6 +153,7 @@ type Server struct {
 	supervise  *supervise.Service
 	hazardstat *hazardstat.Service
 	cfg        Config
+	public     publicBase // where absolute links point (PublicURL)
 	log        *slog.Logger
 	metrics    *metrics
 	logins     *limiter    // failed logins per username+address
@@ -165,6 +176,7 @@ func New(store *grid.Store, cfg Config) *Server {
 		supervise:  supervise.New(store),
 		hazardstat: hazardstat.New(store),
 		cfg:        cfg,
+		public:     cfg.publicBase(),
 		log:        cfg.Logger,
 		metrics:    newMetrics(store),
 		logins:     newLimiter(cfg.LoginAttempts, cfg.LoginWindow),
@@ -178,15 +190,18 @@ func New(store *grid.Store, cfg Config) *Server {
 	// OGC filter= with a district's boundary needs more. Longer is a 431.
 	const readBufferSize = 32 << 10
 	s.app = fiber.New(fiber.Config{
-		AppName:               "safegrid",
-		ReadTimeout:           cfg.ReadTimeout,
-		WriteTimeout:          cfg.WriteTimeout,
-		IdleTimeout:           cfg.IdleTimeout,
-		BodyLimit:             cfg.BodyLimit,
-		ReadBufferSize:        readBufferSize,
-		ProxyHeader:           cfg.ProxyHeader,
-		ErrorHandler:          s.handleError,
-		DisableStartupMessage: true,
+		AppName:        "safegrid",
+		ReadTimeout:    cfg.ReadTimeout,
+		WriteTimeout:   cfg.WriteTimeout,
+		IdleTimeout:    cfg.IdleTimeout,
+		BodyLimit:      cfg.BodyLimit,
+		ReadBufferSize: readBufferSize,
+		ProxyHeader:    cfg.ProxyHeader,
+		// Forwarded headers and ProxyHeader count only from TrustedProxies (none by default).
+		EnableTrustedProxyCheck: true,
+		TrustedProxies:          cfg.TrustedProxies,
+		ErrorHandler:            s.handleError,
+		DisableStartupMessage:   true,
 	})
 	s.app.Use(s.observe)
 	// Each endpoint family registers its routes with s.route; add yours to this list.

@@ -143,6 +143,8 @@ func servedOn(t *testing.T, ts *testServer) (addr string, stop func() error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Links point where the clients (GDAL, OWSLib) reach it, as --public-url would say.
+	ts.public = publicBase{scheme: "http", host: ln.Addr().String()}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- ts.Serve(ctx, ln) }()

@@ -80,13 +80,17 @@ func (s *Server) streetRoutes() {
 	}, s.streetSummary)
 }
 
-// streetInScope refuses a street office another street, then checks the street exists.
+// streetInScope checks the street exists; another street than a street office's own is
+// answered exactly as one that does not exist.
 func (s *Server) streetInScope(c *fiber.Ctx) (string, error) {
 	code := c.Params("code")
-	if p := principal(c); p.Role == grid.RoleStreet && p.StreetCode != code {
-		return "", Problem(fiber.StatusForbidden, "", fmt.Sprintf("you may see only the hazards of street %s", p.StreetCode))
+	if err := s.supervise.CheckStreet(c.UserContext(), code); err != nil {
+		return "", err
 	}
-	return code, s.supervise.CheckStreet(c.UserContext(), code)
+	if p := principal(c); p.Role == grid.RoleStreet && p.StreetCode != code {
+		return "", &grid.NotFoundError{What: "street", Key: code}
+	}
+	return code, nil
 }
 
 // hazardEnum reads an optional enumerated query parameter with the hazards kind's values
@@ -148,6 +152,9 @@ func (s *Server) hazardFilter(c *fiber.Ctx, street, format string) (supervise.St
 	}
 	if f.To, err = queryDate(c, "to"); err != nil {
 		return f, err
+	}
+	if f.From != nil && f.To != nil && f.To.Before(*f.From) {
+		return f, FieldProblem("to", "must be on or after from")
 	}
 	if f.Limit, f.Offset, err = s.page(c); err != nil {
 		return f, err

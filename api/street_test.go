@@ -103,7 +103,7 @@ func TestStreetHazards(t *testing.T) {
 	}
 	// A street office asking for another street.
 	resp, body = f.get(t, f.sta, "/api/v1/streets/"+f.streetB+"/hazards?format=xlsx", nil)
-	problemOf(t, resp, body, 403)
+	problemOf(t, resp, body, 404)
 }
 
 var testStatusNames = map[string]string{"reported": "上报", "registered": "立案", "assigned": "派遣", "rectifying": "整改", "verified": "验收", "closed": "销号"}
@@ -252,5 +252,5 @@ func TestStreetSummary(t *testing.T) {
 		t.Errorf("street B %+v", s)
 	}
 	resp, body = f.get(t, f.stb, "/api/v1/streets/"+f.streetA+"/summary", nil)
-	problemOf(t, resp, body, 403)
+	problemOf(t, resp, body, 404)
 }

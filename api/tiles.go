@@ -98,7 +98,7 @@ func (s *Server) tileJSON(c *fiber.Ctx) error {
 	}
 	return c.JSON(tileJSON{
 		TileJSON: "3.0.0", Name: l.Title, Description: l.Description, Version: "1.0.0", Scheme: "xyz",
-		Tiles:   []string{c.BaseURL() + "/tiles/" + l.ID + "/{z}/{x}/{y}.mvt"},
+		Tiles:   []string{s.linkBase(c) + "/tiles/" + l.ID + "/{z}/{x}/{y}.mvt"},
 		MinZoom: l.MinZoom, MaxZoom: layers.DataMaxZoom, Bounds: b,
 		Center:       [3]float64{(b[0] + b[2]) / 2, (b[1] + b[3]) / 2, float64(max(l.MinZoom, 10))},
 		VectorLayers: []vectorLayer{{ID: l.ID, Description: l.Description, MinZoom: l.MinZoom, MaxZoom: layers.DataMaxZoom, Fields: l.Fields}},

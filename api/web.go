@@ -60,6 +60,15 @@ func assetType(p string) string {
 	return fiber.MIMEOctetStream
 }
 
+// mapPageCSP allows the map page what it loads and no more: its own bundle, styles and
+// fonts, the API and tiles on the same origin (connect-src), MapLibre's worker (a module
+// from /assets, or a blob: URL), and data:/blob: images (the favicon, rendered glyphs and
+// sprites), and inline style attributes (the legend's colour dots) but no style element.
+// It may not be framed, and forms post only to the page's origin.
+const mapPageCSP = "default-src 'self'; script-src 'self'; worker-src 'self' blob:; " +
+	"style-src 'self'; style-src-attr 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; " +
+	"object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+
 func (s *Server) webRoutes() {
 	files := loadAssets(web.Assets())
 	send := func(c *fiber.Ctx, name string) error {
@@ -69,7 +78,6 @@ func (s *Server) webRoutes() {
 		}
 		c.Set(fiber.HeaderCacheControl, "no-cache")
 		c.Set(fiber.HeaderETag, f.etag)
-		c.Set("X-Content-Type-Options", "nosniff")
 		if etagMatches(c.Get(fiber.HeaderIfNoneMatch), f.etag) {
 			return c.SendStatus(fiber.StatusNotModified)
 		}
@@ -85,8 +93,7 @@ func (s *Server) webRoutes() {
 			return Problem(fiber.StatusServiceUnavailable, "",
 				"the map page was not built into this binary: run `make build` (npm ci and the bundle) and start it again")
 		}
-		c.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data: blob:; worker-src 'self' blob:; "+
-			"style-src 'self' 'unsafe-inline'; font-src 'self' data:; connect-src 'self'")
+		c.Set(fiber.HeaderContentSecurityPolicy, mapPageCSP)
 		return send(c, "index.html")
 	})
 	get("/assets/*", func(c *fiber.Ctx) error {

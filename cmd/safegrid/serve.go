@@ -32,6 +32,8 @@ var serveEnv = map[string]string{
 	"max-conns":         "SAFEGRID_MAX_CONNS",
 	"response-cache-mb": "SAFEGRID_RESPONSE_CACHE_MB",
 	"proxy-header":      "SAFEGRID_PROXY_HEADER",
+	"public-url":        "SAFEGRID_PUBLIC_URL",
+	"trusted-proxies":   "SAFEGRID_TRUSTED_PROXIES",
 	"log-level":         "SAFEGRID_LOG_LEVEL",
 }
 
@@ -53,6 +55,9 @@ wins when both are given. Logs are JSON lines on stderr.`,
 			}
 			if cfg.ResponseCacheMB == 0 {
 				cfg.ResponseCacheMB = -1 // 0 on the command line turns it off
+			}
+			if err := cfg.Validate(); err != nil {
+				return err
 			}
 			cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 			st, err := o.open(cmd.Context(), append(cfg.StoreOptions(), grid.WithMaxConns(maxConns))...)
@@ -83,7 +88,9 @@ wins when both are given. Logs are JSON lines on stderr.`,
 	f.DurationVar(&cfg.TokenTTL, "token-ttl", cfg.TokenTTL, "life of a sign-in token")
 	f.IntVar(&cfg.ResponseCacheMB, "response-cache-mb", cfg.ResponseCacheMB, "memory for answers of read routes (tiles, cells, street lists) kept until their data changes; 0 turns it off")
 	f.Int32Var(&maxConns, "max-conns", 0, "largest number of database connections (0: pgxpool's default, or pool_max_conns in the URL)")
-	f.StringVar(&cfg.ProxyHeader, "proxy-header", "", "header with the client address behind a trusted reverse proxy, e.g. X-Forwarded-For")
+	f.StringVar(&cfg.ProxyHeader, "proxy-header", "", "header with the client address, read only from --trusted-proxies, e.g. X-Forwarded-For")
+	f.StringVar(&cfg.PublicURL, "public-url", "", "base of the absolute links in OGC answers and TileJSON, e.g. https://grid.example.org (default http://<listen>)")
+	f.StringSliceVar(&cfg.TrustedProxies, "trusted-proxies", nil, "addresses or CIDR ranges of reverse proxies whose X-Forwarded-Host, X-Forwarded-Proto and --proxy-header are believed (default none)")
 	f.StringVar(&pprofAddr, "pprof", "", "serve Go's net/http/pprof profiles on this address (a loopback one: they are not authenticated); off when empty")
 	f.TextVar(&level, "log-level", slog.LevelInfo, "debug, info, warn or error")
 	for name, env := range serveEnv {

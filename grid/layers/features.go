@@ -187,11 +187,18 @@ func (c *Collection) ParseFilter(name, raw string) (Filter, error) {
 		if err != nil {
 			return bad("an integer")
 		}
+		if f.Min != nil && float64(n) < *f.Min {
+			return bad("an integer of at least " + strconv.FormatFloat(*f.Min, 'f', -1, 64))
+		}
 		return Filter{name, n}, nil
 	case grid.Float:
 		x, err := strconv.ParseFloat(raw, 64)
 		if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
 			return bad("a number")
+		}
+		// A value no row can hold is a mistake in the request, not an empty answer.
+		if f.Min != nil && x < *f.Min {
+			return bad("a number of at least " + strconv.FormatFloat(*f.Min, 'f', -1, 64))
 		}
 		return Filter{name, x}, nil
 	case grid.Bool:
@@ -213,6 +220,13 @@ func (c *Collection) ParseFilter(name, raw string) (Filter, error) {
 		}
 	case grid.Timestamp:
 		return Filter{}, &grid.InvalidError{Field: name, Reason: "timestamps cannot be filtered by equality (use filter=, CQL2)"}
+	case grid.USCC, grid.AreaCode:
+		// The importer's own check: a code no row can hold is refused, not matched.
+		v, err := f.Convert(raw)
+		if err != nil {
+			return Filter{}, &grid.InvalidError{Field: name, Reason: err.Error()}
+		}
+		return Filter{name, v}, nil
 	}
 	return Filter{name, raw}, nil
 }

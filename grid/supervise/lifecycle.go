@@ -162,7 +162,7 @@ type HazardDetail struct {
 const lifecycleSelect = `SELECT h.id, h.code, h.district_code, h.street_code, h.community_code, h.level, h.category,
        h.description, h.status, h.supervised, h.feature_kind, h.feature_code, h.reporter, h.responsible,
        to_char(h.deadline, 'YYYY-MM-DD'), h.measures, h.funds::float8,
-       coalesce(h.deadline < current_date AND h.status NOT IN ('verified', 'closed'), false),
+       ` + hazardOverdueSQL + `,
        h.reported_at, h.closed_at, h.version, h3_hex(h.h3), ST_X(h.geom), ST_Y(h.geom), h.updated_at, h.h3
   FROM hazards h WHERE h.id = $1`
 
@@ -189,7 +189,8 @@ func scanLifecycle(row pgx.Row) (*lifecycleRow, error) {
 }
 
 // loadLifecycle reads one hazard by id (ids come from one identity sequence, so id alone
-// names it) and checks the caller's scope: ErrForbidden outside it.
+// names it) and checks the caller's scope: outside it the hazard is not found, as if it
+// did not exist.
 func (s *Service) loadLifecycle(ctx context.Context, q pgx.Tx, p *grid.Principal, id int64) (*lifecycleRow, error) {
 	var row pgx.Row
 	if q != nil {
@@ -199,7 +200,7 @@ func (s *Service) loadLifecycle(ctx context.Context, q pgx.Tx, p *grid.Principal
 	}
 	h, err := scanLifecycle(row)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, &grid.NotFoundError{What: "hazard", Key: strconv.FormatInt(id, 10)}
+		return nil, hazardNotFound(id)
 	}
 	if err != nil {
 		return nil, err
@@ -218,7 +219,7 @@ func (s *Service) lifecycleInScope(ctx context.Context, p *grid.Principal, h *li
 		if h.StreetCode != nil && *h.StreetCode == p.StreetCode {
 			return nil
 		}
-		return fmt.Errorf("%w: hazard %d is not in your street", grid.ErrForbidden, h.ID)
+		return hazardNotFound(h.ID)
 	case grid.RoleOfficer:
 		ok, err := s.st.OfficerHasCell(ctx, p.UserID, h.h3)
 		if err != nil {
@@ -227,9 +228,26 @@ func (s *Service) lifecycleInScope(ctx context.Context, p *grid.Principal, h *li
 		if ok {
 			return nil
 		}
-		return fmt.Errorf("%w: hazard %d is not in your grid cells", grid.ErrForbidden, h.ID)
+		return hazardNotFound(h.ID)
 	}
-	return grid.ErrForbidden
+	return hazardNotFound(h.ID)
+}
+
+// checkNewDeadline refuses a deadline (a calendar date, read as a Shanghai date like
+// every date) before today in Shanghai: a hazard reported, or a plan set, today may be
+// due today but not yesterday, whatever the server's or the database's time zone.
+func checkNewDeadline(d time.Time) *grid.InvalidError {
+	today := time.Now().In(grid.ShanghaiZone()).Format(time.DateOnly)
+	if d.Format(time.DateOnly) < today {
+		return &grid.InvalidError{Field: "deadline", Reason: fmt.Sprintf("%s is before today (%s, Asia/Shanghai)", d.Format(time.DateOnly), today)}
+	}
+	return nil
+}
+
+// hazardNotFound is the answer for a hazard that does not exist and for one outside the
+// caller's scope alike, so the answer does not tell them apart.
+func hazardNotFound(id int64) error {
+	return &grid.NotFoundError{What: "hazard", Key: strconv.FormatInt(id, 10)}
 }
 
 // HazardDetailOf returns a hazard in the caller's scope with its history, oldest first.
@@ -364,9 +382,8 @@ func mergePlan(h *lifecycleRow, req HazardTransition) (HazardPlan, map[string]an
 	}
 	if req.Plan.Deadline != nil {
 		pl.Deadline = req.Plan.Deadline
-		today := time.Now().In(grid.ShanghaiZone()).Format(time.DateOnly)
-		if req.Plan.Deadline.Format(time.DateOnly) < today {
-			bad = append(bad, grid.InvalidError{Field: "deadline", Reason: "is in the past"})
+		if err := checkNewDeadline(*req.Plan.Deadline); err != nil {
+			bad = append(bad, *err)
 		}
 	}
 	if f := req.Plan.Funds; f != nil {

@@ -118,8 +118,9 @@ func ParseSupervisionCell(field, s string) (int64, error) {
 	return c, nil
 }
 
-// CellInScope refuses (ErrForbidden) an officer a cell that is not one of theirs. Other
-// roles pass: the route decides which roles see any cell.
+// CellInScope refuses an officer a cell that is not one of theirs: it is not found, the
+// same answer whether the cell is another officer's or no one's. Other roles pass: the
+// route decides which roles see any cell.
 func (s *Service) CellInScope(ctx context.Context, p *grid.Principal, cell int64) error {
 	if p.Role != grid.RoleOfficer {
 		return nil
@@ -129,7 +130,7 @@ func (s *Service) CellInScope(ctx context.Context, p *grid.Principal, cell int64
 		return err
 	}
 	if !ok {
-		return fmt.Errorf("cell %s is not in your grid units: %w", h3.Cell(cell), grid.ErrForbidden)
+		return &grid.NotFoundError{What: "cell", Key: h3.Cell(cell).String()}
 	}
 	return nil
 }
@@ -284,7 +285,8 @@ func parseInspectedAt(s string) (time.Time, error) {
 var inspectionResults = []string{"passed", "hazards_found", "closed_down", "not_found"}
 
 // RecordInspection writes an inspection by p (an officer, or an admin). The location and
-// the enterprise must both be in an officer's cells (ErrForbidden otherwise).
+// the enterprise must both be in an officer's cells (ErrForbidden for the location; an
+// enterprise outside them is answered as one that does not exist).
 func (s *Service) RecordInspection(ctx context.Context, p *grid.Principal, in InspectionInput) (*Inspection, error) {
 	in.Enterprise = strings.TrimSpace(in.Enterprise)
 	if in.Enterprise == "" {
@@ -324,9 +326,12 @@ func (s *Service) RecordInspection(ctx context.Context, p *grid.Principal, in In
 	if id, err := strconv.ParseInt(in.Enterprise, 10, 64); err == nil && len(in.Enterprise) != 18 {
 		q, key = `SELECT district_code, id, uscc, h3, street_code FROM enterprises WHERE id = $1`, id
 	}
+	// An enterprise outside the officer's cells is answered as one that does not exist:
+	// the answer names only what the caller sent, never the enterprise's USCC.
+	noEnterprise := &grid.InvalidError{Field: "enterprise", Reason: fmt.Sprintf("no enterprise %q", in.Enterprise)}
 	err = s.db.QueryRow(ctx, q, key).Scan(&district, &eid, &uscc, &eh3, &street)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, &grid.InvalidError{Field: "enterprise", Reason: fmt.Sprintf("no enterprise %q", in.Enterprise)}
+		return nil, noEnterprise
 	}
 	if err != nil {
 		return nil, err
@@ -337,7 +342,7 @@ func (s *Service) RecordInspection(ctx context.Context, p *grid.Principal, in In
 			return nil, err
 		}
 		if !ok {
-			return nil, fmt.Errorf("enterprise %s is not in your grid units: %w", uscc, grid.ErrForbidden)
+			return nil, noEnterprise
 		}
 	}
 	var notes *string
@@ -414,6 +419,11 @@ func checkHazardReport(r HazardReport) (map[string]any, error) {
 		}
 		vals[name] = val
 	}
+	if d, ok := vals["deadline"].(time.Time); ok {
+		if err := checkNewDeadline(d); err != nil {
+			return nil, err
+		}
+	}
 	if (vals["feature_kind"] == nil) != (vals["feature_code"] == nil) {
 		field := "feature_code"
 		if vals["feature_kind"] == nil {
@@ -448,11 +458,9 @@ func (s *Service) ReportHazard(ctx context.Context, p *grid.Principal, r HazardR
 		if err := s.db.QueryRow(ctx, reportFeatureSQL[kind], vals["feature_code"], officer).Scan(&exists, &inScope); err != nil {
 			return nil, err
 		}
-		if !exists {
+		// Outside the officer's cells is answered as not there at all.
+		if !exists || !inScope {
 			return nil, &grid.InvalidError{Field: "feature_code", Reason: fmt.Sprintf("no %s with code %q", kind, vals["feature_code"])}
-		}
-		if !inScope {
-			return nil, fmt.Errorf("%s %s is not in your grid units: %w", kind, vals["feature_code"], grid.ErrForbidden)
 		}
 	}
 	var out []HazardItem

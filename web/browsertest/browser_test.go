@@ -125,11 +125,12 @@ func TestBrowser(t *testing.T) {
 	// go test runs packages side by side on few cores: give slow queries room, so a loaded
 	// machine does not turn into a 503 the page is not at fault for.
 	cfg.RequestTimeout, cfg.StatementTimeout = 2*time.Minute, 2*time.Minute
-	srv := api.New(st, cfg)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.PublicURL = "http://" + ln.Addr().String()
+	srv := api.New(st, cfg)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ctx, ln) }()
 	t.Cleanup(func() {

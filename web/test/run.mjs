@@ -84,6 +84,9 @@ const browser = await chromium.launch({
 // have drawn its first data (window.safegrid.ready).
 async function open(user, role, { viewport = { width: 1366, height: 900 } } = {}) {
   const context = await browser.newContext({ viewport, acceptDownloads: true, locale: 'zh-CN' });
+  // A CSP refusal is reported to the page as an event; make it a console error too.
+  await context.addInitScript(() => document.addEventListener('securitypolicyviolation',
+    (e) => console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || 'inline'}`)));
   const page = await context.newPage();
   page.setDefaultTimeout(TIMEOUT);
   const problems = [];
@@ -133,6 +136,11 @@ async function test(name, fn) {
   let page;
   try {
     await fn((p) => { page = p; return p; });
+    // The map page's Content-Security-Policy allows all it loads: no refusal on any page.
+    if (page) {
+      const csp = page.problems.filter((p) => /Content Security Policy|CSP violation/.test(p));
+      assert.deepEqual(csp, [], 'CSP violations:\n' + csp.join('\n'));
+    }
     console.log(`ok   ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
   } catch (e) {
     failures.push(name);
@@ -184,7 +192,7 @@ await test('officer: map shows exactly my cells; another unit\'s cell is refused
   // ...another unit's does not, and the panel shows the server's refusal.
   assert.ok(opt['other-cell'], '--other-cell is required');
   const refused = await apiCall(`/api/v1/cells/${opt['other-cell']}`, { token });
-  assert.equal(refused.status, 403, `API: another unit's cell: ${refused.status} ${refused.text}`);
+  assert.equal(refused.status, 404, `API: another unit's cell: ${refused.status} ${refused.text}`);
   await page.evaluate((h) => window.safegrid.openCell(h), opt['other-cell']);
   await page.waitForSelector('#panel[data-state="error"]');
   const shown = await text(page, '#panel');
