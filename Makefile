@@ -38,8 +38,7 @@ run: build
 	  exec $(BIN) serve --listen $${SAFEGRID_LISTEN:-127.0.0.1:8080}
 
 test: build
-	@if [ -z "$${DATABASE_URL:-}" ]; then export SAFEGRID_PRIVATE_DB=1; fi; \
-	  if [ -x scripts/test-deps.sh ]; then scripts/test-deps.sh; fi; \
+	@if [ -x scripts/test-deps.sh ]; then scripts/test-deps.sh; fi; \
 	  url=$$(scripts/db.sh start) && export DATABASE_URL=$$url && \
 	  $(GO) vet ./... && \
 	  SAFEGRID_BROWSER=1 $(GO) test -count=1 -timeout 30m ./...

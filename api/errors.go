@@ -127,6 +127,7 @@ func toProblem(ctx context.Context, err error) *problem {
 		ifs *grid.InvalidFieldsError
 		ie  *ingest.ImportError
 		fle *ingest.FileError
+		ii  *ingest.InterruptedError
 		uk  *grid.UnknownKindError
 		tb  *grid.TooBroadError
 	)
@@ -153,6 +154,12 @@ func toProblem(ctx context.Context, err error) *problem {
 	case errors.As(err, &fle):
 		// The file itself cannot be read (bad JSON, a CSV without a header): no field.
 		return FieldProblems(FieldError{Row: fle.Row, Reason: fle.Reason}).(*problem)
+	case errors.As(err, &ii):
+		// The database went away mid-import: say what happened to the file, not only
+		// that the database is down.
+		p := newProblem(fiber.StatusServiceUnavailable, "", ii.Error())
+		p.retryAfter = 5
+		return p
 	case errors.Is(err, grid.ErrConflict):
 		return newProblem(fiber.StatusConflict, "", err.Error())
 	case errors.Is(context.Cause(ctx), errClientGone):

@@ -2,67 +2,15 @@ package api
 
 import (
 	"context"
-	"net"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"safegrid/grid"
+	"safegrid/grid/testdb"
 )
-
-// restartableCluster starts a PostgreSQL cluster of the test's own (scripts/db.sh with
-// another data directory and port), since restarting the shared one would break the
-// tests running beside this one. It returns the URL and a function running db.sh.
-func restartableCluster(t *testing.T) (string, func(cmd string)) {
-	t.Helper()
-	// make test sets SAFEGRID_PRIVATE_DB when it started the project's own cluster, so
-	// the PostgreSQL binaries are here; a user's own DATABASE_URL may mean they are not.
-	if os.Getenv("DATABASE_URL") != "" && os.Getenv("SAFEGRID_PRIVATE_DB") != "1" {
-		t.Skip("DATABASE_URL names a server of the user's; this test needs local PostgreSQL binaries")
-	}
-	dir, err := os.MkdirTemp("/var/tmp", "safegrid-restart-test-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = os.Chmod(dir, 0o755) // the postgres user must reach the data directory inside
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "DATABASE_URL=") {
-			env = append(env, kv)
-		}
-	}
-	env = append(env, "SAFEGRID_PGDATA="+dir+"/data", "SAFEGRID_PGPORT="+strconv.Itoa(port))
-	var url string
-	db := func(cmd string) {
-		c := exec.Command("bash", "../scripts/db.sh", cmd)
-		c.Env = env
-		out, err := c.Output()
-		if err != nil {
-			t.Fatalf("db.sh %s: %v", cmd, err)
-		}
-		if cmd == "start" {
-			url = strings.TrimSpace(string(out))
-		}
-	}
-	t.Cleanup(func() {
-		db("stop")
-		os.RemoveAll(dir)
-	})
-	db("start")
-	return url, db
-}
 
 // TestPostgresRestartRecovers restarts PostgreSQL under load: meanwhile requests get 503
 // (never a 500 or a hang), and afterwards the same server answers 200 again by itself.
@@ -70,9 +18,9 @@ func TestPostgresRestartRecovers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a cluster of its own")
 	}
-	url, db := restartableCluster(t)
+	cl := testdb.NewCluster(t)
 	ctx := context.Background()
-	st, err := grid.Open(ctx, url, DefaultConfig().StoreOptions()...)
+	st, err := grid.Open(ctx, cl.URL, DefaultConfig().StoreOptions()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,9 +56,9 @@ func TestPostgresRestartRecovers(t *testing.T) {
 		}()
 	}
 	time.Sleep(200 * time.Millisecond)
-	db("stop")
+	cl.Stop()
 	time.Sleep(500 * time.Millisecond)
-	db("start")
+	cl.Start()
 	time.Sleep(200 * time.Millisecond)
 	stop.Store(true)
 	wg.Wait()

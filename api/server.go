@@ -101,6 +101,7 @@ func (c Config) StoreOptions() []grid.Option {
 		grid.WithStatementTimeout(c.StatementTimeout),
 		grid.WithConnectTimeout(5 * time.Second),
 		grid.WithApplicationName("safegrid"),
+		grid.WithClientCheck(time.Second),
 	}
 }
 

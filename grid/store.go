@@ -64,6 +64,18 @@ func WithConnectTimeout(d time.Duration) Option {
 	}
 }
 
+// WithClientCheck makes the server check every d, while a query runs, that the client is
+// still there (client_connection_check_interval, Linux servers), and cancel the query
+// when it is not: a killed service's import then rolls back and releases its table locks
+// within d instead of running to the end of its statement first.
+func WithClientCheck(d time.Duration) Option {
+	return func(c *pgxpool.Config) {
+		if _, set := c.ConnConfig.RuntimeParams["client_connection_check_interval"]; d > 0 && !set {
+			c.ConnConfig.RuntimeParams["client_connection_check_interval"] = strconv.FormatInt(d.Milliseconds(), 10)
+		}
+	}
+}
+
 // WithApplicationName names the connections in pg_stat_activity.
 func WithApplicationName(name string) Option {
 	return func(c *pgxpool.Config) {

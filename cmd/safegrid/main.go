@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -78,6 +79,9 @@ func newRoot() *cobra.Command {
 // open connects to the database and applies the schema, so that every command works on
 // a fresh database.
 func (o *options) open(ctx context.Context, opts ...grid.Option) (*grid.Store, error) {
+	// A command killed in the middle of an import leaves its query to the server; with
+	// the check the server stops it (and frees its locks) within a second.
+	opts = append([]grid.Option{grid.WithClientCheck(time.Second)}, opts...)
 	st, err := grid.Open(ctx, o.databaseURL, opts...)
 	if err != nil {
 		if errors.Is(err, grid.ErrNoDatabase) {

@@ -80,9 +80,54 @@ func (e *ImportError) Error() string {
 	return b.String()
 }
 
+// InterruptedError is an import cut off because the database went away under it (it
+// stopped or restarted, or the connection dropped). Before the commit was sent the
+// transaction cannot have committed: nothing was written. Its message is for people (no
+// SQLSTATE); the database's own error is Err.
+type InterruptedError struct {
+	Kind string
+	// AtCommit: the connection was lost while the commit was on its way, so the server
+	// may have committed the import just before.
+	AtCommit bool
+	Err      error
+}
+
+func (e *InterruptedError) Error() string {
+	if e.AtCommit {
+		return e.Kind + ": the database connection was lost while the import was being committed, " +
+			"so it may or may not have been written; run the import again once the database is back " +
+			"(rows are matched by their key, so running it twice does not duplicate them)"
+	}
+	return e.Kind + ": the database connection was lost during the import (the database stopped or restarted); " +
+		"nothing was written: run the import again once the database is back"
+}
+
+func (e *InterruptedError) Unwrap() error { return e.Err }
+
+// committing marks an error of the commit itself.
+type committing struct{ err error }
+
+func (c *committing) Error() string { return c.err.Error() }
+func (c *committing) Unwrap() error { return c.err }
+
 // Import loads one file of one kind in a single transaction: all rows, or (with
-// SkipInvalid) all good rows, or nothing.
+// SkipInvalid) all good rows, or nothing. When the database goes away midway the error
+// is an InterruptedError.
 func (s *Service) Import(ctx context.Context, r io.Reader, opts ImportOptions) (*ImportResult, error) {
+	res, err := s.load(ctx, r, opts)
+	if err != nil && ctx.Err() == nil && grid.IsUnavailable(err) {
+		var c *committing
+		return nil, &InterruptedError{Kind: opts.Kind, AtCommit: errors.As(err, &c), Err: err}
+	}
+	var c *committing
+	if errors.As(err, &c) {
+		return nil, c.err
+	}
+	return res, err
+}
+
+// load is Import's transaction.
+func (s *Service) load(ctx context.Context, r io.Reader, opts ImportOptions) (*ImportResult, error) {
 	k, ok := grid.KindByName(opts.Kind)
 	if !ok {
 		return nil, &grid.UnknownKindError{Name: opts.Kind}
@@ -260,7 +305,7 @@ func (s *Service) Import(ctx context.Context, r io.Reader, opts ImportOptions) (
 	}
 	trace.step("commit")
 	if err := tx.Commit(ctx); err != nil {
-		return nil, err
+		return nil, &committing{err}
 	}
 	if k.Name == "areas" {
 		s.st.ForgetRegion() // the districts may have moved
