@@ -90,7 +90,7 @@ func (s *Server) userRoutes() {
 	notFound := []int{fiber.StatusNotFound}
 	s.route(fiber.MethodGet, "/api/v1/admin/users", Operation{
 		Summary: "Users", Description: "The users who are not removed, by username, filtered and paged. A filter that names " +
-			"no real role, street or grid unit is a 422 naming the parameter, not an empty list.",
+			"no loaded street is a 400, one that names no real role or grid unit a 422, each naming the parameter, not an empty list.",
 		Tags: tags, Roles: admin, Response: userPage{},
 		Params: []Param{
 			{Name: "role", In: "query", Description: "only users of this role", Schema: Schema{"type": "string", "enum": grid.Roles()}},
@@ -183,7 +183,12 @@ func userOut(u *grid.User) userInfo {
 }
 
 func (s *Server) listUsers(c *fiber.Ctx) error {
-	f := grid.UserFilter{Role: c.Query("role"), Street: c.Query("street"), Unit: c.Query("unit"), Query: c.Query("q")}
+	f := grid.UserFilter{Role: c.Query("role"), Unit: c.Query("unit"), Query: c.Query("q")}
+	var err error
+	// A street that is not loaded is a 400 like every admin filter's (areaFilter).
+	if f.Street, err = s.areaFilter(c, "street", "street"); err != nil {
+		return err
+	}
 	if raw := strings.TrimSpace(c.Query("disabled")); raw != "" {
 		v, err := strconv.ParseBool(raw)
 		if err != nil {
@@ -191,7 +196,6 @@ func (s *Server) listUsers(c *fiber.Ctx) error {
 		}
 		f.Disabled = &v
 	}
-	var err error
 	if f.Limit, f.Offset, err = s.page(c); err != nil {
 		return err
 	}

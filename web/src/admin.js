@@ -6,6 +6,7 @@ import { Popup } from 'maplibre-gl';
 import { call, esc, qs } from './api.js';
 import { t, fmtNum, onLangChange } from './i18n.js';
 import { revealMap } from './ui.js';
+import { initConsole } from './console.js';
 import { setGeoJSON, addLayerOnce, renderLegend, emptyFC, cellFeatures, bboxOf, fitTo, tileURL } from './map.js';
 
 const PAGE = 50;
@@ -86,6 +87,7 @@ export async function start(ctx) {
 
   document.getElementById('import-form').addEventListener('submit', (e) => { e.preventDefault(); runImport(); });
 
+  initConsole(map);
   await Promise.all([loadUnits(), loadAudit()]);
 }
 

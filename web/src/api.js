@@ -142,3 +142,36 @@ export function qs(params) {
 export function esc(s) {
   return String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
 }
+
+// download fetches path (an export) and saves its body under the server's file name
+// (Content-Disposition) or fallback. It returns the Response, or null after showing a
+// refusal in #toast.
+export async function download(path, fallback) {
+  let resp;
+  try {
+    resp = await api(path);
+  } catch (err) {
+    toast(`${t('network_error')}: ${err.message}`, 'error');
+    return null;
+  }
+  if (!resp.ok) {
+    toast(new ApiError(resp.status, await readProblem(resp)).message, 'error');
+    return null;
+  }
+  busy(1);
+  try {
+    const blob = await resp.blob();
+    const m = /filename="?([^";]+)"?/.exec(resp.headers.get('Content-Disposition') || '');
+    const url = URL.createObjectURL(blob);
+    const a = document.createElement('a');
+    a.href = url;
+    a.download = m ? m[1] : fallback;
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  } finally {
+    busy(-1);
+  }
+  return resp;
+}

@@ -9,6 +9,7 @@ import * as officer from './officer.js';
 import * as street from './street.js';
 import * as planner from './planner.js';
 import * as admin from './admin.js';
+import { initPassword } from './console.js';
 
 const VIEWS = { officer, street, planner, admin };
 
@@ -74,6 +75,7 @@ async function enter() {
   $('app').hidden = false;
   $('logout').hidden = false;
   $('sidebar-toggle').hidden = false;
+  initPassword(me);
   $('whoami').textContent = `${me.display_name || me.username} · ${t('role_' + me.role)}`;
   $('whoami').dataset.role = me.role;
   for (const r of Object.keys(VIEWS)) $('view-' + r).hidden = r !== me.role;

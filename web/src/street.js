@@ -1,7 +1,7 @@
 // Street office 街道办: the street with its communities outlined, per-community figures,
 // the filterable hazard table (a row flies the map to its hazard), XLSX/CSV export of the
 // same filters, and the lifecycle steps open to the role in #panel.
-import { api, call, esc, qs, toast, ApiError, problemText } from './api.js';
+import { call, download, esc, qs, toast } from './api.js';
 import { t, tv, fmtPct, fmtDate, onLangChange } from './i18n.js';
 import { setGeoJSON, addLayerOnce, renderLegend, emptyFC, point, fitTo } from './map.js';
 import { addFeatureLayers, legendItems } from './layers.js';
@@ -177,31 +177,6 @@ async function loadSummary2() {
 // ---- export -------------------------------------------------------------------------
 
 async function exportAs(format) {
-  const path = `/api/v1/streets/${street}/hazards` + qs({ ...filters(), format });
-  let resp;
-  try {
-    resp = await api(path);
-  } catch (err) {
-    toast(`${t('network_error')}: ${err.message}`, 'error');
-    return;
-  }
-  if (!resp.ok) {
-    let p = null;
-    try { p = await resp.json(); } catch { /* not JSON */ }
-    toast(new ApiError(resp.status, p).message || problemText(resp.status, p), 'error');
-    return;
-  }
-  const blob = await resp.blob();
-  const cd = resp.headers.get('Content-Disposition') || '';
-  const m = /filename="?([^";]+)"?/.exec(cd);
-  const name = m ? m[1] : `hazards-${street}.${format}`;
-  const url = URL.createObjectURL(blob);
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = name;
-  document.body.appendChild(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10000);
-  toast(t('exported', { n: resp.headers.get('X-Total-Count') || '' }), 'ok');
+  const resp = await download(`/api/v1/streets/${street}/hazards` + qs({ ...filters(), format }), `hazards-${street}.${format}`);
+  if (resp) toast(t('exported', { n: resp.headers.get('X-Total-Count') || '' }), 'ok');
 }

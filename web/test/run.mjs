@@ -14,7 +14,7 @@
 // does with the files it leaves.
 import { chromium } from 'playwright-core';
 import { parseArgs } from 'node:util';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import assert from 'node:assert/strict';
 
@@ -567,6 +567,173 @@ await test('admin: grid units on the map and the audit against the API', async (
   const codes = await page.$$eval('#units-table tbody tr[data-code]', (trs) => trs.map((tr) => tr.dataset.code));
   assert.deepEqual(codes, units.items.map((u) => u.code), '#units-table rows against the API');
   await shoot(page, 'admin');
+});
+
+// ---- admin: people and the audit log ---------------------------------------------------
+
+// parseCSV reads RFC 4180 CSV (quoted cells may hold commas, quotes and newlines).
+function parseCSV(text) {
+  const rows = [];
+  let row = [];
+  let cell = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') { cell += '"'; i++; } else if (c === '"') quoted = false; else cell += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') { row.push(cell); cell = ''; } else if (c === '\n' || c === '\r') {
+      if (c === '\r' && text[i + 1] === '\n') i++;
+      row.push(cell); rows.push(row); row = []; cell = '';
+    } else cell += c;
+  }
+  if (cell !== '' || row.length) { row.push(cell); rows.push(row); }
+  return rows;
+}
+
+await test('admin console: create, disable, reset and remove a user; the audit log and its export', async (use) => {
+  const token = await apiLogin(opt.admin);
+  const page = use(await open(opt.admin, 'admin'));
+  page.on('dialog', (d) => d.accept());
+
+  // The users page lists what the API lists.
+  await page.click('#nav-users');
+  await page.waitForSelector('#console-users', { state: 'visible' });
+  await settle(page);
+  assert.equal(await page.getAttribute('#nav-users', 'aria-pressed'), 'true', '#nav-users pressed');
+  const listed = await apiJSON('/api/v1/admin/users?limit=50', { token });
+  assert.equal(Number(await text(page, '#users-total')), listed.total, '#users-total against GET /api/v1/admin/users');
+  assert.deepEqual(await page.$$eval('#users-table tbody tr[data-username]', (trs) => trs.map((tr) => tr.dataset.username)),
+    listed.items.map((u) => u.username), '#users-table rows against the API');
+  // A filter is the API's filter.
+  await page.selectOption('#users-role', 'street');
+  await page.click('#users-apply');
+  await settle(page);
+  const streets = await apiJSON('/api/v1/admin/users?role=street&limit=50', { token });
+  assert.equal(Number(await text(page, '#users-total')), streets.total, '#users-total with role=street');
+  assert.ok(streets.total > 0 && streets.total < listed.total, `role filter narrows: ${streets.total} of ${listed.total}`);
+  await page.selectOption('#users-role', '');
+  await page.click('#users-apply');
+  await settle(page);
+
+  // A new planner without a password: the page shows the generated one once, and it signs in.
+  const name = 'ui-' + Date.now().toString(36);
+  await page.fill('#new-username', name);
+  await page.fill('#new-display', '界面测试');
+  await page.selectOption('#new-role', 'planner');
+  await page.click('#new-user-submit');
+  await page.waitForSelector('#new-password-box', { state: 'visible' });
+  await page.waitForSelector(`#user-detail[data-username="${name}"]`, { state: 'visible' });
+  await settle(page);
+  const generated = (await text(page, '#new-password-value')).trim();
+  assert.ok(generated.length >= 12, `generated password "${generated}"`);
+  const signIn = (password) => apiCall('/api/v1/auth/login', { method: 'POST', body: { username: name, password } });
+  let r = await signIn(generated);
+  assert.equal(r.status, 200, `sign-in with the shown password: ${r.status} ${r.text}`);
+  const userToken = r.json.token;
+  assert.ok(await page.isVisible(`#users-table tbody tr[data-username="${name}"]`), 'the new user is listed');
+  assert.equal(await page.inputValue('#users-q'), name, 'the list is searched for the new user');
+
+  // Its session shows (after a refresh of the detail), as the API lists it.
+  await page.click(`#users-table tbody tr[data-username="${name}"]`);
+  await settle(page);
+  const sess = await apiJSON(`/api/v1/admin/users/${name}/sessions`, { token });
+  assert.equal(sess.total, 1, 'one session after one sign-in');
+  assert.deepEqual(await page.$$eval('#sessions-table tbody tr[data-id]', (trs) => trs.map((tr) => Number(tr.dataset.id))),
+    sess.items.map((x) => x.id), '#sessions-table against the API');
+
+  // Disabling refuses the live token at once and the password at sign-in.
+  await page.click('#user-disable');
+  await page.waitForSelector(`#user-detail[data-disabled="true"]`);
+  await settle(page);
+  assert.equal((await apiCall('/api/v1/me', { token: userToken })).status, 401, 'a disabled user\'s token is refused');
+  assert.notEqual((await signIn(generated)).status, 200, 'a disabled user cannot sign in');
+  assert.equal(await page.getAttribute(`#users-table tbody tr[data-username="${name}"]`, 'data-disabled'), 'true', 'row shows disabled');
+  await page.click('#user-enable');
+  await page.waitForSelector(`#user-detail[data-disabled="false"]`);
+  await settle(page);
+  assert.equal((await signIn(generated)).status, 200, 'enabled again: signs in');
+
+  // Reset: a new generated password; the old one stops working, every session ends.
+  await page.click('#user-reset');
+  await page.waitForSelector('#reset-password-box', { state: 'visible' });
+  await settle(page);
+  const reset = (await text(page, '#reset-password-value')).trim();
+  assert.notEqual(reset, generated, 'reset gives a new password');
+  assert.notEqual((await signIn(generated)).status, 200, 'the old password is refused after a reset');
+  assert.equal((await signIn(reset)).status, 200, 'the reset password signs in');
+  const live = await page.$$eval('#sessions-table tbody tr[data-id]', (trs) => trs.filter((tr) => tr.dataset.revoked === 'false').length);
+  assert.equal(live, 0, 'the reset revoked every session the table showed');
+  await page.screenshot({ path: path.resolve(opt.screenshots, 'admin-users.png') });
+
+  // The user changes their own password in the dialog every role has: a wrong current
+  // password is refused in the dialog's words, the right one changes it.
+  r = await apiCall(`/api/v1/admin/users/${name}/password`, { token, method: 'POST', body: { password: opt.password } });
+  assert.ok(r.status === 200 || r.status === 204, `set a known password: ${r.status} ${r.text}`);
+  const own = await open(name, 'planner');
+  try {
+    await own.click('#change-password');
+    await own.waitForSelector('#password-dialog[open]');
+    await own.fill('#pw-old', 'not-my-password');
+    await own.fill('#pw-new', 'a-new-secret-42');
+    await own.click('#pw-submit');
+    await own.waitForFunction(() => document.getElementById('pw-error').textContent.length > 0);
+    const wrong = await apiCall('/api/v1/me/password', { token: (await signIn(opt.password)).json.token, method: 'POST',
+      body: { old_password: 'not-my-password', new_password: 'a-new-secret-42' } });
+    assert.equal(wrong.status, 422, `API: wrong old password ${wrong.status}`);
+    assert.ok((await text(own, '#pw-error')).includes(wrong.json.title), '#pw-error shows the server\'s words');
+    await own.fill('#pw-old', opt.password);
+    await own.click('#pw-submit');
+    await own.waitForSelector('#password-dialog', { state: 'hidden' });
+    await own.waitForSelector('#toast[data-kind="ok"]');
+    assert.equal((await signIn('a-new-secret-42')).status, 200, 'the changed password signs in');
+    assert.notEqual((await signIn(opt.password)).status, 200, 'the old password no longer does');
+  } finally {
+    await own.context().close();
+  }
+
+  // The audit log: this user's records, as the API answers the same filters.
+  await page.click('#nav-audit');
+  await page.waitForSelector('#console-audit', { state: 'visible' });
+  await page.selectOption('#log-kind', 'user');
+  await page.fill('#log-object', name);
+  await page.click('#log-apply');
+  await settle(page);
+  const log = await apiJSON(`/api/v1/admin/audit?kind=user&object=${name}&limit=50`, { token });
+  assert.equal(Number(await text(page, '#log-total')), log.total, '#log-total against GET /api/v1/admin/audit');
+  assert.deepEqual(await page.$$eval('#log-table tbody tr[data-id]', (trs) => trs.map((tr) => Number(tr.dataset.id))),
+    log.items.map((x) => x.id), '#log-table rows, newest first, against the API');
+  const actions = log.items.map((x) => x.action);
+  for (const a of ['user_add', 'user_disable', 'user_enable', 'user_password_reset', 'password_change']) assert.ok(actions.includes(a), `audit has ${a}: ${actions}`);
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#log-csv')]);
+  const file = path.resolve(opt.out, 'audit.csv');
+  await dl.saveAs(file);
+  assert.match(dl.suggestedFilename(), /^audit-.*\.csv$/, 'CSV download name');
+  const rows = parseCSV(readFileSync(file, 'utf8').replace(/^\uFEFF/, '')).filter((x) => x.length > 1);
+  assert.equal(rows[0][0], '编号', 'CSV header');
+  assert.deepEqual(rows.slice(1).map((x) => Number(x[0])), log.items.map((x) => x.id), 'CSV records against the API');
+  await page.screenshot({ path: path.resolve(opt.screenshots, 'admin-audit.png') });
+
+  // Removing keeps the history: the user is gone from the list, its audit rows stay.
+  await page.click('#nav-users');
+  await page.waitForSelector('#console-users', { state: 'visible' });
+  await page.click(`#users-table tbody tr[data-username="${name}"]`);
+  await settle(page);
+  await page.click('#user-remove');
+  await page.waitForSelector('#user-detail', { state: 'hidden' });
+  await settle(page);
+  assert.equal((await apiCall(`/api/v1/admin/users/${name}`, { token })).status, 404, 'a removed user is not found');
+  assert.equal(await page.$(`#users-table tbody tr[data-username="${name}"]`), null, 'the removed user is not listed');
+  const after = await apiJSON(`/api/v1/admin/audit?kind=user&object=${name}&limit=50`, { token });
+  assert.equal(after.total, log.total + 1, 'the removal is added; nothing is lost');
+  assert.equal(after.items[0].action, 'user_remove', 'newest first: the removal');
+
+  // The map comes back, and the console speaks English on the switch.
+  await page.click('#lang-toggle');
+  assert.equal(await text(page, '#nav-users'), 'Users', '#nav-users in English');
+  await page.click('#lang-toggle');
+  await page.click('#nav-map');
+  assert.equal(await page.isVisible('#console'), false, '#console hidden on the map');
 });
 
 await browser.close();
