@@ -8,7 +8,9 @@ export async function openHazard(id, { onChanged } = {}) {
   panelLoading();
   let h;
   try {
-    h = await call(`/api/v1/hazards/${encodeURIComponent(id)}`, { quiet: true });
+    const path = `/api/v1/hazards/${encodeURIComponent(id)}`;
+    const [hz, hist] = await Promise.all([call(path, { quiet: true }), call(path + '/history', { quiet: true })]);
+    h = { ...hz, steps: hist.items };
   } catch (err) {
     panelError(err.message);
     return null;
@@ -34,10 +36,19 @@ function renderHazard(h, onChanged) {
       [t('reported_at'), fmtDate(h.reported_at)],
       [t('cell'), h.cell],
     ]);
+    // The history (GET .../history): who did each step, with the plan an assignment set.
     const hist = document.createElement('details');
-    hist.innerHTML = `<summary>${esc(t('history'))} (${(h.history || []).length})</summary><ol class="history">` +
-      (h.history || []).map((s) => `<li>${esc(fmtDate(s.at))} · ${esc(s.actor)}: ${esc(s.from ? tv('status_', s.from) + ' → ' : '')}${esc(tv('status_', s.to))}${s.note ? ' — ' + esc(s.note) : ''}</li>`).join('') +
-      '</ol>';
+    hist.id = 'hazard-history';
+    hist.open = h.steps.length <= 6;
+    hist.innerHTML = `<summary>${esc(t('history'))} (${h.steps.length})</summary><ol class="history">` +
+      h.steps.map((s) => {
+        const who = s.actor_name ? `${s.actor_name} (${s.actor})` : s.actor;
+        const plan = ['responsible', 'deadline', 'measures', 'funds'].map((k) => [k, (s.details || {})[k]]).filter(([, v]) => v != null && v !== '')
+          .map(([k, v]) => `${t(k)}: ${k === 'funds' ? fmtNum(v, 2) : v}`).join('; ');
+        return `<li data-action="${esc(s.action)}">${esc(fmtDate(s.at))} · <b>${esc(who)}</b>: ` +
+          `${esc(s.from_status ? tv('status_', s.from_status) + ' → ' : '')}${esc(tv('status_', s.to_status))}` +
+          `${s.note ? ' — ' + esc(s.note) : ''}${plan ? `<br><small>${esc(plan)}</small>` : ''}</li>`;
+      }).join('') + '</ol>';
     b.appendChild(hist);
     b.appendChild(actionsForm(h, onChanged));
   });

@@ -389,6 +389,18 @@ await test('street: filter the hazard table, export it (XLSX, CSV), register a h
   const after = await apiJSON(`/api/v1/hazards/${reported.id}`, { token });
   assert.equal(after.status, 'registered', 'status after the step');
   assert.ok((after.history || []).some((x) => x.to === 'registered' && x.note === 'browser test'), `history records the step and its note: ${JSON.stringify(after.history)}`);
+
+  // The panel shows the hazard again with its history: who did each step, as the API says.
+  const hist = await apiJSON(`/api/v1/hazards/${reported.id}/history`, { token });
+  await page.waitForFunction((n) => document.querySelectorAll('#hazard-history li').length === n, hist.items.length);
+  const shown = await page.$$eval('#hazard-history li', (lis) => lis.map((li) => ({ action: li.dataset.action, text: li.textContent })));
+  hist.items.forEach((x, i) => {
+    assert.equal(shown[i].action, x.action, `history step ${i + 1}`);
+    assert.ok(shown[i].text.includes(x.actor), `history step ${i + 1} names ${x.actor}: ${shown[i].text}`);
+  });
+  const last = hist.items[hist.items.length - 1];
+  assert.equal(last.actor, opt.street, 'the last step is the street office\'s');
+  assert.ok(shown[shown.length - 1].text.includes('browser test'), 'the step\'s note shows');
   await shoot(page, 'street');
 });
 
