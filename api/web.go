@@ -101,6 +101,10 @@ func (s *Server) webRoutes() {
 		if name == "index.html" || strings.HasPrefix(name, ".") {
 			return Problem(fiber.StatusNotFound, "", "no such file: "+name)
 		}
+		// A worker runs under the CSP of its own script's answer, not the page's: MapLibre's
+		// worker (/assets/maplibre-gl-worker.mjs) fetches the tiles, so the page's own files
+		// carry the page's policy (connect-src 'self'), not the API's default-src 'none'.
+		c.Set(fiber.HeaderContentSecurityPolicy, mapPageCSP)
 		return send(c, name)
 	})
 }

@@ -140,6 +140,10 @@ async function test(name, fn) {
     if (page) {
       const csp = page.problems.filter((p) => /Content Security Policy|CSP violation/.test(p));
       assert.deepEqual(csp, [], 'CSP violations:\n' + csp.join('\n'));
+      // MapLibre reports a tile it could not fetch as an AJAXError on the console (a
+      // refused fetch in its worker never reaches the server, nor the CSP listener above).
+      const tiles = page.problems.filter((p) => /AJAXError/.test(p));
+      assert.deepEqual(tiles, [], `tiles that failed to load:\n${tiles.slice(0, 5).join('\n')}`);
     }
     console.log(`ok   ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
   } catch (e) {
@@ -173,6 +177,9 @@ await test('officer: map shows exactly my cells; another unit\'s cell is refused
 
   const page = use(await open(opt.officer, 'officer'));
   assert.equal(await page.evaluate(() => window.safegrid.cellCount()), want.length, 'cellCount() against GET /api/v1/me/cells');
+  // The vector tiles drew: the officer's cells hold enterprises, and the map has them.
+  const fromTiles = await page.evaluate(() => window.safegrid.map.querySourceFeatures('tiles-enterprises', { sourceLayer: 'enterprises' }).length);
+  assert.ok(fromTiles > 0, `enterprise features from the tiles: ${fromTiles}`);
   // What the map really drew: the hexagons of layer my-cells-fill, by cell id.
   const drawn = await page.evaluate(() => {
     const m = window.safegrid.map;
