@@ -11,7 +11,8 @@ import (
 // limit is chosen when the headers have arrived (fasthttp's HeaderReceived), from the
 // method and path the router will see: a Content-Length over it is a 413 before one byte
 // of the body is read, and a chunked body is cut off at the limit. Config.BodyLimit, the
-// largest (fiber's BodyLimit), is for imports only.
+// largest (fiber's BodyLimit), is for imports only, and only for requests that carry an
+// Authorization header.
 const (
 	// loginBodyLimit holds a username and a password with room to spare.
 	loginBodyLimit = 4 << 10
@@ -60,6 +61,13 @@ func (b *bodyLimits) limit(h *fasthttp.RequestHeader) int {
 	method := string(h.Method())
 	for _, r := range b.routes {
 		if r.method == method && matchSegs(r.segs, segs) {
+			// A limit above the ordinary one (an import's) needs credentials in the
+			// headers: a caller who sends none would be refused anyway, and must not make
+			// the server hold tens of megabytes first. Whether they are valid is checked
+			// after the body, as for every route.
+			if r.limit > b.def && len(h.Peek(fasthttp.HeaderAuthorization)) == 0 {
+				return b.def
+			}
 			return r.limit
 		}
 	}

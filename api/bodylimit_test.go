@@ -75,7 +75,9 @@ func TestBodyLimitsPerRoute(t *testing.T) {
 		{"/api/v1/hazards", 900 << 10, 401},
 		{"/api/v1/hazards", 2 << 20, 413},
 		{"/api/v1/grid/units", 2 << 20, 413},
-		{"/api/v1/import/enterprises", 2 << 20, 401},
+		{"/api/v1/import/enterprises", 900 << 10, 401},
+		// No credentials: an import's large limit is not for anonymous callers.
+		{"/api/v1/import/enterprises", 2 << 20, 413},
 	} {
 		body := `{"x":"` + strings.Repeat("a", tc.size-8) + `"}`
 		st, data := 0, []byte(nil)
@@ -93,8 +95,22 @@ func TestBodyLimitsPerRoute(t *testing.T) {
 	// The import's limit is the configured one.
 	small := newTestServer(t, func(c *Config) { c.BodyLimit = 512 << 10 })
 	smallAddr, _ := servedOn(t, small)
-	if resp, data := rawPost(t, smallAddr, "/api/v1/import/enterprises", fmt.Sprintf("Content-Length: %d\r\n", 600<<10), "a"); resp.StatusCode != 413 {
+	if resp, data := rawPost(t, smallAddr, "/api/v1/import/enterprises", fmt.Sprintf("Authorization: Bearer x\r\nContent-Length: %d\r\n", 600<<10), "a"); resp.StatusCode != 413 {
 		t.Errorf("import over a 512 KB limit: %d %.200s", resp.StatusCode, data)
+	}
+	// With credentials in the headers (valid or not: that is checked after the body), an
+	// import takes the configured limit: 2 MB reach the route, which refuses the token.
+	big := `{"x":"` + strings.Repeat("a", 2<<20) + `"}`
+	req, _ := http.NewRequest("POST", "http://"+addr+"/api/v1/import/enterprises", strings.NewReader(big))
+	req.Header.Set("Authorization", "Bearer not-a-token")
+	req.Header.Set("Content-Type", "application/geo+json")
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+		if resp.StatusCode != 401 {
+			t.Errorf("a 2 MB import with credentials: %d, want 401 (the body read, the token refused)", resp.StatusCode)
+		}
 	}
 }
 

@@ -180,6 +180,8 @@ func toProblem(ctx context.Context, err error) *problem {
 		return p
 	case errors.Is(err, grid.ErrDuplicate):
 		return newProblem(fiber.StatusConflict, "", grid.ErrDuplicate.Error())
+	case errors.Is(err, grid.ErrTooLong):
+		return newProblem(fiber.StatusUnprocessableEntity, "", grid.ErrTooLong.Error())
 	default:
 		return newProblem(fiber.StatusInternalServerError, "", "")
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"safegrid/geo"
+	"safegrid/grid"
 	"safegrid/grid/ingest"
 	"safegrid/grid/testdb"
 )
@@ -108,5 +109,21 @@ func TestImportAPI(t *testing.T) {
 	}
 	if n := enterprises(); n != 4 {
 		t.Errorf("%d enterprises after the refused requests, want 4", n)
+	}
+
+	// A code longer than grid.KeyMaxLen is the row's 422: without the limit, 1,000 varied
+	// CJK characters (3,000 bytes, past a btree entry's 2,704) failed the unique index as a
+	// 500 when the bulk path rebuilt it.
+	for _, code := range []string{strings.Repeat("站", 1000), strings.Repeat("x", grid.KeyMaxLen+1)} {
+		file := fmt.Sprintf(`{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"Point","coordinates":[121.45,31.12]},
+"properties":{"code":%q,"name":"长代码站","type":"一级普通","status":"existing"}}]}`, code)
+		resp, body := ls.do(t, "POST", "/api/v1/import/fire_stations", file, "Authorization", ls.auth["ann"], "Content-Type", "application/geo+json")
+		p := problemOf(t, resp, body, 422)
+		if len(p.Errors) != 1 || p.Errors[0].Row != 1 || p.Errors[0].Field != "code" {
+			t.Errorf("a %d-character code: %+v", len([]rune(code)), p)
+		}
+	}
+	if n := testdb.Count(t, ls.st, `SELECT count(*) FROM fire_stations`); n != 0 {
+		t.Errorf("%d fire stations after refused files", n)
 	}
 }

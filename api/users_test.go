@@ -381,6 +381,14 @@ func TestAdminUsersDisableResetRemove(t *testing.T) {
 	if ls.loginWith(t, "wang", "password-wang") != "" {
 		t.Errorf("a removed user signed in")
 	}
+	// Nobody can give a removed officer a unit again, and the grid audit's workloads do
+	// not list him.
+	resp, body = ls.as(t, "ann", "POST", "/api/v1/grid/units/W1/officer", `{"officer":"wang"}`)
+	problemOf(t, resp, body, 404)
+	resp, body = ls.as(t, "ann", "GET", "/api/v1/grid/audit?limit=1000", "")
+	if resp.StatusCode != 200 || strings.Contains(string(body), `"officer":"wang"`) {
+		t.Errorf("grid audit after the removal: %d %s", resp.StatusCode, body)
+	}
 	// His name stays taken.
 	resp, body = ls.as(t, "ann", "POST", "/api/v1/admin/users", `{"username":"wang","role":"officer"}`)
 	if p := problemOf(t, resp, body, 409); !strings.Contains(p.Detail, "user 'wang' was removed") {

@@ -243,3 +243,21 @@ func (s *Store) AuditLog(ctx context.Context, f AuditFilter) ([]AuditRecord, int
 	}
 	return out, total, nil
 }
+
+// AuditGuard says how far the database itself holds the audit log append-only for the
+// role the store connects as. The trigger refuses UPDATE, DELETE and TRUNCATE for every
+// role; a superuser or the table's owner could still disable or drop it, which only a
+// role that is neither can be kept from (docs/SECURITY.md, "The audit log").
+type AuditGuard struct {
+	Superuser bool // the role is a superuser
+	Owner     bool // the role owns audit_log
+}
+
+// AuditGuard reads the role's standing towards audit_log.
+func (s *Store) AuditGuard(ctx context.Context) (AuditGuard, error) {
+	var g AuditGuard
+	err := s.pool.QueryRow(ctx, `SELECT r.rolsuper, coalesce(pg_has_role(c.relowner, 'USAGE'), false)
+  FROM pg_roles r LEFT JOIN pg_class c ON c.oid = to_regclass('audit_log')
+ WHERE r.rolname = current_user`).Scan(&g.Superuser, &g.Owner)
+	return g, err
+}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -324,5 +326,83 @@ VALUES ('310104', 'HZ9', '一般', 'c', 'd', '310104003', 1, ST_SetSRID(ST_MakeP
 	}
 	if _, err := testdb.DB(st).Exec(ctx, `DELETE FROM audit_log`); err == nil {
 		t.Error("after up again, a DELETE was allowed")
+	}
+}
+
+// Deployed as docs/SECURITY.md says (the service's role neither a superuser nor the owner
+// of audit_log, with SELECT and INSERT on it), the service's role cannot take the trigger
+// away either: no UPDATE, DELETE or TRUNCATE, no ALTER TABLE ... DISABLE TRIGGER, no DROP
+// TRIGGER or DROP TABLE. It can still write and read the log.
+func TestAuditLogClosedToANonOwner(t *testing.T) {
+	st := testdb.New(t, nil)
+	ctx := context.Background()
+	db := testdb.DB(st)
+	role := fmt.Sprintf("safegrid_test_app_%d", time.Now().UnixNano())
+	var dbname string
+	if err := db.QueryRow(ctx, `SELECT current_database()`).Scan(&dbname); err != nil {
+		t.Fatal(err)
+	}
+	// The role's name is the test's own; the statements that take identifiers quote them.
+	for _, q := range []string{
+		`CREATE ROLE ` + pgx.Identifier{role}.Sanitize() + ` LOGIN NOSUPERUSER PASSWORD 'app-password'`,
+		`GRANT CONNECT ON DATABASE ` + pgx.Identifier{dbname}.Sanitize() + ` TO ` + pgx.Identifier{role}.Sanitize(),
+		`GRANT USAGE ON SCHEMA public TO ` + pgx.Identifier{role}.Sanitize(),
+		`GRANT SELECT, INSERT ON audit_log TO ` + pgx.Identifier{role}.Sanitize(),
+	} {
+		if _, err := db.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	t.Cleanup(func() {
+		_, _ = db.Exec(context.Background(), `DROP OWNED BY `+pgx.Identifier{role}.Sanitize())
+		_, _ = db.Exec(context.Background(), `DROP ROLE `+pgx.Identifier{role}.Sanitize())
+	})
+	u, err := url.Parse(testdb.URL(t, st))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.UserPassword(role, "app-password")
+	app, err := pgx.Connect(ctx, u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close(ctx)
+
+	if _, err := app.Exec(ctx, `INSERT INTO audit_log (actor, action) VALUES ('app', 'login')`); err != nil {
+		t.Fatalf("the service's role cannot write the log: %v", err)
+	}
+	var n int
+	if err := app.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE actor = 'app'`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("the service's role reads %d records, %v", n, err)
+	}
+	for _, stmt := range []string{
+		`UPDATE audit_log SET actor = 'someone else'`,
+		`DELETE FROM audit_log`,
+		`TRUNCATE audit_log`,
+		`ALTER TABLE audit_log DISABLE TRIGGER ALL`,
+		`ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only`,
+		`DROP TRIGGER audit_log_append_only ON audit_log`,
+		`DROP TABLE audit_log`,
+		`ALTER TABLE audit_log RENAME TO audit_log_old`,
+	} {
+		if _, err := app.Exec(ctx, stmt); err == nil {
+			t.Errorf("%s: allowed", stmt)
+		}
+	}
+	if got := testdb.Count(t, st, `SELECT count(*) FROM audit_log WHERE actor = 'app' AND action = 'login'`); got != 1 {
+		t.Errorf("the record is changed or gone: %d", got)
+	}
+
+	// AuditGuard tells the two apart (serve warns about the first).
+	if g, err := st.AuditGuard(ctx); err != nil || !g.Superuser || !g.Owner {
+		t.Errorf("the project's role: %+v, %v; want a superuser that owns audit_log", g, err)
+	}
+	appStore, err := grid.Open(ctx, u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer appStore.Close()
+	if g, err := appStore.AuditGuard(ctx); err != nil || g.Superuser || g.Owner {
+		t.Errorf("the app role: %+v, %v; want neither", g, err)
 	}
 }

@@ -103,6 +103,22 @@ func (s *Store) Login(ctx context.Context, username, password string, ttl time.D
 	if err != nil {
 		return nil, err
 	}
+	sess, err := s.openSession(ctx, p, ttl)
+	if errors.Is(err, ErrBadCredentials) {
+		// The password was reset, or the user disabled or removed, while it was checked.
+		if aerr := s.Audit(ctx, nil, username, "login_failed", username, nil); aerr != nil {
+			return nil, aerr
+		}
+	}
+	return sess, err
+}
+
+// openSession opens a session for p, whose password was just checked. The session is
+// inserted only if the user's credentials are still those that were checked (the same
+// credentials version, not disabled, not removed): a password reset, a disable or a
+// removal that commits during the bcrypt compare refuses the login (ErrBadCredentials)
+// rather than handing out a token the change was meant to end.
+func (s *Store) openSession(ctx context.Context, p *Principal, ttl time.Duration) (*Session, error) {
 	token, hash, err := newToken()
 	if err != nil {
 		return nil, err
@@ -113,11 +129,19 @@ func (s *Store) Login(ctx context.Context, username, password string, ttl time.D
 		if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE expires_at < now() - interval '1 day'`); err != nil {
 			return err
 		}
-		if err := tx.QueryRow(ctx, `INSERT INTO sessions (token_hash, user_id, expires_at)
-VALUES ($1, $2, now() + make_interval(secs => $3)) RETURNING expires_at`, hash, p.UserID, ttl.Seconds()).Scan(&sess.ExpiresAt); err != nil {
+		// The user's row is locked by this update, re-read if a change committed meanwhile
+		// (then it no longer matches): a reset waits for this sign-in and then revokes its
+		// session, or this sign-in sees the reset and is refused.
+		tag, err := tx.Exec(ctx, `UPDATE users SET last_login_at = now()
+ WHERE id = $1 AND credentials_version = $2 AND NOT disabled AND removed_at IS NULL`, p.UserID, p.CredentialsVersion)
+		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE users SET last_login_at = now() WHERE id = $1`, p.UserID); err != nil {
+		if tag.RowsAffected() == 0 {
+			return ErrBadCredentials
+		}
+		if err := tx.QueryRow(ctx, `INSERT INTO sessions (token_hash, user_id, expires_at)
+VALUES ($1, $2, now() + make_interval(secs => $3)) RETURNING expires_at`, hash, p.UserID, ttl.Seconds()).Scan(&sess.ExpiresAt); err != nil {
 			return err
 		}
 		return s.Audit(ctx, tx, p.Actor(), "login", p.Username, map[string]any{"expires_at": sess.ExpiresAt})

@@ -26,6 +26,10 @@ var (
 	// ErrTimeout: a statement ran past its time limit (503: try again, or ask for less);
 	// see Typed.
 	ErrTimeout = errors.New("the request took too long")
+	// ErrTooLong: a value is longer than the database can store or index (a text past a
+	// btree entry's 2,704 bytes); 422. The fields' own limits (Field.MaxLen, the API's
+	// maxLength) keep values far below it: this is the backstop. See Typed.
+	ErrTooLong = errors.New("a value is too long to be stored: shorten it")
 )
 
 // Typed returns err as the typed error above that it stands for when it came from the
@@ -40,6 +44,8 @@ func Typed(err error) error {
 			return fmt.Errorf("%w: %w", ErrTimeout, err)
 		case "23505": // unique_violation
 			return fmt.Errorf("%w: %w", ErrDuplicate, err)
+		case "54000": // program_limit_exceeded: an index row too large
+			return fmt.Errorf("%w: %w", ErrTooLong, err)
 		}
 	}
 	return err

@@ -55,6 +55,11 @@ type Field struct {
 	Doc    string
 }
 
+// KeyMaxLen is the most characters of a code: a kind's key and a hazard's feature_code.
+// Codes are indexed, and a btree entry holds at most 2,704 bytes; 64 characters are at
+// most 256 bytes in UTF-8 (the API states the same in its maxLength tags).
+const KeyMaxLen = 64
+
 // DefaultTextMaxLen is the most characters of a Text field without a MaxLen of its own.
 // Every text limit is far below an Excel cell's 32,767, so an export never cuts one.
 const DefaultTextMaxLen = 1000
@@ -157,7 +162,7 @@ var kinds = []Kind{
 		Doc:   "油气输送管道/燃气管线: oil and gas pipelines",
 		Geoms: []GeomType{GeomLineString, GeomMultiLineString},
 		Fields: []Field{
-			{Name: "code", Type: Text, Required: true},
+			{Name: "code", Type: Text, Required: true, MaxLen: KeyMaxLen},
 			{Name: "name", Type: Text},
 			{Name: "medium", Type: Enum, Required: true, Values: pipelineMedia, Aliases: map[string]string{"油": "oil", "石油": "oil", "气": "gas", "燃气": "gas", "天然气": "gas"}},
 			{Name: "class", Type: Enum, Required: true, Values: pipelineClasses, Aliases: map[string]string{"输送": "transmission", "长输": "transmission", "配送": "distribution", "城镇": "distribution"}},
@@ -171,7 +176,7 @@ var kinds = []Kind{
 		Doc:   "燃气管道占压: buildings or structures sitting on a gas pipe",
 		Geoms: []GeomType{GeomPoint, GeomPolygon, GeomMultiPolygon},
 		Fields: []Field{
-			{Name: "code", Type: Text, Required: true},
+			{Name: "code", Type: Text, Required: true, MaxLen: KeyMaxLen},
 			{Name: "pipeline_code", Type: Text},
 			{Name: "occupant", Type: Text, Required: true, Doc: "what occupies the pipe"},
 			{Name: "status", Type: Enum, Required: true, Values: remediationState, Aliases: map[string]string{"pending": "待整治", "in_progress": "整治中", "done": "已整治"}},
@@ -183,7 +188,7 @@ var kinds = []Kind{
 		Doc:   "消防站: fire and rescue stations",
 		Geoms: []GeomType{GeomPoint},
 		Fields: []Field{
-			{Name: "code", Type: Text, Required: true},
+			{Name: "code", Type: Text, Required: true, MaxLen: KeyMaxLen},
 			{Name: "name", Type: Text, Required: true},
 			{Name: "type", Type: Enum, Required: true, Values: stationTypes, Aliases: map[string]string{"special": "特勤", "class1": "一级普通", "class2": "二级普通", "small": "小型", "logistics": "战勤保障", "一级": "一级普通", "二级": "二级普通"}},
 			{Name: "status", Type: Enum, Required: true, Values: stationStatuses, Aliases: map[string]string{"现有": "existing", "已建": "existing", "规划": "planned"}},
@@ -196,7 +201,7 @@ var kinds = []Kind{
 		Doc:   "渔港: fishing ports",
 		Geoms: []GeomType{GeomPoint, GeomPolygon, GeomMultiPolygon},
 		Fields: []Field{
-			{Name: "code", Type: Text, Required: true},
+			{Name: "code", Type: Text, Required: true, MaxLen: KeyMaxLen},
 			{Name: "name", Type: Text, Required: true},
 			{Name: "level", Type: Enum, Required: true, Values: portLevels, Aliases: map[string]string{"central": "中心", "class1": "一级", "class2": "二级", "class3": "三级", "below": "等级以下"}},
 			{Name: "vessels", Type: Int, Min: minZero(), Doc: "fishing vessels based there"},
@@ -207,7 +212,7 @@ var kinds = []Kind{
 		Doc:   "地下空间: underground spaces",
 		Geoms: []GeomType{GeomPolygon, GeomMultiPolygon},
 		Fields: []Field{
-			{Name: "code", Type: Text, Required: true},
+			{Name: "code", Type: Text, Required: true, MaxLen: KeyMaxLen},
 			{Name: "name", Type: Text},
 			{Name: "use", Type: Enum, Required: true, Values: undergroundUses, Aliases: map[string]string{"civil_defence": "民防工程", "commercial": "地下商业", "parking": "地下车库", "metro_station": "轨交站", "utility_tunnel": "综合管廊"}},
 			{Name: "levels", Type: Int, Min: minZero()},
@@ -220,13 +225,13 @@ var kinds = []Kind{
 		Doc:   "隐患: safety hazards found in inspections or reported",
 		Geoms: []GeomType{GeomPoint},
 		Fields: []Field{
-			{Name: "code", Type: Text, Required: true},
+			{Name: "code", Type: Text, Required: true, MaxLen: KeyMaxLen},
 			{Name: "level", Type: Enum, Required: true, Values: hazardLevels, Aliases: map[string]string{"general": "一般", "major": "重大"}},
 			{Name: "category", Type: Text, Required: true, MaxLen: HazardCategoryMaxLen},
 			{Name: "description", Type: Text, Required: true, MaxLen: HazardDescriptionMaxLen},
 			{Name: "status", Type: Enum, Values: hazardStatuses, Aliases: map[string]string{"上报": "reported", "立案": "registered", "派遣": "assigned", "整改": "rectifying", "验收": "verified", "核查": "verified", "销号": "closed", "结案": "closed"}},
 			{Name: "feature_kind", Type: Enum, Values: []string{"enterprises", "pipelines", "gas_occupancy_sites", "fire_stations", "fishing_ports", "underground_spaces"}},
-			{Name: "feature_code", Type: Text, Doc: "USCC or code of the feature the hazard belongs to"},
+			{Name: "feature_code", Type: Text, MaxLen: KeyMaxLen, Doc: "USCC or code of the feature the hazard belongs to"},
 			{Name: "reporter", Type: Text},
 			{Name: "responsible", Type: Text},
 			{Name: "deadline", Type: Date},

@@ -2,9 +2,11 @@ package grid_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,5 +86,29 @@ func TestOpenEmptyDatabaseThenMigrate(t *testing.T) {
 	}
 	if _, ok := g.(*geom.LineString); !ok {
 		t.Fatalf("scanned %#v", g)
+	}
+}
+
+// A value too large for an index (SQLSTATE 54000) is ErrTooLong (a 422), not a raw error.
+func TestTypedTooLong(t *testing.T) {
+	st := testdb.New(t, nil)
+	ctx := context.Background()
+	err := pgx.BeginFunc(ctx, testdb.DB(st), func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE long_keys (k text PRIMARY KEY) ON COMMIT DROP`); err != nil {
+			return err
+		}
+		// Random characters: a repeated one would compress below the limit.
+		var b strings.Builder
+		for range 1000 {
+			b.WriteRune(rune(0x4E00 + rand.IntN(0x5000)))
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO long_keys VALUES ($1)`, b.String())
+		return err
+	})
+	if err == nil {
+		t.Fatal("a 3,000-byte key was indexed")
+	}
+	if !errors.Is(grid.Typed(err), grid.ErrTooLong) {
+		t.Errorf("Typed(%v) is not ErrTooLong", err)
 	}
 }

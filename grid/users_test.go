@@ -132,3 +132,71 @@ func TestLastAdminUnderConcurrency(t *testing.T) {
 		}
 	}
 }
+
+// A sign-in whose password check overlaps a password reset, a disable or a removal gets no
+// token that outlives the change: the session is inserted only for the credentials that
+// were checked. Step by step (the check, then the change, then the insert), and then as
+// real races, after which no token signed in with the old password may work.
+func TestLoginRacingACredentialsChange(t *testing.T) {
+	st := testdb.New(t, nil)
+	ctx := context.Background()
+	for _, n := range []string{"r1", "r2", "r3", "r4", "r5"} {
+		if _, err := st.AddUser(ctx, "test", grid.User{Username: n, Role: grid.RoleOfficer}, "password-"+n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(n string) *grid.Principal {
+		p, err := st.CheckPassword(ctx, n, "password-"+n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	// Unchanged: the checked principal gets its session.
+	sess, err := grid.OpenSession(st, ctx, check("r1"), time.Hour)
+	if err != nil {
+		t.Fatalf("no change in between: %v", err)
+	}
+	if _, err := st.Authenticate(ctx, sess.Token); err != nil {
+		t.Fatalf("the session of an unchanged user: %v", err)
+	}
+	for name, change := range map[string]func(string) error{
+		"r2": func(n string) error { return st.SetPassword(ctx, "test", n, "another-password") },
+		"r3": func(n string) error { _, err := st.SetUserDisabled(ctx, "test", n, true); return err },
+		"r4": func(n string) error { return st.RemoveUser(ctx, "test", n) },
+	} {
+		p := check(name)
+		if err := change(name); err != nil {
+			t.Fatal(err)
+		}
+		if sess, err := grid.OpenSession(st, ctx, p, time.Hour); !errors.Is(err, grid.ErrBadCredentials) {
+			t.Errorf("%s: a session after the change: %+v, %v", name, sess, err)
+		}
+	}
+
+	// Races: sign-ins with the old password while the password is reset. Whatever the
+	// order, once the reset has committed no token from the old password works.
+	var wg sync.WaitGroup
+	tokens := make(chan string, 40)
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if s, err := st.Login(ctx, "r5", "password-r5", time.Hour); err == nil {
+				tokens <- s.Token
+			} else if !errors.Is(err, grid.ErrBadCredentials) {
+				t.Errorf("login: %v", err)
+			}
+		}()
+	}
+	if err := st.SetPassword(ctx, "test", "r5", "another-password"); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	close(tokens)
+	for tok := range tokens {
+		if p, err := st.Authenticate(ctx, tok); err == nil {
+			t.Errorf("a token from the old password works after the reset: %+v", p)
+		}
+	}
+}

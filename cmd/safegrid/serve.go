@@ -66,6 +66,7 @@ wins when both are given. Logs are JSON lines on stderr.`,
 			}
 			// Deferred, so the pool closes only after Run has drained the requests in flight.
 			defer st.Close()
+			warnAuditGuard(cmd.Context(), st, cfg.Logger)
 			if pprofAddr != "" {
 				if err := servePprof(cmd.Context(), pprofAddr); err != nil {
 					return err
@@ -132,4 +133,21 @@ func servePprof(ctx context.Context, addr string) error {
 	go func() { _ = srv.Serve(ln) }()
 	context.AfterFunc(ctx, func() { _ = srv.Close() })
 	return nil
+}
+
+// warnAuditGuard logs, at start, when the database role could take the audit log's
+// append-only trigger away (a superuser, or the owner of audit_log): the trigger still
+// refuses UPDATE, DELETE and TRUNCATE, but DDL could disable it. docs/SECURITY.md says how
+// to run the service as a role that cannot. A database that does not answer yet is not
+// this check's business.
+func warnAuditGuard(ctx context.Context, st *grid.Store, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	g, err := st.AuditGuard(ctx)
+	if err != nil || (!g.Superuser && !g.Owner) {
+		return
+	}
+	log.Warn("the database role can disable the audit log's append-only trigger (it is a superuser or owns audit_log); "+
+		"in production run the service as a role that is neither: see docs/SECURITY.md",
+		"superuser", g.Superuser, "owner", g.Owner)
 }

@@ -199,7 +199,7 @@ func (s *Service) unitsWithoutOfficer(ctx context.Context, o AuditOptions) (Unit
 // what their units hold.
 func (s *Service) workloads(ctx context.Context, o AuditOptions) (WorkloadPage, error) {
 	var p WorkloadPage
-	const where = ` WHERE u.role = 'officer'
+	const where = ` WHERE u.role = 'officer' AND u.removed_at IS NULL
    AND ($1 = '' OR EXISTS (SELECT 1 FROM grid_units g WHERE g.officer_id = u.id AND g.street_code = $1))`
 	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM users u`+where, o.Street).Scan(&p.Total); err != nil {
 		return p, err

@@ -279,7 +279,8 @@ func (s *Service) AssignUnit(ctx context.Context, actor, unit, officer string) e
 	return s.st.WriteTx(ctx, func(tx pgx.Tx) error {
 		var id int64
 		var role string
-		err := tx.QueryRow(ctx, `SELECT id, role FROM users WHERE username = $1`, officer).Scan(&id, &role)
+		// A removed user is no one: their name is kept for the history only.
+		err := tx.QueryRow(ctx, `SELECT id, role FROM users WHERE username = $1 AND removed_at IS NULL`, officer).Scan(&id, &role)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return &grid.NotFoundError{What: "officer", Key: officer}
 		}
