@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"safegrid/grid"
 )
 
 // Schema is an OpenAPI schema object written by hand, for JSON without a Go type (GeoJSON
@@ -36,13 +38,14 @@ func (sc *schemas) of(v any) Schema {
 }
 
 var (
-	timeType = reflect.TypeFor[time.Time]()
-	rawType  = reflect.TypeFor[json.RawMessage]()
+	timeType     = reflect.TypeFor[time.Time]()
+	gridTimeType = reflect.TypeFor[grid.Time]()
+	rawType      = reflect.TypeFor[json.RawMessage]()
 )
 
 func (sc *schemas) typ(t reflect.Type) Schema {
 	switch {
-	case t == timeType:
+	case t == timeType || t == gridTimeType:
 		return Schema{"type": "string", "format": "date-time"}
 	case t == rawType:
 		return Schema{}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -18,7 +17,7 @@ type loginRequest struct {
 
 type loginResponse struct {
 	Token     string    `json:"token" doc:"send it as Authorization: Bearer TOKEN"`
-	ExpiresAt time.Time `json:"expires_at"`
+	ExpiresAt grid.Time `json:"expires_at"`
 	Role      string    `json:"role" enum:"admin,planner,street,officer"`
 }
 
@@ -94,7 +93,7 @@ func (s *Server) login(c *fiber.Ctx) error {
 		return err
 	}
 	s.logins.reset(req.Username, addr)
-	return c.JSON(loginResponse{Token: sess.Token, ExpiresAt: sess.ExpiresAt.UTC(), Role: sess.Principal.Role})
+	return c.JSON(loginResponse{Token: sess.Token, ExpiresAt: grid.TimeOf(sess.ExpiresAt), Role: sess.Principal.Role})
 }
 
 func (s *Server) logout(c *fiber.Ctx) error {

@@ -162,14 +162,12 @@ func (s *Server) userRoutes() {
 	}, s.changeOwnPassword)
 }
 
-// stamp writes a time as RFC 3339 UTC with milliseconds.
-func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z07:00") }
-
-func stampOrNull(t *time.Time) *string {
+// timeOrNull is grid.FormatTime of t, nil for nil.
+func timeOrNull(t *time.Time) *string {
 	if t == nil {
 		return nil
 	}
-	s := stamp(*t)
+	s := grid.FormatTime(*t)
 	return &s
 }
 
@@ -179,7 +177,7 @@ func userOut(u *grid.User) userInfo {
 		units = []string{}
 	}
 	return userInfo{Username: u.Username, DisplayName: u.DisplayName, Role: u.Role, StreetCode: u.StreetCode, Units: units,
-		Disabled: u.Disabled, CreatedAt: stamp(u.CreatedAt), LastLoginAt: stampOrNull(u.LastLoginAt), Sessions: u.Sessions}
+		Disabled: u.Disabled, CreatedAt: grid.FormatTime(u.CreatedAt), LastLoginAt: timeOrNull(u.LastLoginAt), Sessions: u.Sessions}
 }
 
 func (s *Server) listUsers(c *fiber.Ctx) error {
@@ -297,8 +295,8 @@ func (s *Server) userSessions(c *fiber.Ctx) error {
 	}
 	out := sessionPage{Items: make([]sessionInfo, len(sessions)), Total: total}
 	for i, ss := range sessions {
-		out.Items[i] = sessionInfo{ID: ss.ID, CreatedAt: stamp(ss.CreatedAt), ExpiresAt: stamp(ss.ExpiresAt),
-			LastSeenAt: stampOrNull(ss.LastSeenAt), Revoked: ss.Revoked}
+		out.Items[i] = sessionInfo{ID: ss.ID, CreatedAt: grid.FormatTime(ss.CreatedAt), ExpiresAt: grid.FormatTime(ss.ExpiresAt),
+			LastSeenAt: timeOrNull(ss.LastSeenAt), Revoked: ss.Revoked}
 	}
 	return c.JSON(out)
 }

@@ -133,7 +133,9 @@ func (c *Collection) featureJSON(crs *CRS, srid int, props []string) string {
 			b.WriteString(", ")
 		}
 		col := "t." + pg.Ident(name)
-		if name == "cell" {
+		if f, ok := c.Field(name); name == "updated_at" || ok && f.Type == grid.Timestamp {
+			col = grid.TimeSQL(col) // RFC 3339 UTC milliseconds, which QGIS and GDAL read as a DateTime
+		} else if name == "cell" {
 			col = "h3_hex(t.h3)"
 		}
 		fmt.Fprintf(&b, "'%s', %s", name, col)
