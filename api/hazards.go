@@ -17,9 +17,9 @@ import (
 
 // transitionRequest is one lifecycle step of a hazard.
 type transitionRequest struct {
-	To      string `json:"to" enum:"registered,assigned,rectifying,verified,closed" maxLength:"32" doc:"the status to move to"`
+	To      string `json:"to" required:"true" enum:"registered,assigned,rectifying,verified,closed" maxLength:"32" doc:"the status to move to"`
 	Note    string `json:"note,omitempty" maxLength:"2000" doc:"why; kept in the history"`
-	Version int    `json:"version" minimum:"1" maximum:"2147483647" doc:"the hazard's version as you last read it; a hazard changed since is a 409"`
+	Version int    `json:"version" required:"true" minimum:"1" maximum:"2147483647" doc:"the hazard's version as you last read it; a hazard changed since is a 409"`
 	// The plan, when assigning (to: assigned) only.
 	Responsible *string  `json:"responsible,omitempty" maxLength:"100" doc:"assigning: the responsible person (owner); required"`
 	Deadline    *string  `json:"deadline,omitempty" format:"date" maxLength:"32" doc:"assigning: the rectification deadline, YYYY-MM-DD, not in the past; required"`

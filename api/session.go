@@ -11,8 +11,8 @@ import (
 )
 
 type loginRequest struct {
-	Username string `json:"username" maxLength:"64" pattern:"^[A-Za-z0-9_.-]{2,64}$" doc:"login name"`
-	Password string `json:"password" maxLength:"256"`
+	Username string `json:"username" required:"true" maxLength:"64" pattern:"^[A-Za-z0-9_.-]{2,64}$" doc:"login name"`
+	Password string `json:"password" required:"true" maxLength:"256"`
 }
 
 type loginResponse struct {

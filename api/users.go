@@ -46,9 +46,9 @@ type sessionPage struct {
 }
 
 type createUserRequest struct {
-	Username    string `json:"username" doc:"2 to 64 letters, digits, '.', '_' or '-'; a removed user's name stays taken"`
+	Username    string `json:"username" required:"true" doc:"2 to 64 letters, digits, '.', '_' or '-'; a removed user's name stays taken"`
 	DisplayName string `json:"display_name,omitempty" doc:"the name shown in the UI, at most 100 characters"`
-	Role        string `json:"role" enum:"admin,planner,street,officer"`
+	Role        string `json:"role" required:"true" enum:"admin,planner,street,officer"`
 	StreetCode  string `json:"street_code,omitempty" doc:"required for the role street, refused for the others: a loaded 9-digit street"`
 	Password    string `json:"password,omitempty" doc:"absent: one is generated and returned once"`
 }
@@ -73,8 +73,8 @@ type passwordResponse struct {
 }
 
 type changePasswordRequest struct {
-	OldPassword string `json:"old_password"`
-	NewPassword string `json:"new_password"`
+	OldPassword string `json:"old_password" required:"true"`
+	NewPassword string `json:"new_password" required:"true"`
 }
 
 // passwordRules is the password rules, for the OpenAPI document.

@@ -120,7 +120,7 @@ VALUES ($1, $2, now() + make_interval(secs => $3)) RETURNING expires_at`, hash, 
 		if _, err := tx.Exec(ctx, `UPDATE users SET last_login_at = now() WHERE id = $1`, p.UserID); err != nil {
 			return err
 		}
-		return s.Audit(ctx, tx, p.Actor(), "login", p.Username, map[string]any{"expires_at": sess.ExpiresAt})
+		return s.Audit(ctx, tx, p.Actor(), "login", p.Username, map[string]any{"expires_at": FormatTime(sess.ExpiresAt)})
 	})
 	if err != nil {
 		return nil, err

@@ -245,13 +245,13 @@ func (s *Service) locationInScope(ctx context.Context, p *grid.Principal, pt orb
 
 // InspectionInput is an inspection 检查记录 as an officer records it.
 type InspectionInput struct {
-	Enterprise   string   `json:"enterprise" maxLength:"64" doc:"USCC or numeric id of the enterprise"`
+	Enterprise   string   `json:"enterprise" required:"true" maxLength:"64" doc:"USCC or numeric id of the enterprise"`
 	InspectedAt  string   `json:"inspected_at,omitempty" format:"date-time" maxLength:"64" doc:"RFC 3339, or YYYY-MM-DD HH:MM[:SS] in Shanghai time; default now"`
-	Result       string   `json:"result" enum:"passed,hazards_found,closed_down,not_found" maxLength:"32"`
+	Result       string   `json:"result" required:"true" enum:"passed,hazards_found,closed_down,not_found" maxLength:"32"`
 	HazardsFound int      `json:"hazards_found,omitempty" minimum:"0" maximum:"10000"`
 	Notes        string   `json:"notes,omitempty" maxLength:"2000"`
-	Lon          *float64 `json:"lon" doc:"WGS84 longitude where the inspection took place"`
-	Lat          *float64 `json:"lat" doc:"WGS84 latitude"`
+	Lon          *float64 `json:"lon" required:"true" doc:"WGS84 longitude where the inspection took place"`
+	Lat          *float64 `json:"lat" required:"true" doc:"WGS84 latitude"`
 }
 
 // Inspection is a recorded inspection.
@@ -370,11 +370,11 @@ RETURNING id, inspected_at, result, hazards_found, notes, ST_X(geom), ST_Y(geom)
 
 // HazardReport is a hazard 隐患 as an officer reports it in the field.
 type HazardReport struct {
-	Level       string   `json:"level" enum:"一般,重大" maxLength:"32" doc:"一般 or 重大 (general, major accepted)"`
-	Category    string   `json:"category" maxLength:"100"`
-	Description string   `json:"description" maxLength:"2000"`
-	Lon         *float64 `json:"lon" doc:"WGS84 longitude"`
-	Lat         *float64 `json:"lat" doc:"WGS84 latitude"`
+	Level       string   `json:"level" required:"true" enum:"一般,重大" maxLength:"32" doc:"一般 or 重大 (general, major accepted)"`
+	Category    string   `json:"category" required:"true" maxLength:"100"`
+	Description string   `json:"description" required:"true" maxLength:"2000"`
+	Lon         *float64 `json:"lon" required:"true" doc:"WGS84 longitude"`
+	Lat         *float64 `json:"lat" required:"true" doc:"WGS84 latitude"`
 	FeatureKind string   `json:"feature_kind,omitempty" enum:"enterprises,pipelines,gas_occupancy_sites,fire_stations,fishing_ports,underground_spaces" maxLength:"32"`
 	FeatureCode string   `json:"feature_code,omitempty" maxLength:"64" doc:"USCC or code of the feature; with feature_kind"`
 	Deadline    string   `json:"deadline,omitempty" format:"date" maxLength:"32" doc:"rectification deadline, YYYY-MM-DD"`
