@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -30,5 +31,12 @@ func TestOpenAPIValidates(t *testing.T) {
 		if len(doc.Paths.Map()) < 5 {
 			t.Errorf("%s: %d paths", path, len(doc.Paths.Map()))
 		}
+	}
+	// The validator is awake: a schema type that does not exist is refused.
+	_, body := ts.do(t, "GET", "/api/openapi.json", "")
+	broken := bytes.Replace(body, []byte(`"type":"integer"`), []byte(`"type":"integr"`), 1)
+	loader := openapi3.NewLoader()
+	if doc, err := loader.LoadFromData(broken); err == nil && doc.Validate(loader.Context) == nil {
+		t.Error("kin-openapi takes a schema of type integr")
 	}
 }
