@@ -246,7 +246,7 @@ func (s *Service) locationInScope(ctx context.Context, p *grid.Principal, pt orb
 // InspectionInput is an inspection 检查记录 as an officer records it.
 type InspectionInput struct {
 	Enterprise   string   `json:"enterprise" required:"true" maxLength:"64" doc:"USCC or numeric id of the enterprise"`
-	InspectedAt  string   `json:"inspected_at,omitempty" format:"date-time" maxLength:"64" doc:"RFC 3339, or YYYY-MM-DD HH:MM[:SS] in Shanghai time; default now"`
+	InspectedAt  string   `json:"inspected_at,omitempty" maxLength:"64" doc:"RFC 3339, or YYYY-MM-DD HH:MM[:SS] in Shanghai time; default now"`
 	Result       string   `json:"result" required:"true" enum:"passed,hazards_found,closed_down,not_found" maxLength:"32"`
 	HazardsFound int      `json:"hazards_found,omitempty" minimum:"0" maximum:"10000"`
 	Notes        string   `json:"notes,omitempty" maxLength:"2000"`
@@ -370,7 +370,7 @@ RETURNING id, inspected_at, result, hazards_found, notes, ST_X(geom), ST_Y(geom)
 
 // HazardReport is a hazard 隐患 as an officer reports it in the field.
 type HazardReport struct {
-	Level       string   `json:"level" required:"true" enum:"一般,重大" maxLength:"32" doc:"一般 or 重大 (general, major accepted)"`
+	Level       string   `json:"level" required:"true" enum:"一般,重大,general,major" maxLength:"32" doc:"一般 or 重大 (general and major are taken for them)"`
 	Category    string   `json:"category" required:"true" maxLength:"100"`
 	Description string   `json:"description" required:"true" maxLength:"2000"`
 	Lon         *float64 `json:"lon" required:"true" doc:"WGS84 longitude"`
