@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -38,5 +39,40 @@ func TestOpenAPIValidates(t *testing.T) {
 	loader := openapi3.NewLoader()
 	if doc, err := loader.LoadFromData(broken); err == nil && doc.Validate(loader.Context) == nil {
 		t.Error("kin-openapi takes a schema of type integr")
+	}
+}
+
+// TestRequestSchemas: in a request body only required:"true" fields are required; a
+// type whose request schema differs from its answer's gets a second component
+// (Name+"Input"), one whose schema is the same shares the answer's.
+func TestRequestSchemas(t *testing.T) {
+	type point struct {
+		Lon float64 `json:"lon" required:"true"`
+		Lat float64 `json:"lat" required:"true"`
+	}
+	type params struct {
+		Minutes float64 `json:"minutes" doc:"default 5"`
+		Where   point   `json:"where" required:"true"`
+	}
+	type result struct {
+		Params params `json:"params"`
+		At     point  `json:"at"`
+	}
+	sc := newSchemas()
+	sc.of(result{})
+	sc.request = true
+	body := sc.of(params{})
+	if body["$ref"] != "#/components/schemas/ParamsInput" {
+		t.Errorf("request body %v", body)
+	}
+	req := func(name string) any { return sc.defs[name]["required"] }
+	if got := req("Params"); !slices.Equal(got.([]string), []string{"minutes", "where"}) {
+		t.Errorf("the answer's Params requires %v", got)
+	}
+	if got := req("ParamsInput"); !slices.Equal(got.([]string), []string{"where"}) {
+		t.Errorf("the request's ParamsInput requires %v", got)
+	}
+	if _, ok := sc.defs["PointInput"]; ok || !slices.Equal(req("Point").([]string), []string{"lon", "lat"}) {
+		t.Errorf("point: %v", sc.defs)
 	}
 }
