@@ -8,15 +8,24 @@ import (
 )
 
 // unitRequest creates or replaces a grid unit.
+// unitRequest replaces a grid unit (PUT); its code is in the path.
 type unitRequest struct {
-	Code       string   `json:"code,omitempty" maxLength:"64" doc:"required to create; with PUT, absent or the path's code"`
-	Name       string   `json:"name" maxLength:"100"`
-	StreetCode string   `json:"street_code" maxLength:"9" doc:"the 9-digit street the unit lies in"`
-	Cells      []string `json:"cells" maxLength:"16" doc:"resolution-9 H3 cells (hex), each with its centre in the street"`
+	Code       string   `json:"code,omitempty" maxLength:"64" doc:"absent, or the path's code (a unit's code cannot change)"`
+	Name       string   `json:"name" required:"true" maxLength:"100"`
+	StreetCode string   `json:"street_code" required:"true" maxLength:"9" doc:"the 9-digit street the unit lies in"`
+	Cells      []string `json:"cells" required:"true" maxLength:"16" doc:"resolution-9 H3 cells (hex), each with its centre in the street"`
+}
+
+// newUnitRequest creates a grid unit (POST), which needs its code.
+type newUnitRequest struct {
+	Code       string   `json:"code" required:"true" maxLength:"64" doc:"the new unit's code"`
+	Name       string   `json:"name" required:"true" maxLength:"100"`
+	StreetCode string   `json:"street_code" required:"true" maxLength:"9" doc:"the 9-digit street the unit lies in"`
+	Cells      []string `json:"cells" required:"true" maxLength:"16" doc:"resolution-9 H3 cells (hex), each with its centre in the street"`
 }
 
 type assignRequest struct {
-	Officer string `json:"officer" maxLength:"64" doc:"the username of a user with the role officer"`
+	Officer string `json:"officer" required:"true" maxLength:"64" doc:"the username of a user with the role officer"`
 }
 
 const unitRules = "Every cell must be an H3 cell of resolution 9 whose centre lies in the unit's street " +
@@ -34,7 +43,7 @@ func (s *Server) adminRoutes() {
 	}, s.listUnits)
 	s.route(fiber.MethodPost, "/api/v1/grid/units", Operation{
 		Summary: "Create a grid unit", Description: unitRules,
-		Tags: []string{"admin"}, Roles: admin, Body: unitRequest{}, Response: supervise.UnitDetail{}, Status: fiber.StatusCreated,
+		Tags: []string{"admin"}, Roles: admin, Body: newUnitRequest{}, Response: supervise.UnitDetail{}, Status: fiber.StatusCreated,
 		Problems: []int{fiber.StatusConflict},
 	}, s.createUnit)
 	s.route(fiber.MethodGet, "/api/v1/grid/units/:code", Operation{
@@ -98,7 +107,7 @@ func (s *Server) getUnit(c *fiber.Ctx) error {
 }
 
 func (s *Server) createUnit(c *fiber.Ctx) error {
-	var req unitRequest
+	var req newUnitRequest
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}

@@ -117,9 +117,6 @@ func paramProblem(name, reason string) error {
 	return p
 }
 
-// msUTC is a timestamp as the API writes it: RFC 3339, UTC, milliseconds.
-func msUTC(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
-
 // auditMoment reads from or to: an RFC 3339 timestamp, or a Shanghai calendar date. It
 // returns the bound as the store's filter takes it: from inclusive, to exclusive (so a
 // date's to is the next day's midnight and a timestamp's the next millisecond).
@@ -196,7 +193,7 @@ func (s *Server) auditLog(c *fiber.Ctx) error {
 	if format == "json" {
 		page := auditPage{Items: make([]auditItem, len(recs)), Total: total}
 		for i, r := range recs {
-			page.Items[i] = auditItem{ID: r.ID, At: msUTC(r.At), Actor: r.Actor, Action: r.Action, Kind: r.Kind,
+			page.Items[i] = auditItem{ID: r.ID, At: grid.FormatTime(r.At), Actor: r.Actor, Action: r.Action, Kind: r.Kind,
 				Object: r.Object, StreetCode: r.Street, Details: r.Details}
 			if r.Details == nil {
 				page.Items[i].Details = json.RawMessage(`{}`)
@@ -235,7 +232,7 @@ var auditColumns = []struct {
 	Value  func(*grid.AuditRecord) string
 }{
 	{"编号", func(r *grid.AuditRecord) string { return strconv.FormatInt(r.ID, 10) }},
-	{"时间 (UTC)", func(r *grid.AuditRecord) string { return msUTC(r.At) }},
+	{"时间 (UTC)", func(r *grid.AuditRecord) string { return grid.FormatTime(r.At) }},
 	{"操作人", func(r *grid.AuditRecord) string { return r.Actor }},
 	{"操作", func(r *grid.AuditRecord) string { return r.Action }},
 	{"对象类型", func(r *grid.AuditRecord) string { return auditText(r.Kind) }},
@@ -350,7 +347,7 @@ func (s *Server) hazardHistory(c *fiber.Ctx) error {
 	}
 	out := historyPage{Items: make([]historyItem, len(events))}
 	for i, e := range events {
-		out.Items[i] = historyItem{At: msUTC(e.At), Actor: e.Actor, ActorName: e.ActorName, Action: e.Action,
+		out.Items[i] = historyItem{At: grid.FormatTime(e.At), Actor: e.Actor, ActorName: e.ActorName, Action: e.Action,
 			FromStatus: e.FromStatus, ToStatus: e.ToStatus, Note: e.Note, Details: e.Details}
 		if e.Details == nil {
 			out.Items[i].Details = map[string]any{}

@@ -18,7 +18,9 @@ import (
 // strings and numbers within their fields' limits (strictjson.go). Malformed JSON or a
 // body that is not UTF-8 is a 400; any other refusal is a 422 naming the field (dotted
 // path, e.g. "plan.funds", "cells[3]"). The Content-Type is not checked, so `curl -d`
-// works. Required fields and allowed values are the handler's to check, with FieldProblem.
+// works. A field tagged required:"true" that is absent is a 422 naming it (the OpenAPI
+// document lists exactly those as required); empty and allowed values are the handler's
+// to check, with FieldProblem.
 func decodeJSON(c *fiber.Ctx, v any) error {
 	body := c.Body()
 	if len(bytes.TrimSpace(body)) == 0 {

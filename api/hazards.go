@@ -1,6 +1,9 @@
 package api
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -14,9 +17,9 @@ import (
 
 // transitionRequest is one lifecycle step of a hazard.
 type transitionRequest struct {
-	To      string `json:"to" enum:"registered,assigned,rectifying,verified,closed" maxLength:"32" doc:"the status to move to"`
+	To      string `json:"to" required:"true" enum:"registered,assigned,rectifying,verified,closed" maxLength:"32" doc:"the status to move to"`
 	Note    string `json:"note,omitempty" maxLength:"2000" doc:"why; kept in the history"`
-	Version int    `json:"version" minimum:"1" maximum:"2147483647" doc:"the hazard's version as you last read it; a hazard changed since is a 409"`
+	Version int    `json:"version" required:"true" minimum:"1" maximum:"2147483647" doc:"the hazard's version as you last read it; a hazard changed since is a 409"`
 	// The plan, when assigning (to: assigned) only.
 	Responsible *string  `json:"responsible,omitempty" maxLength:"100" doc:"assigning: the responsible person (owner); required"`
 	Deadline    *string  `json:"deadline,omitempty" format:"date" maxLength:"32" doc:"assigning: the rectification deadline, YYYY-MM-DD, not in the past; required"`
@@ -29,7 +32,8 @@ func (s *Server) hazardRoutes() {
 		Summary: "One hazard with its history",
 		Description: "A hazard (隐患) with its lifecycle history, oldest step first, and the statuses it may go to next. " +
 			"Scope: admins and planners see every hazard, a street office its street's, an officer those in their cells; " +
-			"any other is a 404, exactly as if it did not exist.",
+			"any other is a 404, exactly as if it did not exist. The answer carries an ETag (the report and each transition " +
+			"answer the same ETag for the same state); If-None-Match naming it gives 304.",
 		Tags: []string{"hazards"}, Response: supervise.HazardDetail{},
 		Params:   []Param{PathParam("id", "the hazard's id")},
 		Problems: []int{fiber.StatusNotFound},
@@ -86,7 +90,25 @@ func (s *Server) getHazard(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(h)
+	return sendHazard(c, fiber.StatusOK, h)
+}
+
+// sendHazard answers with a hazard's detail and its ETag, a hash of the body: the report,
+// a transition and a read of the same hazard state answer the same bytes with the same
+// ETag. A GET whose If-None-Match names it gets a 304.
+func sendHazard(c *fiber.Ctx, status int, h *supervise.HazardDetail) error {
+	body, err := json.Marshal(h)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(body)
+	etag := `"` + hex.EncodeToString(sum[:16]) + `"`
+	c.Set(fiber.HeaderETag, etag)
+	if (c.Method() == fiber.MethodGet || c.Method() == fiber.MethodHead) && etagMatches(c.Get(fiber.HeaderIfNoneMatch), etag) {
+		return c.SendStatus(fiber.StatusNotModified)
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Status(status).Send(body)
 }
 
 func (s *Server) transitionHazard(c *fiber.Ctx) error {
@@ -121,5 +143,5 @@ func (s *Server) transitionHazard(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(h)
+	return sendHazard(c, fiber.StatusOK, h)
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"strconv"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/paulmach/orb/geojson"
@@ -80,8 +81,10 @@ func (s *Server) officerRoutes() {
 		Description: "Validated like an imported hazard; the location, and the feature it is tied to (feature_kind, " +
 			"feature_code), must lie in the caller's cells: a location outside them is a 403, a feature outside them a 422 " +
 			"on feature_code exactly as one that does not exist. The " +
-			"hazard is tagged with its district, street and community, starts as reported with its first history entry, and is audited.",
-		Tags: tags, Roles: officerOnly, Body: supervise.HazardReport{}, Response: supervise.HazardItem{},
+			"hazard is tagged with its district, street and community, starts as reported with its first history entry, and is audited. " +
+			"The answer is what GET /api/v1/hazards/{id} returns for the new hazard (version and history included), with the same ETag, " +
+			"and Location names that URL.",
+		Tags: tags, Roles: officerOnly, Body: supervise.HazardReport{}, Response: supervise.HazardDetail{},
 		Status: fiber.StatusCreated,
 	}, s.reportHazard)
 }
@@ -166,5 +169,6 @@ func (s *Server) reportHazard(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.Status(fiber.StatusCreated).JSON(out)
+	c.Location("/api/v1/hazards/" + strconv.FormatInt(out.ID, 10))
+	return sendHazard(c, fiber.StatusCreated, out)
 }

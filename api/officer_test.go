@@ -347,7 +347,7 @@ func TestInspectionsDue(t *testing.T) {
 	if p.Items[0].LastInspected != nil || p.Items[0].DueAt != nil || p.Items[0].Every != "month" || p.Items[1].Every != "quarter" {
 		t.Errorf("items %+v", p.Items[:2])
 	}
-	if due := p.Items[2].DueAt; due == nil || time.Since(*due) < 5*24*time.Hour || time.Since(*due) > 15*24*time.Hour {
+	if due := p.Items[2].DueAt; due == nil || time.Since(due.Time) < 5*24*time.Hour || time.Since(due.Time) > 15*24*time.Hour {
 		t.Errorf("E3 due at %v, want about 10 days ago", due)
 	}
 	p = page{}
@@ -452,13 +452,15 @@ func TestReportHazard(t *testing.T) {
 	if resp.StatusCode != 201 {
 		t.Fatalf("%d %s", resp.StatusCode, data)
 	}
-	var h supervise.HazardItem
+	var h supervise.HazardDetail
 	if err := json.Unmarshal(data, &h); err != nil {
 		t.Fatal(err)
 	}
 	if h.Level != "重大" || h.Status != "reported" || h.Category != "消防安全" || h.Deadline == nil || *h.Deadline != "2026-12-31" ||
-		h.Overdue || h.CommunityCode == nil || *h.CommunityCode != f.commA2 || *h.CommunityName != "甲二居委" ||
-		h.Feature == nil || *h.Feature.Name != "测试企业3" || h.Location.Lon != loc[0] || h.Location.Lat != loc[1] || !strings.HasPrefix(h.Code, "HZ") {
+		h.Overdue || h.CommunityCode == nil || *h.CommunityCode != f.commA2 || !h.Supervised || h.Version != 1 ||
+		h.FeatureKind == nil || *h.FeatureKind != "enterprises" || h.FeatureCode == nil || *h.FeatureCode != f.uscc["E3"] ||
+		h.Lon != loc[0] || h.Lat != loc[1] || !strings.HasPrefix(h.Code, "HZ") || h.Reporter == nil || *h.Reporter != "off1" ||
+		len(h.History) != 1 || h.History[0].To != "reported" || h.Cell != f.c2.String() {
 		t.Errorf("hazard %s", data)
 	}
 	var street, reporter, actor, to string

@@ -486,7 +486,7 @@ func (s *Server) ogcItems(c *fiber.Ctx) error {
 	}
 	head, err := json.Marshal(map[string]any{
 		"type": "FeatureCollection", "numberMatched": page.Matched, "numberReturned": len(page.Features),
-		"timeStamp": time.Now().UTC().Format("2006-01-02T15:04:05.000Z07:00"), "links": links,
+		"timeStamp": grid.FormatTime(time.Now()), "links": links,
 	})
 	if err != nil {
 		return err

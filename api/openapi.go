@@ -207,13 +207,28 @@ func (s *Server) openAPI() map[string]any {
 			tags[t] = true
 		}
 	}
+	// Request bodies after every answer, so a type both read and written keeps its name
+	// for the answers (schemas.inputRef).
+	sc.request = true
+	for _, r := range s.routes {
+		if r.op.Body != nil {
+			paths[openAPIPath(r.path)][strings.ToLower(r.method)].(map[string]any)["requestBody"] = map[string]any{
+				"required":    true,
+				"description": fmt.Sprintf("at most %s; a larger body is a 413", byteSize(r.op.BodyLimit)),
+				"content":     map[string]any{fiber.MIMEApplicationJSON: map[string]any{"schema": sc.of(r.op.Body)}},
+			}
+		}
+	}
+	sc.request = false
 	return map[string]any{
 		"openapi": "3.0.3",
 		"info": map[string]any{
 			"title":   "SafeGrid",
 			"version": "1.0.0",
 			"description": "Work-safety supervision for Shanghai: grid officers, street offices, planners and admins on H3 cells and PostGIS. Errors are application/problem+json (RFC 9457). " +
-				fmt.Sprintf("JSON bodies are read strictly: field names are case-sensitive, unknown or repeated fields and NUL characters are refused (422 naming the field), a body that is not UTF-8 is a 400; a string field without a maxLength of its own takes at most %d characters, an integer without a range must fit 32 bits.", defaultMaxLength),
+				fmt.Sprintf("JSON bodies are read strictly: field names are case-sensitive, unknown or repeated fields and NUL characters are refused (422 naming the field), a body that is not UTF-8 is a 400; a string field without a maxLength of its own takes at most %d characters, an integer without a range must fit 32 bits. "+
+					"A request body's required fields must be present (else 422 naming each); the others are optional or take the default their description gives. "+
+					"Timestamps are written as RFC 3339 in UTC with milliseconds (2026-12-02T10:14:19.778Z); calendar dates (deadline) are YYYY-MM-DD Asia/Shanghai dates.", defaultMaxLength),
 		},
 		"paths": paths,
 		"tags":  tagList(tags),
@@ -280,14 +295,7 @@ func (op Operation) document(sc *schemas, problemRef Schema) map[string]any {
 	if params := op.params(); len(params) > 0 {
 		d["parameters"] = params
 	}
-	if op.Body != nil {
-		d["requestBody"] = map[string]any{
-			"required":    true,
-			"description": fmt.Sprintf("at most %s; a larger body is a 413", byteSize(op.BodyLimit)),
-			"content":     map[string]any{fiber.MIMEApplicationJSON: map[string]any{"schema": sc.of(op.Body)}},
-		}
-	}
-	return d
+	return d // the requestBody is added by openAPI, after every answer
 }
 
 func (op Operation) params() []any {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"safegrid/grid"
 )
 
 // Schema is an OpenAPI schema object written by hand, for JSON without a Go type (GeoJSON
@@ -16,15 +18,24 @@ type Schema map[string]any
 // schemas reflects Go types into OpenAPI schemas, named struct types becoming components
 // (#/components/schemas/Name), so the document describes what the handlers really encode.
 // Struct tags it reads besides json: doc:"description", enum:"a,b,c", format:"date", and
-// the limits decodeJSON enforces (strictjson.go): maxLength:"100" (on a list: of each
-// string), minimum:"0", maximum:"9", and pattern:"^...$".
+// the rules decodeJSON enforces (strictjson.go): required:"true", maxLength:"100" (on a
+// list: of each string), minimum:"0", maximum:"9", and pattern:"^...$".
+//
+// What is required differs by direction. In an answer, every field without omitempty is
+// required: the handler always writes it. In a request body (request set), only the
+// fields tagged required:"true" are, the ones decodeJSON refuses to go without; the rest
+// are optional or have defaults. A type reflected both ways whose two schemas differ
+// gets a second component for requests, Name+"Input", so request bodies are reflected
+// after every answer (Server.openAPI).
 type schemas struct {
-	defs  map[string]Schema
-	types map[string]reflect.Type
+	defs    map[string]Schema
+	types   map[string]reflect.Type
+	request bool
+	inputs  map[reflect.Type]string // request-side components by type
 }
 
 func newSchemas() *schemas {
-	return &schemas{defs: map[string]Schema{}, types: map[string]reflect.Type{}}
+	return &schemas{defs: map[string]Schema{}, types: map[string]reflect.Type{}, inputs: map[reflect.Type]string{}}
 }
 
 // of is the schema of v's type (or v itself when it is a Schema).
@@ -36,13 +47,14 @@ func (sc *schemas) of(v any) Schema {
 }
 
 var (
-	timeType = reflect.TypeFor[time.Time]()
-	rawType  = reflect.TypeFor[json.RawMessage]()
+	timeType     = reflect.TypeFor[time.Time]()
+	gridTimeType = reflect.TypeFor[grid.Time]()
+	rawType      = reflect.TypeFor[json.RawMessage]()
 )
 
 func (sc *schemas) typ(t reflect.Type) Schema {
 	switch {
-	case t == timeType:
+	case t == timeType || t == gridTimeType:
 		return Schema{"type": "string", "format": "date-time"}
 	case t == rawType:
 		return Schema{}
@@ -89,6 +101,9 @@ func (sc *schemas) structRef(t reflect.Type) Schema {
 		return sc.object(t)
 	}
 	name := componentName(t.Name())
+	if sc.request {
+		return sc.inputRef(t, name)
+	}
 	ref := Schema{"$ref": "#/components/schemas/" + name}
 	if prev, ok := sc.types[name]; ok {
 		if prev != t {
@@ -99,6 +114,32 @@ func (sc *schemas) structRef(t reflect.Type) Schema {
 	sc.types[name] = t // before the fields, so a type that contains itself terminates
 	sc.defs[name] = sc.object(t)
 	return ref
+}
+
+// inputRef registers t as a request body's part: under name when no answer uses that
+// name, or uses it with the same schema; else as name+"Input".
+func (sc *schemas) inputRef(t reflect.Type, name string) Schema {
+	ref := func(n string) Schema { return Schema{"$ref": "#/components/schemas/" + n} }
+	if n, ok := sc.inputs[t]; ok {
+		if n == "" {
+			panic(fmt.Sprintf("OpenAPI schema %s: a request type that contains itself", name))
+		}
+		return ref(n)
+	}
+	sc.inputs[t] = "" // in progress
+	obj := sc.object(t)
+	if prev, ok := sc.types[name]; ok {
+		if prev == t && reflect.DeepEqual(sc.defs[name], obj) {
+			sc.inputs[t] = name
+			return ref(name)
+		}
+		name += "Input"
+		if prev, ok := sc.types[name]; ok && prev != t {
+			panic(fmt.Sprintf("OpenAPI schema %s: both %v and %v; rename one", name, prev, t))
+		}
+	}
+	sc.types[name], sc.defs[name], sc.inputs[t] = t, obj, name
+	return ref(name)
 }
 
 func componentName(goName string) string {
@@ -118,8 +159,8 @@ func (sc *schemas) object(t reflect.Type) Schema {
 	return s
 }
 
-// fields adds t's JSON fields as encoding/json sees them (embedded structs flattened).
-// A field without omitempty is listed as required: the handler always writes it.
+// fields adds t's JSON fields as encoding/json sees them (embedded structs flattened),
+// listing the required ones as the direction says (see schemas).
 func (sc *schemas) fields(t reflect.Type, props map[string]any, required *[]string) {
 	for i := range t.NumField() {
 		f := t.Field(i)
@@ -147,7 +188,7 @@ func (sc *schemas) fields(t reflect.Type, props map[string]any, required *[]stri
 		}
 		s = withLimits(s, f)
 		props[name] = s
-		if !strings.Contains(opts, "omitempty") {
+		if sc.request && f.Tag.Get("required") == "true" || !sc.request && !strings.Contains(opts, "omitempty") {
 			*required = append(*required, name)
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -12,13 +11,13 @@ import (
 )
 
 type loginRequest struct {
-	Username string `json:"username" maxLength:"64" pattern:"^[A-Za-z0-9_.-]{2,64}$" doc:"login name"`
-	Password string `json:"password" maxLength:"256"`
+	Username string `json:"username" required:"true" maxLength:"64" pattern:"^[A-Za-z0-9_.-]{2,64}$" doc:"login name"`
+	Password string `json:"password" required:"true" maxLength:"256"`
 }
 
 type loginResponse struct {
 	Token     string    `json:"token" doc:"send it as Authorization: Bearer TOKEN"`
-	ExpiresAt time.Time `json:"expires_at"`
+	ExpiresAt grid.Time `json:"expires_at"`
 	Role      string    `json:"role" enum:"admin,planner,street,officer"`
 }
 
@@ -94,7 +93,7 @@ func (s *Server) login(c *fiber.Ctx) error {
 		return err
 	}
 	s.logins.reset(req.Username, addr)
-	return c.JSON(loginResponse{Token: sess.Token, ExpiresAt: sess.ExpiresAt.UTC(), Role: sess.Principal.Role})
+	return c.JSON(loginResponse{Token: sess.Token, ExpiresAt: grid.TimeOf(sess.ExpiresAt), Role: sess.Principal.Role})
 }
 
 func (s *Server) logout(c *fiber.Ctx) error {

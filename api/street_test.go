@@ -127,11 +127,11 @@ func exportRow(h supervise.HazardItem) []string {
 	return []string{strconv.FormatInt(h.ID, 10), h.Code, h.Level, h.Category, h.Description, testStatusNames[h.Status],
 		s(h.Deadline), overdue, s(h.CommunityCode), s(h.CommunityName), kind, code, name,
 		strconv.FormatFloat(h.Location.Lon, 'f', -1, 64), strconv.FormatFloat(h.Location.Lat, 'f', -1, 64),
-		h.ReportedAt.In(time.FixedZone("CST", 8*3600)).Format("2006-01-02 15:04:05")}
+		h.ReportedAt.UTC().Format("2006-01-02T15:04:05.000Z")}
 }
 
 var exportHeader = []string{"序号", "隐患编号", "隐患等级", "隐患类别", "隐患描述", "状态", "整改期限", "是否逾期", "社区编码", "社区名称",
-	"关联对象类型", "关联对象编码", "关联对象名称", "经度", "纬度", "上报时间"}
+	"关联对象类型", "关联对象编码", "关联对象名称", "经度", "纬度", "上报时间 (UTC)"}
 
 func compareExport(t *testing.T, what string, rows [][]string, items []supervise.HazardItem) {
 	t.Helper()

@@ -16,9 +16,11 @@ import (
 // no maxLength of its own (the OpenAPI document says so in its description).
 const defaultMaxLength = 1000
 
-// Limits a request type's fields may state in struct tags, checked by decodeJSON and
+// Rules a request type's fields may state in struct tags, checked by decodeJSON and
 // written into the OpenAPI schema (schema.go):
 //
+//	required:"true"    the field must be present (null counts as present: the handler
+//	                   checks values); a request type's other fields are optional
 //	maxLength:"2000"   the most characters of a string (or of each string of a list)
 //	minimum:"1"        the least value of a number
 //	maximum:"100"      the largest value of a number
@@ -60,8 +62,9 @@ type jsonField struct {
 }
 
 type structFields struct {
-	exact  map[string]jsonField
-	folded map[string]string // lower-cased name → name, for a helpful refusal
+	exact    map[string]jsonField
+	folded   map[string]string // lower-cased name → name, for a helpful refusal
+	required []string          // the fields tagged required:"true", in order
 }
 
 var fieldCache sync.Map // reflect.Type → *structFields
@@ -89,6 +92,9 @@ func fieldsOf(t reflect.Type) *structFields {
 			}
 			sf.exact[name] = jsonField{name: name, typ: f.Type, rules: rulesOf(f)}
 			sf.folded[strings.ToLower(name)] = name
+			if f.Tag.Get("required") == "true" {
+				sf.required = append(sf.required, name)
+			}
 		}
 	}
 	add(t)
@@ -216,8 +222,19 @@ func (w *walker) object(sf *structFields, path string) error {
 			return err
 		}
 	}
-	_, err := w.token(path)
-	return err
+	if _, err := w.token(path); err != nil {
+		return err
+	}
+	var missing []FieldError
+	for _, name := range sf.required {
+		if !seen[name] {
+			missing = append(missing, FieldError{Field: join(path, name), Reason: "is required"})
+		}
+	}
+	if len(missing) > 0 {
+		return FieldProblems(missing...)
+	}
+	return nil
 }
 
 func (w *walker) mapValues(elem reflect.Type, path string) error {

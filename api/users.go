@@ -46,9 +46,9 @@ type sessionPage struct {
 }
 
 type createUserRequest struct {
-	Username    string `json:"username" doc:"2 to 64 letters, digits, '.', '_' or '-'; a removed user's name stays taken"`
+	Username    string `json:"username" required:"true" doc:"2 to 64 letters, digits, '.', '_' or '-'; a removed user's name stays taken"`
 	DisplayName string `json:"display_name,omitempty" doc:"the name shown in the UI, at most 100 characters"`
-	Role        string `json:"role" enum:"admin,planner,street,officer"`
+	Role        string `json:"role" required:"true" enum:"admin,planner,street,officer"`
 	StreetCode  string `json:"street_code,omitempty" doc:"required for the role street, refused for the others: a loaded 9-digit street"`
 	Password    string `json:"password,omitempty" doc:"absent: one is generated and returned once"`
 }
@@ -73,8 +73,8 @@ type passwordResponse struct {
 }
 
 type changePasswordRequest struct {
-	OldPassword string `json:"old_password"`
-	NewPassword string `json:"new_password"`
+	OldPassword string `json:"old_password" required:"true"`
+	NewPassword string `json:"new_password" required:"true"`
 }
 
 // passwordRules is the password rules, for the OpenAPI document.
@@ -162,14 +162,12 @@ func (s *Server) userRoutes() {
 	}, s.changeOwnPassword)
 }
 
-// stamp writes a time as RFC 3339 UTC with milliseconds.
-func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z07:00") }
-
-func stampOrNull(t *time.Time) *string {
+// timeOrNull is grid.FormatTime of t, nil for nil.
+func timeOrNull(t *time.Time) *string {
 	if t == nil {
 		return nil
 	}
-	s := stamp(*t)
+	s := grid.FormatTime(*t)
 	return &s
 }
 
@@ -179,7 +177,7 @@ func userOut(u *grid.User) userInfo {
 		units = []string{}
 	}
 	return userInfo{Username: u.Username, DisplayName: u.DisplayName, Role: u.Role, StreetCode: u.StreetCode, Units: units,
-		Disabled: u.Disabled, CreatedAt: stamp(u.CreatedAt), LastLoginAt: stampOrNull(u.LastLoginAt), Sessions: u.Sessions}
+		Disabled: u.Disabled, CreatedAt: grid.FormatTime(u.CreatedAt), LastLoginAt: timeOrNull(u.LastLoginAt), Sessions: u.Sessions}
 }
 
 func (s *Server) listUsers(c *fiber.Ctx) error {
@@ -301,8 +299,8 @@ func (s *Server) userSessions(c *fiber.Ctx) error {
 	}
 	out := sessionPage{Items: make([]sessionInfo, len(sessions)), Total: total}
 	for i, ss := range sessions {
-		out.Items[i] = sessionInfo{ID: ss.ID, CreatedAt: stamp(ss.CreatedAt), ExpiresAt: stamp(ss.ExpiresAt),
-			LastSeenAt: stampOrNull(ss.LastSeenAt), Revoked: ss.Revoked}
+		out.Items[i] = sessionInfo{ID: ss.ID, CreatedAt: grid.FormatTime(ss.CreatedAt), ExpiresAt: grid.FormatTime(ss.ExpiresAt),
+			LastSeenAt: timeOrNull(ss.LastSeenAt), Revoked: ss.Revoked}
 	}
 	return c.JSON(out)
 }

@@ -144,7 +144,7 @@ func (s *Store) openSession(ctx context.Context, p *Principal, ttl time.Duration
 VALUES ($1, $2, now() + make_interval(secs => $3)) RETURNING expires_at`, hash, p.UserID, ttl.Seconds()).Scan(&sess.ExpiresAt); err != nil {
 			return err
 		}
-		return s.Audit(ctx, tx, p.Actor(), "login", p.Username, map[string]any{"expires_at": sess.ExpiresAt})
+		return s.Audit(ctx, tx, p.Actor(), "login", p.Username, map[string]any{"expires_at": FormatTime(sess.ExpiresAt)})
 	})
 	if err != nil {
 		return nil, err

@@ -185,7 +185,7 @@ func when(t *time.Time, none string) string {
 	if t == nil {
 		return none
 	}
-	return t.UTC().Format("2006-01-02T15:04:05Z")
+	return grid.FormatTime(*t)
 }
 
 func newUsersAddCmd(o *options) *cobra.Command {

@@ -94,9 +94,9 @@ func StationCap(typ, district string) (float64, bool) {
 
 // StationAddition is a what-if station: a place and a type.
 type StationAddition struct {
-	Lon  float64 `json:"lon"`
-	Lat  float64 `json:"lat"`
-	Type string  `json:"type" maxLength:"32" doc:"特勤, 一级普通, 二级普通, 小型 or 战勤保障"`
+	Lon  float64 `json:"lon" required:"true"`
+	Lat  float64 `json:"lat" required:"true"`
+	Type string  `json:"type" required:"true" maxLength:"32" doc:"特勤, 一级普通, 二级普通, 小型 or 战勤保障"`
 }
 
 // CoverageParams are the travel model and the set of counted stations.

@@ -43,8 +43,8 @@ type SitingParams struct {
 
 // SitePoint is a WGS84 location.
 type SitePoint struct {
-	Lon float64 `json:"lon"`
-	Lat float64 `json:"lat"`
+	Lon float64 `json:"lon" required:"true"`
+	Lat float64 `json:"lat" required:"true"`
 }
 
 // SiteChoice is one chosen site.

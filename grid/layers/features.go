@@ -111,8 +111,9 @@ func (c *Collection) scope(p *grid.Principal, n int) (string, []any) {
 // featureJSON is a GeoJSON Feature built by PostgreSQL from the row t; the id is the row
 // id. In CRS84 it is RFC 7946 GeoJSON (lon/lat, 7 decimals, about 1 cm); in another CRS
 // the coordinates are transformed by PostGIS, in that CRS's axis order, with 7 decimals
-// for degrees and 3 (millimetres) for metres; the SRID is bound as $srid. props are the
-// properties written, nil for all.
+// for degrees and 3 (millimetres) for metres; the SRID is bound as $srid. Timestamps are
+// written by grid.TimeSQL (RFC 3339 UTC milliseconds). props are the properties written,
+// nil for all.
 func (c *Collection) featureJSON(crs *CRS, srid int, props []string) string {
 	var b strings.Builder
 	b.WriteString("json_build_object('type', 'Feature', 'id', t.id, 'geometry', ")
@@ -133,7 +134,9 @@ func (c *Collection) featureJSON(crs *CRS, srid int, props []string) string {
 			b.WriteString(", ")
 		}
 		col := "t." + pg.Ident(name)
-		if name == "cell" {
+		if f, ok := c.Field(name); name == "updated_at" || ok && f.Type == grid.Timestamp {
+			col = grid.TimeSQL(col) // RFC 3339 UTC milliseconds, which QGIS and GDAL read as a DateTime
+		} else if name == "cell" {
 			col = "h3_hex(t.h3)"
 		}
 		fmt.Fprintf(&b, "'%s', %s", name, col)

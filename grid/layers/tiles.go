@@ -217,7 +217,9 @@ func (c *Collection) tileSQL(scope string) string {
 		}
 		col := "t." + pg.Ident(f.Name)
 		switch {
-		case f.Type == grid.Date || f.Type == grid.Timestamp:
+		case f.Type == grid.Timestamp:
+			col = grid.TimeSQL(col)
+		case f.Type == grid.Date:
 			col += "::text"
 		case f.Type == grid.Float:
 			col += "::float8"

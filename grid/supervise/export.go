@@ -5,7 +5,6 @@ import (
 	"io"
 	"maps"
 	"strconv"
-	"time"
 
 	"github.com/xuri/excelize/v2"
 
@@ -65,7 +64,7 @@ var hazardColumns = []struct {
 	}},
 	{"经度", func(h *HazardItem) any { return h.Location.Lon }},
 	{"纬度", func(h *HazardItem) any { return h.Location.Lat }},
-	{"上报时间", func(h *HazardItem) any { return h.ReportedAt.In(grid.ShanghaiZone()).Format(time.DateTime) }},
+	{"上报时间 (UTC)", func(h *HazardItem) any { return h.ReportedAt.String() }},
 }
 
 func exportText(s *string) string {

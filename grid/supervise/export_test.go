@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/xuri/excelize/v2"
+
+	"safegrid/grid"
 )
 
 func exportFixture() []HazardItem {
@@ -19,16 +21,16 @@ func exportFixture() []HazardItem {
 		{ID: 7, Code: "HZ0000000007", Level: "重大", Category: "消防安全", Description: "通道堵塞, \"严重\"\n两处", Status: "assigned",
 			Deadline: s("2026-12-01"), Overdue: true, CommunityCode: s("310101001001"), CommunityName: s("甲一居委"),
 			Feature:  &FeatureRef{Kind: "enterprises", Code: "91310100000000001X", Name: s("测试企业")},
-			Location: LonLatPoint{Lon: 121.4737, Lat: 31.2304}, ReportedAt: time.Date(2026, 10, 1, 1, 2, 3, 0, time.UTC)},
+			Location: LonLatPoint{Lon: 121.4737, Lat: 31.2304}, ReportedAt: grid.TimeOf(time.Date(2026, 10, 1, 1, 2, 3, 456789000, time.UTC))},
 		{ID: 8, Code: "HZ8", Level: "一般", Category: "用电", Description: "d", Status: "closed",
-			Location: LonLatPoint{Lon: 121.5, Lat: 31.25}, ReportedAt: time.Date(2026, 10, 2, 16, 0, 0, 0, time.UTC)},
+			Location: LonLatPoint{Lon: 121.5, Lat: 31.25}, ReportedAt: grid.TimeOf(time.Date(2026, 10, 2, 16, 0, 0, 0, time.FixedZone("CST", 8*3600)))},
 	}
 }
 
 var exportWant = [][]string{
-	{"序号", "隐患编号", "隐患等级", "隐患类别", "隐患描述", "状态", "整改期限", "是否逾期", "社区编码", "社区名称", "关联对象类型", "关联对象编码", "关联对象名称", "经度", "纬度", "上报时间"},
-	{"7", "HZ0000000007", "重大", "消防安全", "通道堵塞, \"严重\"\n两处", "派遣", "2026-12-01", "是", "310101001001", "甲一居委", "生产经营单位", "91310100000000001X", "测试企业", "121.4737", "31.2304", "2026-10-01 09:02:03"},
-	{"8", "HZ8", "一般", "用电", "d", "销号", "", "否", "", "", "", "", "", "121.5", "31.25", "2026-10-03 00:00:00"},
+	{"序号", "隐患编号", "隐患等级", "隐患类别", "隐患描述", "状态", "整改期限", "是否逾期", "社区编码", "社区名称", "关联对象类型", "关联对象编码", "关联对象名称", "经度", "纬度", "上报时间 (UTC)"},
+	{"7", "HZ0000000007", "重大", "消防安全", "通道堵塞, \"严重\"\n两处", "派遣", "2026-12-01", "是", "310101001001", "甲一居委", "生产经营单位", "91310100000000001X", "测试企业", "121.4737", "31.2304", "2026-10-01T01:02:03.456Z"},
+	{"8", "HZ8", "一般", "用电", "d", "销号", "", "否", "", "", "", "", "", "121.5", "31.25", "2026-10-02T08:00:00.000Z"},
 }
 
 func TestWriteHazardsCSV(t *testing.T) {

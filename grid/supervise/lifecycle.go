@@ -124,7 +124,7 @@ type HazardHistory struct {
 	Actor   string         `json:"actor"`
 	Note    *string        `json:"note"`
 	Details map[string]any `json:"details,omitempty"`
-	At      time.Time      `json:"at"`
+	At      grid.Time      `json:"at"`
 }
 
 // HazardDetail is a 隐患 as the lifecycle sees it.
@@ -147,16 +147,16 @@ type HazardDetail struct {
 	Measures      *string    `json:"measures"`
 	Funds         *float64   `json:"funds"`
 	Overdue       bool       `json:"overdue" doc:"past the deadline and not yet verified"`
-	ReportedAt    time.Time  `json:"reported_at"`
-	ClosedAt      *time.Time `json:"closed_at"`
+	ReportedAt    grid.Time  `json:"reported_at"`
+	ClosedAt      *grid.Time `json:"closed_at"`
 	Version       int        `json:"version" doc:"send it back with a transition (optimistic concurrency)"`
 	Cell          string     `json:"cell" doc:"resolution-9 H3 cell"`
 	Lon           float64    `json:"lon"`
 	Lat           float64    `json:"lat"`
-	UpdatedAt     time.Time  `json:"updated_at"`
+	UpdatedAt     grid.Time  `json:"updated_at"`
 	Next          []string   `json:"next" doc:"the statuses the lifecycle allows from here (roles permitting)"`
-	// History is filled by HazardDetailOf.
-	History []HazardHistory `json:"history,omitempty"`
+	// History is filled by HazardDetailOf, ReportHazard and TransitionHazard.
+	History []HazardHistory `json:"history" doc:"every step, oldest first"`
 }
 
 const lifecycleSelect = `SELECT h.id, h.code, h.district_code, h.street_code, h.community_code, h.level, h.category,
@@ -252,12 +252,26 @@ func hazardNotFound(id int64) error {
 
 // HazardDetailOf returns a hazard in the caller's scope with its history, oldest first.
 func (s *Service) HazardDetailOf(ctx context.Context, p *grid.Principal, id int64) (*HazardDetail, error) {
-	h, err := s.loadLifecycle(ctx, nil, p, id)
+	return s.hazardDetail(ctx, nil, p, id)
+}
+
+// hazardDetailHistorySQL reads a hazard's history ($1 district, $2 id), oldest first.
+const hazardDetailHistorySQL = `SELECT from_status, to_status, actor, note, details, at
+  FROM hazard_history WHERE district_code = $1 AND hazard_id = $2 ORDER BY at, id`
+
+// hazardDetail is HazardDetailOf read in tx (nil: the pool), so a writer can answer with
+// exactly what a read of the hazard returns.
+func (s *Service) hazardDetail(ctx context.Context, tx pgx.Tx, p *grid.Principal, id int64) (*HazardDetail, error) {
+	h, err := s.loadLifecycle(ctx, tx, p, id)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.db.Query(ctx, `SELECT from_status, to_status, actor, note, details, at
-  FROM hazard_history WHERE district_code = $1 AND hazard_id = $2 ORDER BY at, id`, h.DistrictCode, h.ID)
+	var rows pgx.Rows
+	if tx != nil {
+		rows, err = tx.Query(ctx, hazardDetailHistorySQL, h.DistrictCode, h.ID)
+	} else {
+		rows, err = s.db.Query(ctx, hazardDetailHistorySQL, h.DistrictCode, h.ID)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -280,7 +294,8 @@ func (s *Service) HazardDetailOf(ctx context.Context, p *grid.Principal, id int6
 // checks run in this order, so each answer is the most useful one: not found, out of
 // scope (ErrForbidden), stale version (ErrConflict), no such step (InvalidError on "to"),
 // role not allowed (ErrForbidden), assignment without its plan (InvalidFieldsError). The
-// update, its history row and the audit record commit together.
+// update, its history row and the audit record commit together; the answer is the
+// hazard as HazardDetailOf then reads it.
 func (s *Service) TransitionHazard(ctx context.Context, p *grid.Principal, req HazardTransition) (*HazardDetail, error) {
 	var out *HazardDetail
 	err := s.st.WriteTx(ctx, func(tx pgx.Tx) error {
@@ -333,12 +348,9 @@ VALUES ($1, $2, $3, $4, $5, $6, $7)`, h.DistrictCode, h.ID, h.Status, req.To, p.
 		if err := s.st.Record(ctx, tx, entry); err != nil {
 			return err
 		}
-		nh, err := scanLifecycle(tx.QueryRow(ctx, lifecycleSelect, h.ID))
-		if err != nil {
-			return err
-		}
-		out = &nh.HazardDetail
-		return nil
+		// The answer is what a read of the hazard now returns, history included.
+		out, err = s.hazardDetail(ctx, tx, p, h.ID)
+		return err
 	})
 	return out, err
 }

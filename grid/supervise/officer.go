@@ -181,8 +181,8 @@ type DueInspection struct {
 	Address       *string     `json:"address"`
 	Cell          string      `json:"cell"`
 	Every         string      `json:"every" enum:"month,quarter" doc:"重大/较大 risk monthly, others quarterly"`
-	LastInspected *time.Time  `json:"last_inspected_at" doc:"null when never inspected"`
-	DueAt         *time.Time  `json:"due_at" doc:"last inspection plus the interval; null when never inspected (due since forever)"`
+	LastInspected *grid.Time  `json:"last_inspected_at" doc:"null when never inspected"`
+	DueAt         *grid.Time  `json:"due_at" doc:"last inspection plus the interval; null when never inspected (due since forever)"`
 	Location      LonLatPoint `json:"location"`
 }
 
@@ -245,13 +245,13 @@ func (s *Service) locationInScope(ctx context.Context, p *grid.Principal, pt orb
 
 // InspectionInput is an inspection 检查记录 as an officer records it.
 type InspectionInput struct {
-	Enterprise   string   `json:"enterprise" maxLength:"64" doc:"USCC or numeric id of the enterprise"`
-	InspectedAt  string   `json:"inspected_at,omitempty" format:"date-time" maxLength:"64" doc:"RFC 3339, or YYYY-MM-DD HH:MM[:SS] in Shanghai time; default now"`
-	Result       string   `json:"result" enum:"passed,hazards_found,closed_down,not_found" maxLength:"32"`
+	Enterprise   string   `json:"enterprise" required:"true" maxLength:"64" doc:"USCC or numeric id of the enterprise"`
+	InspectedAt  string   `json:"inspected_at,omitempty" maxLength:"64" doc:"RFC 3339, or YYYY-MM-DD HH:MM[:SS] in Shanghai time; default now"`
+	Result       string   `json:"result" required:"true" enum:"passed,hazards_found,closed_down,not_found" maxLength:"32"`
 	HazardsFound int      `json:"hazards_found,omitempty" minimum:"0" maximum:"10000"`
 	Notes        string   `json:"notes,omitempty" maxLength:"2000"`
-	Lon          *float64 `json:"lon" doc:"WGS84 longitude where the inspection took place"`
-	Lat          *float64 `json:"lat" doc:"WGS84 latitude"`
+	Lon          *float64 `json:"lon" required:"true" doc:"WGS84 longitude where the inspection took place"`
+	Lat          *float64 `json:"lat" required:"true" doc:"WGS84 latitude"`
 }
 
 // Inspection is a recorded inspection.
@@ -260,7 +260,7 @@ type Inspection struct {
 	EnterpriseID int64       `json:"enterprise_id"`
 	USCC         string      `json:"uscc"`
 	Officer      string      `json:"officer"`
-	InspectedAt  time.Time   `json:"inspected_at"`
+	InspectedAt  grid.Time   `json:"inspected_at"`
 	Result       string      `json:"result"`
 	HazardsFound int         `json:"hazards_found"`
 	Notes        *string     `json:"notes"`
@@ -370,11 +370,11 @@ RETURNING id, inspected_at, result, hazards_found, notes, ST_X(geom), ST_Y(geom)
 
 // HazardReport is a hazard 隐患 as an officer reports it in the field.
 type HazardReport struct {
-	Level       string   `json:"level" enum:"一般,重大" maxLength:"32" doc:"一般 or 重大 (general, major accepted)"`
-	Category    string   `json:"category" maxLength:"100"`
-	Description string   `json:"description" maxLength:"2000"`
-	Lon         *float64 `json:"lon" doc:"WGS84 longitude"`
-	Lat         *float64 `json:"lat" doc:"WGS84 latitude"`
+	Level       string   `json:"level" required:"true" enum:"一般,重大,general,major" maxLength:"32" doc:"一般 or 重大 (general and major are taken for them)"`
+	Category    string   `json:"category" required:"true" maxLength:"100"`
+	Description string   `json:"description" required:"true" maxLength:"2000"`
+	Lon         *float64 `json:"lon" required:"true" doc:"WGS84 longitude"`
+	Lat         *float64 `json:"lat" required:"true" doc:"WGS84 latitude"`
 	FeatureKind string   `json:"feature_kind,omitempty" enum:"enterprises,pipelines,gas_occupancy_sites,fire_stations,fishing_ports,underground_spaces" maxLength:"32"`
 	FeatureCode string   `json:"feature_code,omitempty" maxLength:"64" doc:"USCC or code of the feature; with feature_kind"`
 	Deadline    string   `json:"deadline,omitempty" format:"date" maxLength:"32" doc:"rectification deadline, YYYY-MM-DD"`
@@ -436,7 +436,9 @@ func checkHazardReport(r HazardReport) (map[string]any, error) {
 
 // ReportHazard records a new hazard at a location in p's scope: tagged with its areas and
 // cell, status reported, its first history row and an audit record in one transaction.
-func (s *Service) ReportHazard(ctx context.Context, p *grid.Principal, r HazardReport) (*HazardItem, error) {
+// It returns the hazard as HazardDetailOf does (version and history included), read in
+// that transaction.
+func (s *Service) ReportHazard(ctx context.Context, p *grid.Principal, r HazardReport) (*HazardDetail, error) {
 	vals, err := checkHazardReport(r)
 	if err != nil {
 		return nil, err
@@ -463,7 +465,7 @@ func (s *Service) ReportHazard(ctx context.Context, p *grid.Principal, r HazardR
 			return nil, &grid.InvalidError{Field: "feature_code", Reason: fmt.Sprintf("no %s with code %q", kind, vals["feature_code"])}
 		}
 	}
-	var out []HazardItem
+	var out *HazardDetail
 	err = s.st.WriteTx(ctx, func(tx pgx.Tx) error {
 		var district, code string
 		var street *string
@@ -489,18 +491,11 @@ VALUES ($1, $2, NULL, 'reported', $3, 'reported in the field')`, district, id, p
 				"id": id, "level": vals["level"], "category": vals["category"], "cell": h3.Cell(cell).String()}}); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, hazardItemSQL+` WHERE h.district_code = $1 AND h.id = $2`, district, id)
-		if err != nil {
-			return err
-		}
-		out, err = pgx.CollectRows(rows, scanHazardItem)
+		out, err = s.hazardDetail(ctx, tx, p, id)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	if len(out) != 1 {
-		return nil, fmt.Errorf("hazard report: read back %d rows", len(out))
-	}
-	return &out[0], nil
+	return out, nil
 }

@@ -30,7 +30,7 @@ type HazardItem struct {
 	CommunityName *string     `json:"community_name"`
 	Feature       *FeatureRef `json:"feature" doc:"the supervised thing the hazard belongs to"`
 	Location      LonLatPoint `json:"location"`
-	ReportedAt    time.Time   `json:"reported_at"`
+	ReportedAt    grid.Time   `json:"reported_at"`
 }
 
 // FeatureRef names the feature a hazard is tied to; Name is nil when no such feature is
