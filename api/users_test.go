@@ -126,17 +126,22 @@ func TestAdminUsersList(t *testing.T) {
 		"?role=boss":         "role",
 		"?street=31010":      "street",
 		"?street=310104999":  "street",
-		"?street=%00":        "street",
 		"?unit=W9":           "unit",
 		"?disabled=maybe":    "disabled",
-		"?q=a%00b":           "q",
-		"?q=%ff%fe":          "q",
 		"?limit=0":           "limit",
 		"?offset=-1":         "offset",
 		"?role=admin&unit=X": "unit",
 	} {
 		resp, body := ls.as(t, "ann", "GET", "/api/v1/admin/users"+query, "")
 		if p := problemOf(t, resp, body, 422); !slices.Equal(fields(p), []string{field}) {
+			t.Errorf("%q: fields %v, want %s", query, fields(p), field)
+		}
+	}
+	// Bytes no text can hold are refused for every route before the handler (checkParams):
+	// a 400, still naming the parameter.
+	for query, field := range map[string]string{"?street=%00": "street", "?q=a%00b": "q", "?q=%ff%fe": "q"} {
+		resp, body := ls.as(t, "ann", "GET", "/api/v1/admin/users"+query, "")
+		if p := problemOf(t, resp, body, 400); !slices.Equal(fields(p), []string{field}) {
 			t.Errorf("%q: fields %v, want %s", query, fields(p), field)
 		}
 	}
