@@ -43,11 +43,19 @@ test: build
 	  $(GO) vet ./... && \
 	  SAFEGRID_BROWSER=1 $(GO) test -count=1 -timeout 30m ./...
 
-fuzz:
+# fuzz: the parsers' targets for 30 s each, then FuzzHTTP (api/fuzz_test.go: any request to the
+# running service against a test database answers no 5xx) for FUZZTIME with FUZZPARALLEL
+# workers, each with its own database. A failing input is written to the package's
+# testdata/fuzz/<target>/; `go test ./api -run FuzzHTTP` (in make test) replays the corpus.
+FUZZTIME ?= 60s
+FUZZPARALLEL ?= 2
+fuzz: build
 	$(GO) test ./grid/ingest -run '^$$' -fuzz FuzzReadGeoJSON -fuzztime 30s
 	$(GO) test ./grid/ingest -run '^$$' -fuzz FuzzReadCSV -fuzztime 30s
 	$(GO) test ./internal/cql2 -run '^$$' -fuzz FuzzParseText -fuzztime 30s
 	$(GO) test ./internal/cql2 -run '^$$' -fuzz FuzzParseJSON -fuzztime 30s
+	@url=$$(scripts/db.sh start) && export DATABASE_URL=$$url && \
+	  $(GO) test ./api -run '^$$' -fuzz FuzzHTTP -fuzztime $(FUZZTIME) -parallel $(FUZZPARALLEL)
 
 # bench-import: 1,000,000 generated enterprises loaded three ways; see BENCHMARKS.md.
 bench-import: build

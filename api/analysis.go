@@ -31,7 +31,7 @@ var coverageQueryParams = []Param{
 	{Name: "planned", In: "query", Description: "count planned stations too", Schema: Schema{"type": "boolean", "default": false}},
 	{Name: "add", In: "query", Description: "what-if station LON,LAT,TYPE; repeat the parameter for more", Schema: Schema{"type": "array", "items": Schema{"type": "string"}}},
 	{Name: "without", In: "query", Description: "station codes to leave out, comma-separated", Schema: Schema{"type": "string"}},
-	{Name: "district", In: "query", Description: "only the cells of this district (6 digits)", Schema: Schema{"type": "string"}},
+	{Name: "district", In: "query", Description: "only the cells of this district (6 digits; an unknown district is a 400)", Schema: Schema{"type": "string"}},
 }
 
 var coverageCellsSchema = featureCollectionSchema("GeoJSON FeatureCollection: one hexagon per land cell (centre in a district)", "GeoJSON Polygon (WGS84)", map[string]any{
@@ -74,7 +74,7 @@ func (s *Server) analysisRoutes() {
 		Tags:        tags, Roles: planningRoles, Params: coverageQueryParams,
 		Response: coverageCellsSchema, Produces: []string{analysisGeoJSON},
 	}, func(c *fiber.Ctx) error {
-		p, district, err := coverageQuery(c)
+		p, district, err := s.coverageQuery(c)
 		if err != nil {
 			return err
 		}
@@ -108,7 +108,7 @@ func (s *Server) analysisRoutes() {
 }
 
 // coverageQuery reads the coverage parameters from the query string.
-func coverageQuery(c *fiber.Ctx) (coverage.CoverageParams, string, error) {
+func (s *Server) coverageQuery(c *fiber.Ctx) (coverage.CoverageParams, string, error) {
 	var p coverage.CoverageParams
 	num := func(name string, dst *float64) error {
 		raw := c.Query(name)
@@ -161,6 +161,10 @@ func coverageQuery(c *fiber.Ctx) (coverage.CoverageParams, string, error) {
 	district := c.Query("district")
 	if district != "" && !analysisDistrictRe.MatchString(district) {
 		return p, "", FieldProblem("district", "must be a 6-digit district code")
+	}
+	// A well-formed code that names no loaded district is a 400, not an empty analysis.
+	if _, err := s.areaFilter(c, "district", "district"); err != nil {
+		return p, "", err
 	}
 	return p, district, nil
 }

@@ -24,7 +24,7 @@ func (s *Server) coverageTileRoutes(an *coverage.Analyst) {
 			"with these parameters (normalised), the zooms, the bounds of the land cells and the layers' fields.",
 		Tags: tags, Roles: planningRoles, Params: coverageQueryParams, Response: tileJSON{}, Auth: AuthBearerOrBasic,
 	}, func(c *fiber.Ctx) error {
-		p, district, err := coverageQuery(c)
+		p, district, err := s.coverageQuery(c)
 		if err != nil {
 			return err
 		}
@@ -68,7 +68,7 @@ func (s *Server) coverageTileRoutes(an *coverage.Analyst) {
 		if err != nil {
 			return err
 		}
-		p, district, err := coverageQuery(c)
+		p, district, err := s.coverageQuery(c)
 		if err != nil {
 			return err
 		}

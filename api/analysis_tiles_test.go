@@ -234,10 +234,15 @@ VALUES ('XH03', '徐汇北站', '二级普通', 'existing', '310104', 0, ST_SetS
 	r, b = ts.do(t, "GET", path, "", "Authorization", basic("office", "password-office"))
 	problemOf(t, r, b, 403)
 
-	// The district parameter: another district's tile holds no cells.
+	// The district parameter: the tile's own district keeps its cells; a district that is
+	// not loaded is a 400 naming the parameter, not an empty tile.
+	resp, body = ts.do(t, "GET", path+"&district=310104", "", "Authorization", planner)
+	if ls, err := mvt.Unmarshal(body); resp.StatusCode != 200 || err != nil || layerOf(ls, "coverage") == nil {
+		t.Errorf("district 310104: %d, %v, %d bytes", resp.StatusCode, err, len(body))
+	}
 	resp, body = ts.do(t, "GET", path+"&district=310105", "", "Authorization", planner)
-	if ls, err := mvt.Unmarshal(body); resp.StatusCode != 200 || err != nil || layerOf(ls, "coverage") != nil {
-		t.Errorf("district 310105: %d, %v, %d bytes", resp.StatusCode, err, len(body))
+	if p := problemOf(t, resp, body, 400); len(p.Errors) != 1 || p.Errors[0].Field != "district" {
+		t.Errorf("district 310105: %+v", p)
 	}
 
 	// Refusals.

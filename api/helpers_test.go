@@ -21,12 +21,12 @@ type testServer struct {
 }
 
 // newTestServer serves a fresh database; edit adjusts the configuration.
-func newTestServer(t *testing.T, edit func(*Config)) *testServer {
+func newTestServer(t testing.TB, edit func(*Config)) *testServer {
 	t.Helper()
 	return serverOn(t, testdb.New(t, nil), edit)
 }
 
-func serverOn(t *testing.T, st *grid.Store, edit func(*Config)) *testServer {
+func serverOn(t testing.TB, st *grid.Store, edit func(*Config)) *testServer {
 	t.Helper()
 	logs := &testdb.LogBuffer{}
 	// app.Test's requests come from 0.0.0.0: trusted, so tests can set X-Forwarded-For.
@@ -39,7 +39,7 @@ func serverOn(t *testing.T, st *grid.Store, edit func(*Config)) *testServer {
 }
 
 // do sends one request through app.Test; header pairs follow the body.
-func (ts *testServer) do(t *testing.T, method, path, body string, header ...string) (*http.Response, []byte) {
+func (ts *testServer) do(t testing.TB, method, path, body string, header ...string) (*http.Response, []byte) {
 	t.Helper()
 	var r io.Reader
 	if body != "" {
@@ -61,7 +61,7 @@ func (ts *testServer) do(t *testing.T, method, path, body string, header ...stri
 	return resp, data
 }
 
-func (ts *testServer) addUser(t *testing.T, name, role, street string) int64 {
+func (ts *testServer) addUser(t testing.TB, name, role, street string) int64 {
 	t.Helper()
 	id, err := ts.st.AddUser(context.Background(), "test", grid.User{Username: name, Role: role, StreetCode: street}, "password-"+name)
 	if err != nil {
@@ -71,7 +71,7 @@ func (ts *testServer) addUser(t *testing.T, name, role, street string) int64 {
 }
 
 // login signs name in (password "password-NAME") and returns the bearer header value.
-func (ts *testServer) login(t *testing.T, name string) string {
+func (ts *testServer) login(t testing.TB, name string) string {
 	t.Helper()
 	resp, body := ts.do(t, "POST", "/api/v1/auth/login", `{"username":"`+name+`","password":"password-`+name+`"}`)
 	if resp.StatusCode != 200 {

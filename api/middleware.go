@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -13,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 )
 
 type localKey int
@@ -143,6 +145,46 @@ func checkParams(c *fiber.Ctx) error {
 		}
 	})
 	return bad
+}
+
+// refuseUnroutable answers, before fiber sees them, requests fiber cannot route: a method
+// that is none of HTTP's (fiber's own answer is a text/plain 400 "Invalid http method")
+// and a request target holding a raw NUL byte (fasthttp drops the whole path, so fiber
+// would answer a 404 for the empty path). Each is a 400 problem like any other client
+// mistake, with the security headers, the request id and the access log.
+func (s *Server) refuseUnroutable(next fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		var detail string
+		switch {
+		case !routableMethod(ctx.Method()):
+			detail = "unknown HTTP method: use GET, HEAD, POST, PUT, PATCH or DELETE"
+		case bytes.IndexByte(ctx.Request.Header.RequestURI(), 0) >= 0:
+			detail = "the request target holds a NUL byte: percent-encode it (%00)"
+		default:
+			next(ctx)
+			return
+		}
+		c := s.app.AcquireCtx(ctx)
+		defer s.app.ReleaseCtx(c)
+		start := time.Now()
+		id := requestID(c)
+		securityHeaders(c)
+		if err := s.handleError(c, Problem(fiber.StatusBadRequest, "", detail)); err != nil {
+			_ = c.SendStatus(fiber.StatusBadRequest)
+		}
+		s.record(c, id, time.Since(start))
+	}
+}
+
+// routableMethod tells whether fiber routes method: fiber.DefaultMethods, the methods of
+// HTTP (Config.RequestMethods is not changed).
+func routableMethod(method []byte) bool {
+	switch string(method) {
+	case fiber.MethodGet, fiber.MethodHead, fiber.MethodPost, fiber.MethodPut, fiber.MethodPatch,
+		fiber.MethodDelete, fiber.MethodConnect, fiber.MethodOptions, fiber.MethodTrace:
+		return true
+	}
+	return false
 }
 
 // badText says what is wrong with a parameter's text, or "".

@@ -49,7 +49,7 @@ func centre(c h3.Cell, dx, dy float64) orb.Point {
 	return orb.Point{ll.Lng + dx, ll.Lat + dy}
 }
 
-func testUSCC(t *testing.T, n int) string {
+func testUSCC(t testing.TB, n int) string {
 	t.Helper()
 	body := fmt.Sprintf("9131010%010d", n)
 	c, err := geo.USCCCheckChar(body)
@@ -59,9 +59,14 @@ func testUSCC(t *testing.T, n int) string {
 	return body + string(c)
 }
 
-func newGridFixture(t *testing.T) *gridFixture {
+func newGridFixture(t testing.TB) *gridFixture {
 	t.Helper()
-	ts := newTestServer(t, nil)
+	return newGridFixtureOn(t, newTestServer(t, nil))
+}
+
+// newGridFixtureOn loads the fixture into ts's fresh database.
+func newGridFixtureOn(t testing.TB, ts *testServer) *gridFixture {
+	t.Helper()
 	ctx := context.Background()
 	exec := func(sql string, args ...any) {
 		t.Helper()

@@ -228,6 +228,7 @@ func New(store *grid.Store, cfg Config) *Server {
 	s.app.Server().HeaderReceived = func(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
 		return fasthttp.RequestConfig{MaxRequestBodySize: limits.limit(h)}
 	}
+	s.app.Server().Handler = s.refuseUnroutable(s.app.Server().Handler)
 	return s
 }
 

@@ -50,6 +50,10 @@ type Field struct {
 	Values  []string
 	Aliases map[string]string
 	Min     *float64 // for Int and Float
+	// Max is the largest value of a Float whose column is narrower than a float8 (funds,
+	// numeric(14,2)): a larger one is refused as the row's mistake, not failed in the
+	// database.
+	Max *float64
 	// MaxLen is the most characters a Text holds; 0 is DefaultTextMaxLen.
 	MaxLen int
 	Doc    string
@@ -87,6 +91,12 @@ type Kind struct {
 }
 
 func minZero() *float64 { z := 0.0; return &z }
+
+func upTo(x float64) *float64 { return &x }
+
+// MaxFunds is the most yuan a hazard's funds hold: hazards.funds is numeric(14,2). A value
+// at most this rounds to at most this at two decimals, so it always fits.
+const MaxFunds = 999999999999.99
 
 // Enumerations, stored as the terms the standards use. They are fixed: the functions below
 // hand out copies.
@@ -235,7 +245,7 @@ var kinds = []Kind{
 			{Name: "reporter", Type: Text},
 			{Name: "responsible", Type: Text},
 			{Name: "deadline", Type: Date},
-			{Name: "funds", Type: Float, Min: minZero(), Doc: "rectification funds, yuan"},
+			{Name: "funds", Type: Float, Min: minZero(), Max: upTo(MaxFunds), Doc: "rectification funds, yuan"},
 			{Name: "measures", Type: Text, MaxLen: HazardMeasuresMaxLen, Doc: "rectification plan measures (required before a 重大 hazard is assigned)"},
 			{Name: "reported_at", Type: Timestamp},
 			{Name: "closed_at", Type: Timestamp},
@@ -266,6 +276,10 @@ func (k Kind) clone() Kind {
 		if f.Min != nil {
 			m := *f.Min
 			f.Min = &m
+		}
+		if f.Max != nil {
+			m := *f.Max
+			f.Max = &m
 		}
 	}
 	return k
@@ -383,6 +397,9 @@ func (f *Field) Convert(v any) (any, error) {
 		}
 		if f.Min != nil && x < *f.Min {
 			return nil, fmt.Errorf("%v is below %v", v, *f.Min)
+		}
+		if f.Max != nil && x > *f.Max {
+			return nil, fmt.Errorf("%v is above %v", v, strconv.FormatFloat(*f.Max, 'f', -1, 64))
 		}
 		return x, nil
 	case Bool:

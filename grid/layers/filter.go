@@ -323,11 +323,15 @@ func (b *compiler) literal(q Queryable, e cql2.Expr) (string, error) {
 		return b.bind(v.Value, "::boolean"), nil
 	case grid.Date:
 		switch v := e.(type) {
+		// Bound as a time.Time, not as text: PostgreSQL reads no year 0000 in text (1 BC is
+		// "0001-01-01 BC"), while time.Parse takes it.
 		case *cql2.Date:
-			return b.bind(v.Value, "::date"), nil
+			if d, err := time.Parse(time.DateOnly, v.Value); err == nil {
+				return b.bind(d, "::date"), nil
+			}
 		case *cql2.String: // GDAL writes dates as strings
-			if _, err := time.Parse(time.DateOnly, v.Value); err == nil {
-				return b.bind(v.Value, "::date"), nil
+			if d, err := time.Parse(time.DateOnly, v.Value); err == nil {
+				return b.bind(d, "::date"), nil
 			}
 		}
 		return bad("a date, e.g. DATE('2026-11-01')")
