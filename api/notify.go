@@ -91,6 +91,10 @@ type attemptPage struct {
 	Total int           `json:"total"`
 }
 
+// webhookBodyLimit holds a webhook's fields (a URL of 2,000 characters, a secret of 200
+// bytes) with room to spare.
+const webhookBodyLimit = 16 << 10
+
 // notifyRoutes are everyone's in-app notifications and the admin's webhooks.
 func (s *Server) notifyRoutes() {
 	me := []string{"notifications"}
@@ -122,6 +126,7 @@ func (s *Server) notifyRoutes() {
 			"the URL as JSON, signed (X-SafeGrid-Signature: sha256=<hex HMAC-SHA256 of the body with the secret>), with an " +
 			"Idempotency-Key that stays the same on retries. See docs/NOTIFY.md.",
 		Tags: tags, Roles: admin, Body: webhookRequest{}, Response: webhookCreated{}, Status: fiber.StatusCreated,
+		BodyLimit: webhookBodyLimit,
 	}, s.createWebhook)
 	s.route(fiber.MethodGet, "/api/v1/admin/webhooks/:id", Operation{
 		Summary: "One webhook", Tags: tags, Roles: admin, Params: []Param{id}, Response: webhookItem{}, Problems: nf,
@@ -129,6 +134,7 @@ func (s *Server) notifyRoutes() {
 	s.route(fiber.MethodPatch, "/api/v1/admin/webhooks/:id", Operation{
 		Summary: "Change a webhook", Description: "Fields left out stay as they are.",
 		Tags: tags, Roles: admin, Params: []Param{id}, Body: webhookRequest{}, Response: webhookItem{}, Problems: nf,
+		BodyLimit: webhookBodyLimit,
 	}, s.updateWebhook)
 	s.route(fiber.MethodDelete, "/api/v1/admin/webhooks/:id", Operation{
 		Summary: "Remove a webhook", Description: "With its waiting deliveries and its delivery log; the audit log keeps it.",

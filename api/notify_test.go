@@ -137,6 +137,14 @@ func TestWebhooksAPI(t *testing.T) {
 	}
 	resp, out = strict.do(t, "POST", "/api/v1/admin/webhooks", body, "Authorization", strict.login(t, "sta"))
 	problemOf(t, resp, out, 403)
+	big := `{"name":"x","url":"https://203.0.113.9/` + strings.Repeat("a", 17<<10) + `","scope_kind":"street","scope_code":"310104003"}`
+	addr, _ := servedOn(t, strict)
+	for size, want := range map[int]int{len(body): 422, len(big): 413} { // 422: loopback refused
+		resp, out := rawPost(t, addr, "/api/v1/admin/webhooks", fmt.Sprintf("Content-Length: %d\r\nAuthorization: %s\r\n", size, adm), map[int]string{len(body): body, len(big): big}[size])
+		if resp.StatusCode != want {
+			t.Errorf("a body of %d bytes: %d %s, want %d", size, resp.StatusCode, out, want)
+		}
+	}
 
 	open := serverOn(t, st, func(c *Config) { c.WebhookAllowPrivate = true })
 	resp, out = open.do(t, "POST", "/api/v1/admin/webhooks", body, "Authorization", adm)

@@ -263,8 +263,10 @@ func send(ctx context.Context, client *http.Client, d delivery, body []byte) (in
 	return resp.StatusCode, nil
 }
 
+// attemptSQL logs an attempt, unless an admin removed the webhook (and so the delivery)
+// while it was in flight.
 const attemptSQL = `INSERT INTO webhook_attempts (delivery_id, webhook_id, attempt, status_code, error, duration_ms)
-VALUES ($1, $2, $3, $4, $5, $6)`
+SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM webhook_deliveries WHERE id = $1)`
 
 func statusOrNil(status int) *int {
 	if status == 0 {

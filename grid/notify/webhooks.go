@@ -141,6 +141,9 @@ VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`, strings.TrimSpace(*in.Name), *in.
 
 // UpdateWebhook changes the fields given. A new URL is checked like a new webhook's.
 func (s *Service) UpdateWebhook(ctx context.Context, actor string, id int64, in WebhookInput) (*Webhook, error) {
+	if in == (WebhookInput{}) {
+		return s.Webhook(ctx, id) // nothing to change, nothing to record
+	}
 	if err := s.checkInput(ctx, in, false); err != nil {
 		return nil, err
 	}
