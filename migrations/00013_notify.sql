@@ -13,6 +13,9 @@
 -- - hazard_reminders: which reminder of which hazard has been raised (once per hazard and
 --   kind).
 --
+-- No data-version triggers: no kept answer (api/respcache.go) reads these tables; the
+-- notification routes answer fresh every time.
+--
 -- Small tables on Citus: notify_outbox, notifications, webhooks and their deliveries and
 -- attempts are written a few times per hazard and day; they stay on the coordinator like
 -- audit_log. hazard_reminders carries district_code, like hazard_history.

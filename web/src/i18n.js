@@ -328,6 +328,8 @@ const dict = {
   kind_session: ['会话', 'Session'],
   kind_unit: ['网格', 'Grid unit'],
   kind_dataset: ['数据集', 'Dataset'],
+  kind_webhook: ['推送地址', 'Webhook'],
+  kind_notification: ['通知', 'Notification'],
   time: ['时间', 'Time'],
   newest_first: ['（最新在前）', '(newest first)'],
   export_truncated: ['导出仅含前 {n} 条记录，请缩小筛选范围', 'The export holds only the first {n} records: narrow the filters'],
