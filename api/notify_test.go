@@ -129,6 +129,8 @@ func TestWebhooksAPI(t *testing.T) {
 		{`{"url":"https://203.0.113.9/","scope_kind":"street","scope_code":"310104003"}`, "name"},
 		{`{"name":"x","url":"https://203.0.113.9/","scope_kind":"street","scope_code":"310104003","extra":1}`, "extra"},
 		{`{"name":1}`, "name"},
+		{`{"name":"x","url":"https://203.0.113.9/","scope_kind":"street","scope_code":"310104003","secret":"密钥密钥密钥密钥密钥密钥"}`, "secret"},
+		{`{"name":"` + strings.Repeat("名", 101) + `","url":"https://203.0.113.9/","scope_kind":"street","scope_code":"310104003"}`, "name"},
 	} {
 		resp, out := strict.do(t, "POST", "/api/v1/admin/webhooks", c.body, "Authorization", adm)
 		if p := problemOf(t, resp, out, 422); len(p.Errors) == 0 || p.Errors[0].Field != c.field {
@@ -159,6 +161,15 @@ func TestWebhooksAPI(t *testing.T) {
 		t.Fatalf("created %s", out)
 	}
 	path := fmt.Sprintf("/api/v1/admin/webhooks/%d", made.Webhook.ID)
+	// A scheme in capitals is the same scheme: saved in lower case, never a database error.
+	resp, out = strict.do(t, "PATCH", path, `{"url":"HTTPS://203.0.113.9/Hook"}`, "Authorization", adm)
+	if resp.StatusCode != 200 || !strings.Contains(string(out), `"url":"https://203.0.113.9/Hook"`) {
+		t.Fatalf("patch url: %d %s", resp.StatusCode, out)
+	}
+	resp, out = open.do(t, "PATCH", path, `{"url":"`+rcv.URL+`"}`, "Authorization", adm)
+	if resp.StatusCode != 200 {
+		t.Fatalf("patch url back: %d %s", resp.StatusCode, out)
+	}
 	resp, out = open.do(t, "GET", "/api/v1/admin/webhooks", "", "Authorization", adm)
 	if resp.StatusCode != 200 || strings.Contains(string(out), made.Secret) || !strings.Contains(string(out), `"total":1`) {
 		t.Fatalf("list: %d %s", resp.StatusCode, out)
@@ -210,7 +221,7 @@ func TestWebhooksAPI(t *testing.T) {
 	}
 	resp, out = open.do(t, "GET", path, "", "Authorization", adm)
 	problemOf(t, resp, out, 404)
-	if n := testdb.Count(t, st, `SELECT count(*) FROM audit_log WHERE object_kind = 'webhook'`); n != 5 {
-		t.Errorf("%d webhook records audited, want 5 (add, change, disabled, enable, remove)", n)
+	if n := testdb.Count(t, st, `SELECT count(*) FROM audit_log WHERE object_kind = 'webhook'`); n != 7 {
+		t.Errorf("%d webhook records audited, want 7 (add, 3 changes, disabled, enable, remove)", n)
 	}
 }

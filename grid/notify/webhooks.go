@@ -251,10 +251,14 @@ func (s *Service) checkInput(ctx context.Context, in WebhookInput, all bool) err
 	if in.URL != nil {
 		if err := s.CheckURL(ctx, *in.URL); err != nil {
 			add("url", err.Error())
+		} else {
+			// The scheme as url.Parse reads it, in lower case (HTTPS://... is https).
+			u, _ := url.Parse(*in.URL)
+			*in.URL = u.Scheme + (*in.URL)[len(u.Scheme):]
 		}
 	}
-	if in.Secret != nil && (len(*in.Secret) < 16 || len(*in.Secret) > 200) {
-		add("secret", "must be 16 to 200 bytes")
+	if in.Secret != nil && !secretOK(*in.Secret) {
+		add("secret", "must be 16 to 200 printable ASCII characters")
 	}
 	if in.ScopeKind != nil || in.ScopeCode != nil {
 		if !all && (in.ScopeKind == nil || in.ScopeCode == nil) {
@@ -271,6 +275,18 @@ func (s *Service) checkInput(ctx context.Context, in WebhookInput, all bool) err
 		return &grid.InvalidFieldsError{Errors: fe}
 	}
 	return nil
+}
+
+func secretOK(v string) bool {
+	if len(v) < 16 || len(v) > 200 {
+		return false
+	}
+	for i := range len(v) {
+		if v[i] < 0x21 || v[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Service) checkScope(ctx context.Context, kind, code string) error {
