@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -81,5 +84,28 @@ func TestServeRunsTheScheduler(t *testing.T) {
 	}
 	if n := testdb.Count(t, st, `SELECT count(*) FROM notifications`); n != 30 {
 		t.Errorf("%d in-app notifications, want 30", n)
+	}
+}
+
+// TestServeStopsTheSchedulerOnFailure: when serve cannot listen (a taken port) it exits
+// with the error; its scheduler, already running, does not keep the process alive.
+func TestServeStopsTheSchedulerOnFailure(t *testing.T) {
+	bin, _ := faultKit(t)
+	st := testdb.New(t, testdb.TwoStreets)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "--database-url", testdb.URL(t, st), "serve", "--listen", ln.Addr().String(), "--notify-interval", "50ms")
+	cmd.Env = childEnv()
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("serve on a taken port still runs after 20 s: %s", out)
+	}
+	if err == nil || !strings.Contains(string(out), "address already in use") {
+		t.Fatalf("serve on a taken port: %v %s", err, out)
 	}
 }

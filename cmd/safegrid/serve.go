@@ -86,14 +86,17 @@ wins when both are given. Logs are JSON lines on stderr.`,
 				fmt.Fprintf(cmd.OutOrStdout(), "pprof on http://%s/debug/pprof/\n", pprofAddr)
 			}
 			// The notification scheduler (docs/NOTIFY.md): reminders, the outbox, webhooks.
-			// It stops with the service, before the pool closes.
+			// Deferred in this order, the scheduler is stopped (also when Run fails, say on a
+			// taken port), then waited for, then the pool closes.
 			var sched sync.WaitGroup
 			defer sched.Wait()
+			nctx, stopNotify := context.WithCancel(cmd.Context())
+			defer stopNotify()
 			if notifyInterval > 0 {
 				svc := notify.New(st)
 				svc.Options.AllowPrivate = cfg.WebhookAllowPrivate
 				sc := &notify.Scheduler{Service: svc, Interval: notifyInterval, Rules: rules, Log: cfg.Logger}
-				sched.Go(func() { sc.Run(cmd.Context()) })
+				sched.Go(func() { sc.Run(nctx) })
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "safegrid serving on http://%s\n", cfg.Listen)
 			return api.New(st, cfg).Run(cmd.Context())
