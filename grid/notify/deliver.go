@@ -133,7 +133,9 @@ func Sign(secret string, body []byte) string {
 
 func (s *Service) claim(ctx context.Context) ([]delivery, error) {
 	o := s.opts()
-	rows, err := s.db.Query(ctx, claimSQL, o.Batch, o.Lease.Milliseconds())
+	// As many as are sent at once: a claimed delivery's lease runs while it waits for a
+	// worker, so claiming more could let a lease run out before its request even starts.
+	rows, err := s.db.Query(ctx, claimSQL, o.Workers, o.Lease.Milliseconds())
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +153,8 @@ func (s *Service) claim(ctx context.Context) ([]delivery, error) {
 	})
 }
 
-// Deliver sends the due webhook deliveries, Options.Workers at a time, until none is due,
+// Deliver sends the due webhook deliveries, Options.Workers at a time (each round claims as
+// many as it sends), until none is due,
 // and returns how many were delivered and how many attempts failed. When ctx ends while a
 // request is in flight, the delivery is handed back (due at once) for the next run or
 // another instance; its receiver may have got it, and then gets it again with the same
@@ -165,13 +168,11 @@ func (s *Service) Deliver(ctx context.Context) (delivered, failed int, err error
 		}
 		var mu sync.Mutex
 		var wg sync.WaitGroup
-		sem := make(chan struct{}, s.opts().Workers)
 		var firstErr error
 		for _, d := range batch {
 			wg.Add(1)
-			sem <- struct{}{}
 			go func() {
-				defer func() { <-sem; wg.Done() }()
+				defer wg.Done()
 				ok, err := s.deliverOne(ctx, client, d)
 				mu.Lock()
 				defer mu.Unlock()

@@ -30,8 +30,8 @@ type Options struct {
 	BackoffBase time.Duration // the wait after the first failed attempt; doubled after each
 	BackoffMax  time.Duration // the longest wait between attempts
 	MaxFailures int           // consecutive failed attempts that disable a webhook
-	Workers     int           // deliveries sent at once by one instance
-	Batch       int           // deliveries claimed at once
+	Workers     int           // deliveries claimed and sent at once by one instance
+	Batch       int           // outbox messages fanned out in one transaction
 }
 
 // DefaultOptions are the delivery settings of `safegrid serve`.
