@@ -83,6 +83,11 @@ VALUES ('310101', 'P2', 'gas', 'distribution', '低压', $1, $2, ST_Multi(ST_Geo
 		{"street B summary", "GET", "/api/v1/streets/" + f.streetB + "/summary", "", "", cell{401, 403, 404, 200, 200, 200}},
 
 		{"grid units: list", "GET", "/api/v1/grid/units", "", "", with(admin, 200)},
+		{"my notifications", "GET", "/api/v1/me/notifications", "", "", cell{401, 200, 200, 200, 200, 200}},
+		{"mark a notification read: none of yours", "POST", "/api/v1/me/notifications/1/read", "", "", cell{401, 404, 404, 404, 404, 404}},
+		{"webhooks: list", "GET", "/api/v1/admin/webhooks", "", "", with(admin, 200)},
+		{"webhooks: create (empty body)", "POST", "/api/v1/admin/webhooks", "{}", "", with(admin, 422)},
+		{"webhooks: delivery log of none", "GET", "/api/v1/admin/webhooks/1/deliveries", "", "", with(admin, 404)},
 		{"grid units: one", "GET", "/api/v1/grid/units/U1", "", "", with(admin, 200)},
 		{"grid units: create (empty body)", "POST", "/api/v1/grid/units", "{}", "", with(admin, 422)},
 		{"grid units: update (empty body)", "PUT", "/api/v1/grid/units/U1", "{}", "", with(admin, 422)},

@@ -25,8 +25,8 @@ type auditItem struct {
 	At         string          `json:"at" format:"date-time" doc:"RFC 3339, UTC, milliseconds"`
 	Actor      string          `json:"actor" doc:"a username, or cli:<os user> for the command line"`
 	Action     string          `json:"action" doc:"hazard_report, hazard_<status>, inspection, user_add, login, login_failed, logout, unit_create, assign, import, ..."`
-	Kind       *string         `json:"kind" doc:"what the record is about: hazard, enterprise, user, session, unit or dataset; null for none"`
-	Object     *string         `json:"object" doc:"the object's key: hazard code, USCC, username, grid unit code, dataset (kind) name"`
+	Kind       *string         `json:"kind" doc:"what the record is about: hazard, enterprise, user, session, unit, dataset, webhook or notification; null for none"`
+	Object     *string         `json:"object" doc:"the object's key: hazard code, USCC, username, grid unit code, dataset (kind) name, webhook id, notification id (or all)"`
 	StreetCode *string         `json:"street_code" doc:"the 9-digit street the object lies in, when it has one"`
 	Details    json.RawMessage `json:"details" doc:"what the write was, as the writer recorded it; {} when it recorded nothing"`
 }

@@ -28,6 +28,7 @@ import (
 	"safegrid/grid/hazardstat"
 	"safegrid/grid/ingest"
 	"safegrid/grid/layers"
+	"safegrid/grid/notify"
 	"safegrid/grid/supervise"
 )
 
@@ -72,7 +73,11 @@ type Config struct {
 	// ResponseCacheMB is the memory for kept answers of read routes (api/respcache.go);
 	// 0 takes DefaultConfig's, a negative number keeps none.
 	ResponseCacheMB int
-	Logger          *slog.Logger // JSON to stderr when nil
+	// WebhookAllowPrivate lets admins save webhooks that point at loopback, private and
+	// link-local addresses (a receiver on the same machine); the scheduler
+	// (cmd/safegrid serve) takes the same setting for sending.
+	WebhookAllowPrivate bool
+	Logger              *slog.Logger // JSON to stderr when nil
 }
 
 // DefaultConfig is the configuration `safegrid serve` starts from.
@@ -153,6 +158,7 @@ type Server struct {
 	layers     *layers.Service
 	supervise  *supervise.Service
 	hazardstat *hazardstat.Service
+	notify     *notify.Service
 	cfg        Config
 	public     publicBase // where absolute links point (PublicURL)
 	log        *slog.Logger
@@ -176,6 +182,7 @@ func New(store *grid.Store, cfg Config) *Server {
 		layers:     layers.New(store),
 		supervise:  supervise.New(store),
 		hazardstat: hazardstat.New(store),
+		notify:     notify.New(store),
 		cfg:        cfg,
 		public:     cfg.publicBase(),
 		log:        cfg.Logger,
@@ -183,6 +190,7 @@ func New(store *grid.Store, cfg Config) *Server {
 		logins:     newLimiter(cfg.LoginAttempts, cfg.LoginWindow),
 		basic:      newBasicCache(time.Minute),
 	}
+	s.notify.Options.AllowPrivate = cfg.WebhookAllowPrivate
 	if cfg.ResponseCacheMB > 0 {
 		s.kept = newRespCache(int64(cfg.ResponseCacheMB) << 20)
 		s.metrics.reg.MustRegister(s.kept.collectors()...)
@@ -215,6 +223,7 @@ func New(store *grid.Store, cfg Config) *Server {
 		s.adminRoutes,
 		s.auditRoutes,
 		s.userRoutes,
+		s.notifyRoutes,
 		s.importRoutes,
 		s.hazardAnalysisRoutes,
 		s.analysisRoutes,

@@ -22,9 +22,12 @@ const (
 	AuditSession    = "session"    // object: the username whose session it is (login, logout)
 	AuditUnit       = "unit"       // object: the grid unit's code
 	AuditDataset    = "dataset"    // object: the kind imported (enterprises, areas, ...)
+	AuditWebhook    = "webhook"    // object: the webhook's id
+	// AuditNotification: object the notification's id, or "all" for marking all read.
+	AuditNotification = "notification"
 )
 
-var auditKinds = []string{AuditHazard, AuditEnterprise, AuditUser, AuditSession, AuditUnit, AuditDataset}
+var auditKinds = []string{AuditHazard, AuditEnterprise, AuditUser, AuditSession, AuditUnit, AuditDataset, AuditWebhook, AuditNotification}
 
 // AuditKinds are the kinds of object an audit record can be about.
 func AuditKinds() []string { return slices.Clone(auditKinds) }
@@ -57,6 +60,10 @@ func auditKindOf(action string) string {
 		return AuditUnit
 	case action == "import":
 		return AuditDataset
+	case strings.HasPrefix(action, "webhook_"):
+		return AuditWebhook
+	case strings.HasPrefix(action, "notification"):
+		return AuditNotification
 	}
 	return ""
 }

@@ -314,7 +314,7 @@ type service struct {
 	log  *testdb.LogBuffer
 }
 
-func startService(t *testing.T, bin, url string) *service {
+func startService(t *testing.T, bin, url string, extra ...string) *service {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -323,7 +323,7 @@ func startService(t *testing.T, bin, url string) *service {
 	addr := ln.Addr().String()
 	ln.Close()
 	s := &service{addr: addr, done: make(chan struct{}), log: &testdb.LogBuffer{}}
-	s.cmd = exec.Command(bin, "--database-url", url, "serve", "--listen", addr, "--log-level", "warn")
+	s.cmd = exec.Command(bin, append([]string{"--database-url", url, "serve", "--listen", addr, "--log-level", "warn"}, extra...)...)
 	s.cmd.Env = childEnv()
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	if err := s.cmd.Start(); err != nil {
@@ -502,7 +502,10 @@ func TestKillDuringImport(t *testing.T) {
 	next, codes := hazardsFile(t, data, 50000, "（第二批）") // 20,000 updated, 30,000 new
 	enterprises := filepath.Join(data, "enterprises.csv")
 
-	svc := startService(t, bin, url)
+	// The notification scheduler stays off: it would raise the generated hazards' reminders
+	// in the middle of the before/after snapshots this test compares.
+	quiet := []string{"--notify-interval", "0"}
+	svc := startService(t, bin, url, quiet...)
 	auth := signIn(t, svc, url)
 	want := snapshot(t, url)
 	if !strings.HasPrefix(want["hazards"], "20000 rows") || !strings.HasPrefix(want["enterprises"], "0 rows") {
@@ -524,7 +527,7 @@ func TestKillDuringImport(t *testing.T) {
 		if a := <-ch; a.err == nil {
 			t.Fatalf("%s: the killed service answered %d %s", tc.name, a.status, a.body)
 		}
-		svc = startService(t, bin, url)
+		svc = startService(t, bin, url, quiet...)
 		sameExcept(t, "after a kill during the "+tc.name, want, snapshot(t, url))
 		if a := svc.do("GET", "/api/v1/me", auth, "", nil); a.status != 200 {
 			t.Fatalf("the restarted service: %d %s %v", a.status, a.body, a.err)
@@ -588,7 +591,10 @@ func TestPostgresRestartDuringImport(t *testing.T) {
 	next, codes := hazardsFile(t, data, 40000, "（第二批）")
 	third, _ := hazardsFile(t, data, 40000, "（第三批）")
 
-	svc := startService(t, bin, url)
+	// The notification scheduler stays off: it would raise the generated hazards' reminders
+	// in the middle of the before/after snapshots this test compares.
+	quiet := []string{"--notify-interval", "0"}
+	svc := startService(t, bin, url, quiet...)
 	auth := signIn(t, svc, url)
 	want := snapshot(t, url)
 

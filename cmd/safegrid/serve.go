@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,26 +16,33 @@ import (
 
 	"safegrid/api"
 	"safegrid/grid"
+	"safegrid/grid/notify"
 )
 
 // serveEnv maps serve's flags to the environment variables that set them when the flag is
 // not given (flags win, so a one-off run can override the unit file's environment).
 var serveEnv = map[string]string{
-	"listen":            "SAFEGRID_LISTEN",
-	"read-timeout":      "SAFEGRID_READ_TIMEOUT",
-	"write-timeout":     "SAFEGRID_WRITE_TIMEOUT",
-	"idle-timeout":      "SAFEGRID_IDLE_TIMEOUT",
-	"request-timeout":   "SAFEGRID_REQUEST_TIMEOUT",
-	"statement-timeout": "SAFEGRID_STATEMENT_TIMEOUT",
-	"shutdown-timeout":  "SAFEGRID_SHUTDOWN_TIMEOUT",
-	"body-limit":        "SAFEGRID_BODY_LIMIT",
-	"token-ttl":         "SAFEGRID_TOKEN_TTL",
-	"max-conns":         "SAFEGRID_MAX_CONNS",
-	"response-cache-mb": "SAFEGRID_RESPONSE_CACHE_MB",
-	"proxy-header":      "SAFEGRID_PROXY_HEADER",
-	"public-url":        "SAFEGRID_PUBLIC_URL",
-	"trusted-proxies":   "SAFEGRID_TRUSTED_PROXIES",
-	"log-level":         "SAFEGRID_LOG_LEVEL",
+	"listen":                "SAFEGRID_LISTEN",
+	"read-timeout":          "SAFEGRID_READ_TIMEOUT",
+	"write-timeout":         "SAFEGRID_WRITE_TIMEOUT",
+	"idle-timeout":          "SAFEGRID_IDLE_TIMEOUT",
+	"request-timeout":       "SAFEGRID_REQUEST_TIMEOUT",
+	"statement-timeout":     "SAFEGRID_STATEMENT_TIMEOUT",
+	"shutdown-timeout":      "SAFEGRID_SHUTDOWN_TIMEOUT",
+	"body-limit":            "SAFEGRID_BODY_LIMIT",
+	"token-ttl":             "SAFEGRID_TOKEN_TTL",
+	"max-conns":             "SAFEGRID_MAX_CONNS",
+	"response-cache-mb":     "SAFEGRID_RESPONSE_CACHE_MB",
+	"proxy-header":          "SAFEGRID_PROXY_HEADER",
+	"public-url":            "SAFEGRID_PUBLIC_URL",
+	"trusted-proxies":       "SAFEGRID_TRUSTED_PROXIES",
+	"log-level":             "SAFEGRID_LOG_LEVEL",
+	"notify-interval":       "SAFEGRID_NOTIFY_INTERVAL",
+	"webhook-allow-private": "SAFEGRID_WEBHOOK_ALLOW_PRIVATE",
+	"reminder-days":         "SAFEGRID_REMINDER_DAYS",
+	"escalate-days":         "SAFEGRID_ESCALATE_DAYS",
+	"major-reminder-days":   "SAFEGRID_MAJOR_REMINDER_DAYS",
+	"major-escalate-days":   "SAFEGRID_MAJOR_ESCALATE_DAYS",
 }
 
 func newServeCmd(o *options) *cobra.Command {
@@ -42,6 +50,8 @@ func newServeCmd(o *options) *cobra.Command {
 	var maxConns int32
 	var pprofAddr string
 	var level slog.Level
+	rules := notify.DefaultRules()
+	var notifyInterval = time.Minute
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the HTTP service",
@@ -59,6 +69,9 @@ wins when both are given. Logs are JSON lines on stderr.`,
 			if err := cfg.Validate(); err != nil {
 				return err
 			}
+			if err := rules.Validate(); err != nil {
+				return err
+			}
 			cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 			st, err := o.open(cmd.Context(), append(cfg.StoreOptions(), grid.WithMaxConns(maxConns))...)
 			if err != nil {
@@ -72,6 +85,19 @@ wins when both are given. Logs are JSON lines on stderr.`,
 					return err
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "pprof on http://%s/debug/pprof/\n", pprofAddr)
+			}
+			// The notification scheduler (docs/NOTIFY.md): reminders, the outbox, webhooks.
+			// Deferred in this order, the scheduler is stopped (also when Run fails, say on a
+			// taken port), then waited for, then the pool closes.
+			var sched sync.WaitGroup
+			defer sched.Wait()
+			nctx, stopNotify := context.WithCancel(cmd.Context())
+			defer stopNotify()
+			if notifyInterval > 0 {
+				svc := notify.New(st)
+				svc.Options.AllowPrivate = cfg.WebhookAllowPrivate
+				sc := &notify.Scheduler{Service: svc, Interval: notifyInterval, Rules: rules, Log: cfg.Logger}
+				sched.Go(func() { sc.Run(nctx) })
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "safegrid serving on http://%s\n", cfg.Listen)
 			return api.New(st, cfg).Run(cmd.Context())
@@ -93,6 +119,12 @@ wins when both are given. Logs are JSON lines on stderr.`,
 	f.StringVar(&cfg.PublicURL, "public-url", "", "base of the absolute links in OGC answers and TileJSON, e.g. https://grid.example.org (default http://<listen>)")
 	f.StringSliceVar(&cfg.TrustedProxies, "trusted-proxies", nil, "addresses or CIDR ranges of reverse proxies whose X-Forwarded-Host, X-Forwarded-Proto and --proxy-header are believed (default none)")
 	f.StringVar(&pprofAddr, "pprof", "", "serve Go's net/http/pprof profiles on this address (a loopback one: they are not authenticated); off when empty")
+	f.DurationVar(&notifyInterval, "notify-interval", notifyInterval, "how often the notification scheduler raises deadline reminders and sends the outbox (in-app, webhooks); 0 turns it off")
+	f.BoolVar(&cfg.WebhookAllowPrivate, "webhook-allow-private", false, "let webhooks point at loopback, private and link-local addresses (refused by default, when saved and when sending)")
+	f.IntSliceVar(&rules.BeforeDays, "reminder-days", rules.BeforeDays, "remind the officer and street office this many days before a hazard's rectification deadline")
+	f.IntVar(&rules.EscalateDays, "escalate-days", rules.EscalateDays, "escalate a hazard to its district after this many days overdue")
+	f.IntSliceVar(&rules.MajorBeforeDays, "major-reminder-days", rules.MajorBeforeDays, "--reminder-days for 重大 (挂牌督办) hazards")
+	f.IntVar(&rules.MajorEscalateDays, "major-escalate-days", rules.MajorEscalateDays, "--escalate-days for 重大 (挂牌督办) hazards")
 	f.TextVar(&level, "log-level", slog.LevelInfo, "debug, info, warn or error")
 	for name, env := range serveEnv {
 		fl := f.Lookup(name)

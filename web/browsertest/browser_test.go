@@ -31,6 +31,8 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"safegrid/api"
+	"safegrid/grid"
+	"safegrid/grid/notify"
 	"safegrid/grid/supervise"
 	"safegrid/grid/testdb"
 	"safegrid/web"
@@ -116,6 +118,8 @@ func TestBrowser(t *testing.T) {
 			t.Fatalf("picking a %s: %v", role, err)
 		}
 	}
+
+	seedNotifications(t, st, street, in.Officer, in.Street, in.Planner, in.Admin)
 
 	// The real server, with the embedded page, on a free port.
 	logs := &testdb.LogBuffer{}
@@ -412,4 +416,40 @@ func str(v any) string {
 		return ""
 	}
 	return fmt.Sprint(v)
+}
+
+// seedNotifications gives every role's user something in the notification centre: the
+// deadline reminders the demo's hazards have today, a message to the street office's
+// street, and 25 to each user themselves (more than the list's first page), three of them
+// read; then the outbox is fanned out as the scheduler would.
+func seedNotifications(t *testing.T, st *grid.Store, street string, users ...string) {
+	t.Helper()
+	ctx := context.Background()
+	svc := notify.New(st)
+	if _, err := svc.RaiseReminders(ctx, notify.DefaultRules(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Notify(ctx, nil, grid.Message{Key: "browser/street", Kind: "test", Title: "街道通知", Body: "浏览器测试", Street: street},
+		grid.Recipient{Kind: grid.RecipientStreet, Code: street}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range users {
+		u, err := st.UserByName(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 25 {
+			m := grid.Message{Key: fmt.Sprintf("browser/%s/%d", name, i), Kind: "test", Title: fmt.Sprintf("测试通知 %d", i), Body: "<b>不是标记</b>"}
+			if _, err := st.Notify(ctx, nil, m, grid.UserRecipient(u.ID)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, err := svc.FanOut(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := testdb.DB(st).Exec(ctx, `UPDATE notifications SET read_at = now() WHERE id IN (
+    SELECT n.id FROM notifications n JOIN notify_outbox o ON o.id = n.outbox_id WHERE o.key LIKE 'browser/%/2_' AND o.key ~ '/2[0-2]$')`); err != nil {
+		t.Fatal(err)
+	}
 }

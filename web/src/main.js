@@ -10,6 +10,7 @@ import * as street from './street.js';
 import * as planner from './planner.js';
 import * as admin from './admin.js';
 import { initPassword } from './console.js';
+import { initNotify } from './notify.js';
 
 const VIEWS = { officer, street, planner, admin };
 
@@ -76,6 +77,7 @@ async function enter() {
   $('logout').hidden = false;
   $('sidebar-toggle').hidden = false;
   initPassword(me);
+  initNotify().catch(() => {}); // the badge is not worth failing the view for
   $('whoami').textContent = `${me.display_name || me.username} · ${t('role_' + me.role)}`;
   $('whoami').dataset.role = me.role;
   for (const r of Object.keys(VIEWS)) $('view-' + r).hidden = r !== me.role;

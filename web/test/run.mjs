@@ -755,6 +755,60 @@ await test('admin console: create, disable, reset and remove a user; the audit l
   assert.equal(await page.isVisible('#console'), false, '#console hidden on the map');
 });
 
+// ---- every role: the notification centre -------------------------------------------------
+
+await test('notifications: every role\'s unread count and list against the API; mark read, unread only, read all', async (use) => {
+  const roles = [[opt.officer, 'officer'], [opt.street, 'street'], [opt.planner, 'planner'], [opt.admin, 'admin']];
+  for (const [i, [user, role]] of roles.entries()) {
+    assert.ok(user, `a ${role} user`);
+    const token = await apiLogin(user);
+    const want = await apiJSON('/api/v1/me/notifications?limit=20', { token });
+    assert.ok(want.unread > 0 && want.total > want.items.length, `${role}: the Go side seeded notifications (${want.unread} unread of ${want.total})`);
+    const page = use(await open(user, role));
+    await page.waitForFunction((n) => document.getElementById('notify-count').dataset.count === String(n), want.unread);
+    assert.equal(await text(page, '#notify-count'), want.unread > 99 ? '99+' : String(want.unread), `${role}: #notify-count against the API's unread`);
+    await page.click('#notify-toggle');
+    await page.waitForSelector('#notify-panel', { state: 'visible' });
+    await settle(page);
+    const rows = () => page.$$eval('#notify-list li[data-id]', (lis) => lis.map((li) => ({ id: Number(li.dataset.id), read: li.dataset.read === 'true' })));
+    assert.deepEqual(await rows(), want.items.map((n) => ({ id: n.id, read: n.read_at !== null })), `${role}: #notify-list against GET /api/v1/me/notifications`);
+    assert.equal(Number(await text(page, '#notify-total')), want.total, `${role}: #notify-total`);
+    assert.equal(await page.$('#notify-list b'), null, 'server text is shown as text, not markup');
+    if (i > 1) {
+      if (i < roles.length - 1) await page.context().close();
+      continue;
+    }
+
+    // Mark the first unread one read: the badge and the API agree.
+    const first = want.items.find((n) => n.read_at === null);
+    await page.click(`#notify-list li[data-id="${first.id}"] button[data-read]`);
+    await page.waitForFunction((n) => document.getElementById('notify-count').dataset.count === String(n), want.unread - 1);
+    await settle(page);
+    const after = await apiJSON('/api/v1/me/notifications?limit=20', { token });
+    assert.equal(after.unread, want.unread - 1, `${role}: the API's unread after one mark`);
+    assert.ok(after.items.find((n) => n.id === first.id).read_at, 'the API has it read');
+    assert.equal(await page.getAttribute(`#notify-list li[data-id="${first.id}"]`, 'data-read'), 'true', 'the list shows it read');
+    // Unread only, then more than a page.
+    await page.check('#notify-unread-only');
+    await settle(page);
+    const unreadOnly = await apiJSON('/api/v1/me/notifications?unread=true&limit=20', { token });
+    assert.deepEqual((await rows()).map((r) => r.id), unreadOnly.items.map((n) => n.id), `${role}: unread only against ?unread=true`);
+    await page.click('#notify-more');
+    await settle(page);
+    const more = await apiJSON('/api/v1/me/notifications?unread=true&limit=20&offset=20', { token });
+    assert.equal((await rows()).length, unreadOnly.items.length + more.items.length, `${role}: the next page is appended`);
+    // Read all.
+    await page.click('#notify-read-all');
+    await page.waitForFunction(() => document.getElementById('notify-count').dataset.count === '0');
+    await settle(page);
+    assert.equal((await apiJSON('/api/v1/me/notifications?limit=1', { token })).unread, 0, `${role}: the API has none unread`);
+    await page.click('#lang-toggle');
+    assert.equal(await text(page, '#notify-read-all'), 'Mark all read', '#notify-read-all in English');
+    await page.click('#lang-toggle');
+    if (i < roles.length - 1) await page.context().close();
+  }
+});
+
 await browser.close();
 writeFileSync(path.join(opt.out, 'result.json'), JSON.stringify(result, null, 2));
 if (failures.length) {

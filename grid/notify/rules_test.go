@@ -1,0 +1,217 @@
+package notify_test
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"safegrid/geo"
+	"safegrid/grid"
+	"safegrid/grid/notify"
+	"safegrid/grid/testdb"
+)
+
+func TestRulesDue(t *testing.T) {
+	r := notify.DefaultRules()
+	for _, c := range []struct {
+		major    bool
+		daysLeft int
+		want     []string
+	}{
+		{false, 10, nil},
+		{false, 4, nil},
+		{false, 3, []string{"due_3d"}},
+		{false, 2, []string{"due_3d"}}, // first seen 2 days before: the 3-day reminder, late
+		{false, 1, []string{"due_1d"}},
+		{false, 0, []string{"due_1d"}}, // the deadline is today
+		{false, -1, []string{"overdue"}},
+		{false, -6, []string{"overdue"}},
+		{false, -7, []string{"overdue", "escalated"}},
+		{true, 5, []string{"due_5d"}},
+		{true, 6, nil},
+		{true, -2, []string{"overdue"}},
+		{true, -3, []string{"overdue", "escalated"}}, // 重大/挂牌督办: escalated after 3 days
+	} {
+		if got := r.Due(c.major, c.daysLeft); !slices.Equal(got, c.want) {
+			t.Errorf("Due(major %v, %d days) = %v, want %v", c.major, c.daysLeft, got, c.want)
+		}
+	}
+	if err := (notify.Rules{BeforeDays: []int{-1}, EscalateDays: 7, MajorEscalateDays: 3}).Validate(); err == nil {
+		t.Error("a negative reminder day passed")
+	}
+}
+
+// TestReminders: over the Shanghai calendar, a hazard's reminders reach the officer of
+// its cell's grid unit and the street office, each once however often the scheduler
+// runs; escalation reaches the district (its admins in the app, its webhook); a 重大 one
+// escalates sooner; a closed hazard gets nothing.
+func TestReminders(t *testing.T) {
+	st := testdb.New(t, testdb.TwoStreets)
+	ctx := context.Background()
+	db := testdb.DB(st)
+	s := newService(t, st)
+	officer, err := st.AddUser(ctx, "test", grid.User{Username: "off1", Role: grid.RoleOfficer}, "password-off1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	street, err := st.AddUser(ctx, "test", grid.User{Username: "sta", Role: grid.RoleStreet, StreetCode: testdb.WestStreet}, "password-sta")
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := st.AddUser(ctx, "test", grid.User{Username: "adm", Role: grid.RoleAdmin}, "password-adm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cell := int64(geo.PointCell(testdb.WestSouth, geo.SupervisionRes))
+	for _, q := range []string{
+		`INSERT INTO grid_units (code, name, street_code, officer_id) VALUES ('U1', '一网格', '310104003', $1)`,
+		`INSERT INTO grid_cells (district_code, h3, unit_code) VALUES ('310104', $2, 'U1')`,
+	} {
+		args := []any{officer, cell}
+		if !strings.Contains(q, "$2") {
+			args = args[:1]
+		} else {
+			args = args[1:]
+			q = strings.Replace(q, "$2", "$1", 1)
+		}
+		if _, err := db.Exec(ctx, q, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	general := testdb.AddHazard(t, st, "一般", testdb.WestSouth)
+	major := testdb.AddHazard(t, st, "重大", testdb.WestSouth)
+	closed := testdb.AddHazard(t, st, "一般", testdb.WestSouth)
+	for _, id := range []int64{general, major, closed} {
+		if _, err := db.Exec(ctx, `UPDATE hazards SET deadline = '2026-12-10', status = 'rectifying' WHERE id = $1`, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.Exec(ctx, `UPDATE hazards SET status = 'closed', closed_at = now() WHERE id = $1`, closed); err != nil {
+		t.Fatal(err)
+	}
+	rcv := newReceiver(t, secret)
+	kind, code, name, url, sec := grid.RecipientDistrict, "310104", "district", rcv.URL, secret
+	if _, _, err := s.CreateWebhook(ctx, "admin", notify.WebhookInput{Name: &name, URL: &url, Secret: &sec, ScopeKind: &kind, ScopeCode: &code}); err != nil {
+		t.Fatal(err)
+	}
+	// 2026-12-06T17:00Z is 2026-12-07 01:00 in Shanghai: 3 days before the deadline.
+	day := func(d string) time.Time {
+		tm, err := time.ParseInLocation("2006-01-02 15:04", d, grid.ShanghaiZone())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tm
+	}
+	type step struct {
+		at   time.Time
+		want []string // hazard:kind raised
+	}
+	g, m := func(k string) string { return "g:" + k }, func(k string) string { return "m:" + k }
+	steps := []step{
+		{time.Date(2026, 12, 4, 17, 0, 0, 0, time.UTC), []string{m("due_5d")}}, // 12-05 01:00 Shanghai
+		{day("2026-12-06 23:59"), nil},
+		{time.Date(2026, 12, 6, 17, 0, 0, 0, time.UTC), []string{g("due_3d"), m("due_3d")}},
+		{day("2026-12-07 12:00"), nil}, // again the same day: nothing new
+		{day("2026-12-09 08:00"), []string{g("due_1d"), m("due_1d")}},
+		{day("2026-12-11 00:00"), []string{g("overdue"), m("overdue")}},
+		{day("2026-12-13 09:00"), []string{m("escalated")}},
+		{day("2026-12-17 09:00"), []string{g("escalated")}},
+		{day("2026-12-30 09:00"), nil},
+	}
+	for _, sp := range steps {
+		raised, err := s.RaiseReminders(ctx, notify.DefaultRules(), sp.at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, r := range raised {
+			p := map[int64]string{general: "g", major: "m", closed: "closed"}[r.HazardID]
+			got = append(got, p+":"+r.Kind)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, sp.want) {
+			t.Errorf("at %s: raised %v, want %v", sp.at.In(grid.ShanghaiZone()), got, sp.want)
+		}
+	}
+	drain(t, s)
+	inbox := func(u int64) []string {
+		list, _, _, err := s.Inbox(ctx, u, false, 100, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var keys []string
+		for _, n := range list {
+			keys = append(keys, n.Kind)
+		}
+		slices.Sort(keys)
+		return keys
+	}
+	if got, want := inbox(officer), []string{"due_1d", "due_1d", "due_3d", "due_3d", "due_5d", "overdue", "overdue"}; !slices.Equal(got, want) {
+		t.Errorf("officer's notifications %v, want %v", got, want)
+	}
+	if got, want := inbox(street), []string{"due_1d", "due_1d", "due_3d", "due_3d", "due_5d", "escalated", "escalated", "overdue", "overdue"}; !slices.Equal(got, want) {
+		t.Errorf("street office's notifications %v, want %v", got, want)
+	}
+	if got, want := inbox(admin), []string{"escalated", "escalated"}; !slices.Equal(got, want) {
+		t.Errorf("the district's (admin's) notifications %v, want %v", got, want)
+	}
+	if copies, _, _ := rcv.snapshot(); len(copies) != 2 {
+		t.Errorf("the district webhook got %d messages, want the 2 escalations", len(copies))
+	}
+	if n := testdb.Count(t, st, `SELECT count(*) FROM audit_log WHERE action = 'hazard_reminder' AND actor = $1`, notify.SystemActor); n != 9 {
+		t.Errorf("%d reminders audited, want 9", n)
+	}
+}
+
+// TestWebhookURLChecks: only http(s) URLs to public addresses are saved, unless the
+// server allows private ones.
+func TestWebhookURLChecks(t *testing.T) {
+	st := testdb.New(t, testdb.TwoStreets)
+	s := notify.New(st)
+	ctx := context.Background()
+	for _, u := range []string{"ftp://example.com/x", "file:///etc/passwd", "http://127.0.0.1:9/x", "http://localhost/x",
+		"http://10.1.2.3/", "http://192.168.0.1/", "http://[::1]/", "http://169.254.169.254/latest", "http://[::ffff:127.0.0.1]/",
+		"http://100.64.0.1/", "http://0.0.0.0/", "https://user:pw@example.com/", "/relative", "http://"} {
+		if err := s.CheckURL(ctx, u); err == nil {
+			t.Errorf("%s was accepted", u)
+		}
+	}
+	if err := s.CheckURL(ctx, "https://203.0.113.7/hook"); err != nil {
+		t.Errorf("a public address: %v", err)
+	}
+	s.Options.AllowPrivate = true
+	if err := s.CheckURL(ctx, "http://127.0.0.1:9/x"); err != nil {
+		t.Errorf("allowed private: %v", err)
+	}
+	if err := s.CheckURL(ctx, "ftp://127.0.0.1/x"); err == nil {
+		t.Error("allowed private still takes only http(s)")
+	}
+}
+
+// TestSendTimeAddressCheck: a webhook whose name resolves to a private address only now
+// (DNS rebinding; here a row saved while private addresses were allowed) is refused when
+// the request connects: the receiver sees nothing and the attempt is logged.
+func TestSendTimeAddressCheck(t *testing.T) {
+	st := testdb.New(t, testdb.TwoStreets)
+	rcv := newReceiver(t, secret)
+	allowed := newService(t, st)
+	w := addHook(t, allowed, strings.Replace(rcv.URL, "127.0.0.1", "localhost", 1), secret)
+	queue(t, st, "ssrf", 1)
+	strict := newService(t, st)
+	strict.Options.AllowPrivate = false
+	drain(t, strict)
+	if c, _, _ := rcv.snapshot(); len(c) != 0 {
+		t.Fatalf("the private receiver got %v", c)
+	}
+	log, _, err := strict.Attempts(context.Background(), w.ID, 10, 0)
+	if err != nil || len(log) == 0 {
+		t.Fatalf("log %+v %v", log, err)
+	}
+	for _, a := range log {
+		if !strings.Contains(a.Error, "loopback: refused") || a.StatusCode != nil {
+			t.Errorf("attempt %+v", a)
+		}
+	}
+}
