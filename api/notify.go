@@ -179,7 +179,7 @@ func (s *Server) listNotifications(c *fiber.Ctx) error {
 		}
 		out.Items[i] = notificationItem{ID: n.ID, Key: n.Key, Kind: n.Kind, Title: n.Title, Body: n.Body,
 			StreetCode: textOrNull(n.Street), DistrictCode: textOrNull(n.District), Data: data,
-			CreatedAt: stamp(n.CreatedAt), ReadAt: stampOrNull(n.ReadAt)}
+			CreatedAt: grid.FormatTime(n.CreatedAt), ReadAt: timeOrNull(n.ReadAt)}
 	}
 	return c.JSON(out)
 }
@@ -215,9 +215,9 @@ func (s *Server) readAllNotifications(c *fiber.Ctx) error {
 
 func webhookOut(w *notify.Webhook) webhookItem {
 	return webhookItem{ID: w.ID, Name: w.Name, URL: w.URL, ScopeKind: w.ScopeKind, ScopeCode: w.ScopeCode,
-		Enabled: w.DisabledAt == nil, DisabledAt: stampOrNull(w.DisabledAt), DisabledReason: textOrNull(w.DisabledReason),
-		ConsecutiveFailures: w.ConsecutiveFailures, Pending: w.Pending, LastSuccessAt: stampOrNull(w.LastSuccessAt),
-		LastFailureAt: stampOrNull(w.LastFailureAt), CreatedBy: w.CreatedBy, CreatedAt: stamp(w.CreatedAt), UpdatedAt: stamp(w.UpdatedAt)}
+		Enabled: w.DisabledAt == nil, DisabledAt: timeOrNull(w.DisabledAt), DisabledReason: textOrNull(w.DisabledReason),
+		ConsecutiveFailures: w.ConsecutiveFailures, Pending: w.Pending, LastSuccessAt: timeOrNull(w.LastSuccessAt),
+		LastFailureAt: timeOrNull(w.LastFailureAt), CreatedBy: w.CreatedBy, CreatedAt: grid.FormatTime(w.CreatedAt), UpdatedAt: grid.FormatTime(w.UpdatedAt)}
 }
 
 func (s *Server) listWebhooks(c *fiber.Ctx) error {
@@ -321,7 +321,7 @@ func (s *Server) webhookDeliveries(c *fiber.Ctx) error {
 	out := attemptPage{Items: make([]attemptItem, len(list)), Total: total}
 	for i, a := range list {
 		out.Items[i] = attemptItem{ID: a.ID, DeliveryID: a.DeliveryID, IdempotencyKey: a.IdempotencyKey, MessageKey: a.MessageKey,
-			Kind: a.Kind, Attempt: a.Attempt, At: stamp(a.At), StatusCode: a.StatusCode, Error: textOrNull(a.Error),
+			Kind: a.Kind, Attempt: a.Attempt, At: grid.FormatTime(a.At), StatusCode: a.StatusCode, Error: textOrNull(a.Error),
 			DurationMS: a.DurationMS, Delivered: a.Delivered}
 	}
 	return c.JSON(out)
