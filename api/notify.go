@@ -67,6 +67,15 @@ type webhookRequest struct {
 	ScopeCode *string `json:"scope_code,omitempty" doc:"a loaded 9-digit street or 6-digit district; changes together with scope_kind"`
 }
 
+// newWebhookRequest creates a webhook: everything but the secret is required.
+type newWebhookRequest struct {
+	Name      string  `json:"name" required:"true" maxLength:"100" doc:"1 to 100 characters"`
+	URL       string  `json:"url" required:"true" maxLength:"2000" doc:"http or https; not a loopback, private or link-local address unless the server allows it (--webhook-allow-private)"`
+	Secret    *string `json:"secret,omitempty" doc:"16 to 200 bytes; absent: one is generated and returned once"`
+	ScopeKind string  `json:"scope_kind" required:"true" enum:"street,district"`
+	ScopeCode string  `json:"scope_code" required:"true" doc:"a loaded 9-digit street or 6-digit district"`
+}
+
 type webhookCreated struct {
 	Webhook webhookItem `json:"webhook"`
 	Secret  string      `json:"secret" doc:"the secret that signs its requests (X-SafeGrid-Signature: sha256=HMAC-SHA256 of the body); shown this once"`
@@ -125,7 +134,7 @@ func (s *Server) notifyRoutes() {
 		Summary: "Add a webhook", Description: "Every message to the street office or district named from now on is POSTed to " +
 			"the URL as JSON, signed (X-SafeGrid-Signature: sha256=<hex HMAC-SHA256 of the body with the secret>), with an " +
 			"Idempotency-Key that stays the same on retries. See docs/NOTIFY.md.",
-		Tags: tags, Roles: admin, Body: webhookRequest{}, Response: webhookCreated{}, Status: fiber.StatusCreated,
+		Tags: tags, Roles: admin, Body: newWebhookRequest{}, Response: webhookCreated{}, Status: fiber.StatusCreated,
 		BodyLimit: webhookBodyLimit,
 	}, s.createWebhook)
 	s.route(fiber.MethodGet, "/api/v1/admin/webhooks/:id", Operation{
@@ -241,11 +250,12 @@ func (r webhookRequest) input() notify.WebhookInput {
 }
 
 func (s *Server) createWebhook(c *fiber.Ctx) error {
-	var req webhookRequest
+	var req newWebhookRequest
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	w, secret, err := s.notify.CreateWebhook(c.UserContext(), principal(c).Actor(), req.input())
+	in := notify.WebhookInput{Name: &req.Name, URL: &req.URL, Secret: req.Secret, ScopeKind: &req.ScopeKind, ScopeCode: &req.ScopeCode}
+	w, secret, err := s.notify.CreateWebhook(c.UserContext(), principal(c).Actor(), in)
 	if err != nil {
 		return err
 	}

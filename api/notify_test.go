@@ -128,7 +128,7 @@ func TestWebhooksAPI(t *testing.T) {
 		{`{"name":"x","url":"https://203.0.113.9/","scope_kind":"street","scope_code":"310104003","secret":"short"}`, "secret"},
 		{`{"url":"https://203.0.113.9/","scope_kind":"street","scope_code":"310104003"}`, "name"},
 		{`{"name":"x","url":"https://203.0.113.9/","scope_kind":"street","scope_code":"310104003","extra":1}`, "extra"},
-		{`{"name":1}`, "name"},
+		{`{"name":1,"url":"https://203.0.113.9/","scope_kind":"street","scope_code":"310104003"}`, "name"},
 		{`{"name":"x","url":"https://203.0.113.9/","scope_kind":"street","scope_code":"310104003","secret":"密钥密钥密钥密钥密钥密钥"}`, "secret"},
 		{`{"name":"` + strings.Repeat("名", 101) + `","url":"https://203.0.113.9/","scope_kind":"street","scope_code":"310104003"}`, "name"},
 	} {

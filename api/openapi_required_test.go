@@ -36,7 +36,20 @@ func TestOpenAPIRequiredFields(t *testing.T) {
 	loc := func(dx float64) (float64, float64) { p := centre(f.c1, dx, 0.0001); return p[0], p[1] }
 	lon1, lat1 := loc(0.0001)
 	lon2, lat2 := loc(-0.0001)
+	// A webhook to change (a public address: the fixture's server refuses private ones).
+	hookBody := fmt.Sprintf(`{"name":"值班","url":"https://203.0.113.9/hook","scope_kind":"street","scope_code":%q}`, f.streetA)
+	resp, raw := f.post(t, f.admin, "/api/v1/admin/webhooks", hookBody)
+	var hook struct {
+		Webhook struct {
+			ID int64 `json:"id"`
+		} `json:"webhook"`
+	}
+	if err := json.Unmarshal(raw, &hook); resp.StatusCode != 201 || err != nil {
+		t.Fatalf("a webhook: %d %s", resp.StatusCode, raw)
+	}
 	examples := []bodyExample{
+		{"POST /api/v1/admin/webhooks", "/api/v1/admin/webhooks", f.admin, hookBody, 201},
+		{"PATCH /api/v1/admin/webhooks/{id}", fmt.Sprintf("/api/v1/admin/webhooks/%d", hook.Webhook.ID), f.admin, `{"name":"夜班"}`, 200},
 		{"POST /api/v1/auth/login", "/api/v1/auth/login", "", `{"username":"off1","password":"password-off1"}`, 200},
 		{"POST /api/v1/me/password", "/api/v1/me/password", pw1, `{"old_password":"password-pw1","new_password":"a-new-good-password"}`, 204},
 		{"POST /api/v1/admin/users", "/api/v1/admin/users", f.admin, `{"username":"newbie","role":"planner"}`, 201},
@@ -59,7 +72,7 @@ func TestOpenAPIRequiredFields(t *testing.T) {
 			fmt.Sprintf(`{"level":"major","category":"消防安全","description":"堵塞","lon":%v,"lat":%v}`, lon2, lat2), 201},
 	}
 
-	resp, raw := f.get(t, f.admin, "/api/openapi.json", nil)
+	resp, raw = f.get(t, f.admin, "/api/openapi.json", nil)
 	if resp.StatusCode != 200 {
 		t.Fatalf("openapi.json: %d", resp.StatusCode)
 	}
