@@ -40,9 +40,22 @@ func TestLoginChecksTheNameFirst(t *testing.T) {
 	if rows != 0 || long != 0 {
 		t.Errorf("audit_log: %d failed logins, %d overlong names stored for refused names", rows, long)
 	}
-	// A well-formed unknown name is still the plain 401 of a wrong password.
+	// A well-formed unknown name is still the plain 401 of a wrong password, and its audit
+	// record keeps the caller's address beside the name it claimed.
 	resp, body := ts.do(t, "POST", "/api/v1/auth/login", `{"username":"nobody","password":"whatever-it-is"}`)
 	problemOf(t, resp, body, 401)
+	listen, _ := servedOn(t, ts) // over a socket, so the request has a client address
+	if st, body := post(t, listen, "/api/v1/auth/login", `{"username":"nobody","password":"whatever-it-is"}`); st != 401 {
+		t.Fatalf("over a socket: %d %s", st, body)
+	}
+	var actor, addr string
+	if err := testdb.DB(ts.st).QueryRow(context.Background(), `SELECT actor, coalesce(details->>'addr', '') FROM audit_log
+		WHERE action = 'login_failed' ORDER BY id DESC LIMIT 1`).Scan(&actor, &addr); err != nil {
+		t.Fatal(err)
+	}
+	if actor != "nobody" || addr != "127.0.0.1" {
+		t.Errorf("failed sign-in audited as actor %q from %q, want nobody from 127.0.0.1", actor, addr)
+	}
 }
 
 // A spray of 20,000 distinct usernames from one address: the address is blocked after

@@ -85,7 +85,7 @@ func (s *Server) login(c *fiber.Ctx) error {
 	if wait := s.logins.retryAfter(req.Username, addr); wait > 0 {
 		return tooManyLogins(wait)
 	}
-	sess, err := s.store.Login(c.UserContext(), req.Username, req.Password, s.cfg.TokenTTL)
+	sess, err := s.store.LoginFrom(c.UserContext(), c.IP(), req.Username, req.Password, s.cfg.TokenTTL)
 	if errors.Is(err, grid.ErrBadCredentials) {
 		s.logins.fail(req.Username, addr)
 	}

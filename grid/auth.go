@@ -93,9 +93,20 @@ FROM users WHERE username = $1`, username).Scan(&p.UserID, &p.Username, &p.Role,
 // Login checks the password and opens a session of ttl. Successful and failed logins are
 // both audited; a failure returns ErrBadCredentials.
 func (s *Store) Login(ctx context.Context, username, password string, ttl time.Duration) (*Session, error) {
+	return s.LoginFrom(ctx, "", username, password, ttl)
+}
+
+// LoginFrom is Login for a caller at addr (the client's address, "" when unknown), which
+// both audit records keep: a failed sign-in's actor is only the name the caller claimed,
+// and the address is what tells an attack from the user.
+func (s *Store) LoginFrom(ctx context.Context, addr, username, password string, ttl time.Duration) (*Session, error) {
+	var details map[string]any
+	if addr != "" {
+		details = map[string]any{"addr": addr}
+	}
 	p, err := s.CheckPassword(ctx, username, password)
 	if errors.Is(err, ErrBadCredentials) {
-		if aerr := s.Audit(ctx, nil, username, "login_failed", username, nil); aerr != nil {
+		if aerr := s.Audit(ctx, nil, username, "login_failed", username, details); aerr != nil {
 			return nil, aerr
 		}
 		return nil, err
@@ -103,10 +114,10 @@ func (s *Store) Login(ctx context.Context, username, password string, ttl time.D
 	if err != nil {
 		return nil, err
 	}
-	sess, err := s.openSession(ctx, p, ttl)
+	sess, err := s.openSession(ctx, p, addr, ttl)
 	if errors.Is(err, ErrBadCredentials) {
 		// The password was reset, or the user disabled or removed, while it was checked.
-		if aerr := s.Audit(ctx, nil, username, "login_failed", username, nil); aerr != nil {
+		if aerr := s.Audit(ctx, nil, username, "login_failed", username, details); aerr != nil {
 			return nil, aerr
 		}
 	}
@@ -118,7 +129,7 @@ func (s *Store) Login(ctx context.Context, username, password string, ttl time.D
 // credentials version, not disabled, not removed): a password reset, a disable or a
 // removal that commits during the bcrypt compare refuses the login (ErrBadCredentials)
 // rather than handing out a token the change was meant to end.
-func (s *Store) openSession(ctx context.Context, p *Principal, ttl time.Duration) (*Session, error) {
+func (s *Store) openSession(ctx context.Context, p *Principal, addr string, ttl time.Duration) (*Session, error) {
 	token, hash, err := newToken()
 	if err != nil {
 		return nil, err
@@ -144,7 +155,11 @@ func (s *Store) openSession(ctx context.Context, p *Principal, ttl time.Duration
 VALUES ($1, $2, now() + make_interval(secs => $3)) RETURNING expires_at`, hash, p.UserID, ttl.Seconds()).Scan(&sess.ExpiresAt); err != nil {
 			return err
 		}
-		return s.Audit(ctx, tx, p.Actor(), "login", p.Username, map[string]any{"expires_at": FormatTime(sess.ExpiresAt)})
+		details := map[string]any{"expires_at": FormatTime(sess.ExpiresAt)}
+		if addr != "" {
+			details["addr"] = addr
+		}
+		return s.Audit(ctx, tx, p.Actor(), "login", p.Username, details)
 	})
 	if err != nil {
 		return nil, err
