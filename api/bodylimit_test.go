@@ -1,11 +1,9 @@
 package api
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -17,22 +15,7 @@ import (
 // whole body would time out.
 func rawPost(t *testing.T, addr, path string, header string, first string) (*http.Response, []byte) {
 	t.Helper()
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := io.WriteString(conn, "POST "+path+" HTTP/1.1\r\nHost: safegrid\r\nContent-Type: application/json\r\n"+header+"\r\n"+first); err != nil {
-		t.Fatal(err)
-	}
-	_ = conn.SetReadDeadline(time.Now().Add(3 * time.Second))
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		t.Fatalf("POST %s: no answer before the body was sent: %v", path, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp, body
+	return rawRequest(t, addr, "POST "+path+" HTTP/1.1\r\nHost: safegrid\r\nContent-Type: application/json\r\n"+header+"\r\n"+first)
 }
 
 // A 20 MB body to the sign-in or the hazard report is refused with a 413 problem as soon

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+
+	"safegrid/grid"
 )
 
 // decodeJSON reads the request body into v strictly: one JSON value in UTF-8, field names
@@ -159,4 +161,15 @@ func queryBool(c *fiber.Ctx, name string) (bool, error) {
 		return false, FieldProblem(name, "must be true or false")
 	}
 	return v, nil
+}
+
+// pathID reads the :id path parameter of a thing called what (hazard, session, webhook,
+// ...): anything but a positive integer names no such thing, a 404 like a missing one.
+func pathID(c *fiber.Ctx, what string) (int64, error) {
+	raw := c.Params("id")
+	id, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, &grid.NotFoundError{What: what, Key: raw}
+	}
+	return id, nil
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -71,15 +70,8 @@ func lifecycleDoc() string {
 	return b.String()
 }
 
-// hazardID reads the :id path parameter; anything but a positive integer names no hazard.
-func hazardID(c *fiber.Ctx) (int64, error) {
-	raw := c.Params("id")
-	id, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil || id <= 0 {
-		return 0, &grid.NotFoundError{What: "hazard", Key: raw}
-	}
-	return id, nil
-}
+// hazardID reads the :id path parameter of a hazard.
+func hazardID(c *fiber.Ctx) (int64, error) { return pathID(c, "hazard") }
 
 func (s *Server) getHazard(c *fiber.Ctx) error {
 	id, err := hazardID(c)

@@ -1,13 +1,9 @@
 package api
 
 import (
-	"bufio"
 	"context"
 	"encoding/base64"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -123,25 +119,11 @@ func TestLimiterIsBounded(t *testing.T) {
 // returns the status and body.
 func rawGet(t *testing.T, addr, target string, header ...string) (int, string) {
 	t.Helper()
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
 	req := "GET " + target + " HTTP/1.1\r\nHost: safegrid\r\n"
 	for i := 0; i+1 < len(header); i += 2 {
 		req += header[i] + ": " + header[i+1] + "\r\n"
 	}
-	if _, err := io.WriteString(conn, req+"\r\n"); err != nil {
-		t.Fatal(err)
-	}
-	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		t.Fatalf("GET %q: %v", target, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
+	resp, body := rawRequest(t, addr, req+"\r\n")
 	return resp.StatusCode, string(body)
 }
 

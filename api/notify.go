@@ -3,7 +3,6 @@ package api
 import (
 	"bytes"
 	"encoding/json"
-	"strconv"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -191,16 +190,6 @@ func (s *Server) listNotifications(c *fiber.Ctx) error {
 			CreatedAt: grid.FormatTime(n.CreatedAt), ReadAt: timeOrNull(n.ReadAt)}
 	}
 	return c.JSON(out)
-}
-
-// pathID reads a positive integer path parameter; anything else names nothing (404).
-func pathID(c *fiber.Ctx, what string) (int64, error) {
-	raw := c.Params("id")
-	id, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil || id <= 0 {
-		return 0, &grid.NotFoundError{What: what, Key: raw}
-	}
-	return id, nil
 }
 
 func (s *Server) readNotification(c *fiber.Ctx) error {

@@ -313,10 +313,9 @@ func (s *Server) revokeSessions(c *fiber.Ctx) error {
 }
 
 func (s *Server) revokeSession(c *fiber.Ctx) error {
-	raw := c.Params("id")
-	id, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil || id <= 0 {
-		return &grid.NotFoundError{What: "session", Key: raw} // anything but a positive integer names no session
+	id, err := pathID(c, "session")
+	if err != nil {
+		return err
 	}
 	if err := s.store.RevokeSession(c.UserContext(), principal(c).Actor(), c.Params("username"), id); err != nil {
 		return err

@@ -117,11 +117,13 @@ async function createUser() {
   $('users-q').value = out.user.username;
   userFilter = { q: out.user.username };
   userOffset = 0;
-  await Promise.all([loadUsers(), showUser(out.user.username)]);
+  await Promise.all([loadUsers(), showUser(out.user.username, out.user)]);
 }
 
-async function showUser(name) {
-  const [u, s] = await Promise.all([call(userPath(name)), call(userPath(name) + '/sessions')]);
+// showUser opens name in #user-detail with its sessions; known is the user when the
+// caller already has it (the answer of a change), so only the sessions are fetched.
+async function showUser(name, known) {
+  const [u, s] = await Promise.all([known || call(userPath(name)), call(userPath(name) + '/sessions')]);
   if (!user || user.username !== u.username) $('reset-password-box').hidden = true;
   user = u;
   sessions = s;
@@ -188,9 +190,9 @@ async function saveUser() {
 }
 
 async function userAction(action, done) {
-  user = await call(`${userPath(user.username)}/${action}`, { method: 'POST' });
-  toast(t(done, { u: user.username }), 'ok');
-  await Promise.all([loadUsers(), showUser(user.username)]);
+  const u = await call(`${userPath(user.username)}/${action}`, { method: 'POST' });
+  toast(t(done, { u: u.username }), 'ok');
+  await Promise.all([loadUsers(), showUser(u.username, u)]);
 }
 
 async function resetPassword() {
