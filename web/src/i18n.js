@@ -379,6 +379,15 @@ const langs = ['zh-CN', 'en'];
 let lang = langs.includes(localStorage.getItem('safegrid.lang')) ? localStorage.getItem('safegrid.lang') : 'zh-CN';
 const listeners = new Set();
 
+// addStrings adds a capability's own labels (key: [zh-CN, English]) from its module, so
+// that each view keeps its strings beside its code. A key defined twice is a mistake.
+export function addStrings(more) {
+  for (const [k, v] of Object.entries(more)) {
+    if (k in dict) throw new Error('i18n: ' + k + ' is defined twice');
+    dict[k] = v;
+  }
+}
+
 export function currentLang() {
   return lang;
 }
