@@ -18,10 +18,11 @@ import (
 
 // The roles, as stored in users.role.
 const (
-	RoleAdmin   = "admin"   // 管理员: imports, users, grid units, everything
-	RolePlanner = "planner" // 规划: city-wide reading and coverage analysis
-	RoleStreet  = "street"  // 街道办: one street's hazards (Principal.StreetCode)
-	RoleOfficer = "officer" // 网格员: the cells of the grid units assigned to them
+	RoleAdmin    = "admin"    // 管理员: imports, users, grid units, everything
+	RolePlanner  = "planner"  // 规划: city-wide reading and coverage analysis
+	RoleDistrict = "district" // 区安监局: one district's everything (Principal.DistrictCode)
+	RoleStreet   = "street"   // 街道办: one street's hazards (Principal.StreetCode)
+	RoleOfficer  = "officer"  // 网格员: the cells of the grid units assigned to them
 )
 
 // Principal is the signed-in caller of a request: who they are and what their scope is.
@@ -30,6 +31,8 @@ type Principal struct {
 	Username   string
 	Role       string
 	StreetCode string // the street a street office sees; empty for other roles
+	// DistrictCode is the district a district safety bureau user sees; empty for other roles.
+	DistrictCode string
 	// CredentialsVersion is the user's credentials version when CheckPassword checked
 	// their password; Recheck compares it. Zero for a bearer token's caller.
 	CredentialsVersion int
@@ -66,14 +69,14 @@ var dummyHash = sync.OnceValue(func() []byte {
 // a wrong password and a disabled or removed account all give ErrBadCredentials.
 func (s *Store) CheckPassword(ctx context.Context, username, password string) (*Principal, error) {
 	var p Principal
-	var street *string
+	var street, district *string
 	var hash string
 	var disabled bool
 	if !usernameRE.MatchString(username) {
 		username = "" // no such user; and PostgreSQL never sees a NUL or invalid UTF-8
 	}
-	err := s.pool.QueryRow(ctx, `SELECT id, username, role, street_code, password_hash, disabled, credentials_version
-FROM users WHERE username = $1`, username).Scan(&p.UserID, &p.Username, &p.Role, &street, &hash, &disabled, &p.CredentialsVersion)
+	err := s.pool.QueryRow(ctx, `SELECT id, username, role, street_code, district_code, password_hash, disabled, credentials_version
+FROM users WHERE username = $1`, username).Scan(&p.UserID, &p.Username, &p.Role, &street, &district, &hash, &disabled, &p.CredentialsVersion)
 	if errors.Is(err, pgx.ErrNoRows) {
 		_ = bcrypt.CompareHashAndPassword(dummyHash(), []byte(password))
 		return nil, ErrBadCredentials
@@ -84,9 +87,7 @@ FROM users WHERE username = $1`, username).Scan(&p.UserID, &p.Username, &p.Role,
 	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil || disabled {
 		return nil, ErrBadCredentials
 	}
-	if street != nil {
-		p.StreetCode = *street
-	}
+	p.setArea(street, district)
 	return &p, nil
 }
 
@@ -171,7 +172,7 @@ VALUES ($1, $2, now() + make_interval(secs => $3)) RETURNING expires_at`, hash, 
 // the session's last_seen_at brought up to date when it is a minute old or more (seen):
 // one statement, and at most one write a minute per token.
 const liveSessionSQL = `WITH live AS (
-    SELECT s.token_hash, s.last_seen_at, u.id, u.username, u.role, u.street_code
+    SELECT s.token_hash, s.last_seen_at, u.id, u.username, u.role, u.street_code, u.district_code
       FROM sessions s JOIN users u ON u.id = s.user_id
      WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now() AND NOT u.disabled),
 seen AS (
@@ -183,24 +184,24 @@ seen AS (
 // token is unknown, expired or revoked, or its user is disabled or removed.
 func (s *Store) Authenticate(ctx context.Context, token string) (*Principal, error) {
 	var p Principal
-	var street *string
-	err := s.pool.QueryRow(ctx, liveSessionSQL+`SELECT id, username, role, street_code FROM live`,
-		hashToken(token)).Scan(&p.UserID, &p.Username, &p.Role, &street)
-	return principalOf(&p, street, err)
+	var street, district *string
+	err := s.pool.QueryRow(ctx, liveSessionSQL+`SELECT id, username, role, street_code, district_code FROM live`,
+		hashToken(token)).Scan(&p.UserID, &p.Username, &p.Role, &street, &district)
+	return principalOf(&p, street, district, err)
 }
 
 // AuthenticateVersions is Authenticate and DataVersions in one statement (one round trip),
 // for requests whose answer may be kept.
 func (s *Store) AuthenticateVersions(ctx context.Context, token string) (*Principal, Versions, error) {
 	var p Principal
-	var street *string
+	var street, district *string
 	var today string
 	var names []string
 	var counts []int64
-	err := s.pool.QueryRow(ctx, liveSessionSQL+`SELECT l.id, l.username, l.role, l.street_code, v.*
+	err := s.pool.QueryRow(ctx, liveSessionSQL+`SELECT l.id, l.username, l.role, l.street_code, l.district_code, v.*
 FROM live l CROSS JOIN (`+versionsSQL+`) v`,
-		hashToken(token)).Scan(&p.UserID, &p.Username, &p.Role, &street, &today, &names, &counts)
-	pp, err := principalOf(&p, street, err)
+		hashToken(token)).Scan(&p.UserID, &p.Username, &p.Role, &street, &district, &today, &names, &counts)
+	pp, err := principalOf(&p, street, district, err)
 	if err != nil {
 		return nil, Versions{}, err
 	}
@@ -213,33 +214,39 @@ FROM live l CROSS JOIN (`+versionsSQL+`) v`,
 // It is how remembered Basic credentials are checked on every request without bcrypt.
 func (s *Store) Recheck(ctx context.Context, p *Principal) (*Principal, error) {
 	var q Principal
-	var street *string
-	err := s.pool.QueryRow(ctx, `SELECT id, username, role, street_code, credentials_version FROM users
+	var street, district *string
+	err := s.pool.QueryRow(ctx, `SELECT id, username, role, street_code, district_code, credentials_version FROM users
 WHERE id = $1 AND credentials_version = $2 AND NOT disabled`, p.UserID, p.CredentialsVersion).
-		Scan(&q.UserID, &q.Username, &q.Role, &street, &q.CredentialsVersion)
+		Scan(&q.UserID, &q.Username, &q.Role, &street, &district, &q.CredentialsVersion)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrBadCredentials
 	}
 	if err != nil {
 		return nil, err
 	}
-	if street != nil {
-		q.StreetCode = *street
-	}
+	q.setArea(street, district)
 	return &q, nil
 }
 
-func principalOf(p *Principal, street *string, err error) (*Principal, error) {
+func principalOf(p *Principal, street, district *string, err error) (*Principal, error) {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrInvalidToken
 	}
 	if err != nil {
 		return nil, err
 	}
+	p.setArea(street, district)
+	return p, nil
+}
+
+// setArea sets the street and district of a scan (NULL columns are empty).
+func (p *Principal) setArea(street, district *string) {
 	if street != nil {
 		p.StreetCode = *street
 	}
-	return p, nil
+	if district != nil {
+		p.DistrictCode = *district
+	}
 }
 
 // Logout revokes the caller's token; it fails with ErrInvalidToken when the token was not

@@ -45,3 +45,52 @@ func (s *Store) OfficerHasCell(ctx context.Context, userID, cell int64) (bool, e
 	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM officer_cells($1) AS c WHERE c = $2)`, userID, cell).Scan(&ok)
 	return ok, err
 }
+
+// ScopeCols names the columns of one row (with their table alias) that Scope's condition
+// reads. A column a table does not have is left empty; a role whose scope needs it then
+// sees nothing of that table (the condition is false), never everything.
+type ScopeCols struct {
+	District string // district_code (text)
+	Street   string // street_code (text)
+	Cell     string // h3, the resolution-9 cell (bigint) of a point
+	Cells    string // h3_cells (bigint[]) of a line or area; used for officers instead of Cell when set
+}
+
+// Scope is the SQL condition that keeps the rows p may see, binding its one value (if any)
+// as $n; args are the values to append to the statement's, nil when it binds none:
+//
+//	admin, planner           true
+//	district (区安监局)        <District> = $n   (Principal.DistrictCode)
+//	street (街道办)            <Street> = $n     (Principal.StreetCode)
+//	officer (网格员)           <Cells> && officer_cells($n), or <Cell> IN officer_cells($n)
+//	anyone else, nil p       false
+//
+// Every capability filters with it, in SQL, so that paging and counts stay right, and a row
+// out of scope reads exactly like a missing one.
+func Scope(p *Principal, c ScopeCols, n int) (cond string, args []any) {
+	if p == nil {
+		return "false", nil
+	}
+	switch p.Role {
+	case RoleAdmin, RolePlanner:
+		return "true", nil
+	case RoleDistrict:
+		if c.District == "" || p.DistrictCode == "" {
+			return "false", nil
+		}
+		return fmt.Sprintf("%s = $%d", c.District, n), []any{p.DistrictCode}
+	case RoleStreet:
+		if c.Street == "" || p.StreetCode == "" {
+			return "false", nil
+		}
+		return fmt.Sprintf("%s = $%d", c.Street, n), []any{p.StreetCode}
+	case RoleOfficer:
+		switch {
+		case c.Cells != "":
+			return OverlapsOfficerCells(c.Cells, n), []any{p.UserID}
+		case c.Cell != "":
+			return InOfficerCells(c.Cell, n), []any{p.UserID}
+		}
+	}
+	return "false", nil
+}
