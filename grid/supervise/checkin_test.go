@@ -117,7 +117,7 @@ func TestInspectionCheckin(t *testing.T) {
 	}{
 		{d + 0.5, 100, 5, supervise.CheckinLocated},
 		{d - 0.5, 100, 5, supervise.CheckinFar},
-		{d + 0.5, 100, 100, supervise.CheckinLocated},   // accuracy at the limit
+		{d + 0.5, 100, 100, supervise.CheckinLocated}, // accuracy at the limit
 		{d + 0.5, 100, 100.5, supervise.CheckinInaccurate},
 		{d - 0.5, 100, 500, supervise.CheckinFar}, // far wins over inaccurate
 	} {

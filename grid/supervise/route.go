@@ -101,4 +101,3 @@ func twoOpt(path []int, dist func(a, b int) float64) {
 		}
 	}
 }
-
