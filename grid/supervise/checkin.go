@@ -2,13 +2,20 @@ package supervise
 
 import (
 	"context"
+	"encoding/csv"
 	"errors"
 	"fmt"
+	"io"
 	"math"
+	"slices"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/paulmach/orb"
 
+	"safegrid/geo"
 	"safegrid/grid"
 )
 
@@ -205,4 +212,134 @@ func (s *Service) MyInspections(ctx context.Context, userID int64, checkin strin
 		err = s.db.QueryRow(ctx, `SELECT count(*)::int FROM inspections i WHERE i.officer_id = $1 AND ($2::text = '' OR i.checkin = $2)`, userID, checkin).Scan(&total)
 	}
 	return items, total, err
+}
+
+// inspectionColumns are the columns of an inspection history file (LoadInspectionsCSV), in
+// order: the enterprise's USCC, the time (RFC 3339), the result, the hazards found, and
+// the check-in: the phone's WGS84 position and its accuracy in metres (all three empty
+// for an unlocated one).
+var inspectionColumns = []string{"uscc", "inspected_at", "result", "hazards_found", "checkin_lon", "checkin_lat", "checkin_accuracy_m"}
+
+// loadInspectionsSQL inserts the staged history: each row by its enterprise's USCC, by the
+// officer of the grid unit holding the enterprise's cell (none when the cell has no
+// officer; by h3 alone, as a border cell may sit in the district next to the enterprise's),
+// at the enterprise's location, with its check-in measured and judged as an
+// officer's own write is (limits $1 and $2). A row already there (same enterprise and
+// time) is left alone, so loading the same file twice adds nothing.
+var loadInspectionsSQL = `INSERT INTO inspections AS i (district_code, enterprise_id, officer_id, inspected_at, result, hazards_found, h3, geom,
+	checkin_geom, checkin_accuracy_m, checkin_distance_m, checkin)
+SELECT e.district_code, e.id, u.officer_id, l.at, l.result, l.hazards, e.h3, e.geom,
+	c.p, CASE WHEN c.p IS NOT NULL THEN l.acc END, c.d, ` + checkinVerdictSQL("c.d", "l.acc", "$1::float8", "$2::float8") + `
+FROM inspection_load l
+JOIN enterprises e ON e.uscc = l.uscc
+LEFT JOIN grid_cells gc ON gc.h3 = e.h3
+LEFT JOIN grid_units u ON u.code = gc.unit_code
+CROSS JOIN LATERAL (SELECT x.p, ST_Distance(x.p::geography, e.geom::geography) AS d
+	FROM (SELECT ST_SetSRID(ST_MakePoint(l.lon, l.lat), 4326) AS p) x) c
+WHERE NOT EXISTS (SELECT 1 FROM inspections o WHERE o.district_code = e.district_code AND o.enterprise_id = e.id AND o.inspected_at = l.at)`
+
+// LoadInspectionsCSV loads a history of inspections (the demo's; inspectionColumns) in one
+// transaction, audited once as an import by actor: all rows or none. A row naming no
+// enterprise, or with a value out of place, refuses the whole file naming the row. It
+// returns the number of inspections added.
+func (s *Service) LoadInspectionsCSV(ctx context.Context, r io.Reader, actor string) (int, error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = len(inspectionColumns)
+	head, err := cr.Read()
+	if err != nil {
+		return 0, &grid.InvalidError{Field: "header", Reason: err.Error()}
+	}
+	if !slices.Equal(head, inspectionColumns) {
+		return 0, &grid.InvalidError{Field: "header", Reason: fmt.Sprintf("want the columns %s", strings.Join(inspectionColumns, ","))}
+	}
+	var rows [][]any
+	for n := 2; ; n++ {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return 0, &grid.InvalidError{Field: fmt.Sprintf("row %d", n), Reason: err.Error()}
+		}
+		row, err := inspectionRow(rec)
+		if err != nil {
+			return 0, &grid.InvalidError{Field: fmt.Sprintf("row %d", n), Reason: err.Error()}
+		}
+		rows = append(rows, append([]any{n}, row...))
+	}
+	lim := s.Checkin.orDefault()
+	added := 0
+	err = s.st.WriteTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE inspection_load (n integer, uscc text, at timestamptz, result text, hazards integer,
+	lon float8, lat float8, acc float8) ON COMMIT DROP`); err != nil {
+			return err
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"inspection_load"}, []string{"n", "uscc", "at", "result", "hazards", "lon", "lat", "acc"},
+			pgx.CopyFromRows(rows)); err != nil {
+			return err
+		}
+		var missing *int
+		var missingUSCC string
+		err := tx.QueryRow(ctx, `SELECT l.n, l.uscc FROM inspection_load l WHERE NOT EXISTS (SELECT 1 FROM enterprises e WHERE e.uscc = l.uscc) ORDER BY l.n LIMIT 1`).
+			Scan(&missing, &missingUSCC)
+		if err == nil {
+			return &grid.InvalidError{Field: fmt.Sprintf("row %d", *missing), Reason: fmt.Sprintf("no enterprise %q", missingUSCC)}
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		tag, err := tx.Exec(ctx, loadInspectionsSQL, lim.MaxDistanceM, lim.MaxAccuracyM)
+		if err != nil {
+			return err
+		}
+		added = int(tag.RowsAffected())
+		return s.st.Record(ctx, tx, grid.AuditEntry{Actor: actor, Action: "import", Kind: grid.AuditDataset, Object: "inspections",
+			Details: map[string]any{"rows": len(rows), "inserted": added}})
+	})
+	return added, err
+}
+
+// inspectionRow checks one history row and returns its values in staging order.
+func inspectionRow(rec []string) ([]any, error) {
+	uscc := strings.TrimSpace(rec[0])
+	if uscc == "" {
+		return nil, errors.New("uscc: required")
+	}
+	at, err := time.Parse(time.RFC3339, strings.TrimSpace(rec[1]))
+	if err != nil {
+		return nil, fmt.Errorf("inspected_at: %q is not an RFC 3339 time", rec[1])
+	}
+	if !slices.Contains(inspectionResults, rec[2]) {
+		return nil, fmt.Errorf("result: %q is not one of %s", rec[2], strings.Join(inspectionResults, ", "))
+	}
+	hz, err := strconv.Atoi(rec[3])
+	if err != nil || hz < 0 || hz > 10_000 {
+		return nil, fmt.Errorf("hazards_found: %q is not a count from 0 to 10000", rec[3])
+	}
+	var pos [3]*float64
+	given := 0
+	for i, name := range inspectionColumns[4:] {
+		v := strings.TrimSpace(rec[4+i])
+		if v == "" {
+			continue
+		}
+		x, err := strconv.ParseFloat(v, 64)
+		if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil, fmt.Errorf("%s: %q is not a number", name, v)
+		}
+		pos[i] = &x
+		given++
+	}
+	switch {
+	case given != 0 && given != 3:
+		return nil, errors.New("checkin_lon, checkin_lat and checkin_accuracy_m go together")
+	case given == 3:
+		if err := geo.CheckRange(orb.Point{*pos[0], *pos[1]}); err != nil {
+			return nil, fmt.Errorf("checkin_lon, checkin_lat: %v", err)
+		}
+		if !(*pos[2] > 0) || *pos[2] > MaxReportedAccuracyM {
+			return nil, fmt.Errorf("checkin_accuracy_m: %v is not above 0 and at most %d", *pos[2], MaxReportedAccuracyM)
+		}
+	}
+	return []any{uscc, at, rec[2], hz, pos[0], pos[1], pos[2]}, nil
 }

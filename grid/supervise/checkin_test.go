@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/paulmach/orb"
@@ -336,3 +337,62 @@ func haversine(a, b orb.Point) float64 {
 	h := math.Sin(dlat/2)*math.Sin(dlat/2) + math.Cos(a[1]*rad)*math.Cos(b[1]*rad)*math.Sin(dlon/2)*math.Sin(dlon/2)
 	return 2 * r * math.Asin(math.Sqrt(h))
 }
+
+// A history file: measured and judged like an officer's write, given the cell's officer,
+// all or nothing, and loading it twice adds nothing.
+func TestLoadInspectionsCSV(t *testing.T) {
+	f := newCheckinFixture(t)
+	svc := supervise.New(f.st)
+	ctx := context.Background()
+	near, far := offset(f.ent, 20, 0), offset(f.ent, 0, -450)
+	head := "uscc,inspected_at,result,hazards_found,checkin_lon,checkin_lat,checkin_accuracy_m\n"
+	good := head +
+		fmt.Sprintf("%s,2026-10-01T02:00:00Z,passed,0,%.7f,%.7f,9\n", f.uscc, near[0], near[1]) +
+		fmt.Sprintf("%s,2026-10-02T02:00:00Z,hazards_found,2,%.7f,%.7f,9\n", f.uscc, far[0], far[1]) +
+		fmt.Sprintf("%s,2026-10-03T02:00:00Z,passed,0,%.7f,%.7f,300\n", f.uscc, near[0], near[1]) +
+		fmt.Sprintf("%s,2026-10-04T02:00:00Z,passed,0,,,\n", f.uscc)
+	for _, bad := range []string{
+		good + "91310104MA1FL9999X,2026-10-05T02:00:00Z,passed,0,,,\n", // no such enterprise
+		good + f.uscc + ",2026-10-05T02:00:00Z,passed,0,121.42,,\n",    // half a position
+		good + f.uscc + ",2026-10-05T02:00:00Z,passed,0,121.42,31.12,0\n",
+		good + f.uscc + ",yesterday,passed,0,,,\n",
+		good + f.uscc + ",2026-10-05T02:00:00Z,fine,0,,,\n",
+		"uscc,when\n",
+	} {
+		var inv *grid.InvalidError
+		if _, err := svc.LoadInspectionsCSV(ctx, stringsReader(bad), "demo"); !errors.As(err, &inv) {
+			t.Errorf("%q: %v, want an InvalidError", bad[len(bad)-50:], err)
+		}
+	}
+	if n := testdb.Count(t, f.st, `SELECT count(*) FROM inspections`); n != 0 {
+		t.Fatalf("refused files wrote %d rows", n)
+	}
+	n, err := svc.LoadInspectionsCSV(ctx, stringsReader(good), "demo")
+	if err != nil || n != 4 {
+		t.Fatalf("loaded %d, %v", n, err)
+	}
+	if n, err := svc.LoadInspectionsCSV(ctx, stringsReader(good), "demo"); err != nil || n != 0 {
+		t.Errorf("again: %d, %v", n, err)
+	}
+	items, total, err := svc.MyInspections(ctx, f.off.UserID, "", 10, 0)
+	if err != nil || total != 4 {
+		t.Fatalf("the officer's: %d, %v", total, err)
+	}
+	want := []string{"unlocated", "inaccurate", "far", "located"} // newest first
+	for i, in := range items {
+		if in.Checkin.Status != want[i] {
+			t.Errorf("%s: %s, want %s", in.InspectedAt, in.Checkin.Status, want[i])
+		}
+	}
+	if d := items[3].Checkin.DistanceM; d == nil || math.Abs(*d-20) > 0.5 {
+		t.Errorf("near: %v m", *d)
+	}
+	if d := items[2].Checkin.DistanceM; d == nil || math.Abs(*d-450) > 450*0.005 { // offset is on a sphere, the distance on the ellipsoid
+		t.Errorf("far: %v m", *d)
+	}
+	if n := testdb.Count(t, f.st, `SELECT count(*) FROM audit_log WHERE action = 'import' AND object_id = 'inspections' AND actor = 'demo'`); n != 2 {
+		t.Errorf("%d audit records", n)
+	}
+}
+
+func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }
