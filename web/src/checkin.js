@@ -41,22 +41,31 @@ function locate() {
   });
 }
 
-// fix asks for the position and shows it (or why there is none) in the form.
+// fix asks for the position and shows it (or why there is none) in the form. Only the
+// latest request shows: an older one answering late (the form opened, then submitted at
+// once) does not overwrite it.
+let seq = 0;
+let pending = false;
 async function fix() {
+  const my = ++seq;
+  pending = true;
   const status = document.getElementById('checkin-status');
   status.dataset.state = 'pending';
   status.textContent = t('checkin_locating');
   const r = await locate();
-  last = r.pos || null;
-  lastError = r.error || null;
-  renderStatus();
-  return last;
+  if (my === seq) {
+    pending = false;
+    last = r.pos || null;
+    lastError = r.error || null;
+    renderStatus();
+  }
+  return r.pos || null;
 }
 
 function renderStatus() {
   const status = document.getElementById('checkin-status');
   const note = document.getElementById('checkin-note');
-  if (!status || status.dataset.state === 'pending') return;
+  if (!status || pending) return;
   if (last) {
     status.dataset.state = 'ok';
     status.dataset.accuracy = String(last.accuracy_m);

@@ -301,7 +301,9 @@ await test('check-in: an inspection near the enterprise is located, far away is 
   close(Number(r.shown.distance), r.api.checkin.distance_m, '#checkin-verdict data-distance');
   assert.ok(r.api.checkin.distance_m > 10 && r.api.checkin.distance_m < 40, `distance ${r.api.checkin.distance_m} m`);
   assert.equal(r.api.checkin.accuracy_m, 12, 'the accuracy sent is the browser\'s');
-  assert.match(await text(page, '#checkin-status'), /12/, '#checkin-status shows the accuracy');
+  assert.equal(await page.getAttribute('#checkin-status', 'data-state'), 'ok', '#checkin-status after a fix');
+  assert.equal(Number(await page.getAttribute('#checkin-status', 'data-accuracy')), 12, '#checkin-status data-accuracy');
+  assert.match(await text(page, '#checkin-status'), /±12/, '#checkin-status shows the accuracy');
   assert.match(r.shown.text, /已定位/, `#checkin-verdict "${r.shown.text}"`);
 
   // About 550 m away: far, with the metres shown.
