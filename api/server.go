@@ -219,6 +219,7 @@ func New(store *grid.Store, cfg Config) *Server {
 		s.authRoutes,
 		s.officerRoutes,
 		s.streetRoutes,
+		s.districtRoutes, // district bureau (区安监局): api/district.go
 		s.hazardRoutes,
 		s.adminRoutes,
 		s.auditRoutes,
