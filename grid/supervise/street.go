@@ -290,7 +290,7 @@ func (s *Service) StreetSummary(ctx context.Context, street string) (*StreetSumm
 
 // summarise counts an area's hazards and enterprises per part (a street's communities, a
 // district's streets): partsSQL lists the parts ($1 the area), hazardsSQL and
-// enterprisesSQL count per part code, '' for rows tagged with none (named unnamed).
+// enterprisesSQL count per part code, ” for rows tagged with none (named unnamed).
 func (s *Service) summarise(ctx context.Context, what, area, partsSQL, hazardsSQL, enterprisesSQL, unnamed string) (string, []CommunitySummary, CommunitySummary, error) {
 	var areaName string
 	if err := s.db.QueryRow(ctx, `SELECT name FROM areas WHERE code = $1`, area).Scan(&areaName); err != nil {
