@@ -32,6 +32,12 @@ type escalateRequest struct {
 func (s *Server) districtRoutes() {
 	tags := []string{"district"}
 	code := PathParam("code", "6-digit district code; a district bureau may ask only for its own")
+	s.route(fiber.MethodGet, "/api/v1/districts", Operation{
+		Summary: "The districts",
+		Description: "The loaded districts (区) by code, with their names: public reference data like the areas tiles, " +
+			"for pickers (the admin console's district bureau users).",
+		Tags: tags, Response: districtList{},
+	}, s.listDistricts)
 	s.route(fiber.MethodGet, "/api/v1/districts/:code/hazards", Operation{
 		Summary: "Hazards in a district, across its streets",
 		Description: "The street list's filters, sorting, paging and exports (format=csv, format=xlsx) over the whole district, " +
@@ -67,6 +73,19 @@ func (s *Server) districtRoutes() {
 		Params:   []Param{PathParam("id", "the hazard's id")},
 		Problems: []int{fiber.StatusNotFound, fiber.StatusConflict},
 	}, s.escalateHazard)
+}
+
+// districtList is the loaded districts.
+type districtList struct {
+	Items []supervise.Area `json:"items"`
+}
+
+func (s *Server) listDistricts(c *fiber.Ctx) error {
+	items, err := s.supervise.Districts(c.UserContext())
+	if err != nil {
+		return err
+	}
+	return c.JSON(districtList{Items: items})
 }
 
 // districtInScope checks the district exists; another district than a bureau's own is

@@ -101,6 +101,12 @@ func TestDistrictReadsItsDistrictOnly(t *testing.T) {
 		t.Fatalf("me: %d %s", resp.StatusCode, body)
 	}
 
+	var districts districtList
+	if resp, body := f.get(t, f.qu, "/api/v1/districts", &districts); resp.StatusCode != 200 || len(districts.Items) != 2 ||
+		districts.Items[0] != (supervise.Area{Code: "310101", Name: "黄浦区"}) {
+		t.Errorf("districts: %d %s", resp.StatusCode, body)
+	}
+
 	// Hazard details and histories: all of 310101's, none of 310115's.
 	for n := 1; n <= 6; n++ {
 		for _, suffix := range []string{"", "/history"} {

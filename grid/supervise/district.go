@@ -159,3 +159,23 @@ VALUES ($1, $2, $3, $3, $4, $5, $6)`, h.DistrictCode, h.ID, h.Status, p.Actor(),
 	})
 	return out, err
 }
+
+// Area is a loaded administrative area (区, 街道/镇, 居委/村) by its code and name.
+type Area struct {
+	Code string `json:"code"`
+	Name string `json:"name"`
+}
+
+// Districts lists the loaded districts by code: public reference data, like the areas
+// tiles, so the list is not scoped.
+func (s *Service) Districts(ctx context.Context) ([]Area, error) {
+	rows, err := s.db.Query(ctx, `SELECT code, name FROM areas WHERE level = 'district' ORDER BY code`)
+	if err != nil {
+		return nil, err
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Area])
+	if out == nil {
+		out = []Area{}
+	}
+	return out, err
+}
