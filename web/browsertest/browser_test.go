@@ -391,6 +391,7 @@ func compareExport(t *testing.T, d download, ext string, rows [][]string, page a
 		{"是否逾期", func(it map[string]any) string {
 			return map[bool]string{true: "是", false: "否"}[it["overdue"] == true]
 		}},
+		{"街道编码", func(it map[string]any) string { return str(it["street_code"]) }},
 		{"社区编码", func(it map[string]any) string { return str(it["community_code"]) }},
 	}
 	for _, w := range want {

@@ -24,6 +24,7 @@ addStrings({
   escalate_submit: ['挂牌督办', 'Escalate'],
   escalated_ok: ['已挂牌督办：{c}', 'Put under supervision: {c}'],
   escalated_step: ['挂牌督办（一般 → 重大）', 'Put under supervision (一般 → 重大)'],
+  escalate_already: ['重大隐患，已挂牌督办。', 'A 重大 hazard: under supervision already.'],
   escalate_not_open: ['已验收或销号的隐患不能挂牌督办。', 'A verified or closed hazard cannot be escalated.'],
 });
 
@@ -198,7 +199,7 @@ function escalateForm(h, reopen) {
   form.dataset.id = h.id;
   form.innerHTML = `<h4>${esc(t('escalate_title'))}</h4>`;
   if (h.level !== '一般') {
-    form.insertAdjacentHTML('beforeend', `<p class="muted">${esc(t('supervised'))}</p>`);
+    form.insertAdjacentHTML('beforeend', `<p class="muted">${esc(t('escalate_already'))}</p>`);
     return form;
   }
   if (h.status === 'verified' || h.status === 'closed') {
