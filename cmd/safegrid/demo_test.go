@@ -51,7 +51,10 @@ func TestDemoLoadsOnceAndReloadsInPlace(t *testing.T) {
 		{"overdue hazards", `SELECT count(*) FROM hazards WHERE deadline < DATE '2026-11-01' AND status NOT IN ('verified', 'closed')`, func(n int) bool { return n > 0 }},
 		{"units without officer", `SELECT count(*) FROM grid_units WHERE officer_id IS NULL`, func(n int) bool { return n == 0 }},
 		{"enterprises outside every grid cell", `SELECT count(*) FROM enterprises e WHERE NOT EXISTS (SELECT 1 FROM grid_cells g WHERE g.h3 = e.h3)`, func(n int) bool { return n == 0 }},
-		{"roles", `SELECT count(DISTINCT role) FROM users`, func(n int) bool { return n == 4 }},
+		{"roles", `SELECT count(DISTINCT role) FROM users`, func(n int) bool { return n == 5 }},
+		{"districts without a bureau user", `SELECT count(*) FROM areas a WHERE a.level = 'district'
+			AND NOT EXISTS (SELECT 1 FROM users u WHERE u.role = 'district' AND u.district_code = a.code AND u.username = 'district_' || a.code)`, func(n int) bool { return n == 0 }},
+		{"bureau users of 金山/奉贤", `SELECT count(*) FROM users WHERE username IN ('district_310116', 'district_310120') AND role = 'district'`, func(n int) bool { return n == 2 }},
 	} {
 		var n int
 		if err := testdb.DB(st).QueryRow(ctx, check.sql).Scan(&n); err != nil {
