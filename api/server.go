@@ -6,8 +6,8 @@
 //
 //   - c.UserContext() is the request's context: bounded by Config.RequestTimeout and
 //     cancelled when the client hangs up. Pass it to every query.
-//   - principal(c) is the signed-in caller; scope SQL with grid.InOfficerCells or
-//     street_code = p.StreetCode.
+//   - principal(c) is the signed-in caller; scope SQL with grid.Scope (every role's
+//     condition: a district's district_code, a street's street_code, an officer's cells).
 //   - decodeJSON(c, &body) reads a JSON body strictly; return Problem / FieldProblem or a
 //     typed grid error and handleError turns it into application/problem+json.
 //   - writes go through a transaction that also calls s.store.Audit.
@@ -230,6 +230,7 @@ func New(store *grid.Store, cfg Config) *Server {
 		s.authRoutes,
 		s.officerRoutes,
 		s.streetRoutes,
+		s.districtRoutes, // district bureau (区安监局): api/district.go
 		s.hazardRoutes,
 		s.adminRoutes,
 		s.auditRoutes,

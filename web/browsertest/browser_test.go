@@ -74,6 +74,7 @@ func requirements() []string {
 type logins struct {
 	Officer, Unit, Street, OtherCell string
 	Admin, Planner                   string
+	District                         string // the district bureau 区安监局 of the street's district
 }
 
 func TestBrowser(t *testing.T) {
@@ -107,6 +108,9 @@ func TestBrowser(t *testing.T) {
 	}
 	if err := testdb.DB(st).QueryRow(ctx, `SELECT username FROM users WHERE role = 'street' AND street_code = $1 ORDER BY username LIMIT 1`, street).Scan(&in.Street); err != nil {
 		t.Fatalf("picking the street office of %s: %v", street, err)
+	}
+	if err := testdb.DB(st).QueryRow(ctx, `SELECT username FROM users WHERE role = 'district' AND district_code = left($1, 6) ORDER BY username LIMIT 1`, street).Scan(&in.District); err != nil {
+		t.Fatalf("picking the district bureau of %s: %v", street, err)
 	}
 	var other int64
 	if err := testdb.DB(st).QueryRow(ctx, `SELECT h3 FROM grid_cells WHERE unit_code <> $1 ORDER BY unit_code = $1, h3 LIMIT 1`, in.Unit).Scan(&other); err != nil {
@@ -160,7 +164,7 @@ func TestBrowser(t *testing.T) {
 	cmd := exec.CommandContext(nctx, "node", "run.mjs",
 		"--base", base,
 		"--password", demoPassword,
-		"--officer", in.Officer, "--street", in.Street, "--planner", in.Planner, "--admin", in.Admin,
+		"--officer", in.Officer, "--street", in.Street, "--planner", in.Planner, "--admin", in.Admin, "--district", in.District,
 		"--other-cell", in.OtherCell,
 		"--chromium", chromiumPath(),
 		"--out", out, "--screenshots", shots)
@@ -387,6 +391,7 @@ func compareExport(t *testing.T, d download, ext string, rows [][]string, page a
 		{"是否逾期", func(it map[string]any) string {
 			return map[bool]string{true: "是", false: "否"}[it["overdue"] == true]
 		}},
+		{"街道编码", func(it map[string]any) string { return str(it["street_code"]) }},
 		{"社区编码", func(it map[string]any) string { return str(it["community_code"]) }},
 	}
 	for _, w := range want {

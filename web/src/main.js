@@ -7,12 +7,13 @@ import { createMap, idle } from './map.js';
 import { initPanel, closePanel, isPhone } from './ui.js';
 import * as officer from './officer.js';
 import * as street from './street.js';
+import * as district from './district.js'; // district bureau 区安监局
 import * as planner from './planner.js';
 import * as admin from './admin.js';
 import { initPassword } from './console.js';
 import { initNotify } from './notify.js';
 
-const VIEWS = { officer, street, planner, admin };
+const VIEWS = { officer, street, district, planner, admin };
 
 let resolveReady;
 let rejectReady;
