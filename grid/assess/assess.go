@@ -203,7 +203,7 @@ func (s *Service) checkArea(ctx context.Context, p *grid.Principal, level, code 
 
 // unitsSQL computes one row per grid unit in scope (%s: grid.Scope's condition on the
 // unit's street and district, binding $4). $1 is the month's first day, $2 and $3 the
-// district and street filters ('' for none). Everything is attributed to a unit by its
+// district and street filters (” for none). Everything is attributed to a unit by its
 // cell: an enterprise and its inspections by the enterprise's cell, a hazard by its own.
 // Month bounds are Shanghai midnights; the due rule is supervise's InspectionsDue (last
 // inspection plus one month for 重大/较大, three months for the others), taken at the

@@ -58,7 +58,9 @@ func month(t *testing.T, s string) time.Time {
 	return m
 }
 
-func admin() *grid.Principal { return &grid.Principal{UserID: 1, Username: "adm", Role: grid.RoleAdmin} }
+func admin() *grid.Principal {
+	return &grid.Principal{UserID: 1, Username: "adm", Role: grid.RoleAdmin}
+}
 
 func byCode(rows []assess.Row) map[string]assess.Row {
 	out := map[string]assess.Row{}
