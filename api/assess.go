@@ -27,6 +27,7 @@ type assessmentAnswer struct {
 	By       string       `json:"by" enum:"officer,unit,street,district"`
 	District *string      `json:"district" doc:"the district the answer covers (a filter, or the caller's); null for all"`
 	Street   *string      `json:"street" doc:"the street the answer covers (a filter, or a street office's); null for all"`
+	Area     string       `json:"area_name" doc:"the name of the street or district covered; empty for all"`
 	Rows     []assess.Row `json:"rows"`
 	Total    assess.Row   `json:"total" doc:"every unit in scope; code and name empty"`
 }
@@ -103,7 +104,7 @@ func (s *Server) assessment(c *fiber.Ctx) error {
 		return c.Send(buf.Bytes())
 	}
 	out := assessmentAnswer{Month: rep.Month, From: grid.TimeOf(rep.From), To: grid.TimeOf(rep.To), Today: rep.Today, By: by,
-		Rows: rep.Rows(by), Total: rep.Total}
+		Area: rep.ScopeName, Rows: rep.Rows(by), Total: rep.Total}
 	if rep.District != "" {
 		out.District = &rep.District
 	}

@@ -49,6 +49,7 @@ type assessAnswer struct {
 	By       string       `json:"by"`
 	District *string      `json:"district"`
 	Street   *string      `json:"street"`
+	Area     string       `json:"area_name"`
 	Rows     []assess.Row `json:"rows"`
 	Total    assess.Row   `json:"total"`
 }
@@ -99,6 +100,7 @@ func TestAssessmentAPI(t *testing.T) {
 		district, street string
 	}{
 		{"sta", "by=unit", "U1 U2", "310101", "310101001"},
+		{"sta", "by=district", "310101", "310101", "310101001"},
 		{"sta", "by=street", "310101001", "310101", "310101001"},
 		{"sta", "by=officer", "off1 off2", "310101", "310101001"},
 		{"stb", "by=unit", "U3", "310101", "310101002"},
@@ -119,6 +121,12 @@ func TestAssessmentAPI(t *testing.T) {
 			t.Errorf("%s %s: rows %q district %q street %q, want %q %q %q", tc.who, tc.query, codes, str(ans.District), str(ans.Street),
 				tc.rows, tc.district, tc.street)
 		}
+	}
+	if a := a.answer(t, "distx", "/api/v1/assessment?month=2026-11"); a.Area != "徐汇区" {
+		t.Errorf("district user's area name %q", a.Area)
+	}
+	if a := a.answer(t, "sta", "/api/v1/assessment?month=2026-11"); a.Area != "甲街道" {
+		t.Errorf("street office's area name %q", a.Area)
 	}
 	// Officers are refused.
 	if st, body, _ := a.get(t, "off1", "/api/v1/assessment"); st != 403 {

@@ -15,8 +15,8 @@ addStrings({
   assess_by_street: ['街道', 'Street'],
   assess_by_district: ['区', 'District'],
   assess_scope_all: ['全市', 'Whole city'],
-  assess_scope_district: ['区 {code}', 'District {code}'],
-  assess_scope_street: ['街道 {code}', 'Street {code}'],
+  assess_scope_district: ['区 {code} {name}', 'District {code} {name}'],
+  assess_scope_street: ['街道 {code} {name}', 'Street {code} {name}'],
   assess_today: ['当前逾期按 {d} 计', 'Overdue counted on {d}'],
   assess_unassigned: ['（未分配网格员）', '(no officer)'],
   assess_col_code_officer: ['账号', 'Username'],
@@ -140,12 +140,12 @@ function draw() {
   if (!answer) return;
   const by = answer.by;
   const cols = [...KEYS[by], ...FIGURES.map((f) => [f, 'assess_col_' + f])];
-  const scope = answer.street ? t('assess_scope_street', { code: answer.street })
-    : answer.district ? t('assess_scope_district', { code: answer.district }) : t('assess_scope_all');
+  const scope = answer.street ? t('assess_scope_street', { code: answer.street, name: answer.area_name })
+    : answer.district ? t('assess_scope_district', { code: answer.district, name: answer.area_name }) : t('assess_scope_all');
   $('assess-scope').textContent = `${answer.month} · ${scope} · ${t('assess_today', { d: answer.today })}`;
   const head = $('assess-table').querySelector('thead tr');
   head.innerHTML = cols.map(([f, label]) => {
-    const mark = sortKey === f ? (sortDesc ? ' ▼' : ' ▲') : '';
+    const mark = sortKey === f ? `<span class="sort-mark" aria-hidden="true">${sortDesc ? ' ▼' : ' ▲'}</span>` : '';
     const aria = sortKey === f ? (sortDesc ? 'descending' : 'ascending') : 'none';
     return `<th data-sort="${f}" aria-sort="${aria}" title="${esc(t('assess_sort'))}">${esc(t(label))}${mark}</th>`;
   }).join('');

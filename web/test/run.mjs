@@ -885,14 +885,17 @@ await test('assessment: the street office\'s and the admin\'s 考核 tables agai
   await page.fill('#assess-month', prev);
   await page.dispatchEvent('#assess-month', 'change');
   await waitAssessment(page, prev, 'unit');
-  sameAssessment(await assessTable(page), await apiJSON(`/api/v1/assessment?by=unit&month=${prev}`, { token }), `${prev}, unit level`);
+  // The table stays sorted by due, ascending (a stable sort of the API's order).
+  const before = await apiJSON(`/api/v1/assessment?by=unit&month=${prev}`, { token });
+  sameAssessment(await assessTable(page), { ...before, rows: [...before.rows].sort((a, b) => a.due - b.due) }, `${prev}, unit level`);
 
   // The workbook, named for the month and the street.
   const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#assess-xlsx')]);
   assert.equal(dl.suggestedFilename(), `assessment-${prev}-${now.street}.xlsx`, 'download name');
 
   await page.click('#lang-toggle');
-  assert.equal(await text(page, '#assess-table th[data-sort="due"]'), 'Due', 'column heading in English');
+  assert.equal(await text(page, '#assess-table th[data-sort="inspections"]'), 'Inspections', 'column heading in English');
+  assert.equal(await page.getAttribute('#assess-table th[data-sort="due"]', 'aria-sort'), 'ascending', 'the sorted column says so');
   await page.click('#lang-toggle');
   await page.screenshot({ path: path.resolve(opt.screenshots, 'assessment.png') });
 
