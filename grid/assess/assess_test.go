@@ -444,3 +444,47 @@ func checkXLSXRow(t *testing.T, level string, cells []string, r assess.Row, n in
 		t.Errorf("%s row %v, want code %q", level, cells, r.Code)
 	}
 }
+
+// A hazard that reached verified or closed with no verification step recorded (an
+// import) counts as rectified at its closing step, else at closed_at; without either it
+// is not counted in any month.
+func TestAssessmentRectifiedWithoutVerification(t *testing.T) {
+	st := testdb.New(t, nil)
+	testdb.Assess(t, st)
+	ctx := context.Background()
+	for _, q := range []string{
+		// closed_at in November, on time.
+		`INSERT INTO hazards (district_code, code, level, category, description, status, deadline, reported_at, closed_at, h3, geom)
+			SELECT district_code, 'Z9', '一般', '消防安全', '导入', 'closed', '2026-11-20', '2026-10-01 09:00+08', '2026-11-15 09:00+08', h3, geom
+			FROM hazards WHERE code = 'Z4'`,
+		// verified and closed with no date at all: counted nowhere.
+		`INSERT INTO hazards (district_code, code, level, category, description, status, deadline, reported_at, h3, geom)
+			SELECT district_code, 'Z10', '一般', '消防安全', '导入', 'verified', '2026-11-20', '2026-10-01 09:00+08', h3, geom
+			FROM hazards WHERE code = 'Z4'`,
+		// only a closing step, on November 25th: late for a deadline of the 20th.
+		`INSERT INTO hazards (district_code, code, level, category, description, status, deadline, reported_at, closed_at, h3, geom)
+			SELECT district_code, 'Z11', '一般', '消防安全', '导入', 'closed', '2026-11-20', '2026-10-01 09:00+08', '2026-10-02 09:00+08', h3, geom
+			FROM hazards WHERE code = 'Z4'`,
+		`INSERT INTO hazard_history (district_code, hazard_id, from_status, to_status, actor, at)
+			SELECT district_code, id, 'verified', 'closed', 'sta', '2026-11-25 09:00+08' FROM hazards WHERE code = 'Z11'`,
+	} {
+		if _, err := testdb.DB(st).Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	rep, err := assess.New(st).Assess(ctx, admin(), assess.Query{Month: month(t, "2026-11")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// U2 had Z5 (on time); now Z9 (on time, closed_at) and Z11 (late, its closing step).
+	if u2 := byCode(rep.Units)["U2"]; u2.Rectified != 3 || u2.OnTime != 2 || *u2.OnTimeRate != 0.6667 {
+		t.Errorf("U2: rectified %d, on time %d", u2.Rectified, u2.OnTime)
+	}
+	oct, err := assess.New(st).Assess(ctx, admin(), assess.Query{Month: month(t, "2026-10")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u2 := byCode(oct.Units)["U2"]; u2.Rectified != 0 {
+		t.Errorf("October: U2 rectified %d (Z11's closed_at is October, but its closing step is November's)", u2.Rectified)
+	}
+}
