@@ -82,13 +82,17 @@ export function initAssess(me, hooks) {
   $('assess-by').addEventListener('change', () => { sortKey = ''; reload(); });
   $('assess-xlsx').addEventListener('click', () => download('/api/v1/assessment' + qs({ month: month.value, format: 'xlsx' }),
     `assessment-${month.value}.xlsx`));
-  $('assess-table').querySelector('thead').addEventListener('click', (e) => {
+  const sortBy = (e) => {
     const th = e.target.closest('th[data-sort]');
-    if (!th) return;
+    if (!th || (e.type === 'keydown' && e.key !== 'Enter' && e.key !== ' ')) return;
+    e.preventDefault();
     if (sortKey === th.dataset.sort) sortDesc = !sortDesc;
     else { sortKey = th.dataset.sort; sortDesc = NUMERIC.has(sortKey); }
     draw();
-  });
+    $('assess-table').querySelector(`th[data-sort="${sortKey}"]`).focus();
+  };
+  $('assess-table').querySelector('thead').addEventListener('click', sortBy);
+  $('assess-table').querySelector('thead').addEventListener('keydown', sortBy);
   onLangChange(draw);
   if (hooks) hooks.assessment = () => answer;
 }
@@ -147,7 +151,7 @@ function draw() {
   head.innerHTML = cols.map(([f, label]) => {
     const mark = sortKey === f ? `<span class="sort-mark" aria-hidden="true">${sortDesc ? ' ▼' : ' ▲'}</span>` : '';
     const aria = sortKey === f ? (sortDesc ? 'descending' : 'ascending') : 'none';
-    return `<th data-sort="${f}" aria-sort="${aria}" title="${esc(t('assess_sort'))}">${esc(t(label))}${mark}</th>`;
+    return `<th data-sort="${f}" tabindex="0" aria-sort="${aria}" title="${esc(t('assess_sort'))}">${esc(t(label))}${mark}</th>`;
   }).join('');
   const rows = sortKey ? [...answer.rows].sort(compare) : answer.rows;
   const line = (r, total) => cols.map(([f], i) => {
