@@ -25,6 +25,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"safegrid/grid"
+	"safegrid/grid/assess"
 	"safegrid/grid/hazardstat"
 	"safegrid/grid/ingest"
 	"safegrid/grid/layers"
@@ -169,6 +170,7 @@ type Server struct {
 	supervise  *supervise.Service
 	hazardstat *hazardstat.Service
 	notify     *notify.Service
+	assess     *assess.Service // officer assessment (考核)
 	cfg        Config
 	public     publicBase // where absolute links point (PublicURL)
 	log        *slog.Logger
@@ -193,6 +195,7 @@ func New(store *grid.Store, cfg Config) *Server {
 		supervise:  supervise.New(store),
 		hazardstat: hazardstat.New(store),
 		notify:     notify.New(store),
+		assess:     assess.New(store), // officer assessment (考核)
 		cfg:        cfg,
 		public:     cfg.publicBase(),
 		log:        cfg.Logger,
@@ -236,6 +239,7 @@ func New(store *grid.Store, cfg Config) *Server {
 		s.auditRoutes,
 		s.userRoutes,
 		s.notifyRoutes,
+		s.assessRoutes, // officer assessment (考核)
 		s.importRoutes,
 		s.hazardAnalysisRoutes,
 		s.analysisRoutes,

@@ -124,6 +124,7 @@ func TestBrowser(t *testing.T) {
 	}
 
 	seedNotifications(t, st, street, in.Officer, in.Street, in.Planner, in.Admin)
+	seedAssessment(t, st, street) // officer assessment (考核)
 
 	// The real server, with the embedded page, on a free port.
 	logs := &testdb.LogBuffer{}
@@ -455,6 +456,21 @@ func seedNotifications(t *testing.T, st *grid.Store, street string, users ...str
 	}
 	if _, err := testdb.DB(st).Exec(ctx, `UPDATE notifications SET read_at = now() WHERE id IN (
     SELECT n.id FROM notifications n JOIN notify_outbox o ON o.id = n.outbox_id WHERE o.key LIKE 'browser/%/2_' AND o.key ~ '/2[0-2]$')`); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// seedAssessment (officer assessment 考核) records inspections this month of enterprises in
+// the street's grid units, with every check-in verdict, so the 考核 table has done
+// inspections and located check-ins to show (the demo has no inspections).
+func seedAssessment(t *testing.T, st *grid.Store, street string) {
+	t.Helper()
+	if _, err := testdb.DB(st).Exec(context.Background(), `INSERT INTO inspections (district_code, enterprise_id, officer_id, inspected_at, result, h3, geom, checkin)
+		SELECT e.district_code, e.id, g.officer_id, now() - interval '1 hour', 'passed', e.h3, e.geom,
+			(ARRAY['located', 'far', 'inaccurate', 'unlocated'])[1 + (row_number() OVER (ORDER BY e.id))::int % 4]
+		FROM enterprises e JOIN grid_cells c ON c.h3 = e.h3 JOIN grid_units g ON g.code = c.unit_code
+		WHERE g.street_code = $1
+		ORDER BY e.id LIMIT 40`, street); err != nil {
 		t.Fatal(err)
 	}
 }

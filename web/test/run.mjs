@@ -977,6 +977,113 @@ await test('notifications: every role\'s unread count and list against the API; 
   }
 });
 
+// ---- officer assessment (考核) -------------------------------------------------------------
+
+// assessTable reads #assess-table: each row's code and figures (data-value), and the total.
+async function assessTable(page) {
+  return page.$eval('#assess-table', (tb) => {
+    const read = (tr) => Object.fromEntries([...tr.querySelectorAll('td[data-metric]')].map((td) => [td.dataset.metric, td.dataset.value]));
+    return {
+      rows: [...tb.querySelectorAll('tbody tr')].map((tr) => ({ code: tr.dataset.code, ...read(tr) })),
+      total: read(tb.querySelector('tfoot tr.total')),
+      heads: [...tb.querySelectorAll('thead th[data-sort]')].map((th) => th.dataset.sort),
+    };
+  });
+}
+
+const ASSESS_FIGURES = ['units', 'enterprises', 'due', 'done', 'done_rate', 'inspections', 'located', 'located_rate',
+  'hazards_found', 'rectified', 'rectified_on_time', 'on_time_rate', 'overdue_now'];
+
+// sameAssessment: the table shows the API's rows, in its order, and its total.
+function sameAssessment(shown, want, what) {
+  assert.deepEqual(shown.rows.map((r) => r.code), want.rows.map((r) => r.code), `${what}: rows against the API`);
+  const check = (got, row, label) => {
+    for (const f of ASSESS_FIGURES) {
+      if (!(f in got)) continue; // the unit level has no units column
+      if (row[f] == null) assert.equal(got[f], '', `${label} ${f}: empty for null`);
+      else close(Number(got[f]), row[f], `${label} ${f}`);
+    }
+  };
+  want.rows.forEach((r, i) => check(shown.rows[i], r, `${what} row ${r.code}`));
+  check(shown.total, want.total, `${what} total`);
+}
+
+async function waitAssessment(page, month, by) {
+  await page.waitForFunction(([m, b]) => {
+    const el = document.getElementById('assess-page');
+    return el.dataset.state === 'ok' && el.dataset.month === m && el.dataset.by === b;
+  }, [month, by]);
+  await settle(page);
+}
+
+await test('assessment: the street office\'s and the admin\'s 考核 tables against the API; levels, months, sorting, download', async (use) => {
+  const token = await apiLogin(opt.street);
+  const page = use(await open(opt.street, 'street'));
+  assert.ok(await page.isVisible('#assess-toggle'), '#assess-toggle for the street office');
+  await page.click('#assess-toggle');
+  const now = await apiJSON('/api/v1/assessment?by=officer', { token });
+  await waitAssessment(page, now.month, 'officer');
+  assert.ok(now.rows.length > 0 && now.total.due > 0 && now.total.inspections > 0, `the street has officers, due enterprises and inspections: ${JSON.stringify(now.total)}`);
+  sameAssessment(await assessTable(page), now, 'officer level');
+  assert.equal(now.street, (await apiJSON('/api/v1/me', { token })).street_code, 'the answer covers the office\'s street');
+
+  for (const by of ['unit', 'street']) {
+    await page.selectOption('#assess-by', by);
+    await waitAssessment(page, now.month, by);
+    sameAssessment(await assessTable(page), await apiJSON(`/api/v1/assessment?by=${by}&month=${now.month}`, { token }), `${by} level`);
+  }
+
+  // Sorting by a column: descending first for figures, then ascending; the total stays.
+  await page.selectOption('#assess-by', 'unit');
+  await waitAssessment(page, now.month, 'unit');
+  const units = await apiJSON(`/api/v1/assessment?by=unit&month=${now.month}`, { token });
+  await page.click('#assess-table th[data-sort="due"]');
+  let shown = await assessTable(page);
+  const dues = shown.rows.map((r) => Number(r.due));
+  assert.deepEqual(dues, [...units.rows.map((r) => r.due)].sort((a, b) => b - a), 'sorted by due, descending');
+  assert.deepEqual([...shown.rows.map((r) => r.code)].sort(), [...units.rows.map((r) => r.code)].sort(), 'sorting keeps every row');
+  await page.click('#assess-table th[data-sort="due"]');
+  shown = await assessTable(page);
+  assert.deepEqual(shown.rows.map((r) => Number(r.due)), [...dues].reverse().sort((a, b) => a - b), 'sorted by due, ascending');
+  close(Number(shown.total.due), units.total.due, 'total after sorting');
+
+  // Another month.
+  const [y, m] = now.month.split('-').map(Number);
+  const prev = m === 1 ? `${y - 1}-12` : `${y}-${String(m - 1).padStart(2, '0')}`;
+  await page.fill('#assess-month', prev);
+  await page.dispatchEvent('#assess-month', 'change');
+  await waitAssessment(page, prev, 'unit');
+  // The table stays sorted by due, ascending (a stable sort of the API's order).
+  const before = await apiJSON(`/api/v1/assessment?by=unit&month=${prev}`, { token });
+  sameAssessment(await assessTable(page), { ...before, rows: [...before.rows].sort((a, b) => a.due - b.due) }, `${prev}, unit level`);
+
+  // The workbook, named for the month and the street.
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#assess-xlsx')]);
+  assert.equal(dl.suggestedFilename(), `assessment-${prev}-${now.street}.xlsx`, 'download name');
+
+  await page.click('#lang-toggle');
+  assert.equal(await text(page, '#assess-table th[data-sort="inspections"]'), 'Inspections', 'column heading in English');
+  assert.equal(await page.getAttribute('#assess-table th[data-sort="due"]', 'aria-sort'), 'ascending', 'the sorted column says so');
+  await page.click('#lang-toggle');
+  await page.screenshot({ path: path.resolve(opt.screenshots, 'assessment.png') });
+
+  // The admin's table covers the city, per street.
+  const atoken = await apiLogin(opt.admin);
+  const admin = await open(opt.admin, 'admin');
+  try {
+    await admin.click('#assess-toggle');
+    const all = await apiJSON('/api/v1/assessment?by=officer', { token: atoken });
+    await waitAssessment(admin, all.month, 'officer');
+    await admin.selectOption('#assess-by', 'street');
+    await waitAssessment(admin, all.month, 'street');
+    const streets = await apiJSON(`/api/v1/assessment?by=street&month=${all.month}`, { token: atoken });
+    assert.ok(streets.rows.length > 1, 'the admin sees more than one street');
+    sameAssessment(await assessTable(admin), streets, 'admin, street level');
+  } finally {
+    await admin.context().close();
+  }
+});
+
 await browser.close();
 writeFileSync(path.join(opt.out, 'result.json'), JSON.stringify(result, null, 2));
 if (failures.length) {
