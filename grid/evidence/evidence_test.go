@@ -33,10 +33,7 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	st := testdb.New(t, testdb.TwoStreets)
-	dir, err := evidence.NewDir(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir := evidence.NewDir(t.TempDir())
 	f := &fixture{st: st, svc: evidence.New(st, dir), sup: supervise.New(st), dir: dir}
 	user := func(name, role, street string) *grid.Principal {
 		id, err := st.AddUser(context.Background(), "test", grid.User{Username: name, Role: role, StreetCode: street}, "password-"+name)

@@ -51,21 +51,16 @@ type Dir struct {
 	root string
 }
 
-// NewDir returns the storage in root, creating the directory (0750) when needed.
-func NewDir(root string) (*Dir, error) {
-	if root == "" {
-		return nil, errors.New("photo storage: no directory")
-	}
-	if err := os.MkdirAll(filepath.Join(root, "tmp"), 0o750); err != nil {
-		return nil, fmt.Errorf("photo storage: %w", err)
-	}
-	return &Dir{root: root}, nil
-}
+// NewDir returns the storage in root; the directories (0750) are made by the first Put.
+func NewDir(root string) *Dir { return &Dir{root: root} }
 
 // Root is the storage's directory.
 func (d *Dir) Root() string { return d.root }
 
 func (d *Dir) path(key string) (string, error) {
+	if d.root == "" {
+		return "", errors.New("photo storage: no directory")
+	}
 	if !keyPattern.MatchString(key) {
 		return "", fmt.Errorf("photo storage: bad key %q", key)
 	}
@@ -76,7 +71,10 @@ func (d *Dir) path(key string) (string, error) {
 // so a sweep running at the same moment leaves it (the sweep's grace period).
 func (d *Dir) Put(ctx context.Context, data []byte) (string, error) {
 	key := Key(data)
-	p, _ := d.path(key)
+	p, err := d.path(key)
+	if err != nil {
+		return "", err
+	}
 	now := time.Now()
 	if err := os.Chtimes(p, now, now); err == nil {
 		return key, nil
@@ -86,6 +84,9 @@ func (d *Dir) Put(ctx context.Context, data []byte) (string, error) {
 	}
 	dir := filepath.Dir(p)
 	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(filepath.Join(d.root, "tmp"), 0o750); err != nil {
 		return "", err
 	}
 	tmp, err := os.CreateTemp(filepath.Join(d.root, "tmp"), key[:8]+"-*")
