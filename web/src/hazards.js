@@ -3,6 +3,10 @@
 import { call, esc, toast } from './api.js';
 import { t, tv, fmtDate, fmtNum } from './i18n.js';
 import { showPanel, panelLoading, panelError, kv } from './ui.js';
+import { photoPicker, stepPhotosHTML, loadThumbs } from './photos.js';
+
+// photos: the steps that carry photos.
+const PHOTO_STEPS = ['rectifying', 'verified'];
 
 export async function openHazard(id, { onChanged } = {}) {
   panelLoading();
@@ -47,9 +51,10 @@ function renderHazard(h, onChanged) {
           .map(([k, v]) => `${t(k)}: ${k === 'funds' ? fmtNum(v, 2) : v}`).join('; ');
         return `<li data-action="${esc(s.action)}">${esc(fmtDate(s.at))} · <b>${esc(who)}</b>: ` +
           `${esc(s.from_status ? tv('status_', s.from_status) + ' → ' : '')}${esc(tv('status_', s.to_status))}` +
-          `${s.note ? ' — ' + esc(s.note) : ''}${plan ? `<br><small>${esc(plan)}</small>` : ''}</li>`;
+          `${s.note ? ' — ' + esc(s.note) : ''}${plan ? `<br><small>${esc(plan)}</small>` : ''}${stepPhotosHTML(s.photos)}</li>`;
       }).join('') + '</ol>';
     b.appendChild(hist);
+    loadThumbs(hist, h.steps.flatMap((s) => s.photos || []));
     b.appendChild(actionsForm(h, onChanged));
   });
 }
@@ -82,6 +87,7 @@ function actionsForm(h, onChanged) {
       row.appendChild(btn);
     }
     form.appendChild(row);
+    if (next.some((to) => PHOTO_STEPS.includes(to))) form.photos = photoPicker(form, 'step-photos');
   }
   form.addEventListener('submit', (e) => e.preventDefault());
   return form;
@@ -101,6 +107,7 @@ async function transition(h, to, form, onChanged) {
     if (funds !== null && funds !== '') body.funds = Number(funds);
   }
   try {
+    if (form.photos && PHOTO_STEPS.includes(to) && form.photos.count() > 0) body.photos = await form.photos.upload();
     const out = await call(`/api/v1/hazards/${h.id}/transition`, { method: 'POST', body });
     toast(t('moved_to', { s: tv('status_', out.status) }), 'ok');
     if (onChanged) onChanged(out);
