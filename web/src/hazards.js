@@ -7,6 +7,7 @@ import { photoPicker, stepPhotosHTML, loadThumbs } from './photos.js';
 
 // photos: the steps that carry photos.
 const PHOTO_STEPS = ['rectifying', 'verified'];
+const pickers = new WeakMap(); // #hazard-actions form -> its photo picker
 
 export async function openHazard(id, { onChanged } = {}) {
   panelLoading();
@@ -87,7 +88,7 @@ function actionsForm(h, onChanged) {
       row.appendChild(btn);
     }
     form.appendChild(row);
-    if (next.some((to) => PHOTO_STEPS.includes(to))) form.photos = photoPicker(form, 'step-photos');
+    if (next.some((to) => PHOTO_STEPS.includes(to))) pickers.set(form, photoPicker(form, 'step-photos'));
   }
   form.addEventListener('submit', (e) => e.preventDefault());
   return form;
@@ -107,7 +108,8 @@ async function transition(h, to, form, onChanged) {
     if (funds !== null && funds !== '') body.funds = Number(funds);
   }
   try {
-    if (form.photos && PHOTO_STEPS.includes(to) && form.photos.count() > 0) body.photos = await form.photos.upload();
+    const photos = pickers.get(form);
+    if (photos && PHOTO_STEPS.includes(to) && photos.count() > 0) body.photos = await photos.upload();
     const out = await call(`/api/v1/hazards/${h.id}/transition`, { method: 'POST', body });
     toast(t('moved_to', { s: tv('status_', out.status) }), 'ok');
     if (onChanged) onChanged(out);
