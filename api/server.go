@@ -79,6 +79,9 @@ type Config struct {
 	// link-local addresses (a receiver on the same machine); the scheduler
 	// (cmd/safegrid serve) takes the same setting for sending.
 	WebhookAllowPrivate bool
+	// Checkin are the limits of an inspection's check-in verdict (docs/FIELDWORK.md);
+	// zero values take the defaults (200 m away, 100 m accuracy).
+	Checkin supervise.CheckinLimits
 	// Photos: the directory the photo files are kept in (serve --photo-dir); empty is
 	// safegrid-photos in the system's temporary directory, for tests.
 	PhotoDir string
@@ -102,6 +105,7 @@ func DefaultConfig() Config {
 		DefaultLimit:     100,
 		MaxLimit:         10000,
 		ResponseCacheMB:  256,
+		Checkin:          supervise.DefaultCheckinLimits(),
 	}
 }
 
@@ -147,6 +151,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.DefaultLimit <= 0 || c.DefaultLimit > c.MaxLimit {
 		c.DefaultLimit = min(d.DefaultLimit, c.MaxLimit)
+	}
+	if c.Checkin.MaxDistanceM == 0 {
+		c.Checkin.MaxDistanceM = d.Checkin.MaxDistanceM
+	}
+	if c.Checkin.MaxAccuracyM == 0 {
+		c.Checkin.MaxAccuracyM = d.Checkin.MaxAccuracyM
 	}
 	if c.PhotoDir == "" {
 		c.PhotoDir = filepath.Join(os.TempDir(), "safegrid-photos")
@@ -202,6 +212,7 @@ func New(store *grid.Store, cfg Config) *Server {
 		basic:      newBasicCache(time.Minute),
 	}
 	s.notify.Options.AllowPrivate = cfg.WebhookAllowPrivate
+	s.supervise.Checkin = cfg.Checkin // check-in
 	if cfg.ResponseCacheMB > 0 {
 		s.kept = newRespCache(int64(cfg.ResponseCacheMB) << 20)
 		s.metrics.reg.MustRegister(s.kept.collectors()...)
