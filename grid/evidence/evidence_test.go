@@ -278,6 +278,10 @@ SELECT a.district_code, '91310104000000001X', '测试公司', '工贸', '一般'
 		math.Abs(*in.Photos[0].DistanceM-1200) > 5 {
 		t.Fatalf("inspection photos %+v", in.Photos)
 	}
+	mine, _, err := f.sup.MyInspections(ctx, f.admin.UserID, "", 10, 0)
+	if err != nil || len(mine) != 1 || len(mine[0].Photos) != 1 || mine[0].Photos[0].ID != ph {
+		t.Errorf("my inspections: %+v %v", mine, err)
+	}
 	if list, err := f.svc.InspectionPhotos(ctx, f.west, in.ID); err != nil || len(list) != 1 {
 		t.Errorf("west: %v %v", list, err)
 	}
