@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -26,6 +27,7 @@ import (
 
 	"safegrid/grid"
 	"safegrid/grid/assess"
+	"safegrid/grid/evidence"
 	"safegrid/grid/hazardstat"
 	"safegrid/grid/ingest"
 	"safegrid/grid/layers"
@@ -81,7 +83,10 @@ type Config struct {
 	// Checkin are the limits of an inspection's check-in verdict (docs/FIELDWORK.md);
 	// zero values take the defaults (200 m away, 100 m accuracy).
 	Checkin supervise.CheckinLimits
-	Logger  *slog.Logger // JSON to stderr when nil
+	// Photos: the directory the photo files are kept in (serve --photo-dir); empty is
+	// safegrid-photos in the system's temporary directory, for tests.
+	PhotoDir string
+	Logger   *slog.Logger // JSON to stderr when nil
 }
 
 // DefaultConfig is the configuration `safegrid serve` starts from.
@@ -154,6 +159,9 @@ func (c Config) withDefaults() Config {
 	if c.Checkin.MaxAccuracyM == 0 {
 		c.Checkin.MaxAccuracyM = d.Checkin.MaxAccuracyM
 	}
+	if c.PhotoDir == "" {
+		c.PhotoDir = filepath.Join(os.TempDir(), "safegrid-photos")
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
@@ -170,7 +178,8 @@ type Server struct {
 	supervise  *supervise.Service
 	hazardstat *hazardstat.Service
 	notify     *notify.Service
-	assess     *assess.Service // officer assessment (考核)
+	assess     *assess.Service   // officer assessment (考核)
+	evidence   *evidence.Service // photos
 	cfg        Config
 	public     publicBase // where absolute links point (PublicURL)
 	log        *slog.Logger
@@ -183,6 +192,7 @@ type Server struct {
 	// undocumented are the few routes kept out of the document (probes, metrics).
 	undocumented []string
 	draining     atomic.Bool // set on shutdown, so /readyz turns traffic away first
+	limits       *bodyLimits // the routes' body limits, named in a 413
 }
 
 // New builds the service and its routes.
@@ -196,6 +206,7 @@ func New(store *grid.Store, cfg Config) *Server {
 		hazardstat: hazardstat.New(store),
 		notify:     notify.New(store),
 		assess:     assess.New(store), // officer assessment (考核)
+		evidence:   evidence.New(store, evidence.NewDir(cfg.PhotoDir)),
 		cfg:        cfg,
 		public:     cfg.publicBase(),
 		log:        cfg.Logger,
@@ -240,6 +251,7 @@ func New(store *grid.Store, cfg Config) *Server {
 		s.userRoutes,
 		s.notifyRoutes,
 		s.assessRoutes, // officer assessment (考核)
+		s.photoRoutes,
 		s.importRoutes,
 		s.hazardAnalysisRoutes,
 		s.analysisRoutes,
@@ -250,6 +262,7 @@ func New(store *grid.Store, cfg Config) *Server {
 		mount()
 	}
 	limits := newBodyLimits(s.routes, cfg.BodyLimit)
+	s.limits = limits
 	s.app.Server().HeaderReceived = func(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
 		return fasthttp.RequestConfig{MaxRequestBodySize: limits.limit(h)}
 	}
