@@ -25,6 +25,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"safegrid/grid"
+	"safegrid/grid/dossier"
 	"safegrid/grid/hazardstat"
 	"safegrid/grid/ingest"
 	"safegrid/grid/layers"
@@ -159,6 +160,7 @@ type Server struct {
 	supervise  *supervise.Service
 	hazardstat *hazardstat.Service
 	notify     *notify.Service
+	dossier    *dossier.Service // enterprise dossier
 	cfg        Config
 	public     publicBase // where absolute links point (PublicURL)
 	log        *slog.Logger
@@ -183,6 +185,7 @@ func New(store *grid.Store, cfg Config) *Server {
 		supervise:  supervise.New(store),
 		hazardstat: hazardstat.New(store),
 		notify:     notify.New(store),
+		dossier:    dossier.New(store), // enterprise dossier
 		cfg:        cfg,
 		public:     cfg.publicBase(),
 		log:        cfg.Logger,
@@ -224,6 +227,7 @@ func New(store *grid.Store, cfg Config) *Server {
 		s.auditRoutes,
 		s.userRoutes,
 		s.notifyRoutes,
+		s.dossierRoutes, // enterprise dossier
 		s.importRoutes,
 		s.hazardAnalysisRoutes,
 		s.analysisRoutes,

@@ -71,25 +71,25 @@ type Key struct {
 
 // Dossier is one enterprise's file 一企一档.
 type Dossier struct {
-	Enterprise   Enterprise     `json:"enterprise"`
-	Location     Location       `json:"location"`
-	Inspections  []Inspection   `json:"inspections" doc:"newest first"`
-	Hazards      []Hazard       `json:"hazards" doc:"open and closed, newest first: tied to the enterprise (feature_kind enterprises, feature_code its USCC) or tied to nothing and lying within at_enterprise_m of it"`
-	RiskLevels   []RiskLevel    `json:"risk_levels" doc:"each level it was given, oldest first: the first with from null"`
-	Travel       Travel         `json:"travel"`
-	FireStations []StationReach `json:"fire_stations" doc:"the nearest existing stations, nearest first"`
-	RadiusM      float64        `json:"radius_m" doc:"the distance pipelines and gas occupancy sites are listed within"`
-	Pipelines    []NearPipeline `json:"pipelines" doc:"nearest first"`
-	GasSites     []NearGasSite  `json:"gas_occupancy_sites" doc:"nearest first"`
-	GeneratedAt  grid.Time      `json:"generated_at"`
+	Enterprise   EnterpriseRecord   `json:"enterprise"`
+	Location     EnterpriseLocation `json:"location"`
+	Inspections  []InspectionRecord `json:"inspections" doc:"newest first"`
+	Hazards      []DossierHazard    `json:"hazards" doc:"open and closed, newest first: tied to the enterprise (feature_kind enterprises, feature_code its USCC) or tied to nothing and lying within at_enterprise_m of it"`
+	RiskLevels   []RiskLevel        `json:"risk_levels" doc:"each level it was given, oldest first: the first with from null"`
+	Travel       TravelModel        `json:"travel"`
+	FireStations []StationReach     `json:"fire_stations" doc:"the nearest existing stations, nearest first"`
+	RadiusM      float64            `json:"radius_m" doc:"the distance pipelines and gas occupancy sites are listed within"`
+	Pipelines    []NearPipeline     `json:"pipelines" doc:"nearest first"`
+	GasSites     []NearGasSite      `json:"gas_occupancy_sites" doc:"nearest first"`
+	GeneratedAt  grid.Time          `json:"generated_at"`
 	district     string
 	geomM        [2]float64
 	hazardIDs    []int64
 	hazardByID   map[int64]int
 }
 
-// Enterprise is the enterprise's row and the names of its areas.
-type Enterprise struct {
+// EnterpriseRecord is the enterprise's row and the names of its areas.
+type EnterpriseRecord struct {
 	ID            int64     `json:"id"`
 	USCC          string    `json:"uscc" doc:"统一社会信用代码"`
 	Name          string    `json:"name"`
@@ -107,58 +107,58 @@ type Enterprise struct {
 	UpdatedAt     grid.Time `json:"updated_at"`
 }
 
-// Location is where the enterprise is: its point, its resolution-9 cell and the grid unit
+// EnterpriseLocation is where the enterprise is: its point, its resolution-9 cell and the grid unit
 // of that cell with its officer.
-type Location struct {
-	Lon  float64 `json:"lon"`
-	Lat  float64 `json:"lat"`
-	Cell string  `json:"cell" doc:"resolution-9 H3 cell"`
-	Unit *Unit   `json:"unit" doc:"null when the cell is in no grid unit"`
+type EnterpriseLocation struct {
+	Lon  float64      `json:"lon"`
+	Lat  float64      `json:"lat"`
+	Cell string       `json:"cell" doc:"resolution-9 H3 cell"`
+	Unit *GridUnitRef `json:"unit" doc:"null when the cell is in no grid unit"`
 }
 
-// Unit is a grid unit 网格 and its officer.
-type Unit struct {
-	Code    string   `json:"code"`
-	Name    string   `json:"name"`
-	Officer *Officer `json:"officer" doc:"null when no officer is assigned"`
+// GridUnitRef is a grid unit 网格 and its officer.
+type GridUnitRef struct {
+	Code    string      `json:"code"`
+	Name    string      `json:"name"`
+	Officer *OfficerRef `json:"officer" doc:"null when no officer is assigned"`
 }
 
-// Officer is a grid officer 网格员.
-type Officer struct {
+// OfficerRef is a grid officer 网格员.
+type OfficerRef struct {
 	Username    string  `json:"username"`
 	DisplayName *string `json:"display_name"`
 }
 
-// Inspection is one inspection 检查记录 of the enterprise.
-type Inspection struct {
-	ID           int64     `json:"id"`
-	InspectedAt  grid.Time `json:"inspected_at"`
-	Result       string    `json:"result" enum:"passed,hazards_found,closed_down,not_found"`
-	HazardsFound int       `json:"hazards_found"`
-	Notes        *string   `json:"notes"`
-	Officer      *Officer  `json:"officer"`
+// InspectionRecord is one inspection 检查记录 of the enterprise.
+type InspectionRecord struct {
+	ID           int64       `json:"id"`
+	InspectedAt  grid.Time   `json:"inspected_at"`
+	Result       string      `json:"result" enum:"passed,hazards_found,closed_down,not_found"`
+	HazardsFound int         `json:"hazards_found"`
+	Notes        *string     `json:"notes"`
+	Officer      *OfficerRef `json:"officer"`
 }
 
-// Hazard is a hazard 隐患 of the enterprise with its steps.
-type Hazard struct {
-	ID          int64      `json:"id"`
-	Code        string     `json:"code"`
-	Level       string     `json:"level"`
-	Category    string     `json:"category"`
-	Description string     `json:"description"`
-	Status      string     `json:"status"`
-	Responsible *string    `json:"responsible"`
-	Deadline    *string    `json:"deadline" doc:"YYYY-MM-DD (Shanghai)"`
-	Overdue     bool       `json:"overdue"`
-	ReportedAt  grid.Time  `json:"reported_at"`
-	ClosedAt    *grid.Time `json:"closed_at"`
-	Link        string     `json:"link" enum:"feature,location" doc:"feature: tied to the enterprise; location: tied to nothing, lying at it"`
-	DistanceM   float64    `json:"distance_m" doc:"from the enterprise, UTM 51N metres"`
-	Steps       []Step     `json:"steps" doc:"oldest first"`
+// DossierHazard is a hazard 隐患 of the enterprise with its steps.
+type DossierHazard struct {
+	ID          int64              `json:"id"`
+	Code        string             `json:"code"`
+	Level       string             `json:"level"`
+	Category    string             `json:"category"`
+	Description string             `json:"description"`
+	Status      string             `json:"status"`
+	Responsible *string            `json:"responsible"`
+	Deadline    *string            `json:"deadline" doc:"YYYY-MM-DD (Shanghai)"`
+	Overdue     bool               `json:"overdue"`
+	ReportedAt  grid.Time          `json:"reported_at"`
+	ClosedAt    *grid.Time         `json:"closed_at"`
+	Link        string             `json:"link" enum:"feature,location" doc:"feature: tied to the enterprise; location: tied to nothing, lying at it"`
+	DistanceM   float64            `json:"distance_m" doc:"from the enterprise, UTM 51N metres"`
+	Steps       []HazardStepRecord `json:"steps" doc:"oldest first"`
 }
 
-// Step is one step of a hazard's history 处理记录.
-type Step struct {
+// HazardStepRecord is one step of a hazard's history 处理记录.
+type HazardStepRecord struct {
 	At         grid.Time      `json:"at"`
 	Actor      string         `json:"actor"`
 	ActorName  *string        `json:"actor_name"`
@@ -176,8 +176,8 @@ type RiskLevel struct {
 	Actor string    `json:"actor"`
 }
 
-// Travel is the coverage model's travel model the fire stations' figures use.
-type Travel struct {
+// TravelModel is the coverage model's travel model the fire stations' figures use.
+type TravelModel struct {
 	Minutes  float64 `json:"minutes" doc:"the reach: response within this many minutes"`
 	SpeedKmh float64 `json:"speed_kmh"`
 	Detour   float64 `json:"detour"`
@@ -255,7 +255,7 @@ func (s *Service) Dossier(ctx context.Context, p *grid.Principal, k Key, radiusM
 		return nil, err
 	}
 	d.RadiusM = radiusM
-	d.Travel = Travel{Minutes: ReachMinutes, SpeedKmh: SpeedKmh, Detour: Detour, ReachM: ReachM()}
+	d.Travel = TravelModel{Minutes: ReachMinutes, SpeedKmh: SpeedKmh, Detour: Detour, ReachM: ReachM()}
 	for _, f := range []func(context.Context, pgx.Tx, *grid.Principal, *Dossier) error{
 		s.inspections, s.hazards, s.steps, s.riskLevels, s.stations, s.pipelines, s.gasSites,
 	} {
@@ -293,9 +293,9 @@ func (s *Service) enterprise(ctx context.Context, tx pgx.Tx, p *grid.Principal, 
 	e.DistrictCode = d.district
 	d.Location.Cell = h3.Cell(cell).String()
 	if unitCode != nil {
-		d.Location.Unit = &Unit{Code: *unitCode, Name: *unitName}
+		d.Location.Unit = &GridUnitRef{Code: *unitCode, Name: *unitName}
 		if officer != nil {
-			d.Location.Unit.Officer = &Officer{Username: *officer, DisplayName: officerName}
+			d.Location.Unit.Officer = &OfficerRef{Username: *officer, DisplayName: officerName}
 		}
 	}
 	return d, nil
@@ -312,17 +312,17 @@ func (s *Service) inspections(ctx context.Context, tx pgx.Tx, _ *grid.Principal,
 	if err != nil {
 		return err
 	}
-	d.Inspections, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Inspection, error) {
-		var in Inspection
+	d.Inspections, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (InspectionRecord, error) {
+		var in InspectionRecord
 		var user, name *string
 		err := r.Scan(&in.ID, &in.InspectedAt, &in.Result, &in.HazardsFound, &in.Notes, &user, &name)
 		if user != nil {
-			in.Officer = &Officer{Username: *user, DisplayName: name}
+			in.Officer = &OfficerRef{Username: *user, DisplayName: name}
 		}
 		return in, err
 	})
 	if d.Inspections == nil {
-		d.Inspections = []Inspection{}
+		d.Inspections = []InspectionRecord{}
 	}
 	return err
 }
@@ -345,16 +345,16 @@ func (s *Service) hazards(ctx context.Context, tx pgx.Tx, p *grid.Principal, d *
 	if err != nil {
 		return err
 	}
-	d.Hazards, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Hazard, error) {
-		var h Hazard
+	d.Hazards, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (DossierHazard, error) {
+		var h DossierHazard
 		err := r.Scan(&h.ID, &h.Code, &h.Level, &h.Category, &h.Description, &h.Status, &h.Responsible, &h.Deadline,
 			&h.Overdue, &h.ReportedAt, &h.ClosedAt, &h.Link, &h.DistanceM)
 		h.DistanceM = round1(h.DistanceM)
-		h.Steps = []Step{}
+		h.Steps = []HazardStepRecord{}
 		return h, err
 	})
 	if d.Hazards == nil {
-		d.Hazards = []Hazard{}
+		d.Hazards = []DossierHazard{}
 	}
 	d.hazardByID = map[int64]int{}
 	for i, h := range d.Hazards {
@@ -378,7 +378,7 @@ func (s *Service) steps(ctx context.Context, tx pgx.Tx, _ *grid.Principal, d *Do
 	defer rows.Close()
 	for rows.Next() {
 		var id int64
-		var st Step
+		var st HazardStepRecord
 		if err := rows.Scan(&id, &st.At, &st.Actor, &st.ActorName, &st.FromStatus, &st.ToStatus, &st.Note, &st.Details); err != nil {
 			return err
 		}

@@ -228,7 +228,7 @@ func TestDossierSections(t *testing.T) {
 	wantHaz := sqlStrings(t, f.st, `SELECT h.code FROM hazards h, enterprises e WHERE e.id = $1
    AND ((h.feature_kind = 'enterprises' AND h.feature_code = e.uscc) OR (h.feature_kind IS NULL AND ST_DWithin(h.geom_m, e.geom_m, $2)))
  ORDER BY h.reported_at DESC, h.id DESC`, f.eID, dossier.AtEnterpriseM)
-	gotHaz := ids(d.Hazards, func(h dossier.Hazard) string { return h.Code })
+	gotHaz := ids(d.Hazards, func(h dossier.DossierHazard) string { return h.Code })
 	if len(wantHaz) != 2 || !slices.Equal(gotHaz, wantHaz) {
 		t.Errorf("hazards %v, want %v", gotHaz, wantHaz)
 	}
@@ -251,7 +251,7 @@ func TestDossierSections(t *testing.T) {
 
 	// Inspections: its own, newest first.
 	wantIns := sqlStrings(t, f.st, `SELECT id::text FROM inspections WHERE enterprise_id = $1 ORDER BY inspected_at DESC`, f.eID)
-	gotIns := ids(d.Inspections, func(i dossier.Inspection) string { return fmt.Sprint(i.ID) })
+	gotIns := ids(d.Inspections, func(i dossier.InspectionRecord) string { return fmt.Sprint(i.ID) })
 	if len(wantIns) != 2 || !slices.Equal(gotIns, wantIns) {
 		t.Errorf("inspections %v, want %v", gotIns, wantIns)
 	}

@@ -41,7 +41,7 @@ func str(s *string) string {
 	return *s
 }
 
-func officerText(o *Officer) string {
+func officerText(o *OfficerRef) string {
 	if o == nil {
 		return ""
 	}
