@@ -11,6 +11,7 @@ import * as planner from './planner.js';
 import * as admin from './admin.js';
 import { initPassword } from './console.js';
 import { initNotify } from './notify.js';
+import { initDossier } from './dossier.js'; // enterprise dossier
 
 const VIEWS = { officer, street, planner, admin };
 
@@ -108,6 +109,7 @@ function toggleSidebar() {
 async function boot() {
   apply();
   initPanel();
+  initDossier(sg); // enterprise dossier
   $('lang-toggle').addEventListener('click', () => {
     toggleLang();
     const me = document.body.dataset.role;
