@@ -86,7 +86,7 @@ export function initDossier(hooks) {
   hooks.dossier = () => current;
   // Capture: the button wins over the list item around it (which would do its own thing).
   document.addEventListener('click', (e) => {
-    const b = e.target.closest && e.target.closest('[data-dossier]');
+    const b = e.target.closest && e.target.closest('button[data-dossier], a[data-dossier]');
     if (!b) return;
     e.preventDefault();
     e.stopPropagation();
@@ -123,7 +123,7 @@ export function enterprisePopups(map, before = []) {
 export async function openDossier(key, { radius } = {}) {
   const el = root();
   el.hidden = false;
-  document.body.dataset.dossier = 'open';
+  document.body.dataset.dossierOpen = 'true';
   el.dataset.state = 'loading';
   const r = radius ?? (current && String(current.enterprise.id) === String(key) ? current.radius_m : undefined);
   try {
@@ -141,7 +141,7 @@ export async function openDossier(key, { radius } = {}) {
 
 export function closeDossier() {
   root().hidden = true;
-  document.body.dataset.dossier = '';
+  document.body.dataset.dossierOpen = '';
   if (hooksRef && hooksRef.map) hooksRef.map.resize();
 }
 
