@@ -102,6 +102,14 @@ VALUES ('310101', 'P2', 'gas', 'distribution', '低压', $1, $2, ST_Multi(ST_Geo
 		{"hazard history: another unit, street A", "GET", hz("H5", "/history"), "", "", cell{401, 404, 200, 404, 200, 200}},
 		{"hazard history: street B", "GET", hz("H6", "/history"), "", "", cell{401, 404, 404, 200, 200, 200}},
 		{"hazard history: no such hazard", "GET", "/api/v1/hazards/999999/history", "", "", cell{401, 404, 404, 404, 404, 404}},
+		// photos: a hazard's photos as its detail; a photo that is not there; an empty upload.
+		{"hazard photos: own cell, street A", "GET", hz("H1", "/photos"), "", "", cell{401, 200, 200, 404, 200, 200}},
+		{"hazard photos: another unit, street A", "GET", hz("H5", "/photos"), "", "", cell{401, 404, 200, 404, 200, 200}},
+		{"hazard photos: street B", "GET", hz("H6", "/photos"), "", "", cell{401, 404, 404, 200, 200, 200}},
+		{"photo: no such photo", "GET", "/api/v1/photos/999999", "", "", cell{401, 404, 404, 404, 404, 404}},
+		{"photo thumbnail: no such photo", "GET", "/api/v1/photos/999999/thumb", "", "", cell{401, 404, 404, 404, 404, 404}},
+		{"inspection photos: no such inspection", "GET", "/api/v1/inspections/999999/photos", "", "", cell{401, 404, 404, 404, 404, 404}},
+		{"upload photo (empty body)", "POST", "/api/v1/photos", "", "image/jpeg", cell{401, 422, 422, 422, 403, 422}},
 		{"import (empty file)", "POST", "/api/v1/import/enterprises", "", geojsonCT, with(admin, 400)},
 
 		{"coverage", "POST", "/api/v1/analysis/coverage", "{}", "", cell{401, 403, 403, 403, 200, 200}},

@@ -47,6 +47,7 @@ type historyItem struct {
 	ToStatus   string         `json:"to_status"`
 	Note       *string        `json:"note"`
 	Details    map[string]any `json:"details" doc:"the plan an assignment set (responsible, deadline, measures, funds); {} for other steps"`
+	Photos     []grid.Photo   `json:"photos" doc:"the photos attached to the step (照片取证: report, rectification, verification)"`
 }
 
 type historyPage struct {
@@ -348,7 +349,7 @@ func (s *Server) hazardHistory(c *fiber.Ctx) error {
 	out := historyPage{Items: make([]historyItem, len(events))}
 	for i, e := range events {
 		out.Items[i] = historyItem{At: grid.FormatTime(e.At), Actor: e.Actor, ActorName: e.ActorName, Action: e.Action,
-			FromStatus: e.FromStatus, ToStatus: e.ToStatus, Note: e.Note, Details: e.Details}
+			FromStatus: e.FromStatus, ToStatus: e.ToStatus, Note: e.Note, Details: e.Details, Photos: e.Photos}
 		if e.Details == nil {
 			out.Items[i].Details = map[string]any{}
 		}

@@ -98,6 +98,10 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	if p.Status >= 500 {
 		s.log.Error("request failed", "request_id", id, "method", c.Method(), "path", c.Path(), "status", p.Status, "error", err.Error())
 	}
+	if p.Status == fiber.StatusRequestEntityTooLarge && p.Detail == "" && s.limits != nil {
+		// A body over its route's limit (bodylimit.go): name the limit.
+		p.Detail = "the request body is larger than this route's limit, " + byteSize(s.limits.limit(&c.Request().Header))
+	}
 	if p.Status == statusClientClosed {
 		return c.SendStatus(statusClientClosed)
 	}
@@ -130,6 +134,7 @@ func toProblem(ctx context.Context, err error) *problem {
 		ii  *ingest.InterruptedError
 		uk  *grid.UnknownKindError
 		tb  *grid.TooBroadError
+		le  *grid.LimitError
 	)
 	switch {
 	case errors.As(err, &p):
@@ -145,6 +150,10 @@ func toProblem(ctx context.Context, err error) *problem {
 		return newProblem(fiber.StatusNotFound, "", nf.Error())
 	case errors.As(err, &uk):
 		return newProblem(fiber.StatusNotFound, "", uk.Error())
+	case errors.As(err, &le):
+		p := newProblem(fiber.StatusBadRequest, "", fmt.Sprintf("%s: %s (the limit is %s)", le.Field, le.Reason, le.Limit))
+		p.Errors = []FieldError{{Field: le.Field, Reason: le.Reason + " (the limit is " + le.Limit + ")"}}
+		return p
 	case errors.As(err, &inv):
 		return FieldProblem(inv.Field, inv.Reason).(*problem)
 	case errors.As(err, &ifs):

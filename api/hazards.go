@@ -24,6 +24,8 @@ type transitionRequest struct {
 	Deadline    *string  `json:"deadline,omitempty" format:"date" maxLength:"32" doc:"assigning: the rectification deadline, YYYY-MM-DD, not in the past; required"`
 	Measures    *string  `json:"measures,omitempty" maxLength:"2000" doc:"assigning: the rectification measures; required for a 重大 hazard"`
 	Funds       *float64 `json:"funds,omitempty" minimum:"0" maximum:"999999999999" doc:"assigning: the funds in yuan; required for a 重大 hazard"`
+	// Photo evidence: the step's photos.
+	Photos []int64 `json:"photos,omitempty" doc:"rectifying (整改) and verified (验收) steps: ids of your staged uploads (POST /api/v1/photos) to attach, at most 9"`
 }
 
 func (s *Server) hazardRoutes() {
@@ -119,7 +121,7 @@ func (s *Server) transitionHazard(c *fiber.Ctx) error {
 	if req.Version <= 0 {
 		bad = append(bad, FieldError{Field: "version", Reason: "is required: the version you last read (1 or more)"})
 	}
-	tr := supervise.HazardTransition{HazardID: id, To: req.To, Note: strings.TrimSpace(req.Note), Version: req.Version,
+	tr := supervise.HazardTransition{HazardID: id, To: req.To, Note: strings.TrimSpace(req.Note), Version: req.Version, Photos: req.Photos,
 		Plan: supervise.HazardPlan{Responsible: req.Responsible, Measures: req.Measures, Funds: req.Funds}}
 	if req.Deadline != nil {
 		d, err := time.Parse(time.DateOnly, *req.Deadline)

@@ -39,7 +39,10 @@ type Operation struct {
 	// Body is a value of the JSON request body's type (e.g. hazardRequest{}), reflected
 	// into a schema; nil for no body. Response likewise for the success body; either may
 	// be a Schema for JSON that has no Go type (GeoJSON).
-	Body     any
+	Body any
+	// RawBody lists the media types of a request body that is a file, not JSON (a
+	// photo), documented as binary; nil for none.
+	RawBody  []string
 	Response any
 	Status   int      // success status; default 200, or 204 without a Response
 	Produces []string // success media types; default application/json
@@ -218,6 +221,17 @@ func (s *Server) openAPI() map[string]any {
 				"content":     map[string]any{fiber.MIMEApplicationJSON: map[string]any{"schema": sc.of(r.op.Body)}},
 			}
 		}
+		if r.op.RawBody != nil { // photos: a file as the body
+			content := map[string]any{}
+			for _, mt := range r.op.RawBody {
+				content[mt] = map[string]any{"schema": Schema{"type": "string", "format": "binary"}}
+			}
+			paths[openAPIPath(r.path)][strings.ToLower(r.method)].(map[string]any)["requestBody"] = map[string]any{
+				"required":    true,
+				"description": fmt.Sprintf("the file, at most %s; a larger body is a 413", byteSize(r.op.BodyLimit)),
+				"content":     content,
+			}
+		}
 	}
 	sc.request = false
 	return map[string]any{
@@ -344,7 +358,7 @@ func (op Operation) responses(sc *schemas, problemRef Schema) map[string]any {
 func (op Operation) problemStatuses() []int {
 	st := slices.Clone(op.Problems)
 	st = append(st, http.StatusInternalServerError, http.StatusServiceUnavailable)
-	if op.Body != nil {
+	if op.Body != nil || op.RawBody != nil {
 		st = append(st, http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity)
 	}
 	if slices.ContainsFunc(op.Params, func(p Param) bool { return p.In == "query" || p.Ref != "" }) {

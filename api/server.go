@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -26,6 +27,7 @@ import (
 
 	"safegrid/grid"
 	"safegrid/grid/dossier"
+	"safegrid/grid/evidence"
 	"safegrid/grid/hazardstat"
 	"safegrid/grid/ingest"
 	"safegrid/grid/layers"
@@ -78,7 +80,10 @@ type Config struct {
 	// link-local addresses (a receiver on the same machine); the scheduler
 	// (cmd/safegrid serve) takes the same setting for sending.
 	WebhookAllowPrivate bool
-	Logger              *slog.Logger // JSON to stderr when nil
+	// Photos: the directory the photo files are kept in (serve --photo-dir); empty is
+	// safegrid-photos in the system's temporary directory, for tests.
+	PhotoDir string
+	Logger   *slog.Logger // JSON to stderr when nil
 }
 
 // DefaultConfig is the configuration `safegrid serve` starts from.
@@ -144,6 +149,9 @@ func (c Config) withDefaults() Config {
 	if c.DefaultLimit <= 0 || c.DefaultLimit > c.MaxLimit {
 		c.DefaultLimit = min(d.DefaultLimit, c.MaxLimit)
 	}
+	if c.PhotoDir == "" {
+		c.PhotoDir = filepath.Join(os.TempDir(), "safegrid-photos")
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
@@ -160,7 +168,8 @@ type Server struct {
 	supervise  *supervise.Service
 	hazardstat *hazardstat.Service
 	notify     *notify.Service
-	dossier    *dossier.Service // enterprise dossier
+	dossier    *dossier.Service  // enterprise dossier
+	evidence   *evidence.Service // photos
 	cfg        Config
 	public     publicBase // where absolute links point (PublicURL)
 	log        *slog.Logger
@@ -173,6 +182,7 @@ type Server struct {
 	// undocumented are the few routes kept out of the document (probes, metrics).
 	undocumented []string
 	draining     atomic.Bool // set on shutdown, so /readyz turns traffic away first
+	limits       *bodyLimits // the routes' body limits, named in a 413
 }
 
 // New builds the service and its routes.
@@ -186,6 +196,7 @@ func New(store *grid.Store, cfg Config) *Server {
 		hazardstat: hazardstat.New(store),
 		notify:     notify.New(store),
 		dossier:    dossier.New(store), // enterprise dossier
+		evidence:   evidence.New(store, evidence.NewDir(cfg.PhotoDir)),
 		cfg:        cfg,
 		public:     cfg.publicBase(),
 		log:        cfg.Logger,
@@ -228,6 +239,7 @@ func New(store *grid.Store, cfg Config) *Server {
 		s.userRoutes,
 		s.notifyRoutes,
 		s.dossierRoutes, // enterprise dossier
+		s.photoRoutes,
 		s.importRoutes,
 		s.hazardAnalysisRoutes,
 		s.analysisRoutes,
@@ -238,6 +250,7 @@ func New(store *grid.Store, cfg Config) *Server {
 		mount()
 	}
 	limits := newBodyLimits(s.routes, cfg.BodyLimit)
+	s.limits = limits
 	s.app.Server().HeaderReceived = func(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
 		return fasthttp.RequestConfig{MaxRequestBodySize: limits.limit(h)}
 	}

@@ -25,9 +25,10 @@ const (
 	AuditWebhook    = "webhook"    // object: the webhook's id
 	// AuditNotification: object the notification's id, or "all" for marking all read.
 	AuditNotification = "notification"
+	AuditPhoto        = "photo" // object: the photo's id (an upload, a sweep's removal)
 )
 
-var auditKinds = []string{AuditHazard, AuditEnterprise, AuditUser, AuditSession, AuditUnit, AuditDataset, AuditWebhook, AuditNotification}
+var auditKinds = []string{AuditHazard, AuditEnterprise, AuditUser, AuditSession, AuditUnit, AuditDataset, AuditWebhook, AuditNotification, AuditPhoto}
 
 // AuditKinds are the kinds of object an audit record can be about.
 func AuditKinds() []string { return slices.Clone(auditKinds) }

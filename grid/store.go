@@ -34,6 +34,10 @@ type Store struct {
 	// fails with ErrBusy instead of holding one of the pool's few connections. Zero: no
 	// bound.
 	WriteLockTimeout time.Duration
+	// PhotoFarM is the distance in metres beyond which a photo's EXIF position, from the
+	// hazard or the inspected enterprise it documents, flags it as far (photos.far); zero
+	// is DefaultPhotoFarM (serve --photo-max-distance).
+	PhotoFarM float64
 
 	regions regionCache // Shanghai's districts as a raster, for location checks
 }

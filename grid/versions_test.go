@@ -12,9 +12,11 @@ import (
 )
 
 // unversioned are the tables no kept answer reads: they have no data-version trigger. The
-// notification tables (migration 00013) are read only by routes whose answers are not kept.
+// notification tables (migration 00013) and the photo tables (00015) are read only by routes
+// whose answers are not kept.
 var unversioned = []string{"sessions", "audit_log", "data_versions", "goose_db_version", "spatial_ref_sys",
 	"notify_outbox", "notifications", "webhooks", "webhook_deliveries", "webhook_attempts", "hazard_reminders",
+	"photo_uploads", "photos",
 	"enterprise_risk_levels"} // written only by imports, read only by the dossier, which is not kept
 
 // Every table of the schema but those moves its counter up with each statement that

@@ -70,6 +70,7 @@ func newRoot() *cobra.Command {
 		newServeCmd(o),
 		newUsersCmd(o),
 		newGridCmd(o),
+		newPhotosCmd(o),
 		newAnalyzeCmd(o),
 		newBenchCmd(o),
 	)

@@ -43,6 +43,10 @@ var serveEnv = map[string]string{
 	"escalate-days":         "SAFEGRID_ESCALATE_DAYS",
 	"major-reminder-days":   "SAFEGRID_MAJOR_REMINDER_DAYS",
 	"major-escalate-days":   "SAFEGRID_MAJOR_ESCALATE_DAYS",
+	// photos
+	"photo-dir":            "SAFEGRID_PHOTO_DIR",
+	"photo-max-distance":   "SAFEGRID_PHOTO_MAX_DISTANCE",
+	"photo-sweep-interval": "SAFEGRID_PHOTO_SWEEP_INTERVAL",
 }
 
 func newServeCmd(o *options) *cobra.Command {
@@ -52,6 +56,8 @@ func newServeCmd(o *options) *cobra.Command {
 	var level slog.Level
 	rules := notify.DefaultRules()
 	var notifyInterval = time.Minute
+	photoFar := float64(grid.DefaultPhotoFarM)
+	photoSweep := time.Hour
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the HTTP service",
@@ -71,6 +77,9 @@ wins when both are given. Logs are JSON lines on stderr.`,
 			}
 			if err := rules.Validate(); err != nil {
 				return err
+			}
+			if photoFar <= 0 {
+				return fmt.Errorf("--photo-max-distance must be more than 0 metres")
 			}
 			cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 			st, err := o.open(cmd.Context(), append(cfg.StoreOptions(), grid.WithMaxConns(maxConns))...)
@@ -99,6 +108,12 @@ wins when both are given. Logs are JSON lines on stderr.`,
 				sc := &notify.Scheduler{Service: svc, Interval: notifyInterval, Rules: rules, Log: cfg.Logger}
 				sched.Go(func() { sc.Run(nctx) })
 			}
+			// Photos: their directory, the far flag's distance, and the hourly sweep.
+			cfg.PhotoDir = photoDir(cfg.PhotoDir)
+			st.PhotoFarM = photoFar
+			if photoSweep > 0 {
+				sched.Go(func() { sweepPhotos(nctx, st, cfg.PhotoDir, photoSweep, cfg.Logger) })
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "safegrid serving on http://%s\n", cfg.Listen)
 			return api.New(st, cfg).Run(cmd.Context())
 		},
@@ -125,6 +140,9 @@ wins when both are given. Logs are JSON lines on stderr.`,
 	f.IntVar(&rules.EscalateDays, "escalate-days", rules.EscalateDays, "escalate a hazard to its district after this many days overdue")
 	f.IntSliceVar(&rules.MajorBeforeDays, "major-reminder-days", rules.MajorBeforeDays, "--reminder-days for 重大 (挂牌督办) hazards")
 	f.IntVar(&rules.MajorEscalateDays, "major-escalate-days", rules.MajorEscalateDays, "--escalate-days for 重大 (挂牌督办) hazards")
+	f.StringVar(&cfg.PhotoDir, "photo-dir", "", photoDirHelp)
+	f.Float64Var(&photoFar, "photo-max-distance", photoFar, "metres from the hazard or inspected enterprise beyond which a photo's EXIF position flags it as far")
+	f.DurationVar(&photoSweep, "photo-sweep-interval", photoSweep, "how often staged uploads older than a day and photo files no row names are removed; 0 turns it off")
 	f.TextVar(&level, "log-level", slog.LevelInfo, "debug, info, warn or error")
 	for name, env := range serveEnv {
 		fl := f.Lookup(name)

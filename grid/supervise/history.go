@@ -23,11 +23,12 @@ type HazardEvent struct {
 	ToStatus   string
 	Note       *string
 	Details    map[string]any // the plan of an assignment (responsible, deadline, ...)
+	Photos     []grid.Photo   // the photos attached to the step (never nil)
 }
 
 // hazardEventsSQL reads a hazard's history oldest first. users is a small reference
 // table; a removed user's steps keep their actor, without a name.
-const hazardEventsSQL = `SELECT hh.at, hh.actor, nullif(u.display_name, ''), hh.from_status, hh.to_status, hh.note, hh.details
+const hazardEventsSQL = `SELECT hh.id, hh.at, hh.actor, nullif(u.display_name, ''), hh.from_status, hh.to_status, hh.note, hh.details
   FROM hazard_history hh LEFT JOIN users u ON u.username = hh.actor
  WHERE hh.district_code = $1 AND hh.hazard_id = $2
  ORDER BY hh.at, hh.id`
@@ -47,9 +48,12 @@ func (s *Service) HazardHistoryOf(ctx context.Context, p *grid.Principal, id int
 	if err != nil {
 		return nil, err
 	}
+	var steps []int64
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (HazardEvent, error) {
 		var e HazardEvent
-		err := r.Scan(&e.At, &e.Actor, &e.ActorName, &e.FromStatus, &e.ToStatus, &e.Note, &e.Details)
+		var step int64
+		err := r.Scan(&step, &e.At, &e.Actor, &e.ActorName, &e.FromStatus, &e.ToStatus, &e.Note, &e.Details)
+		steps = append(steps, step)
 		e.Action = "hazard_" + e.ToStatus
 		if e.FromStatus == nil {
 			e.Action = "hazard_report"
@@ -61,6 +65,13 @@ func (s *Service) HazardHistoryOf(ctx context.Context, p *grid.Principal, id int
 	}
 	if out == nil {
 		out = []HazardEvent{}
+	}
+	photos, err := s.st.HazardPhotos(ctx, nil, h.DistrictCode, h.ID)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].Photos = photosOfStep(photos, steps[i])
 	}
 	return out, nil
 }

@@ -115,6 +115,9 @@ type HazardTransition struct {
 	Note     string
 	Version  int
 	Plan     HazardPlan
+	// Photos are the caller's staged uploads to attach to the step: the report,
+	// rectification (to rectifying) and verification (to verified) carry photos.
+	Photos []int64
 }
 
 // HazardHistory is one step of a hazard's history.
@@ -125,6 +128,7 @@ type HazardHistory struct {
 	Note    *string        `json:"note"`
 	Details map[string]any `json:"details,omitempty"`
 	At      grid.Time      `json:"at"`
+	Photos  []grid.Photo   `json:"photos" doc:"the photos attached to this step (照片取证)"`
 }
 
 // HazardDetail is a 隐患 as the lifecycle sees it.
@@ -256,7 +260,7 @@ func (s *Service) HazardDetailOf(ctx context.Context, p *grid.Principal, id int6
 }
 
 // hazardDetailHistorySQL reads a hazard's history ($1 district, $2 id), oldest first.
-const hazardDetailHistorySQL = `SELECT from_status, to_status, actor, note, details, at
+const hazardDetailHistorySQL = `SELECT id, from_status, to_status, actor, note, details, at
   FROM hazard_history WHERE district_code = $1 AND hazard_id = $2 ORDER BY at, id`
 
 // hazardDetail is HazardDetailOf read in tx (nil: the pool), so a writer can answer with
@@ -275,9 +279,12 @@ func (s *Service) hazardDetail(ctx context.Context, tx pgx.Tx, p *grid.Principal
 	if err != nil {
 		return nil, err
 	}
+	var steps []int64
 	h.History, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (HazardHistory, error) {
 		var e HazardHistory
-		err := r.Scan(&e.From, &e.To, &e.Actor, &e.Note, &e.Details, &e.At)
+		var step int64
+		err := r.Scan(&step, &e.From, &e.To, &e.Actor, &e.Note, &e.Details, &e.At)
+		steps = append(steps, step)
 		return e, err
 	})
 	if err != nil {
@@ -285,6 +292,13 @@ func (s *Service) hazardDetail(ctx context.Context, tx pgx.Tx, p *grid.Principal
 	}
 	if h.History == nil {
 		h.History = []HazardHistory{}
+	}
+	photos, err := s.st.HazardPhotos(ctx, tx, h.DistrictCode, h.ID)
+	if err != nil {
+		return nil, err
+	}
+	for i := range h.History {
+		h.History[i].Photos = photosOfStep(photos, steps[i])
 	}
 	return &h.HazardDetail, nil
 }
@@ -297,6 +311,9 @@ func (s *Service) hazardDetail(ctx context.Context, tx pgx.Tx, p *grid.Principal
 // update, its history row and the audit record commit together; the answer is the
 // hazard as HazardDetailOf then reads it.
 func (s *Service) TransitionHazard(ctx context.Context, p *grid.Principal, req HazardTransition) (*HazardDetail, error) {
+	if err := grid.CheckPhotoIDs(req.Photos); err != nil {
+		return nil, err
+	}
 	var out *HazardDetail
 	err := s.st.WriteTx(ctx, func(tx pgx.Tx) error {
 		h, err := s.loadLifecycle(ctx, tx, p, req.HazardID)
@@ -308,6 +325,9 @@ func (s *Service) TransitionHazard(ctx context.Context, p *grid.Principal, req H
 		}
 		if err := CheckHazardStep(h.Status, req.To, p.Role); err != nil {
 			return err
+		}
+		if len(req.Photos) > 0 && !grid.IsPhotoStep(req.To) {
+			return &grid.InvalidError{Field: "photos", Reason: fmt.Sprintf("the step to %s carries no photos: the report, rectification (rectifying) and verification (verified) do", req.To)}
 		}
 		plan, details, err := mergePlan(h, req)
 		if err != nil {
@@ -336,11 +356,19 @@ func (s *Service) TransitionHazard(ctx context.Context, p *grid.Principal, req H
 		if req.Note != "" {
 			note = &req.Note
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO hazard_history (district_code, hazard_id, from_status, to_status, actor, note, details)
-VALUES ($1, $2, $3, $4, $5, $6, $7)`, h.DistrictCode, h.ID, h.Status, req.To, p.Actor(), note, details); err != nil {
+		var historyID int64
+		if err := tx.QueryRow(ctx, `INSERT INTO hazard_history (district_code, hazard_id, from_status, to_status, actor, note, details)
+VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`, h.DistrictCode, h.ID, h.Status, req.To, p.Actor(), note, details).Scan(&historyID); err != nil {
+			return err
+		}
+		if err := s.st.AttachPhotos(ctx, tx, p, req.Photos, grid.PhotoTarget{District: h.DistrictCode, HazardID: h.ID,
+			HistoryID: historyID, Step: req.To}); err != nil {
 			return err
 		}
 		audit := map[string]any{"from": h.Status, "to": req.To, "note": note, "details": details}
+		if len(req.Photos) > 0 {
+			audit["photos"] = req.Photos
+		}
 		entry := grid.AuditEntry{Actor: p.Actor(), Action: "hazard_" + req.To, Kind: grid.AuditHazard, Object: h.Code, Details: audit}
 		if h.StreetCode != nil {
 			entry.Street = *h.StreetCode
@@ -447,3 +475,14 @@ func New(st *grid.Store) *Service { return &Service{st: st, db: st.DB(pg.Key{})}
 // office acts only on its street's hazards, an officer only on hazards in their cells.
 // Callers get a copy: the table itself is fixed.
 func HazardLifecycle() []HazardStep { return slices.Clone(hazardLifecycle) }
+
+// photosOfStep are the photos of one history row, in their order (never nil).
+func photosOfStep(all []grid.Photo, historyID int64) []grid.Photo {
+	out := []grid.Photo{}
+	for _, ph := range all {
+		if ph.HistoryID == historyID {
+			out = append(out, ph)
+		}
+	}
+	return out
+}

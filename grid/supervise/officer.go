@@ -252,20 +252,22 @@ type InspectionInput struct {
 	Notes        string   `json:"notes,omitempty" maxLength:"2000"`
 	Lon          *float64 `json:"lon" required:"true" doc:"WGS84 longitude where the inspection took place"`
 	Lat          *float64 `json:"lat" required:"true" doc:"WGS84 latitude"`
+	Photos       []int64  `json:"photos,omitempty" doc:"ids of your staged uploads (POST /api/v1/photos) to attach as the inspection's evidence, at most 9"`
 }
 
 // Inspection is a recorded inspection.
 type Inspection struct {
-	ID           int64       `json:"id"`
-	EnterpriseID int64       `json:"enterprise_id"`
-	USCC         string      `json:"uscc"`
-	Officer      string      `json:"officer"`
-	InspectedAt  grid.Time   `json:"inspected_at"`
-	Result       string      `json:"result"`
-	HazardsFound int         `json:"hazards_found"`
-	Notes        *string     `json:"notes"`
-	Cell         string      `json:"cell"`
-	Location     LonLatPoint `json:"location"`
+	ID           int64        `json:"id"`
+	EnterpriseID int64        `json:"enterprise_id"`
+	USCC         string       `json:"uscc"`
+	Officer      string       `json:"officer"`
+	InspectedAt  grid.Time    `json:"inspected_at"`
+	Result       string       `json:"result"`
+	HazardsFound int          `json:"hazards_found"`
+	Notes        *string      `json:"notes"`
+	Cell         string       `json:"cell"`
+	Location     LonLatPoint  `json:"location"`
+	Photos       []grid.Photo `json:"photos" doc:"the photos attached to the inspection"`
 }
 
 // parseInspectedAt reads RFC 3339, or a Shanghai local time as the importer accepts it.
@@ -297,6 +299,9 @@ func (s *Service) RecordInspection(ctx context.Context, p *grid.Principal, in In
 	}
 	if in.HazardsFound < 0 {
 		return nil, &grid.InvalidError{Field: "hazards_found", Reason: "must be 0 or more"}
+	}
+	if err := grid.CheckPhotoIDs(in.Photos); err != nil {
+		return nil, err
 	}
 	var at *time.Time
 	if strings.TrimSpace(in.InspectedAt) != "" {
@@ -358,9 +363,19 @@ RETURNING id, inspected_at, result, hazards_found, notes, ST_X(geom), ST_Y(geom)
 			Scan(&out.ID, &out.InspectedAt, &out.Result, &out.HazardsFound, &out.Notes, &out.Location.Lon, &out.Location.Lat); err != nil {
 			return err
 		}
-		return s.st.Record(ctx, tx, grid.AuditEntry{Actor: p.Actor(), Action: "inspection", Kind: grid.AuditEnterprise,
-			Object: uscc, Street: exportText(street), Details: map[string]any{
-				"inspection": out.ID, "result": out.Result, "hazards_found": out.HazardsFound, "cell": out.Cell}})
+		if err := s.st.AttachPhotos(ctx, tx, p, in.Photos, grid.PhotoTarget{District: district, InspectionID: out.ID}); err != nil {
+			return err
+		}
+		details := map[string]any{"inspection": out.ID, "result": out.Result, "hazards_found": out.HazardsFound, "cell": out.Cell}
+		if len(in.Photos) > 0 {
+			details["photos"] = in.Photos
+		}
+		if err := s.st.Record(ctx, tx, grid.AuditEntry{Actor: p.Actor(), Action: "inspection", Kind: grid.AuditEnterprise,
+			Object: uscc, Street: exportText(street), Details: details}); err != nil {
+			return err
+		}
+		out.Photos, err = s.st.InspectionPhotos(ctx, tx, district, out.ID)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -378,6 +393,7 @@ type HazardReport struct {
 	FeatureKind string   `json:"feature_kind,omitempty" enum:"enterprises,pipelines,gas_occupancy_sites,fire_stations,fishing_ports,underground_spaces" maxLength:"32"`
 	FeatureCode string   `json:"feature_code,omitempty" maxLength:"64" doc:"USCC or code of the feature; with feature_kind"`
 	Deadline    string   `json:"deadline,omitempty" format:"date" maxLength:"32" doc:"rectification deadline, YYYY-MM-DD"`
+	Photos      []int64  `json:"photos,omitempty" doc:"ids of your staged uploads (POST /api/v1/photos) to attach to the report, at most 9"`
 }
 
 // reportFeatureSQL finds a feature by its external key, per kind (a closed list), and
@@ -443,6 +459,9 @@ func (s *Service) ReportHazard(ctx context.Context, p *grid.Principal, r HazardR
 	if err != nil {
 		return nil, err
 	}
+	if err := grid.CheckPhotoIDs(r.Photos); err != nil {
+		return nil, err
+	}
 	pt, err := s.st.CheckLocation(ctx, r.Lon, r.Lat)
 	if err != nil {
 		return nil, err
@@ -482,13 +501,21 @@ RETURNING district_code, id, code, street_code`,
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO hazard_history (district_code, hazard_id, from_status, to_status, actor, note)
-VALUES ($1, $2, NULL, 'reported', $3, 'reported in the field')`, district, id, p.Actor()); err != nil {
+		var historyID int64
+		if err := tx.QueryRow(ctx, `INSERT INTO hazard_history (district_code, hazard_id, from_status, to_status, actor, note)
+VALUES ($1, $2, NULL, 'reported', $3, 'reported in the field') RETURNING id`, district, id, p.Actor()).Scan(&historyID); err != nil {
 			return err
 		}
+		if err := s.st.AttachPhotos(ctx, tx, p, r.Photos, grid.PhotoTarget{District: district, HazardID: id,
+			HistoryID: historyID, Step: HazardReported}); err != nil {
+			return err
+		}
+		details := map[string]any{"id": id, "level": vals["level"], "category": vals["category"], "cell": h3.Cell(cell).String()}
+		if len(r.Photos) > 0 {
+			details["photos"] = r.Photos
+		}
 		if err := s.st.Record(ctx, tx, grid.AuditEntry{Actor: p.Actor(), Action: "hazard_report", Kind: grid.AuditHazard,
-			Object: code, Street: exportText(street), Details: map[string]any{
-				"id": id, "level": vals["level"], "category": vals["category"], "cell": h3.Cell(cell).String()}}); err != nil {
+			Object: code, Street: exportText(street), Details: details}); err != nil {
 			return err
 		}
 		out, err = s.hazardDetail(ctx, tx, p, id)
