@@ -66,6 +66,9 @@ VALUES ('310101', 'P2', 'gas', 'distribution', '低压', $1, $2, ST_Multi(ST_Geo
 		{"cells: own cell", "GET", "/api/v1/cells/" + f.c1.String(), "", "", cell{401, 200, 403, 403, 200, 200}},
 		{"cells: another unit's cell", "GET", "/api/v1/cells/" + f.c3.String(), "", "", cell{401, 404, 403, 403, 200, 200}},
 		{"inspections due", "GET", "/api/v1/me/inspections/due", "", "", cell{401, 200, 403, 403, 403, 403}},
+		// check-in
+		{"inspections due, walking order", "GET", fmt.Sprintf("/api/v1/me/inspections/due?lon=%v&lat=%v", lon1, lat1), "", "", cell{401, 200, 403, 403, 403, 403}},
+		{"my inspections", "GET", "/api/v1/me/inspections", "", "", cell{401, 200, 403, 403, 403, 403}},
 
 		{"hazard detail: own cell, street A", "GET", hz("H1", ""), "", "", cell{401, 200, 200, 404, 200, 200}},
 		{"hazard detail: another unit, street A", "GET", hz("H5", ""), "", "", cell{401, 404, 200, 404, 200, 200}},
@@ -139,6 +142,11 @@ VALUES ('310101', 'P2', 'gas', 'distribution', '低压', $1, $2, ST_Multi(ST_Geo
 			fmt.Sprintf(`{"enterprise":%q,"result":"passed","lon":%v,"lat":%v}`, f.uscc["E5"], lon3, lat3), "", cell{401, 403, 403, 403, 403, 403}},
 		{"record inspection: own cell, another unit's enterprise", "POST", "/api/v1/inspections",
 			fmt.Sprintf(`{"enterprise":%q,"result":"passed","lon":%v,"lat":%v}`, f.uscc["E5"], lon1, lat1), "", cell{401, 422, 403, 403, 403, 403}},
+		// check-in: the phone's position changes nothing about scope
+		{"record inspection with a check-in: own cell", "POST", "/api/v1/inspections",
+			fmt.Sprintf(`{"enterprise":%q,"result":"passed","lon":%v,"lat":%v,"position":{"lon":%v,"lat":%v,"accuracy_m":9}}`, f.uscc["E1"], lon1, lat1, lon1, lat1), "", cell{401, 201, 403, 403, 403, 403}},
+		{"record inspection with a check-in: another unit's enterprise", "POST", "/api/v1/inspections",
+			fmt.Sprintf(`{"enterprise":%q,"result":"passed","lon":%v,"lat":%v,"position":{"lon":%v,"lat":%v,"accuracy_m":9}}`, f.uscc["E5"], lon1, lat1, lon3, lat3), "", cell{401, 422, 403, 403, 403, 403}},
 		{"report hazard: own cell", "POST", "/api/v1/hazards",
 			fmt.Sprintf(`{"level":"一般","category":"c","description":"d","lon":%v,"lat":%v}`, lon1, lat1), "", cell{401, 201, 403, 403, 403, 403}},
 		{"report hazard: own cell, tied to another unit's enterprise", "POST", "/api/v1/hazards",

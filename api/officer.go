@@ -2,7 +2,9 @@ package api
 
 import (
 	"encoding/json"
+	"math"
 	"strconv"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/paulmach/orb/geojson"
@@ -16,6 +18,13 @@ import (
 type dueInspections struct {
 	Items []supervise.DueInspection `json:"items"`
 	Total int                       `json:"total" doc:"enterprises due in all, over every page"`
+	Order string                    `json:"order" enum:"due,walking" doc:"due: by due date; walking: the walking order from lon/lat"`
+}
+
+// myInspections is a page of the caller's own inspections (check-in).
+type myInspections struct {
+	Items []supervise.Inspection `json:"items"`
+	Total int                    `json:"total" doc:"the caller's inspections in all (with the checkin filter), over every page"`
 }
 
 const mimeGeoJSON = "application/geo+json"
@@ -66,13 +75,36 @@ func (s *Server) officerRoutes() {
 	s.route(fiber.MethodGet, "/api/v1/me/inspections/due", Operation{
 		Summary: "Enterprises due for inspection",
 		Description: "Enterprises in the caller's cells whose last inspection is older than their interval (重大/较大 risk " +
-			"monthly, others quarterly); never-inspected first, then the longest overdue.",
-		Tags: tags, Roles: officerOnly, Params: []Param{LimitParam, OffsetParam}, Response: dueInspections{},
+			"monthly, others quarterly); never-inspected first, then the longest overdue. " +
+			// check-in: walking order
+			"With lon and lat (where the officer stands, both or neither, in Shanghai) the whole due set is put in walking " +
+			"order instead (nearest first, then nearest neighbour improved by 2-opt), then paged, and each item carries " +
+			"leg_m and cumulative_m: straight-line metres, not the street network. A walking order covers at most " +
+			strconv.Itoa(supervise.MaxRouteStops) + " due enterprises (more is a 422 on lon).",
+		Tags: tags, Roles: officerOnly, Params: []Param{LimitParam, OffsetParam,
+			QueryParam("lon", "number", "WGS84 longitude of the walking order's start (with lat)"),
+			QueryParam("lat", "number", "WGS84 latitude of the walking order's start (with lon)")},
+		Response: dueInspections{}, Problems: []int{fiber.StatusBadRequest, fiber.StatusUnprocessableEntity},
 	}, s.inspectionsDue)
+	// check-in: the officer's own inspections
+	s.route(fiber.MethodGet, "/api/v1/me/inspections", Operation{
+		Summary:     "My inspections",
+		Description: "The inspections the caller recorded, newest first, with their check-in (docs/FIELDWORK.md).",
+		Tags:        tags, Roles: officerOnly, Params: []Param{LimitParam, OffsetParam,
+			{Name: "checkin", In: "query", Description: "only inspections with this check-in verdict",
+				Schema: Schema{"type": "string", "enum": []string{"located", "far", "inaccurate", "unlocated"}}}},
+		Response: myInspections{}, Problems: []int{fiber.StatusBadRequest, fiber.StatusUnprocessableEntity},
+	}, s.myInspections)
 	s.route(fiber.MethodPost, "/api/v1/inspections", Operation{
 		Summary: "Record an inspection",
 		Description: "The location must lie in the caller's cells (403 otherwise); an enterprise outside them is a 422 " +
-			"on enterprise, exactly as one that does not exist. Audited.",
+			"on enterprise, exactly as one that does not exist. Audited. " +
+			// check-in
+			"With position (the phone's browser geolocation and its accuracy) the check-in stores it, its geodesic distance " +
+			"to the enterprise and a verdict: far beyond the distance limit (serve --checkin-max-distance, default 200 m), " +
+			"else inaccurate beyond the accuracy limit (--checkin-max-accuracy, default 100 m), else located; without " +
+			"position the inspection is recorded unlocated. A position outside Shanghai, swapped, half given or with an " +
+			"accuracy not above 0 or above 10,000 m is a 422 naming the field (position.lon, position.lat, position.accuracy_m).",
 		Tags: tags, Roles: officerOnly, Body: supervise.InspectionInput{}, Response: supervise.Inspection{},
 		Status: fiber.StatusCreated,
 	}, s.recordInspection)
@@ -138,14 +170,65 @@ func (s *Server) inspectionsDue(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	items, total, err := s.supervise.InspectionsDue(c.UserContext(), principal(c).UserID, limit, offset)
+	lon, err := queryFloat(c, "lon")
+	if err != nil {
+		return err
+	}
+	lat, err := queryFloat(c, "lat")
+	if err != nil {
+		return err
+	}
+	ctx := c.UserContext()
+	start, err := s.supervise.CheckWalkStart(ctx, lon, lat)
+	if err != nil {
+		return err
+	}
+	var items []supervise.DueInspection
+	var total int
+	order := "due"
+	if start != nil {
+		order = "walking"
+		items, total, err = s.supervise.InspectionsDueFrom(ctx, principal(c).UserID, *start, limit, offset)
+	} else {
+		items, total, err = s.supervise.InspectionsDue(ctx, principal(c).UserID, limit, offset)
+	}
 	if err != nil {
 		return err
 	}
 	if items == nil {
 		items = []supervise.DueInspection{}
 	}
-	return c.JSON(dueInspections{Items: items, Total: total})
+	return c.JSON(dueInspections{Items: items, Total: total, Order: order})
+}
+
+// queryFloat reads an optional finite number from the query string: nil when absent, a
+// 400 naming the parameter when it is not a number.
+func queryFloat(c *fiber.Ctx, name string) (*float64, error) {
+	raw := strings.TrimSpace(c.Query(name))
+	if raw == "" {
+		return nil, nil
+	}
+	v, err := strconv.ParseFloat(raw, 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil, filterProblem(name, "must be a number")
+	}
+	return &v, nil
+}
+
+func (s *Server) myInspections(c *fiber.Ctx) error {
+	limit, offset, err := s.page(c)
+	if err != nil {
+		return err
+	}
+	limit = min(limit, supervise.InspectionListMax)
+	items, total, err := s.supervise.MyInspections(c.UserContext(), principal(c).UserID, strings.TrimSpace(c.Query("checkin")), limit, offset)
+	if err != nil {
+		return err
+	}
+	if items == nil {
+		items = []supervise.Inspection{}
+	}
+	return c.JSON(myInspections{Items: items, Total: total})
 }
 
 func (s *Server) recordInspection(c *fiber.Ctx) error {

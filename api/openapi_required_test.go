@@ -67,7 +67,8 @@ func TestOpenAPIRequiredFields(t *testing.T) {
 		{"POST /api/v1/hazards/{id}/transition", fmt.Sprintf("/api/v1/hazards/%d/transition", f.hazardID["H1"]), f.sta,
 			`{"to":"registered","version":1}`, 200},
 		{"POST /api/v1/inspections", "/api/v1/inspections", f.off1,
-			fmt.Sprintf(`{"enterprise":%q,"result":"passed","inspected_at":"2026-11-20 10:30","lon":%v,"lat":%v}`, f.uscc["E1"], lon1, lat1), 201},
+			fmt.Sprintf(`{"enterprise":%q,"result":"passed","inspected_at":"2026-11-20 10:30","lon":%v,"lat":%v,"position":{"lon":%v,"lat":%v,"accuracy_m":12}}`,
+				f.uscc["E1"], lon1, lat1, lon1, lat1), 201},
 		{"POST /api/v1/hazards", "/api/v1/hazards", f.off1,
 			fmt.Sprintf(`{"level":"major","category":"消防安全","description":"堵塞","lon":%v,"lat":%v}`, lon2, lat2), 201},
 	}

@@ -83,7 +83,10 @@ type Config struct {
 	// Photos: the directory the photo files are kept in (serve --photo-dir); empty is
 	// safegrid-photos in the system's temporary directory, for tests.
 	PhotoDir string
-	Logger   *slog.Logger // JSON to stderr when nil
+	// Checkin are the limits of an inspection's check-in verdict (docs/FIELDWORK.md);
+	// zero values take the defaults (200 m away, 100 m accuracy).
+	Checkin supervise.CheckinLimits
+	Logger  *slog.Logger // JSON to stderr when nil
 }
 
 // DefaultConfig is the configuration `safegrid serve` starts from.
@@ -103,6 +106,7 @@ func DefaultConfig() Config {
 		DefaultLimit:     100,
 		MaxLimit:         10000,
 		ResponseCacheMB:  256,
+		Checkin:          supervise.DefaultCheckinLimits(),
 	}
 }
 
@@ -151,6 +155,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PhotoDir == "" {
 		c.PhotoDir = filepath.Join(os.TempDir(), "safegrid-photos")
+	}
+	if c.Checkin.MaxDistanceM == 0 {
+		c.Checkin.MaxDistanceM = d.Checkin.MaxDistanceM
+	}
+	if c.Checkin.MaxAccuracyM == 0 {
+		c.Checkin.MaxAccuracyM = d.Checkin.MaxAccuracyM
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
@@ -205,6 +215,7 @@ func New(store *grid.Store, cfg Config) *Server {
 		basic:      newBasicCache(time.Minute),
 	}
 	s.notify.Options.AllowPrivate = cfg.WebhookAllowPrivate
+	s.supervise.Checkin = cfg.Checkin // check-in
 	if cfg.ResponseCacheMB > 0 {
 		s.kept = newRespCache(int64(cfg.ResponseCacheMB) << 20)
 		s.metrics.reg.MustRegister(s.kept.collectors()...)

@@ -24,7 +24,7 @@ func TestDemoLoadsOnceAndReloadsInPlace(t *testing.T) {
 		t.Errorf("demo output lacks the logins:\n%s", out)
 	}
 	ctx := context.Background()
-	tables := []string{"areas", "enterprises", "pipelines", "gas_occupancy_sites", "fire_stations", "fishing_ports", "underground_spaces", "hazards", "hazard_history", "users", "grid_units", "grid_cells"}
+	tables := []string{"areas", "enterprises", "pipelines", "gas_occupancy_sites", "fire_stations", "fishing_ports", "underground_spaces", "hazards", "hazard_history", "users", "grid_units", "grid_cells", "inspections"}
 	counts := func() map[string]int {
 		m := map[string]int{}
 		for _, tb := range tables {
@@ -52,6 +52,12 @@ func TestDemoLoadsOnceAndReloadsInPlace(t *testing.T) {
 		{"units without officer", `SELECT count(*) FROM grid_units WHERE officer_id IS NULL`, func(n int) bool { return n == 0 }},
 		{"enterprises outside every grid cell", `SELECT count(*) FROM enterprises e WHERE NOT EXISTS (SELECT 1 FROM grid_cells g WHERE g.h3 = e.h3)`, func(n int) bool { return n == 0 }},
 		{"roles", `SELECT count(DISTINCT role) FROM users`, func(n int) bool { return n == 4 }},
+		// check-in: the inspection history is each cell's officer's, mostly located
+		{"inspections", `SELECT count(*) FROM inspections`, func(n int) bool { return n >= 20000 }},
+		{"inspections without an officer", `SELECT count(*) FROM inspections WHERE officer_id IS NULL`, func(n int) bool { return n == 0 }},
+		{"located check-ins (%)", `SELECT (100 * avg((checkin = 'located')::int))::int FROM inspections`, func(n int) bool { return n >= 70 && n <= 90 }},
+		{"far check-ins", `SELECT count(*) FROM inspections WHERE checkin = 'far' AND checkin_distance_m > 200`, func(n int) bool { return n > 1000 }},
+		{"unlocated check-ins", `SELECT count(*) FROM inspections WHERE checkin = 'unlocated' AND checkin_geom IS NULL`, func(n int) bool { return n > 1000 }},
 	} {
 		var n int
 		if err := testdb.DB(st).QueryRow(ctx, check.sql).Scan(&n); err != nil {

@@ -54,7 +54,7 @@ type Manifest struct {
 }
 
 // File is one written file: the kind it loads as (an import kind of grid.KindNames(), or
-// users, grid_units, grid_cells), its name inside OutDir and its data rows.
+// users, grid_units, grid_cells, inspections), its name inside OutDir and its data rows.
 type File struct {
 	Kind   string `json:"kind"`
 	Path   string `json:"path"`
@@ -135,6 +135,12 @@ func Generate(opts Options) (*Manifest, error) {
 		return nil, err
 	}
 	m.Files = append(m.Files, files...)
+	// Last: the loader gives each inspection the officer of its cell.
+	insp, err := g.inspections()
+	if err != nil {
+		return nil, err
+	}
+	m.Files = append(m.Files, insp)
 
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
@@ -172,6 +178,7 @@ const (
 	streamPorts
 	streamUnderground
 	streamHazards
+	streamInspections
 )
 
 func (g *gen) rng(stream uint64) *rand.Rand {

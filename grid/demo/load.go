@@ -11,16 +11,17 @@ import (
 	"safegrid/grid"
 	"safegrid/grid/ingest"
 	"safegrid/grid/internal/pg"
+	"safegrid/grid/supervise"
 )
 
 // Password is every demo user's password; the README and `make run` print it.
 const Password = "safegrid-demo"
 
 // Load imports every file of a generated data set (m, written in dir) into st in manifest
-// order: the import kinds, the users (with Password), then the grid units and cells. It
-// reports each step on out and ends with ANALYZE.
+// order: the import kinds, the users (with Password), then the grid units and cells, then
+// the inspection history. It reports each step on out and ends with ANALYZE.
 func Load(ctx context.Context, st *grid.Store, dir string, m *Manifest, out io.Writer) error {
-	var units, cells string
+	var units, cells, inspections string
 	for _, f := range m.Files {
 		path := filepath.Join(dir, f.Path)
 		switch f.Kind {
@@ -43,6 +44,8 @@ func Load(ctx context.Context, st *grid.Store, dir string, m *Manifest, out io.W
 			units = path
 		case "grid_cells":
 			cells = path
+		case "inspections":
+			inspections = path
 		default:
 			file, err := os.Open(path)
 			if err != nil {
@@ -73,6 +76,20 @@ func Load(ctx context.Context, st *grid.Store, dir string, m *Manifest, out io.W
 			return err
 		}
 		fmt.Fprintf(out, "%-20s %7d units, %d cells\n", "grid", nu, nc)
+	}
+	// After the grid: each inspection is its cell's officer's.
+	if inspections != "" {
+		file, err := os.Open(inspections)
+		if err != nil {
+			return err
+		}
+		t0 := time.Now()
+		n, err := supervise.New(st).LoadInspectionsCSV(ctx, file, "demo")
+		file.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", inspections, err)
+		}
+		fmt.Fprintf(out, "%-20s %7d inserted  (%.1f s)\n", "inspections", n, time.Since(t0).Seconds())
 	}
 	// Freshly loaded tables have no planner statistics until autovacuum comes by; without
 	// them the grid audit's plans are off by orders of magnitude (30 s instead of seconds).

@@ -466,10 +466,15 @@ func mergePlan(h *lifecycleRow, req HazardTransition) (HazardPlan, map[string]an
 type Service struct {
 	st *grid.Store
 	db *pgxpool.Pool
+	// Checkin are the limits of an inspection's check-in verdict (checkin.go); set them
+	// before the service is used. Invalid limits count as the defaults.
+	Checkin CheckinLimits
 }
 
 // New returns the service over st.
-func New(st *grid.Store) *Service { return &Service{st: st, db: st.DB(pg.Key{})} }
+func New(st *grid.Store) *Service {
+	return &Service{st: st, db: st.DB(pg.Key{}), Checkin: DefaultCheckinLimits()}
+}
 
 // HazardLifecycle is the table of allowed steps. Scope applies on top of the role: a street
 // office acts only on its street's hazards, an officer only on hazards in their cells.

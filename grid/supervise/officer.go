@@ -184,6 +184,9 @@ type DueInspection struct {
 	LastInspected *grid.Time  `json:"last_inspected_at" doc:"null when never inspected"`
 	DueAt         *grid.Time  `json:"due_at" doc:"last inspection plus the interval; null when never inspected (due since forever)"`
 	Location      LonLatPoint `json:"location"`
+	// The walking order's distances (route.go), with a from position only.
+	LegM        *float64 `json:"leg_m" doc:"with lon/lat: straight-line metres from the previous stop (the first: from the officer); null otherwise"`
+	CumulativeM *float64 `json:"cumulative_m" doc:"with lon/lat: straight-line metres walked from the officer to this stop along the order; null otherwise"`
 }
 
 // dueSQL lists the officer's ($1) enterprises whose last inspection is older than their
@@ -205,6 +208,18 @@ LIMIT $2 OFFSET $3`
 // InspectionsDue returns one page of the officer's enterprises due for inspection, and how
 // many are due in all.
 func (s *Service) InspectionsDue(ctx context.Context, userID int64, limit, offset int) ([]DueInspection, int, error) {
+	items, total, err := s.dueRows(ctx, userID, limit, offset)
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(items) == 0 && offset > 0 {
+		// A page past the end has no row to carry the count.
+		err = s.db.QueryRow(ctx, `SELECT count(*)::int FROM (`+strings.Replace(dueSQL, "LIMIT $2 OFFSET $3", "", 1)+`) x`, userID).Scan(&total)
+	}
+	return items, total, err
+}
+
+func (s *Service) dueRows(ctx context.Context, userID int64, limit, offset int) ([]DueInspection, int, error) {
 	rows, err := s.db.Query(ctx, dueSQL, userID, limit, offset)
 	if err != nil {
 		return nil, 0, err
@@ -216,14 +231,54 @@ func (s *Service) InspectionsDue(ctx context.Context, userID int64, limit, offse
 			&d.Every, &d.LastInspected, &d.DueAt, &d.Location.Lon, &d.Location.Lat, &total)
 		return d, err
 	})
+	return items, total, err
+}
+
+// CheckWalkStart validates where a walking order starts (the officer's position, as the
+// query parameters lon and lat name it): both or neither, in Shanghai (grid.Store.
+// CheckLocation). Neither is (nil, nil).
+func (s *Service) CheckWalkStart(ctx context.Context, lon, lat *float64) (*orb.Point, error) {
+	if lon == nil && lat == nil {
+		return nil, nil
+	}
+	p, err := s.st.CheckLocation(ctx, lon, lat)
+	if err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// InspectionsDueFrom is InspectionsDue in walking order from start (route.go): the whole
+// due set is ordered, then paged, so pages never overlap or skip. Each item carries its
+// leg from the previous stop and the distance walked so far, in straight-line metres.
+// More than MaxRouteStops due enterprises are refused (an InvalidError on lon).
+func (s *Service) InspectionsDueFrom(ctx context.Context, userID int64, start orb.Point, limit, offset int) ([]DueInspection, int, error) {
+	all, total, err := s.dueRows(ctx, userID, MaxRouteStops+1, 0)
 	if err != nil {
 		return nil, 0, err
 	}
-	if len(items) == 0 && offset > 0 {
-		// A page past the end has no row to carry the count.
-		err = s.db.QueryRow(ctx, `SELECT count(*)::int FROM (`+strings.Replace(dueSQL, "LIMIT $2 OFFSET $3", "", 1)+`) x`, userID).Scan(&total)
+	if total > MaxRouteStops {
+		return nil, 0, &grid.InvalidError{Field: "lon", Reason: fmt.Sprintf(
+			"a walking order covers at most %d due enterprises and %d are due: ask without lon and lat for the list by due date", MaxRouteStops, total)}
 	}
-	return items, total, err
+	stops := make([]orb.Point, len(all))
+	for i, d := range all {
+		stops[i] = orb.Point{d.Location.Lon, d.Location.Lat}
+	}
+	ordered := make([]DueInspection, 0, len(all))
+	at, walked := start, 0.0
+	for _, i := range walkingOrder(start, stops) {
+		d := all[i]
+		leg := straightM(at, stops[i])
+		walked += leg
+		d.LegM, d.CumulativeM = roundTo(&leg, 1), roundTo(&walked, 1)
+		ordered = append(ordered, d)
+		at = stops[i]
+	}
+	if offset >= len(ordered) {
+		return []DueInspection{}, total, nil
+	}
+	return ordered[offset:min(len(ordered), offset+max(limit, 0))], total, nil
 }
 
 // locationInScope refuses an officer a location outside their cells.
@@ -245,14 +300,15 @@ func (s *Service) locationInScope(ctx context.Context, p *grid.Principal, pt orb
 
 // InspectionInput is an inspection 检查记录 as an officer records it.
 type InspectionInput struct {
-	Enterprise   string   `json:"enterprise" required:"true" maxLength:"64" doc:"USCC or numeric id of the enterprise"`
-	InspectedAt  string   `json:"inspected_at,omitempty" maxLength:"64" doc:"RFC 3339, or YYYY-MM-DD HH:MM[:SS] in Shanghai time; default now"`
-	Result       string   `json:"result" required:"true" enum:"passed,hazards_found,closed_down,not_found" maxLength:"32"`
-	HazardsFound int      `json:"hazards_found,omitempty" minimum:"0" maximum:"10000"`
-	Notes        string   `json:"notes,omitempty" maxLength:"2000"`
-	Lon          *float64 `json:"lon" required:"true" doc:"WGS84 longitude where the inspection took place"`
-	Lat          *float64 `json:"lat" required:"true" doc:"WGS84 latitude"`
-	Photos       []int64  `json:"photos,omitempty" doc:"ids of your staged uploads (POST /api/v1/photos) to attach as the inspection's evidence, at most 9"`
+	Enterprise   string    `json:"enterprise" required:"true" maxLength:"64" doc:"USCC or numeric id of the enterprise"`
+	InspectedAt  string    `json:"inspected_at,omitempty" maxLength:"64" doc:"RFC 3339, or YYYY-MM-DD HH:MM[:SS] in Shanghai time; default now"`
+	Result       string    `json:"result" required:"true" enum:"passed,hazards_found,closed_down,not_found" maxLength:"32"`
+	HazardsFound int       `json:"hazards_found,omitempty" minimum:"0" maximum:"10000"`
+	Notes        string    `json:"notes,omitempty" maxLength:"2000"`
+	Lon          *float64  `json:"lon" required:"true" doc:"WGS84 longitude where the inspection took place"`
+	Lat          *float64  `json:"lat" required:"true" doc:"WGS84 latitude"`
+	Position     *Position `json:"position,omitempty" doc:"the officer's phone (browser geolocation) for the check-in; without it the inspection is recorded unlocated"`
+	Photos       []int64   `json:"photos,omitempty" doc:"ids of your staged uploads (POST /api/v1/photos) to attach as the inspection's evidence, at most 9"`
 }
 
 // Inspection is a recorded inspection.
@@ -260,6 +316,7 @@ type Inspection struct {
 	ID           int64        `json:"id"`
 	EnterpriseID int64        `json:"enterprise_id"`
 	USCC         string       `json:"uscc"`
+	Name         string       `json:"name" doc:"the enterprise's name"`
 	Officer      string       `json:"officer"`
 	InspectedAt  grid.Time    `json:"inspected_at"`
 	Result       string       `json:"result"`
@@ -267,6 +324,7 @@ type Inspection struct {
 	Notes        *string      `json:"notes"`
 	Cell         string       `json:"cell"`
 	Location     LonLatPoint  `json:"location"`
+	Checkin      Checkin      `json:"checkin"`
 	Photos       []grid.Photo `json:"photos" doc:"the photos attached to the inspection"`
 }
 
@@ -282,6 +340,21 @@ func parseInspectedAt(s string) (time.Time, error) {
 	}
 	return time.Time{}, fmt.Errorf("%q is not a time (RFC 3339, or YYYY-MM-DD HH:MM[:SS] in Shanghai time)", s)
 }
+
+// recordInspectionSQL writes an inspection of enterprise ($1, $2) with its check-in: the
+// phone at ($11, $12) with accuracy $13 (all NULL: unlocated), its geodesic distance to the
+// enterprise, and the verdict under the limits $14 (metres away) and $15 (accuracy).
+var recordInspectionSQL = `WITH c AS (
+	SELECT x.p, ST_Distance(x.p::geography, e.geom::geography) AS d
+	FROM (SELECT ST_SetSRID(ST_MakePoint($11::float8, $12::float8), 4326) AS p) x
+	JOIN enterprises e ON e.district_code = $1 AND e.id = $2
+)
+INSERT INTO inspections AS i (district_code, enterprise_id, officer_id, inspected_at, result, hazards_found, notes, h3, geom,
+	checkin_geom, checkin_accuracy_m, checkin_distance_m, checkin)
+SELECT $1, $2, $3, coalesce($4, now()), $5, $6, $7, $8, ST_SetSRID(ST_MakePoint($9, $10), 4326),
+	c.p, CASE WHEN c.p IS NOT NULL THEN $13::float8 END, c.d, ` + checkinVerdictSQL("c.d", "$13::float8", "$14::float8", "$15::float8") + `
+FROM c
+RETURNING i.id, i.inspected_at, i.result, i.hazards_found, i.notes, ST_X(i.geom), ST_Y(i.geom), ` + checkinColumnsSQL
 
 // inspectionResults are the allowed results of an inspection.
 var inspectionResults = []string{"passed", "hazards_found", "closed_down", "not_found"}
@@ -318,23 +391,26 @@ func (s *Service) RecordInspection(ctx context.Context, p *grid.Principal, in In
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkPosition(ctx, in.Position); err != nil {
+		return nil, err
+	}
 	cell, err := s.locationInScope(ctx, p, pt)
 	if err != nil {
 		return nil, err
 	}
 	var district string
 	var eid, eh3 int64
-	var uscc string
+	var uscc, name string
 	var street *string
-	q := `SELECT district_code, id, uscc, h3, street_code FROM enterprises WHERE uscc = $1`
+	q := `SELECT district_code, id, uscc, name, h3, street_code FROM enterprises WHERE uscc = $1`
 	var key any = in.Enterprise
 	if id, err := strconv.ParseInt(in.Enterprise, 10, 64); err == nil && len(in.Enterprise) != 18 {
-		q, key = `SELECT district_code, id, uscc, h3, street_code FROM enterprises WHERE id = $1`, id
+		q, key = `SELECT district_code, id, uscc, name, h3, street_code FROM enterprises WHERE id = $1`, id
 	}
 	// An enterprise outside the officer's cells is answered as one that does not exist:
 	// the answer names only what the caller sent, never the enterprise's USCC.
 	noEnterprise := &grid.InvalidError{Field: "enterprise", Reason: fmt.Sprintf("no enterprise %q", in.Enterprise)}
-	err = s.db.QueryRow(ctx, q, key).Scan(&district, &eid, &uscc, &eh3, &street)
+	err = s.db.QueryRow(ctx, q, key).Scan(&district, &eid, &uscc, &name, &eh3, &street)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, noEnterprise
 	}
@@ -354,19 +430,31 @@ func (s *Service) RecordInspection(ctx context.Context, p *grid.Principal, in In
 	if n := strings.TrimSpace(in.Notes); n != "" {
 		notes = &n
 	}
-	out := &Inspection{EnterpriseID: eid, USCC: uscc, Officer: p.Username, Cell: h3.Cell(cell).String()}
+	var plon, plat, pacc *float64
+	if in.Position != nil {
+		plon, plat, pacc = in.Position.Lon, in.Position.Lat, in.Position.AccuracyM
+	}
+	lim := s.Checkin.orDefault()
+	out := &Inspection{EnterpriseID: eid, USCC: uscc, Name: name, Officer: p.Username, Cell: h3.Cell(cell).String()}
 	err = s.st.WriteTx(ctx, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, `INSERT INTO inspections (district_code, enterprise_id, officer_id, inspected_at, result, hazards_found, notes, h3, geom)
-VALUES ($1, $2, $3, coalesce($4, now()), $5, $6, $7, $8, ST_SetSRID(ST_MakePoint($9, $10), 4326))
-RETURNING id, inspected_at, result, hazards_found, notes, ST_X(geom), ST_Y(geom)`,
-			district, eid, p.UserID, at, in.Result, in.HazardsFound, notes, cell, pt[0], pt[1]).
-			Scan(&out.ID, &out.InspectedAt, &out.Result, &out.HazardsFound, &out.Notes, &out.Location.Lon, &out.Location.Lat); err != nil {
+		var c checkinScan
+		if err := tx.QueryRow(ctx, recordInspectionSQL,
+			district, eid, p.UserID, at, in.Result, in.HazardsFound, notes, cell, pt[0], pt[1], plon, plat, pacc, lim.MaxDistanceM, lim.MaxAccuracyM).
+			Scan(append([]any{&out.ID, &out.InspectedAt, &out.Result, &out.HazardsFound, &out.Notes, &out.Location.Lon, &out.Location.Lat}, c.dest()...)...); err != nil {
+			if errors.Is(err, pgx.ErrNoRows) {
+				return noEnterprise // removed since it was looked up
+			}
 			return err
 		}
 		if err := s.st.AttachPhotos(ctx, tx, p, in.Photos, grid.PhotoTarget{District: district, InspectionID: out.ID}); err != nil {
 			return err
 		}
-		details := map[string]any{"inspection": out.ID, "result": out.Result, "hazards_found": out.HazardsFound, "cell": out.Cell}
+		out.Checkin = c.value()
+		details := map[string]any{"inspection": out.ID, "result": out.Result, "hazards_found": out.HazardsFound, "cell": out.Cell,
+			"checkin": out.Checkin.Status}
+		if out.Checkin.DistanceM != nil {
+			details["checkin_distance_m"] = *out.Checkin.DistanceM
+		}
 		if len(in.Photos) > 0 {
 			details["photos"] = in.Photos
 		}

@@ -9,6 +9,7 @@ import { addFeatureLayers, legendItems, allLayerIds } from './layers.js';
 import { showPanel, panelLoading, panelError, kv, isPhone, revealMap } from './ui.js';
 import { openHazard } from './hazards.js';
 import { dossierButton } from './dossier.js'; // enterprise dossier
+import * as checkin from './checkin.js'; // check-in
 
 const KINDS = ['underground_spaces', 'pipelines', 'gas_occupancy_sites', 'fishing_ports', 'enterprises', 'fire_stations', 'hazards'];
 
@@ -67,6 +68,7 @@ export async function start(ctx) {
   }
 
   initForms(map);
+  checkin.init({ onOrderChange: () => loadDue(map) }); // check-in
   await loadDue(map);
   onLangChange(() => loadDue(map, true));
 }
@@ -179,7 +181,7 @@ let dueItems = [];
 
 async function loadDue(map, redrawOnly = false) {
   if (!redrawOnly) {
-    const out = await call('/api/v1/me/inspections/due?limit=200');
+    const out = await call('/api/v1/me/inspections/due?limit=200' + await checkin.dueQuery()); // check-in: walking order
     dueItems = out.items;
     document.getElementById('due-total').textContent = out.total;
   }
@@ -197,8 +199,10 @@ async function loadDue(map, redrawOnly = false) {
       map.flyTo({ center: [d.location.lon, d.location.lat], zoom: Math.max(map.getZoom(), 16) });
       prefillInspection(d.uscc, [d.location.lon, d.location.lat]);
     });
+    checkin.decorateDue(li, d); // check-in
     ul.appendChild(li);
   }
+  checkin.afterDue(dueItems); // check-in
 }
 
 function riskColor(level) {
@@ -256,9 +260,10 @@ function initForms(map) {
       hazards_found: Number(document.getElementById('insp-hazards').value || 0),
       notes: document.getElementById('insp-notes').value.trim() || undefined,
       lon: loc[0], lat: loc[1],
+      position: await checkin.position(), // check-in: undefined when unlocated
     };
     try {
-      await call('/api/v1/inspections', { method: 'POST', body });
+      checkin.showVerdict(await call('/api/v1/inspections', { method: 'POST', body })); // check-in
       toast(t('inspection_saved'), 'ok');
       e.target.reset();
       await loadDue(map);

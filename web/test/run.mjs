@@ -251,6 +251,92 @@ await test('officer: a hazard outside my cells is refused in #toast, inside it i
   assert.ok(saved.includes(h.code), `#toast "${saved}" does not name the new hazard ${h.code}`);
 });
 
+// ---- check-in (web/src/checkin.js) -------------------------------------------------------
+
+await test('check-in: an inspection near the enterprise is located, far away is far, refused geolocation unlocated; walking order', async (use) => {
+  const token = await apiLogin(opt.officer);
+  // An enterprise of the officer's: the first of the due list, else one in their cells.
+  const due = await apiJSON('/api/v1/me/inspections/due?limit=200', { token });
+  let ent = due.items[0] && { uscc: due.items[0].uscc, lon: due.items[0].location.lon, lat: due.items[0].location.lat };
+  if (!ent) {
+    const cells = await apiJSON('/api/v1/me/cells', { token });
+    for (const f of cells.features) {
+      const c = await apiJSON(`/api/v1/cells/${f.properties.cell}`, { token });
+      const e = c.features.find((x) => x.kind === 'enterprises');
+      if (e) { ent = { uscc: e.code, lon: e.geometry.coordinates[0], lat: e.geometry.coordinates[1] }; break; }
+    }
+  }
+  assert.ok(ent, 'the officer has an enterprise');
+
+  const page = use(await open(opt.officer, 'officer'));
+  const context = page.context();
+  await context.grantPermissions(['geolocation'], { origin: base });
+  await page.evaluate(() => { const d = document.getElementById('inspection-form').closest('details'); if (d) d.open = true; });
+
+  // record sends the form from the phone at (lon, lat) and returns the verdict the page
+  // shows, with the API's own record of the same inspection.
+  const record = async () => {
+    await page.fill('#insp-enterprise', ent.uscc);
+    await page.evaluate(([lon, lat]) => window.safegrid.pickLocation(lon, lat), [ent.lon, ent.lat]);
+    const before = await apiJSON('/api/v1/me/inspections?limit=1', { token });
+    await page.evaluate(() => { const v = document.getElementById('checkin-verdict'); v.hidden = true; delete v.dataset.status; });
+    await page.click('#inspection-submit');
+    await page.waitForSelector('#checkin-verdict[data-status]', { state: 'visible' });
+    await page.waitForSelector('#toast[data-kind="ok"]');
+    const mine = await apiJSON('/api/v1/me/inspections?limit=1', { token });
+    assert.equal(mine.total, before.total + 1, 'one more inspection in GET /api/v1/me/inspections');
+    const shown = await page.evaluate(() => {
+      const v = document.getElementById('checkin-verdict');
+      return { status: v.dataset.status, distance: v.dataset.distance, text: v.textContent };
+    });
+    return { shown, api: mine.items[0] };
+  };
+
+  // About 22 m north of the enterprise, a good fix: located.
+  await context.setGeolocation({ longitude: ent.lon, latitude: ent.lat + 0.0002, accuracy: 12 });
+  let r = await record();
+  assert.equal(r.api.uscc, ent.uscc, 'the inspection recorded is of the enterprise');
+  assert.equal(r.api.checkin.status, 'located', `API check-in near the enterprise: ${JSON.stringify(r.api.checkin)}`);
+  assert.equal(r.shown.status, r.api.checkin.status, '#checkin-verdict against the API');
+  close(Number(r.shown.distance), r.api.checkin.distance_m, '#checkin-verdict data-distance');
+  assert.ok(r.api.checkin.distance_m > 10 && r.api.checkin.distance_m < 40, `distance ${r.api.checkin.distance_m} m`);
+  assert.equal(r.api.checkin.accuracy_m, 12, 'the accuracy sent is the browser\'s');
+  assert.equal(await page.getAttribute('#checkin-status', 'data-state'), 'ok', '#checkin-status after a fix');
+  assert.equal(Number(await page.getAttribute('#checkin-status', 'data-accuracy')), 12, '#checkin-status data-accuracy');
+  assert.match(await text(page, '#checkin-status'), /±12/, '#checkin-status shows the accuracy');
+  assert.match(r.shown.text, /已定位/, `#checkin-verdict "${r.shown.text}"`);
+
+  // About 550 m away: far, with the metres shown.
+  await context.setGeolocation({ longitude: ent.lon, latitude: ent.lat + 0.005, accuracy: 12 });
+  r = await record();
+  assert.equal(r.api.checkin.status, 'far', `API check-in 550 m away: ${JSON.stringify(r.api.checkin)}`);
+  assert.equal(r.shown.status, 'far', '#checkin-verdict far');
+  close(Number(r.shown.distance), r.api.checkin.distance_m, '#checkin-verdict data-distance (far)');
+  assert.ok(r.shown.text.includes(String(Math.round(r.api.checkin.distance_m))), `#checkin-verdict "${r.shown.text}" lacks ${Math.round(r.api.checkin.distance_m)} m`);
+
+  // The walking order from here: the list is the API's order from the same position.
+  await context.setGeolocation({ longitude: ent.lon + 0.001, latitude: ent.lat, accuracy: 12 });
+  await page.check('#due-walk');
+  await page.waitForSelector('#due-list[data-order="walking"]');
+  await settle(page);
+  const walk = await apiJSON(`/api/v1/me/inspections/due?limit=200&lon=${ent.lon + 0.001}&lat=${ent.lat}`, { token });
+  assert.equal(walk.order, 'walking');
+  const rows = await page.$$eval('#due-list li', (lis) => lis.map((li) => ({ id: Number(li.dataset.id), leg: Number(li.dataset.leg), cum: Number(li.dataset.cumulative) })));
+  assert.deepEqual(rows.map((x) => x.id), walk.items.map((d) => d.enterprise_id), '#due-list in walking order against the API');
+  rows.forEach((x, i) => { close(x.leg, walk.items[i].leg_m, `stop ${i + 1} leg`); close(x.cum, walk.items[i].cumulative_m, `stop ${i + 1} cumulative`); });
+  await page.uncheck('#due-walk');
+  await page.waitForSelector('#due-list[data-order="due"]');
+  await settle(page);
+
+  // Geolocation refused: recorded unlocated, with the note visible.
+  await context.clearPermissions();
+  r = await record();
+  assert.equal(r.api.checkin.status, 'unlocated', `API check-in without permission: ${JSON.stringify(r.api.checkin)}`);
+  assert.equal(r.shown.status, 'unlocated', '#checkin-verdict unlocated');
+  assert.ok(await page.isVisible('#checkin-note'), '#checkin-note is visible when geolocation is refused');
+  await shoot(page, 'officer-checkin');
+});
+
 // ---- language ---------------------------------------------------------------------------
 
 await test('language: zh-CN -> en changes the labels and html lang', async (use) => {
