@@ -131,12 +131,23 @@ type OfficerRef struct {
 
 // InspectionRecord is one inspection 检查记录 of the enterprise.
 type InspectionRecord struct {
-	ID           int64       `json:"id"`
-	InspectedAt  grid.Time   `json:"inspected_at"`
-	Result       string      `json:"result" enum:"passed,hazards_found,closed_down,not_found"`
-	HazardsFound int         `json:"hazards_found"`
-	Notes        *string     `json:"notes"`
-	Officer      *OfficerRef `json:"officer"`
+	ID           int64         `json:"id"`
+	InspectedAt  grid.Time     `json:"inspected_at"`
+	Result       string        `json:"result" enum:"passed,hazards_found,closed_down,not_found"`
+	HazardsFound int           `json:"hazards_found"`
+	Notes        *string       `json:"notes"`
+	Officer      *OfficerRef   `json:"officer"`
+	Checkin      CheckinRecord `json:"checkin" doc:"where the officer's phone was when the inspection was recorded"`
+	Photos       []grid.Photo  `json:"photos" doc:"the inspection's photo evidence, oldest first"`
+}
+
+// CheckinRecord is an inspection's check-in 签到: the verdict on the officer's position
+// (inspections.checkin, migration 00016).
+type CheckinRecord struct {
+	Status    string       `json:"status" enum:"located,far,inaccurate,unlocated"`
+	Position  *grid.LonLat `json:"position" doc:"where the officer's phone was; null when unlocated"`
+	AccuracyM *float64     `json:"accuracy_m" doc:"the browser's reported accuracy, metres; null when unlocated"`
+	DistanceM *float64     `json:"distance_m" doc:"metres from the phone to the enterprise; null when unlocated"`
 }
 
 // DossierHazard is a hazard 隐患 of the enterprise with its steps.
@@ -166,6 +177,8 @@ type HazardStepRecord struct {
 	ToStatus   string         `json:"to_status"`
 	Note       *string        `json:"note"`
 	Details    map[string]any `json:"details"`
+	Photos     []grid.Photo   `json:"photos" doc:"the step's photo evidence (report, rectification, verification), oldest first"`
+	historyID  int64
 }
 
 // RiskLevel is one level the enterprise was given (enterprise_risk_levels).
@@ -257,7 +270,7 @@ func (s *Service) Dossier(ctx context.Context, p *grid.Principal, k Key, radiusM
 	d.RadiusM = radiusM
 	d.Travel = TravelModel{Minutes: ReachMinutes, SpeedKmh: SpeedKmh, Detour: Detour, ReachM: ReachM()}
 	for _, f := range []func(context.Context, pgx.Tx, *grid.Principal, *Dossier) error{
-		s.inspections, s.hazards, s.steps, s.riskLevels, s.stations, s.pipelines, s.gasSites,
+		s.inspections, s.hazards, s.steps, s.photos, s.riskLevels, s.stations, s.pipelines, s.gasSites,
 	} {
 		if err := f(ctx, tx, p, d); err != nil {
 			return nil, err
@@ -305,7 +318,8 @@ func (s *Service) enterprise(ctx context.Context, tx pgx.Tx, p *grid.Principal, 
 const enterprisePoint = `ST_SetSRID(ST_MakePoint($1, $2), 32651)`
 
 func (s *Service) inspections(ctx context.Context, tx pgx.Tx, _ *grid.Principal, d *Dossier) error {
-	rows, err := tx.Query(ctx, `SELECT i.id, i.inspected_at, i.result, i.hazards_found, i.notes, u.username, nullif(u.display_name, '')
+	rows, err := tx.Query(ctx, `SELECT i.id, i.inspected_at, i.result, i.hazards_found, i.notes, u.username, nullif(u.display_name, ''),
+	i.checkin, ST_X(i.checkin_geom), ST_Y(i.checkin_geom), i.checkin_accuracy_m::float8, i.checkin_distance_m::float8
   FROM inspections i LEFT JOIN users u ON u.id = i.officer_id
  WHERE i.district_code = $1 AND i.enterprise_id = $2
  ORDER BY i.inspected_at DESC, i.id DESC`, d.district, d.Enterprise.ID)
@@ -315,10 +329,16 @@ func (s *Service) inspections(ctx context.Context, tx pgx.Tx, _ *grid.Principal,
 	d.Inspections, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (InspectionRecord, error) {
 		var in InspectionRecord
 		var user, name *string
-		err := r.Scan(&in.ID, &in.InspectedAt, &in.Result, &in.HazardsFound, &in.Notes, &user, &name)
+		var lon, lat *float64
+		err := r.Scan(&in.ID, &in.InspectedAt, &in.Result, &in.HazardsFound, &in.Notes, &user, &name,
+			&in.Checkin.Status, &lon, &lat, &in.Checkin.AccuracyM, &in.Checkin.DistanceM)
 		if user != nil {
 			in.Officer = &OfficerRef{Username: *user, DisplayName: name}
 		}
+		if lon != nil && lat != nil {
+			in.Checkin.Position = &grid.LonLat{Lon: *lon, Lat: *lat}
+		}
+		in.Photos = []grid.Photo{}
 		return in, err
 	})
 	if d.Inspections == nil {
@@ -368,7 +388,7 @@ func (s *Service) steps(ctx context.Context, tx pgx.Tx, _ *grid.Principal, d *Do
 	if len(d.hazardIDs) == 0 {
 		return nil
 	}
-	rows, err := tx.Query(ctx, `SELECT hh.hazard_id, hh.at, hh.actor, nullif(u.display_name, ''), hh.from_status, hh.to_status, hh.note, hh.details
+	rows, err := tx.Query(ctx, `SELECT hh.hazard_id, hh.id, hh.at, hh.actor, nullif(u.display_name, ''), hh.from_status, hh.to_status, hh.note, hh.details
   FROM hazard_history hh LEFT JOIN users u ON u.username = hh.actor
  WHERE hh.hazard_id = ANY($1)
  ORDER BY hh.hazard_id, hh.at, hh.id`, d.hazardIDs)
@@ -379,7 +399,8 @@ func (s *Service) steps(ctx context.Context, tx pgx.Tx, _ *grid.Principal, d *Do
 	for rows.Next() {
 		var id int64
 		var st HazardStepRecord
-		if err := rows.Scan(&id, &st.At, &st.Actor, &st.ActorName, &st.FromStatus, &st.ToStatus, &st.Note, &st.Details); err != nil {
+		st.Photos = []grid.Photo{}
+		if err := rows.Scan(&id, &st.historyID, &st.At, &st.Actor, &st.ActorName, &st.FromStatus, &st.ToStatus, &st.Note, &st.Details); err != nil {
 			return err
 		}
 		if i, ok := d.hazardByID[id]; ok {
@@ -387,6 +408,56 @@ func (s *Service) steps(ctx context.Context, tx pgx.Tx, _ *grid.Principal, d *Do
 		}
 	}
 	return rows.Err()
+}
+
+// photos puts each photo of the dossier's hazards on its step, and each of its inspections'
+// on the inspection (the photos table, migration 00015; URLs as the photos API serves them).
+func (s *Service) photos(ctx context.Context, tx pgx.Tx, _ *grid.Principal, d *Dossier) error {
+	inspections := make([]int64, len(d.Inspections))
+	byInspection := map[int64]int{}
+	for i, in := range d.Inspections {
+		inspections[i] = in.ID
+		byInspection[in.ID] = i
+	}
+	if len(inspections) == 0 && len(d.hazardIDs) == 0 {
+		return nil
+	}
+	rows, err := tx.Query(ctx, `SELECT `+grid.PhotoColumns+` FROM photos ph
+ WHERE (ph.hazard_id = ANY($1) OR (ph.district_code = $3 AND ph.inspection_id = ANY($2)))
+ ORDER BY ph.attached_at, ph.id`, nonNil(d.hazardIDs), inspections, d.district)
+	if err != nil {
+		return err
+	}
+	photos, err := pgx.CollectRows(rows, grid.ScanPhoto)
+	if err != nil {
+		return err
+	}
+	steps := map[int64]*HazardStepRecord{}
+	for i := range d.Hazards {
+		for j := range d.Hazards[i].Steps {
+			steps[d.Hazards[i].Steps[j].historyID] = &d.Hazards[i].Steps[j]
+		}
+	}
+	for _, ph := range photos {
+		switch {
+		case ph.InspectionID != nil:
+			if i, ok := byInspection[*ph.InspectionID]; ok {
+				d.Inspections[i].Photos = append(d.Inspections[i].Photos, ph)
+			}
+		case ph.HazardID != nil:
+			if st, ok := steps[ph.HistoryID]; ok {
+				st.Photos = append(st.Photos, ph)
+			}
+		}
+	}
+	return nil
+}
+
+func nonNil(ids []int64) []int64 {
+	if ids == nil {
+		return []int64{}
+	}
+	return ids
 }
 
 func (s *Service) riskLevels(ctx context.Context, tx pgx.Tx, _ *grid.Principal, d *Dossier) error {

@@ -136,6 +136,26 @@ SELECT district_code, id, $2, now() - make_interval(days => d), r, n, 'note ' ||
   FROM enterprises, (VALUES (3, 'passed', 0), (30, 'hazards_found', 2)) v (d, r, n) WHERE uscc = $1`, ue, id1)
 	exec(`INSERT INTO inspections (district_code, enterprise_id, inspected_at, result, h3, geom)
 SELECT district_code, id, now(), 'passed', h3, geom FROM enterprises WHERE uscc = $1`, ub)
+	// Check-in (migration 00016): the older inspection of e was checked in far away.
+	exec(`UPDATE inspections SET checkin = 'far', checkin_geom = ST_SetSRID(ST_MakePoint(121.43, 31.13), 4326),
+	checkin_accuracy_m = 12.5, checkin_distance_m = 350 WHERE notes = 'note 30'`)
+	// Photos (migration 00015): two on linked's report, one on e's newer inspection, one on
+	// another enterprise's inspection (not e's).
+	photo := func(id int64, where string, args ...any) {
+		t.Helper()
+		exec(`INSERT INTO photos (district_code, id, hazard_id, history_id, step, inspection_id, uploader, sha256, thumb_sha256,
+	content_type, bytes, width, height, distance_m, far, uploaded_at)
+SELECT '310104', $1, x.hazard_id, x.history_id, x.step, x.inspection_id, 'off1', repeat('a', 64), repeat('b', 64),
+	'image/jpeg', 1000, 640, 480, 12.34, false, now()
+  FROM (`+where+`) x`, append([]any{id}, args...)...)
+	}
+	const step = `SELECT hazard_id, id AS history_id, to_status AS step, NULL::bigint AS inspection_id FROM hazard_history WHERE hazard_id = $2 AND to_status = 'reported'`
+	const insp = `SELECT NULL::bigint AS hazard_id, NULL::bigint AS history_id, NULL AS step, i.id AS inspection_id
+  FROM inspections i JOIN enterprises e ON e.id = i.enterprise_id WHERE e.uscc = $2 ORDER BY i.inspected_at DESC LIMIT 1`
+	photo(9001, step, f.linked)
+	photo(9002, step, f.linked)
+	photo(9003, insp, ue)
+	photo(9004, insp, ub)
 
 	line := func(code string, north float64) {
 		t.Helper()
@@ -257,6 +277,31 @@ func TestDossierSections(t *testing.T) {
 	}
 	if in := d.Inspections[1]; in.Result != "hazards_found" || in.HazardsFound != 2 || in.Officer == nil || in.Officer.Username != "off1" || *in.Notes != "note 30" {
 		t.Errorf("inspection %+v", in)
+	}
+
+	// Check-in and photos.
+	if c := d.Inspections[1].Checkin; c.Status != "far" || c.Position == nil || c.Position.Lon != 121.43 || *c.AccuracyM != 12.5 || *c.DistanceM != 350 {
+		t.Errorf("check-in %+v", c)
+	}
+	if c := d.Inspections[0].Checkin; c.Status != "unlocated" || c.Position != nil || c.DistanceM != nil {
+		t.Errorf("check-in %+v", c)
+	}
+	if ph := d.Inspections[0].Photos; len(ph) != 1 || ph[0].ID != 9003 || ph[0].ThumbURL != "/api/v1/photos/9003/thumb" || len(d.Inspections[1].Photos) != 0 {
+		t.Errorf("inspection photos %+v / %+v", ph, d.Inspections[1].Photos)
+	}
+	for _, h := range d.Hazards {
+		var ids []int64
+		for _, st := range h.Steps {
+			for _, ph := range st.Photos {
+				if st.ToStatus != "reported" || *ph.Step != "reported" || *ph.HazardID != h.ID {
+					t.Errorf("photo %d on step %s of %d", ph.ID, st.ToStatus, h.ID)
+				}
+				ids = append(ids, ph.ID)
+			}
+		}
+		if want := map[int64][]int64{f.linked: {9001, 9002}}[h.ID]; !slices.Equal(ids, want) {
+			t.Errorf("hazard %d photos %v, want %v", h.ID, ids, want)
+		}
 	}
 
 	// Risk levels: the first import's, then the re-import's change.
@@ -455,7 +500,7 @@ func TestDossierXLSX(t *testing.T) {
 	for sheet, n := range map[string]int{
 		dossier.SheetInspections: len(d.Inspections), dossier.SheetHazards: len(d.Hazards), dossier.SheetSteps: steps,
 		dossier.SheetRiskLevels: len(d.RiskLevels), dossier.SheetStations: len(d.FireStations),
-		dossier.SheetPipelines: len(d.Pipelines), dossier.SheetGasSites: len(d.GasSites),
+		dossier.SheetPipelines: len(d.Pipelines), dossier.SheetGasSites: len(d.GasSites), dossier.SheetPhotos: 3,
 	} {
 		if got := len(rows(sheet)) - 1; got != n || n == 0 {
 			t.Errorf("%s: %d rows, the JSON has %d", sheet, got, n)
@@ -475,6 +520,9 @@ func TestDossierXLSX(t *testing.T) {
 		if r := rows(dossier.SheetPipelines)[i+1]; r[0] != p.Code {
 			t.Errorf("pipeline row %d: %v, JSON %+v", i, r, p)
 		}
+	}
+	if r := rows(dossier.SheetInspections)[2]; r[6] != "far" || r[7] != "350" || r[8] != "12.5" {
+		t.Errorf("inspection check-in row %v", r)
 	}
 	in := d.Inspections[0]
 	if r := rows(dossier.SheetInspections)[1]; r[1] != in.InspectedAt.In(grid.ShanghaiZone()).Format("2006-01-02 15:04:05") {

@@ -3,6 +3,7 @@ package dossier
 import (
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"time"
 
@@ -22,6 +23,7 @@ const (
 	SheetStations    = "消防站"
 	SheetPipelines   = "周边管线"
 	SheetGasSites    = "燃气占压"
+	SheetPhotos      = "照片"
 )
 
 // xlsxTime is how the workbook writes an instant: Shanghai wall time to the second.
@@ -91,16 +93,36 @@ func WriteXLSX(w io.Writer, d *Dossier) error {
 			{"出警模型", fmt.Sprintf("直线距离 × %g ÷ %g km/h，%g 分钟可达（%.1f 米）", d.Travel.Detour, d.Travel.SpeedKmh, d.Travel.Minutes, d.Travel.ReachM)},
 			{"生成时间", xlsxTime(d.GeneratedAt.Time)},
 		}},
-		{SheetInspections, []string{"编号", "检查时间", "结果", "发现隐患数", "检查人", "备注"}, nil},
+		{SheetInspections, []string{"编号", "检查时间", "结果", "发现隐患数", "检查人", "备注", "签到", "签到距离（米）", "定位精度（米）"}, nil},
 		{SheetHazards, []string{"编号", "隐患编号", "等级", "类别", "描述", "状态", "责任人", "整改期限", "逾期", "上报时间", "销号时间", "关联方式", "距离（米）"}, nil},
 		{SheetSteps, []string{"隐患编号", "时间", "操作人", "原状态", "新状态", "说明"}, nil},
 		{SheetRiskLevels, []string{"时间", "原等级", "新等级", "操作人"}, nil},
 		{SheetStations, []string{"编号", "名称", "类型", "距离（米）", "出警时间（分钟）", "5 分钟可达"}, nil},
 		{SheetPipelines, []string{"编号", "名称", "介质", "类别", "压力", "管径（毫米）", "运营单位", "距离（米）"}, nil},
 		{SheetGasSites, []string{"编号", "占压单位", "整治状态", "管线编号", "整治期限", "距离（米）"}, nil},
+		{SheetPhotos, []string{"照片编号", "所属", "隐患编号/检查编号", "步骤", "上传人", "拍摄时间", "距离（米）", "距离过远", "缩略图"}, nil},
+	}
+	photo := func(ph grid.Photo, owner, key, step string) []any {
+		dist := any("")
+		if ph.DistanceM != nil {
+			dist = math.Round(*ph.DistanceM*10) / 10
+		}
+		return []any{ph.ID, owner, key, step, ph.Uploader, xlsxTimePtr(ph.TakenAt), dist, yesNo(ph.Far), ph.ThumbURL}
 	}
 	for _, in := range d.Inspections {
-		sheets[1].rows = append(sheets[1].rows, []any{in.ID, xlsxTime(in.InspectedAt.Time), in.Result, in.HazardsFound, officerText(in.Officer), str(in.Notes)})
+		c := in.Checkin
+		dist, acc := any(""), any("")
+		if c.DistanceM != nil {
+			dist = math.Round(*c.DistanceM*10) / 10
+		}
+		if c.AccuracyM != nil {
+			acc = math.Round(*c.AccuracyM*10) / 10
+		}
+		sheets[1].rows = append(sheets[1].rows, []any{in.ID, xlsxTime(in.InspectedAt.Time), in.Result, in.HazardsFound, officerText(in.Officer), str(in.Notes),
+			c.Status, dist, acc})
+		for _, ph := range in.Photos {
+			sheets[8].rows = append(sheets[8].rows, photo(ph, "检查", fmt.Sprint(in.ID), ""))
+		}
 	}
 	for _, h := range d.Hazards {
 		link := "关联企业"
@@ -115,6 +137,9 @@ func WriteXLSX(w io.Writer, d *Dossier) error {
 				actor = *st.ActorName + " (" + st.Actor + ")"
 			}
 			sheets[3].rows = append(sheets[3].rows, []any{h.Code, xlsxTime(st.At.Time), actor, str(st.FromStatus), st.ToStatus, str(st.Note)})
+			for _, ph := range st.Photos {
+				sheets[8].rows = append(sheets[8].rows, photo(ph, "隐患", h.Code, st.ToStatus))
+			}
 		}
 	}
 	for _, r := range d.RiskLevels {
