@@ -5,7 +5,7 @@
 // data-dossier="<id or USCC>" opens it (dossierButton writes one); hooks in web/CONTRACT.md.
 import './dossier.css';
 import { Popup } from 'maplibre-gl';
-import { call, download, esc, qs } from './api.js';
+import { api, call, download, esc, qs } from './api.js';
 import { addStrings, t, tv, fmtDate, fmtNum, onLangChange } from './i18n.js';
 
 addStrings({
@@ -62,6 +62,14 @@ addStrings({
   dossier_occupant: ['占压单位', 'Occupant'],
   dossier_pipeline: ['管线编号', 'Pipeline'],
   dossier_closed_at: ['销号时间', 'Closed'],
+  dossier_checkin: ['签到', 'Check-in'],
+  dossier_checkin_located: ['已定位', 'Located'],
+  dossier_checkin_far: ['距离过远', 'Far'],
+  dossier_checkin_inaccurate: ['精度不足', 'Inaccurate'],
+  dossier_checkin_unlocated: ['未定位', 'Unlocated'],
+  dossier_checkin_detail: ['距企业 {m} 米，精度 ±{a} 米', '{m} m from it, ±{a} m'],
+  dossier_photos: ['照片', 'Photos'],
+  dossier_photo_far: ['拍摄位置距离过远', 'taken far away'],
 });
 
 let current = null; // the last answer drawn
@@ -151,7 +159,7 @@ const who = (o) => (o ? (o.display_name ? `${o.display_name} (${o.username})` : 
 function table(id, head, rows, attrs) {
   if (!rows.length) return `<p class="muted" id="${id}-none">${esc(t('dossier_none'))}</p>` + `<table id="${id}" class="grid-table" hidden><tbody></tbody></table>`;
   return `<table id="${id}" class="grid-table"><thead><tr>${head.map((h) => `<th>${esc(t(h))}</th>`).join('')}</tr></thead><tbody>` +
-    rows.map((r, i) => `<tr ${attrs(i)}>${r.map((c) => (typeof c === 'object' && c !== null ? `<td ${c.attr || ''}>${esc(c.text)}</td>` : `<td>${esc(dash(c))}</td>`)).join('')}</tr>`).join('') +
+    rows.map((r, i) => `<tr ${attrs(i)}>${r.map((c) => (typeof c === 'object' && c !== null ? `<td ${c.attr || ''}>${c.html ?? esc(c.text)}</td>` : `<td>${esc(dash(c))}</td>`)).join('')}</tr>`).join('') +
     '</tbody></table>';
 }
 
@@ -195,8 +203,10 @@ function render() {
     ['dossier_unit', unit, 'unit'], ['dossier_officer', who(loc.unit && loc.unit.officer), 'officer'],
   ])}</section>
 <section><h4>${esc(t('dossier_inspections'))} (<span id="dossier-inspections-count">${d.inspections.length}</span>)</h4>${table('dossier-inspections',
-    ['dossier_at', 'dossier_result', 'dossier_found', 'dossier_inspector', 'dossier_notes'],
-    d.inspections.map((i) => [fmtDate(i.inspected_at), tv('result_', i.result), i.hazards_found, who(i.officer), i.notes]),
+    ['dossier_at', 'dossier_result', 'dossier_found', 'dossier_inspector', 'dossier_notes', 'dossier_checkin', 'dossier_photos'],
+    d.inspections.map((i) => [fmtDate(i.inspected_at), tv('result_', i.result), i.hazards_found, who(i.officer), i.notes,
+      { text: checkinText(i.checkin), attr: `data-metric="checkin" data-value="${esc(i.checkin.status)}"` },
+      { html: photosHTML(i.photos), attr: `data-metric="photos" data-value="${i.photos.length}"` }]),
     (i) => `data-id="${d.inspections[i].id}"`)}</section>
 <section><h4>${esc(t('dossier_hazards'))} (<span id="dossier-hazards-count">${d.hazards.length}</span>)</h4>${hazardsTable(d.hazards)}</section>
 <section><h4>${esc(t('dossier_risk'))}</h4>${table('dossier-risk', ['dossier_at', 'dossier_from', 'dossier_to', 'dossier_actor'],
@@ -221,6 +231,7 @@ ${table('dossier-stations', ['code', 'dossier_name', 'f_type', 'dossier_distance
       { text: fmtNum(g.distance_m, 1), attr: `data-metric="distance_m" data-value="${g.distance_m}"` }]),
     (i) => `data-code="${esc(d.gas_occupancy_sites[i].code)}"`)}</section>
 </article>`;
+  loadThumbs(el);
   el.querySelector('#dossier-close').addEventListener('click', closeDossier);
   el.querySelector('#dossier-print').addEventListener('click', () => window.print());
   el.querySelector('#dossier-xlsx').addEventListener('click', () =>
@@ -241,6 +252,33 @@ function hazardsTable(hazards) {
       `<td data-metric="distance_m" data-value="${h.distance_m}">${esc(fmtNum(h.distance_m, 1))}</td></tr>` +
       `<tr class="steps" data-steps-of="${h.id}"><td colspan="${head.length}"><ol class="history">` +
       h.steps.map((s) => `<li data-step="${esc(s.to_status)}">${esc(fmtDate(s.at))} · <b>${esc(s.actor_name ? `${s.actor_name} (${s.actor})` : s.actor)}</b>: ` +
-        `${esc(s.from_status ? tv('status_', s.from_status) + ' → ' : '')}${esc(tv('status_', s.to_status))}${s.note ? ' — ' + esc(s.note) : ''}</li>`).join('') +
+        `${esc(s.from_status ? tv('status_', s.from_status) + ' → ' : '')}${esc(tv('status_', s.to_status))}${s.note ? ' — ' + esc(s.note) : ''}` +
+        `${s.photos.length ? photosHTML(s.photos) : ''}</li>`).join('') +
       '</ol></td></tr>').join('') + '</tbody></table>';
+}
+
+function checkinText(c) {
+  const s = t('dossier_checkin_' + c.status);
+  return c.distance_m != null ? `${s} (${t('dossier_checkin_detail', { m: fmtNum(c.distance_m), a: fmtNum(c.accuracy_m) })})` : s;
+}
+
+// photosHTML lists photos as thumbnails, which loadThumbs fetches with the caller's token
+// (an <img> cannot send it).
+function photosHTML(photos) {
+  if (!photos.length) return '—';
+  return '<span class="dossier-photos">' + photos.map((p) =>
+    `<img class="dossier-thumb${p.far ? ' far' : ''}" data-photo="${p.id}" data-thumb="${esc(p.thumb_url)}" alt="${esc(t('dossier_photos'))} ${p.id}"` +
+    ` title="${esc(p.taken_at ? fmtDate(p.taken_at) : '')}${p.far ? ' · ' + esc(t('dossier_photo_far')) : ''}" width="64" height="48">`).join('') + '</span>';
+}
+
+const thumbs = new Map(); // thumbnail URL -> object URL, for the page's life
+
+async function loadThumbs(el) {
+  for (const img of el.querySelectorAll('img[data-thumb]')) {
+    const url = img.dataset.thumb;
+    if (!thumbs.has(url)) {
+      thumbs.set(url, api(url).then((r) => (r.ok ? r.blob() : null)).then((b) => (b ? URL.createObjectURL(b) : '')).catch(() => ''));
+    }
+    thumbs.get(url).then((src) => { if (src) { img.src = src; img.dataset.loaded = 'true'; } });
+  }
 }

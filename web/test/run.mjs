@@ -906,8 +906,11 @@ async function dossierOnPage(page) {
       id: Number(d.dataset.id), uscc: d.dataset.uscc, name: document.getElementById('dossier-name').textContent,
       fields: Object.fromEntries([...d.querySelectorAll('dd[data-field]')].map((dd) => [dd.dataset.field, dd.textContent])),
       inspections: rows('dossier-inspections').map((r) => Number(r.dataset.id)),
+      checkins: rows('dossier-inspections').map((r) => r.querySelector('[data-metric="checkin"]').dataset.value),
+      inspectionPhotos: rows('dossier-inspections').map((r) => [...r.querySelectorAll('img[data-photo]')].map((i) => Number(i.dataset.photo))),
       hazards: rows('dossier-hazards').map((r) => ({ id: Number(r.dataset.id), status: r.dataset.status, link: r.dataset.link,
-        steps: d.querySelectorAll(`tr[data-steps-of="${r.dataset.id}"] li[data-step]`).length })),
+        steps: d.querySelectorAll(`tr[data-steps-of="${r.dataset.id}"] li[data-step]`).length,
+        photos: [...d.querySelectorAll(`tr[data-steps-of="${r.dataset.id}"] li[data-step] img[data-photo]`)].map((i) => Number(i.dataset.photo)) })),
       risk: rows('dossier-risk').map((r) => r.dataset.to),
       stations: rows('dossier-stations').map((r) => ({ code: r.dataset.code,
         minutes: Number(r.querySelector('[data-metric="minutes"]').dataset.value),
@@ -929,7 +932,10 @@ function sameDossier(got, want, who) {
   assert.equal(got.fields.cell, want.location.cell, `${who}: cell`);
   assert.equal(got.fields.unit, want.location.unit ? `${want.location.unit.name} (${want.location.unit.code})` : '—', `${who}: unit`);
   assert.deepEqual(got.inspections, want.inspections.map((i) => i.id), `${who}: inspections`);
-  assert.deepEqual(got.hazards, want.hazards.map((h) => ({ id: h.id, status: h.status, link: h.link, steps: h.steps.length })), `${who}: hazards and steps`);
+  assert.deepEqual(got.checkins, want.inspections.map((i) => i.checkin.status), `${who}: check-ins`);
+  assert.deepEqual(got.inspectionPhotos, want.inspections.map((i) => i.photos.map((p) => p.id)), `${who}: inspection photos`);
+  assert.deepEqual(got.hazards, want.hazards.map((h) => ({ id: h.id, status: h.status, link: h.link, steps: h.steps.length,
+    photos: h.steps.flatMap((s) => s.photos.map((p) => p.id)) })), `${who}: hazards, steps and their photos`);
   assert.deepEqual(got.risk, want.risk_levels.map((r) => r.to), `${who}: risk level changes`);
   assert.deepEqual(got.stations, want.fire_stations.map((s) => ({ code: s.code, minutes: s.minutes, distance: s.distance_m, inReach: s.in_reach })), `${who}: fire stations`);
   assert.deepEqual(got.pipelines, want.pipelines.map((p) => p.code), `${who}: pipelines`);
@@ -949,6 +955,7 @@ await test('dossier: opened from the officer\'s cell panel, the street office\'s
     if (!pick || (d.hazards.length > 0 && (pick.hazards.length === 0 || d.inspections.length > pick.inspections.length))) pick = d;
     if (pick.hazards.length > 0 && pick.inspections.length > 0) break;
   }
+  console.log(`  dossier of ${pick.enterprise.uscc}: ${pick.inspections.length} inspections, ${pick.hazards.length} hazards`);
   const page = use(await open(opt.officer, 'officer'));
   await shoot(page, 'dossier-officer');
   await page.evaluate((h) => window.safegrid.openCell(h), pick.location.cell);
