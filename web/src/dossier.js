@@ -62,6 +62,8 @@ addStrings({
   dossier_occupant: ['占压单位', 'Occupant'],
   dossier_pipeline: ['管线编号', 'Pipeline'],
   dossier_closed_at: ['销号时间', 'Closed'],
+  dossier_locate: ['在地图上查看', 'Show on the map'],
+  dossier_label: ['名称', 'Name'],
   dossier_checkin: ['签到', 'Check-in'],
   dossier_checkin_located: ['已定位', 'Located'],
   dossier_checkin_far: ['距离过远', 'Far'],
@@ -181,6 +183,7 @@ function render() {
   el.innerHTML = `
 <div class="dossier-bar">
   <button id="dossier-close" type="button">${esc(t('dossier_close'))}</button>
+  <button id="dossier-locate" type="button">${esc(t('dossier_locate'))}</button>
   <label>${esc(t('dossier_radius'))} <input id="dossier-radius" type="number" min="1" max="2000" step="50" value="${d.radius_m}"></label>
   <button id="dossier-radius-apply" type="button">${esc(t('dossier_apply'))}</button>
   <span class="grow"></span>
@@ -214,14 +217,14 @@ function render() {
     (i) => `data-to="${esc(d.risk_levels[i].to)}"`)}</section>
 <section><h4>${esc(t('dossier_stations'))}</h4>
 <p class="muted" id="dossier-travel">${esc(t('dossier_travel', { d: tr.detour, s: tr.speed_kmh, m: tr.minutes, r: fmtNum(tr.reach_m, 1) }))}</p>
-${table('dossier-stations', ['code', 'dossier_name', 'f_type', 'dossier_distance', 'dossier_minutes', 'dossier_in_reach'],
+${table('dossier-stations', ['code', 'dossier_label', 'f_type', 'dossier_distance', 'dossier_minutes', 'dossier_in_reach'],
     d.fire_stations.map((s) => [s.code, s.name, s.type,
       { text: fmtNum(s.distance_m, 1), attr: `data-metric="distance_m" data-value="${s.distance_m}"` },
       { text: fmtNum(s.minutes, 2), attr: `data-metric="minutes" data-value="${s.minutes}"` },
       { text: s.in_reach ? t('yes') : t('no'), attr: `data-metric="in_reach" data-value="${s.in_reach}"` }]),
     (i) => `data-code="${esc(d.fire_stations[i].code)}"`).replace(esc(t('dossier_in_reach')), esc(t('dossier_in_reach', { m: tr.minutes })))}</section>
 <section><h4>${esc(t('dossier_pipelines'))} (${esc(t('dossier_radius'))} ${d.radius_m})</h4>${table('dossier-pipelines',
-    ['code', 'dossier_name', 'dossier_medium', 'dossier_pressure', 'dossier_diameter', 'dossier_operator', 'dossier_distance'],
+    ['code', 'dossier_label', 'dossier_medium', 'dossier_pressure', 'dossier_diameter', 'dossier_operator', 'dossier_distance'],
     d.pipelines.map((p) => [p.code, p.name, tv('', p.medium), p.pressure, p.diameter_mm, p.operator,
       { text: fmtNum(p.distance_m, 1), attr: `data-metric="distance_m" data-value="${p.distance_m}"` }]),
     (i) => `data-code="${esc(d.pipelines[i].code)}"`)}</section>
@@ -234,6 +237,11 @@ ${table('dossier-stations', ['code', 'dossier_name', 'f_type', 'dossier_distance
   loadThumbs(el);
   el.querySelector('#dossier-close').addEventListener('click', closeDossier);
   el.querySelector('#dossier-print').addEventListener('click', () => window.print());
+  el.querySelector('#dossier-locate').addEventListener('click', () => {
+    closeDossier();
+    const m = hooksRef && hooksRef.map;
+    if (m) m.jumpTo({ center: [loc.lon, loc.lat], zoom: Math.max(m.getZoom(), 16) });
+  });
   el.querySelector('#dossier-xlsx').addEventListener('click', () =>
     download(`/api/v1/enterprises/${e.id}/dossier${qs({ format: 'xlsx', radius_m: d.radius_m })}`, `dossier-${e.uscc}.xlsx`));
   const apply = () => openDossier(e.id, { radius: el.querySelector('#dossier-radius').value.trim() });

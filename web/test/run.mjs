@@ -993,14 +993,25 @@ await test('dossier: opened from the officer\'s cell panel, the street office\'s
   assert.equal(await page.isVisible('#topbar'), false, 'printed: no top bar');
   assert.equal(await page.isVisible('.dossier-bar'), false, 'printed: no buttons');
   assert.equal(await page.isVisible('#dossier-hazards-count'), true, 'printed: the dossier');
+  await page.setViewportSize({ width: 794, height: 1123 }); // A4 at 96 dpi
+  await page.screenshot({ path: path.resolve(opt.screenshots, 'dossier-print.png'), fullPage: true });
   const pdf = await page.pdf({ format: 'A4' });
   assert.ok(pdf.length > 1000, `A4 PDF of ${pdf.length} bytes`);
   await page.emulateMedia({ media: 'screen' });
+  await page.setViewportSize({ width: 1366, height: 900 });
   // English.
   await page.click('#lang-toggle');
   assert.equal(await text(page, '#dossier-print'), 'Print', 'the print button in English');
   await page.click('#lang-toggle');
   await page.screenshot({ path: path.resolve(opt.screenshots, 'dossier.png') });
+  // On the map: the dossier closes and the map centres on the enterprise.
+  await page.click('#dossier-locate');
+  assert.equal(await page.isVisible('#dossier'), false, '#dossier-locate closes it');
+  await settle(page);
+  const c = await page.evaluate(() => window.safegrid.map.getCenter());
+  assert.ok(Math.abs(c.lng - want.location.lon) < 1e-4 && Math.abs(c.lat - want.location.lat) < 1e-4, `map centre ${c.lng},${c.lat}`);
+  await page.evaluate((id) => window.safegrid.openDossier(id), pick.enterprise.id);
+  await page.waitForSelector('#dossier[data-state="ok"]');
   await page.click('#dossier-close');
   assert.equal(await page.isVisible('#dossier'), false, '#dossier-close closes it');
   await page.context().close();
