@@ -81,6 +81,10 @@ VALUES ('310101', 'P2', 'gas', 'distribution', '低压', $1, $2, ST_Multi(ST_Geo
 
 		{"street A hazards", "GET", "/api/v1/streets/" + f.streetA + "/hazards", "", "", cell{401, 403, 200, 404, 200, 200}},
 		{"street A export", "GET", "/api/v1/streets/" + f.streetA + "/hazards?format=csv", "", "", cell{401, 403, 200, 404, 200, 200}},
+		// officer assessment (考核): officers are refused; another street in a filter is a 400 like a missing one.
+		{"assessment", "GET", "/api/v1/assessment?month=2026-11", "", "", cell{401, 403, 200, 200, 200, 200}},
+		{"assessment: street A", "GET", "/api/v1/assessment?month=2026-11&street=" + f.streetA, "", "", cell{401, 403, 200, 400, 200, 200}},
+		{"assessment: no such street", "GET", "/api/v1/assessment?month=2026-11&street=310101009", "", "", cell{401, 403, 400, 400, 400, 400}},
 		{"street A summary", "GET", "/api/v1/streets/" + f.streetA + "/summary", "", "", cell{401, 403, 200, 404, 200, 200}},
 		{"street B hazards", "GET", "/api/v1/streets/" + f.streetB + "/hazards", "", "", cell{401, 403, 404, 200, 200, 200}},
 		{"street B summary", "GET", "/api/v1/streets/" + f.streetB + "/summary", "", "", cell{401, 403, 404, 200, 200, 200}},

@@ -1,6 +1,9 @@
 package api
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/gofiber/fiber/v2"
 
 	"safegrid/grid"
@@ -34,10 +37,13 @@ const unitRules = "Every cell must be an H3 cell of resolution 9 whose centre li
 
 func (s *Server) adminRoutes() {
 	admin := []string{grid.RoleAdmin}
+	// A district bureau (区安监局) reads its district's units and audit; only admins write.
+	readers := []string{grid.RoleAdmin, grid.RoleDistrict}
 	unitParam := []Param{PathParam("code", "the grid unit's code")}
 	s.route(fiber.MethodGet, "/api/v1/grid/units", Operation{
-		Summary: "Grid units", Description: "Grid units (网格) by code, with their officer, cell and enterprise counts.",
-		Tags: []string{"admin"}, Roles: admin, Response: supervise.UnitPage{},
+		Summary: "Grid units", Description: "Grid units (网格) by code, with their officer, cell and enterprise counts. " +
+			"A district bureau sees its district's units only (a street of another district is a 400 like an unknown one).",
+		Tags: []string{"admin"}, Roles: readers, Response: supervise.UnitPage{},
 		Params:   []Param{QueryParam("street", "string", "only this street's units (9-digit code; an unknown street is a 400)"), LimitParam, OffsetParam},
 		Problems: []int{fiber.StatusBadRequest},
 	}, s.listUnits)
@@ -47,7 +53,8 @@ func (s *Server) adminRoutes() {
 		Problems: []int{fiber.StatusConflict},
 	}, s.createUnit)
 	s.route(fiber.MethodGet, "/api/v1/grid/units/:code", Operation{
-		Summary: "One grid unit with its cells", Tags: []string{"admin"}, Roles: admin, Response: supervise.UnitDetail{},
+		Summary: "One grid unit with its cells", Description: "A unit of another district than a district bureau's is a 404, like one that does not exist.",
+		Tags: []string{"admin"}, Roles: readers, Response: supervise.UnitDetail{},
 		Params: unitParam, Problems: []int{fiber.StatusNotFound},
 	}, s.getUnit)
 	s.route(fiber.MethodPut, "/api/v1/grid/units/:code", Operation{
@@ -75,8 +82,9 @@ func (s *Server) adminRoutes() {
 			"community is covered when the centre of some assigned cell lies in it, or the cell holding its representative " +
 			"point (ST_PointOnSurface) is assigned (so a community smaller than a cell can be covered); units without an " +
 			"officer; and every officer's workload: units, cells, enterprises, and enterprises weighted by risk " +
-			"(重大 4, 较大 3, 一般 2, 低 1). limit and offset page each list; each has its total.",
-		Tags: []string{"admin"}, Roles: admin, Response: supervise.GridAudit{},
+			"(重大 4, 较大 3, 一般 2, 低 1). limit and offset page each list; each has its total. A district bureau audits its " +
+			"own district (a street of another district is a 400 like an unknown one; workloads count its district's units only).",
+		Tags: []string{"admin"}, Roles: readers, Response: supervise.GridAudit{},
 		Params:   []Param{QueryParam("street", "string", "audit this street only (9-digit code; an unknown street is a 400)"), LimitParam, OffsetParam},
 		Problems: []int{fiber.StatusBadRequest},
 	}, s.gridAudit)
@@ -87,19 +95,39 @@ func (s *Server) listUnits(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	street, err := s.areaFilter(c, "street", "street")
+	district, street, err := s.unitScope(c)
 	if err != nil {
 		return err
 	}
-	items, total, err := s.supervise.Units(c.UserContext(), street, limit, offset)
+	items, total, err := s.supervise.Units(c.UserContext(), district, street, limit, offset)
 	if err != nil {
 		return err
 	}
 	return c.JSON(supervise.UnitPage{Items: items, Total: total})
 }
 
+// unitScope is the district a caller reads grid units and the grid audit in (a district
+// bureau's own, else none) and the street filter, which must lie in it: another
+// district's street is refused exactly like a street that does not exist.
+func (s *Server) unitScope(c *fiber.Ctx) (district, street string, err error) {
+	if p := principal(c); p.Role == grid.RoleDistrict {
+		district = p.DistrictCode
+	}
+	if street, err = s.areaFilter(c, "street", "street"); err != nil {
+		return "", "", err
+	}
+	if street != "" && district != "" && !strings.HasPrefix(street, district) {
+		return "", "", filterProblem("street", fmt.Sprintf("no street has the code %s", street))
+	}
+	return district, street, nil
+}
+
 func (s *Server) getUnit(c *fiber.Ctx) error {
-	u, err := s.supervise.Unit(c.UserContext(), c.Params("code"))
+	district := ""
+	if p := principal(c); p.Role == grid.RoleDistrict {
+		district = p.DistrictCode
+	}
+	u, err := s.supervise.Unit(c.UserContext(), district, c.Params("code"))
 	if err != nil {
 		return err
 	}
@@ -135,7 +163,7 @@ func (s *Server) updateUnit(c *fiber.Ctx) error {
 }
 
 func (s *Server) unitAnswer(c *fiber.Ctx, status int, code string) error {
-	u, err := s.supervise.Unit(c.UserContext(), code)
+	u, err := s.supervise.Unit(c.UserContext(), "", code)
 	if err != nil {
 		return err
 	}
@@ -176,11 +204,11 @@ func (s *Server) gridAudit(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	street, err := s.areaFilter(c, "street", "street")
+	district, street, err := s.unitScope(c)
 	if err != nil {
 		return err
 	}
-	a, err := s.supervise.GridAuditOf(c.UserContext(), supervise.AuditOptions{Street: street, Limit: limit, Offset: offset})
+	a, err := s.supervise.GridAuditOf(c.UserContext(), supervise.AuditOptions{Street: street, District: district, Limit: limit, Offset: offset})
 	if err != nil {
 		return err
 	}

@@ -19,12 +19,13 @@ import (
 )
 
 // The hazard analyses: DBSCAN clusters and Getis-Ord Gi* hot spots over the hazards that
-// match the same filters. Scope: planners and admins see the city; a street office only
-// its own street's hazards (the street filter is forced; asking for another street is
+// match the same filters. Scope: planners and admins see the city; a district bureau only
+// its own district's hazards (the district filter is forced; another district, or a street
+// of one, is 403); a street office only its own street's hazards (the street filter is forced; asking for another street is
 // 403); a grid officer only the hazards in their own cells (the clusters and hot spots of
 // their patch, computed over those hazards alone).
 
-var hazardAnalysisRoles = []string{grid.RolePlanner, grid.RoleAdmin, grid.RoleStreet, grid.RoleOfficer}
+var hazardAnalysisRoles = []string{grid.RolePlanner, grid.RoleAdmin, grid.RoleDistrict, grid.RoleStreet, grid.RoleOfficer}
 
 const analysisGeoJSON = "application/geo+json"
 
@@ -34,7 +35,7 @@ var hazardAnalysisFilterParams = []Param{
 	QueryParam("category", "string", "categories, comma-separated (e.g. 消防安全)"),
 	{Name: "from", In: "query", Description: "reported on or after this day (Asia/Shanghai)", Schema: Schema{"type": "string", "format": "date"}},
 	{Name: "to", In: "query", Description: "reported on or before this day (Asia/Shanghai)", Schema: Schema{"type": "string", "format": "date"}},
-	QueryParam("district", "string", "6-digit district code"),
+	QueryParam("district", "string", "6-digit district code; a district bureau may give only its own"),
 	QueryParam("street", "string", "9-digit street code; a street office may give only its own"),
 }
 
@@ -68,8 +69,8 @@ func (s *Server) hazardAnalysisRoutes() {
 			"the rest is noise and is left out. The work is partitioned into UTM tiles (dense ones split) with a 2·eps halo, " +
 			"one statement per tile, and the tile clusters merged, which gives the same clusters (a border hazard near two clusters may join either). Each cluster: its " +
 			"convex hull (buffered by eps_m/2 when the members lie on a line), centroid, members by level, most common " +
-			"category and streets. Planners and admins see the city, a street office only its own street's hazards (another " +
-			"street is 403), an officer only the hazards in their cells. Clustering that cannot finish within the request's " +
+			"category and streets. Planners and admins see the city, a district bureau only its own district's hazards " +
+			"(another district or its street is 403), a street office only its own street's hazards (another street is 403), an officer only the hazards in their cells. Clustering that cannot finish within the request's " +
 			"time is a 422 (Request Too Broad): narrow the filter or use a smaller eps_m.",
 		Tags: tags, Roles: hazardAnalysisRoles,
 		Params: append([]Param{
@@ -227,6 +228,11 @@ func (s *Server) hazardAnalysisFilter(c *fiber.Ctx) (hazardstat.HazardFilter, er
 			return f, Problem(fiber.StatusForbidden, "", fmt.Sprintf("you may analyse only the hazards of street %s", p.StreetCode))
 		}
 		f.Street = p.StreetCode
+	case grid.RoleDistrict:
+		if (f.District != "" && f.District != p.DistrictCode) || (f.Street != "" && !strings.HasPrefix(f.Street, p.DistrictCode)) {
+			return f, Problem(fiber.StatusForbidden, "", fmt.Sprintf("you may analyse only the hazards of district %s", p.DistrictCode))
+		}
+		f.District = p.DistrictCode
 	case grid.RoleOfficer:
 		f.OfficerID = p.UserID
 	}

@@ -84,6 +84,7 @@ type fuzzHarness struct {
 
 type fuzzUser struct {
 	name, role, street, hash string
+	district                 string // the district bureau's (区安监局)
 }
 
 func newFuzzHarness(f testing.TB) *fuzzHarness {
@@ -107,6 +108,9 @@ func newFuzzHarness(f testing.TB) *fuzzHarness {
 		h.byKey[r.method+" "+r.path] = i
 	}
 	ctx := context.Background()
+	if _, err := ts.st.AddUser(ctx, "test", grid.User{Username: "qu", Role: grid.RoleDistrict, DistrictCode: "310101"}, "password-qu"); err != nil {
+		f.Fatal(err)
+	}
 	for _, u := range []struct{ name, role, street string }{
 		{"adm", grid.RoleAdmin, ""}, {"plan", grid.RolePlanner, ""}, {"sta", grid.RoleStreet, fx.streetA},
 		{"stb", grid.RoleStreet, fx.streetB}, {"off1", grid.RoleOfficer, ""}, {"off3", grid.RoleOfficer, ""},
@@ -115,8 +119,13 @@ func newFuzzHarness(f testing.TB) *fuzzHarness {
 		if err := testdb.DB(st).QueryRow(ctx, `SELECT password_hash FROM users WHERE username = $1`, u.name).Scan(&hash); err != nil {
 			f.Fatal(err)
 		}
-		h.users = append(h.users, fuzzUser{u.name, u.role, u.street, hash})
+		h.users = append(h.users, fuzzUser{u.name, u.role, u.street, hash, ""})
 	}
+	var quHash string
+	if err := testdb.DB(st).QueryRow(ctx, `SELECT password_hash FROM users WHERE username = 'qu'`).Scan(&quHash); err != nil {
+		f.Fatal(err)
+	}
+	h.users = append(h.users, fuzzUser{"qu", grid.RoleDistrict, "", quHash, "310101"})
 	// fz-victim is the default target of the admin's user routes: disabling, removing
 	// and resetting it leaves the fixture's users alone unless the input names them.
 	ts.addUser(f, "fz-victim", grid.RoleStreet, fx.streetB)
@@ -124,8 +133,9 @@ func newFuzzHarness(f testing.TB) *fuzzHarness {
 	if err := testdb.DB(st).QueryRow(ctx, `SELECT password_hash FROM users WHERE username = 'fz-victim'`).Scan(&victim); err != nil {
 		f.Fatal(err)
 	}
-	h.users = append(h.users, fuzzUser{"fz-victim", grid.RoleStreet, fx.streetB, victim})
+	h.users = append(h.users, fuzzUser{"fz-victim", grid.RoleStreet, fx.streetB, victim, ""})
 	h.tokens["admin"], h.tokens["street"] = fx.admin, fx.sta
+	h.tokens["district"] = ts.login(f, "qu")
 	h.tokens["officer"], h.tokens["planner"] = fx.off1, fx.planner
 	tile := maptile.At(centre(fx.c1, 0, 0), 14)
 	h.params = map[string]string{
@@ -304,13 +314,17 @@ func (h *fuzzHarness) restore() error {
 	ctx := context.Background()
 	db := testdb.DB(h.fx.ts.st)
 	for _, u := range h.users {
-		var street any
+		var street, district any
 		if u.street != "" {
 			street = u.street
 		}
-		if _, err := db.Exec(ctx, `UPDATE users SET disabled = false, removed_at = NULL, role = $2, street_code = $3, password_hash = $4
-WHERE username = $1 AND (disabled OR removed_at IS NOT NULL OR role <> $2 OR street_code IS DISTINCT FROM $3 OR password_hash <> $4)`,
-			u.name, u.role, street, u.hash); err != nil {
+		if u.district != "" {
+			district = u.district
+		}
+		if _, err := db.Exec(ctx, `UPDATE users SET disabled = false, removed_at = NULL, role = $2, street_code = $3, password_hash = $4, district_code = $5
+WHERE username = $1 AND (disabled OR removed_at IS NOT NULL OR role <> $2 OR street_code IS DISTINCT FROM $3 OR password_hash <> $4
+       OR district_code IS DISTINCT FROM $5)`,
+			u.name, u.role, street, u.hash, district); err != nil {
 			return err
 		}
 	}
@@ -328,7 +342,7 @@ ON CONFLICT (h3) DO UPDATE SET unit_code = 'U1' WHERE grid_cells.unit_code <> 'U
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for who, name := range map[string]string{"admin": "adm", "planner": "plan", "street": "sta", "officer": "off1"} {
+	for who, name := range map[string]string{"admin": "adm", "planner": "plan", "street": "sta", "officer": "off1", "district": "qu"} {
 		tok := strings.TrimPrefix(h.tokens[who], "Bearer ")
 		if _, err := h.fx.ts.st.Authenticate(ctx, tok); err == nil {
 			continue
@@ -413,6 +427,7 @@ func TestFuzzHarnessPutsTheFixtureBack(t *testing.T) {
 		{"POST /api/v1/admin/users/:username/disable", "admin", "off1", ""},
 		{"DELETE /api/v1/admin/users/:username", "admin", "plan", ""},
 		{"PATCH /api/v1/admin/users/:username", "admin", "sta", `{"role":"planner"}`},
+		{"PATCH /api/v1/admin/users/:username", "admin", "qu", `{"role":"street","street_code":"310101002"}`},
 		{"DELETE /api/v1/grid/units/:code", "admin", "U1", ""},
 	} {
 		r := h.request(in.route, "", in.who, in.path, "", J, []byte(in.body), nil)
@@ -421,7 +436,7 @@ func TestFuzzHarnessPutsTheFixtureBack(t *testing.T) {
 		}
 		h.check(t, r)
 	}
-	for _, who := range []string{"admin", "planner", "street", "officer"} {
+	for _, who := range []string{"admin", "planner", "street", "officer", "district"} {
 		if r := h.request("GET /api/v1/me", "", who, "", "", "", nil, nil); r.status != 200 {
 			t.Errorf("%s after the writes: %d %s", who, r.status, r.body)
 		}
@@ -436,5 +451,8 @@ func TestFuzzHarnessPutsTheFixtureBack(t *testing.T) {
 	}
 	if r := h.request("GET /api/v1/me", "", "street", "", "", "", nil, nil); !bytes.Contains(r.body, []byte(`"street"`)) {
 		t.Errorf("sta is no longer a street office: %s", r.body)
+	}
+	if r := h.request("GET /api/v1/me", "", "district", "", "", "", nil, nil); !bytes.Contains(r.body, []byte(`"district_code":"310101"`)) {
+		t.Errorf("qu is no longer 310101's district bureau: %s", r.body)
 	}
 }

@@ -32,7 +32,7 @@ func (s *Server) hazardRoutes() {
 	s.route(fiber.MethodGet, "/api/v1/hazards/:id", Operation{
 		Summary: "One hazard with its history",
 		Description: "A hazard (隐患) with its lifecycle history, oldest step first, and the statuses it may go to next. " +
-			"Scope: admins and planners see every hazard, a street office its street's, an officer those in their cells; " +
+			"Scope: admins and planners see every hazard, a district bureau its district's, a street office its street's, an officer those in their cells; " +
 			"any other is a 404, exactly as if it did not exist. The answer carries an ETag (the report and each transition " +
 			"answer the same ETag for the same state); If-None-Match naming it gives 304.",
 		Tags: []string{"hazards"}, Response: supervise.HazardDetail{},
@@ -59,7 +59,7 @@ func lifecycleDoc() string {
 	for _, st := range supervise.HazardLifecycle() {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", st.From, st.To, strings.Join(st.Roles, ", "), st.Doc)
 	}
-	b.WriteString("\nPlanners make no steps. Scope applies on top of the role: a street office acts on its street's " +
+	b.WriteString("\nPlanners and district bureaus (区安监局) make no steps: the bureau reads and escalates (POST /api/v1/hazards/{id}/escalate). Scope applies on top of the role: a street office acts on its street's " +
 		"hazards only, an officer on hazards in their cells only (else 404, as if the hazard did not exist).\n\n" +
 		"Assigning needs `responsible` and `deadline` (sent now or already on the hazard); a 重大 hazard is under " +
 		"supervision (挂牌督办) and needs the whole plan: `measures`, `funds`, `deadline`, `responsible`. " +

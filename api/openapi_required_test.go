@@ -66,6 +66,8 @@ func TestOpenAPIRequiredFields(t *testing.T) {
 			fmt.Sprintf(`{"k":1,"candidates":[{"lon":%v,"lat":%v}]}`, lon1, lat1), 200},
 		{"POST /api/v1/hazards/{id}/transition", fmt.Sprintf("/api/v1/hazards/%d/transition", f.hazardID["H1"]), f.sta,
 			`{"to":"registered","version":1}`, 200},
+		{"POST /api/v1/hazards/{id}/escalate", fmt.Sprintf("/api/v1/hazards/%d/escalate", f.hazardID["H3"]), f.admin,
+			`{"note":"逾期风险高","version":1}`, 200},
 		{"POST /api/v1/inspections", "/api/v1/inspections", f.off1,
 			fmt.Sprintf(`{"enterprise":%q,"result":"passed","inspected_at":"2026-11-20 10:30","lon":%v,"lat":%v,"position":{"lon":%v,"lat":%v,"accuracy_m":12}}`,
 				f.uscc["E1"], lon1, lat1, lon1, lat1), 201},

@@ -182,6 +182,8 @@ func scopeKey(p *grid.Principal) string {
 		return "public"
 	case p.Role == grid.RoleAdmin || p.Role == grid.RolePlanner:
 		return p.Role
+	case p.Role == grid.RoleDistrict:
+		return "district:" + p.DistrictCode
 	case p.Role == grid.RoleStreet:
 		return "street:" + p.StreetCode
 	default:

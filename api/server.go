@@ -6,8 +6,8 @@
 //
 //   - c.UserContext() is the request's context: bounded by Config.RequestTimeout and
 //     cancelled when the client hangs up. Pass it to every query.
-//   - principal(c) is the signed-in caller; scope SQL with grid.InOfficerCells or
-//     street_code = p.StreetCode.
+//   - principal(c) is the signed-in caller; scope SQL with grid.Scope (every role's
+//     condition: a district's district_code, a street's street_code, an officer's cells).
 //   - decodeJSON(c, &body) reads a JSON body strictly; return Problem / FieldProblem or a
 //     typed grid error and handleError turns it into application/problem+json.
 //   - writes go through a transaction that also calls s.store.Audit.
@@ -26,6 +26,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"safegrid/grid"
+	"safegrid/grid/assess"
 	"safegrid/grid/dossier"
 	"safegrid/grid/evidence"
 	"safegrid/grid/hazardstat"
@@ -180,6 +181,7 @@ type Server struct {
 	notify     *notify.Service
 	dossier    *dossier.Service  // enterprise dossier
 	evidence   *evidence.Service // photos
+	assess     *assess.Service   // officer assessment (考核)
 	cfg        Config
 	public     publicBase // where absolute links point (PublicURL)
 	log        *slog.Logger
@@ -207,6 +209,7 @@ func New(store *grid.Store, cfg Config) *Server {
 		notify:     notify.New(store),
 		dossier:    dossier.New(store), // enterprise dossier
 		evidence:   evidence.New(store, evidence.NewDir(cfg.PhotoDir)),
+		assess:     assess.New(store), // officer assessment (考核)
 		cfg:        cfg,
 		public:     cfg.publicBase(),
 		log:        cfg.Logger,
@@ -244,6 +247,7 @@ func New(store *grid.Store, cfg Config) *Server {
 		s.authRoutes,
 		s.officerRoutes,
 		s.streetRoutes,
+		s.districtRoutes, // district bureau (区安监局): api/district.go
 		s.hazardRoutes,
 		s.adminRoutes,
 		s.auditRoutes,
@@ -251,6 +255,7 @@ func New(store *grid.Store, cfg Config) *Server {
 		s.notifyRoutes,
 		s.dossierRoutes, // enterprise dossier
 		s.photoRoutes,
+		s.assessRoutes, // officer assessment (考核)
 		s.importRoutes,
 		s.hazardAnalysisRoutes,
 		s.analysisRoutes,

@@ -18,17 +18,18 @@ type loginRequest struct {
 type loginResponse struct {
 	Token     string    `json:"token" doc:"send it as Authorization: Bearer TOKEN"`
 	ExpiresAt grid.Time `json:"expires_at"`
-	Role      string    `json:"role" enum:"admin,planner,street,officer"`
+	Role      string    `json:"role" enum:"admin,planner,district,street,officer"`
 }
 
 // meResponse is the signed-in user.
 type meResponse struct {
-	ID          int64          `json:"id"`
-	Username    string         `json:"username"`
-	DisplayName string         `json:"display_name"`
-	Role        string         `json:"role" enum:"admin,planner,street,officer"`
-	StreetCode  *string        `json:"street_code" doc:"the street a street office sees; null for other roles"`
-	Units       []assignedUnit `json:"units" doc:"the grid units assigned to an officer; empty for other roles"`
+	ID           int64          `json:"id"`
+	Username     string         `json:"username"`
+	DisplayName  string         `json:"display_name"`
+	Role         string         `json:"role" enum:"admin,planner,district,street,officer"`
+	StreetCode   *string        `json:"street_code" doc:"the street a street office sees; null for other roles"`
+	DistrictCode *string        `json:"district_code" doc:"the district a district bureau (区安监局) sees; null for other roles"`
+	Units        []assignedUnit `json:"units" doc:"the grid units assigned to an officer; empty for other roles"`
 }
 
 type assignedUnit struct {
@@ -118,6 +119,9 @@ func (s *Server) me(c *fiber.Ctx) error {
 	out := meResponse{ID: u.ID, Username: u.Username, DisplayName: u.DisplayName, Role: u.Role, Units: []assignedUnit{}}
 	if u.StreetCode != "" {
 		out.StreetCode = &u.StreetCode
+	}
+	if u.DistrictCode != "" {
+		out.DistrictCode = &u.DistrictCode
 	}
 	for _, un := range units {
 		out.Units = append(out.Units, assignedUnit{Code: un.Code, Name: un.Name, StreetCode: un.StreetCode, Cells: un.Cells})

@@ -24,15 +24,38 @@ const (
 	mimeXLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 )
 
-// Street lists are for the street office of that street and for admins; planners read
-// them too (city-wide reading is their role), but nothing here writes.
-var streetReadRoles = []string{grid.RoleStreet, grid.RoleAdmin, grid.RolePlanner}
+// Street lists are for the street office of that street, the district bureau of its
+// district, and admins; planners read them too (city-wide reading is their role), but
+// nothing here writes.
+var streetReadRoles = []string{grid.RoleStreet, grid.RoleDistrict, grid.RoleAdmin, grid.RolePlanner}
 
 // streetRoutes are the street office's 街道办 endpoints: hazards per block (community) and
 // their export, and the per-community summary.
 func (s *Server) streetRoutes() {
 	tags := []string{"street"}
-	code := PathParam("code", "9-digit street code; a street office may ask only for its own")
+	code := PathParam("code", "9-digit street code; a street office may ask only for its own, a district bureau for its district's")
+	s.route(fiber.MethodGet, "/api/v1/streets/:code/hazards", Operation{
+		Summary: "Hazards in a street, per block",
+		Description: "Filtered, sorted and paged. format=csv gives UTF-8 CSV with a byte-order mark and format=xlsx an " +
+			"Excel workbook, both with Chinese headers and the same rows and columns as the JSON; an export without a limit " +
+			fmt.Sprintf("holds up to %d rows (the total is in X-Total-Count).", s.cfg.MaxLimit),
+		Tags: tags, Roles: streetReadRoles,
+		Params:   append([]Param{code}, hazardListParams()...),
+		Response: hazardPage{}, Produces: []string{fiber.MIMEApplicationJSON, mimeCSV, mimeXLSX},
+		Problems: []int{fiber.StatusNotFound}, Keep: keepSupervised,
+	}, s.streetHazards)
+	s.route(fiber.MethodGet, "/api/v1/streets/:code/summary", Operation{
+		Summary: "Hazards and grid coverage per block",
+		Description: "Per community: hazards by status and level, overdue, rectification rate ((verified + closed) ÷ all), " +
+			"enterprises and how many of them lie in a grid unit that has an officer; and the street's total.",
+		Tags: tags, Roles: streetReadRoles, Params: []Param{code},
+		Response: supervise.StreetSummary{}, Problems: []int{fiber.StatusNotFound, fiber.StatusUnprocessableEntity},
+		Keep: keepSupervised,
+	}, s.streetSummary)
+}
+
+// hazardListParams are the query parameters of a hazard list (a street's, a district's).
+func hazardListParams() []Param {
 	enum := func(name, doc string, values []string) Param {
 		p := QueryParam(name, "string", doc)
 		p.Schema = Schema{"type": "string", "enum": values}
@@ -48,49 +71,43 @@ func (s *Server) streetRoutes() {
 		sortKeys = append(sortKeys, k, "-"+k)
 	}
 	slices.Sort(sortKeys)
-	s.route(fiber.MethodGet, "/api/v1/streets/:code/hazards", Operation{
-		Summary: "Hazards in a street, per block",
-		Description: "Filtered, sorted and paged. format=csv gives UTF-8 CSV with a byte-order mark and format=xlsx an " +
-			"Excel workbook, both with Chinese headers and the same rows and columns as the JSON; an export without a limit " +
-			fmt.Sprintf("holds up to %d rows (the total is in X-Total-Count).", s.cfg.MaxLimit),
-		Tags: tags, Roles: streetReadRoles,
-		Params: []Param{
-			code,
-			QueryParam("community", "string", "12-digit community (居委/村) code"),
-			enum("level", "hazard level", grid.HazardLevels()),
-			enum("status", "lifecycle status", grid.HazardStatuses()),
-			QueryParam("overdue", "boolean", "true: only hazards past their deadline and neither verified nor closed; false: only the others"),
-			QueryParam("category", "string", "hazard category, exactly"),
-			date("from", "reported on or after this date (Shanghai)"),
-			date("to", "reported on or before this date (Shanghai)"),
-			enum("sort", "sort key, - for descending; default -reported_at", sortKeys),
-			enum("format", "json (default), csv or xlsx", []string{"json", "csv", "xlsx"}),
-			LimitParam, OffsetParam,
-		},
-		Response: hazardPage{}, Produces: []string{fiber.MIMEApplicationJSON, mimeCSV, mimeXLSX},
-		Problems: []int{fiber.StatusNotFound}, Keep: keepSupervised,
-	}, s.streetHazards)
-	s.route(fiber.MethodGet, "/api/v1/streets/:code/summary", Operation{
-		Summary: "Hazards and grid coverage per block",
-		Description: "Per community: hazards by status and level, overdue, rectification rate ((verified + closed) ÷ all), " +
-			"enterprises and how many of them lie in a grid unit that has an officer; and the street's total.",
-		Tags: tags, Roles: streetReadRoles, Params: []Param{code},
-		Response: supervise.StreetSummary{}, Problems: []int{fiber.StatusNotFound, fiber.StatusUnprocessableEntity},
-		Keep: keepSupervised,
-	}, s.streetSummary)
+	return []Param{
+		QueryParam("community", "string", "12-digit community (居委/村) code"),
+		enum("level", "hazard level", grid.HazardLevels()),
+		enum("status", "lifecycle status", grid.HazardStatuses()),
+		QueryParam("overdue", "boolean", "true: only hazards past their deadline and neither verified nor closed; false: only the others"),
+		QueryParam("category", "string", "hazard category, exactly"),
+		date("from", "reported on or after this date (Shanghai)"),
+		date("to", "reported on or before this date (Shanghai)"),
+		enum("sort", "sort key, - for descending; default -reported_at", sortKeys),
+		enum("format", "json (default), csv or xlsx", []string{"json", "csv", "xlsx"}),
+		LimitParam, OffsetParam,
+	}
 }
 
-// streetInScope checks the street exists; another street than a street office's own is
-// answered exactly as one that does not exist.
+// streetInScope checks the street exists; another street than a street office's own, or
+// a street of another district than a district bureau's, is answered exactly as one that
+// does not exist.
 func (s *Server) streetInScope(c *fiber.Ctx) (string, error) {
 	code := c.Params("code")
 	if err := s.supervise.CheckStreet(c.UserContext(), code); err != nil {
 		return "", err
 	}
-	if p := principal(c); p.Role == grid.RoleStreet && p.StreetCode != code {
+	if !streetVisible(principal(c), code) {
 		return "", &grid.NotFoundError{What: "street", Key: code}
 	}
 	return code, nil
+}
+
+// streetVisible tells whether p may read the street code (a loaded 9-digit street).
+func streetVisible(p *grid.Principal, code string) bool {
+	switch p.Role {
+	case grid.RoleStreet:
+		return p.StreetCode == code
+	case grid.RoleDistrict:
+		return p.DistrictCode != "" && code[:6] == p.DistrictCode
+	}
+	return true
 }
 
 // hazardEnum reads an optional enumerated query parameter with the hazards kind's values
@@ -178,6 +195,11 @@ func (s *Server) streetHazards(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	return s.sendHazardList(c, f, format, street)
+}
+
+// sendHazardList answers a hazard list as JSON or as the export named file (hazards-<file>.csv|xlsx).
+func (s *Server) sendHazardList(c *fiber.Ctx, f supervise.StreetHazardFilter, format, file string) error {
 	items, total, err := s.supervise.StreetHazards(c.UserContext(), f)
 	if err != nil {
 		return err
@@ -200,7 +222,7 @@ func (s *Server) streetHazards(c *fiber.Ctx) error {
 		return err
 	}
 	c.Set(fiber.HeaderContentType, mime)
-	c.Set(fiber.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="hazards-%s.%s"`, street, format))
+	c.Set(fiber.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="hazards-%s.%s"`, file, format))
 	c.Set("X-Total-Count", fmt.Sprint(total))
 	return c.Send(buf.Bytes())
 }

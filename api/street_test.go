@@ -125,12 +125,12 @@ func exportRow(h supervise.HazardItem) []string {
 		kind, code, name = "生产经营单位", h.Feature.Code, s(h.Feature.Name)
 	}
 	return []string{strconv.FormatInt(h.ID, 10), h.Code, h.Level, h.Category, h.Description, testStatusNames[h.Status],
-		s(h.Deadline), overdue, s(h.CommunityCode), s(h.CommunityName), kind, code, name,
+		s(h.Deadline), overdue, s(h.StreetCode), s(h.StreetName), s(h.CommunityCode), s(h.CommunityName), kind, code, name,
 		strconv.FormatFloat(h.Location.Lon, 'f', -1, 64), strconv.FormatFloat(h.Location.Lat, 'f', -1, 64),
 		h.ReportedAt.UTC().Format("2006-01-02T15:04:05.000Z")}
 }
 
-var exportHeader = []string{"序号", "隐患编号", "隐患等级", "隐患类别", "隐患描述", "状态", "整改期限", "是否逾期", "社区编码", "社区名称",
+var exportHeader = []string{"序号", "隐患编号", "隐患等级", "隐患类别", "隐患描述", "状态", "整改期限", "是否逾期", "街道编码", "街道名称", "社区编码", "社区名称",
 	"关联对象类型", "关联对象编码", "关联对象名称", "经度", "纬度", "上报时间 (UTC)"}
 
 func compareExport(t *testing.T, what string, rows [][]string, items []supervise.HazardItem) {
@@ -151,7 +151,7 @@ func compareExport(t *testing.T, what string, rows [][]string, items []supervise
 			if got[j] == want[j] {
 				continue
 			}
-			if j == 13 || j == 14 { // coordinates: compare as numbers
+			if j == 15 || j == 16 { // coordinates: compare as numbers
 				g, err1 := strconv.ParseFloat(got[j], 64)
 				w, _ := strconv.ParseFloat(want[j], 64)
 				if err1 == nil && math.Abs(g-w) < 1e-9 {

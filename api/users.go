@@ -15,15 +15,16 @@ import (
 
 // userInfo is a user as the admin API shows them (never a password or its hash).
 type userInfo struct {
-	Username    string   `json:"username"`
-	DisplayName string   `json:"display_name"`
-	Role        string   `json:"role" enum:"admin,planner,street,officer"`
-	StreetCode  string   `json:"street_code,omitempty" doc:"the street a street office user sees (9 digits); absent for other roles"`
-	Units       []string `json:"units" doc:"the codes of the grid units assigned to an officer (managed under /api/v1/grid/units); empty for other roles"`
-	Disabled    bool     `json:"disabled" doc:"a disabled user cannot sign in"`
-	CreatedAt   string   `json:"created_at" format:"date-time"`
-	LastLoginAt *string  `json:"last_login_at" format:"date-time" doc:"the last sign-in that gave a bearer token; null: never (HTTP Basic requests do not count)"`
-	Sessions    int      `json:"sessions" doc:"live sessions: neither expired nor revoked"`
+	Username     string   `json:"username"`
+	DisplayName  string   `json:"display_name"`
+	Role         string   `json:"role" enum:"admin,planner,district,street,officer"`
+	StreetCode   string   `json:"street_code,omitempty" doc:"the street a street office user sees (9 digits); absent for other roles"`
+	DistrictCode string   `json:"district_code,omitempty" doc:"the district a district bureau (区安监局) user sees (6 digits); absent for other roles"`
+	Units        []string `json:"units" doc:"the codes of the grid units assigned to an officer (managed under /api/v1/grid/units); empty for other roles"`
+	Disabled     bool     `json:"disabled" doc:"a disabled user cannot sign in"`
+	CreatedAt    string   `json:"created_at" format:"date-time"`
+	LastLoginAt  *string  `json:"last_login_at" format:"date-time" doc:"the last sign-in that gave a bearer token; null: never (HTTP Basic requests do not count)"`
+	Sessions     int      `json:"sessions" doc:"live sessions: neither expired nor revoked"`
 }
 
 type userPage struct {
@@ -46,11 +47,12 @@ type sessionPage struct {
 }
 
 type createUserRequest struct {
-	Username    string `json:"username" required:"true" doc:"2 to 64 letters, digits, '.', '_' or '-'; a removed user's name stays taken"`
-	DisplayName string `json:"display_name,omitempty" doc:"the name shown in the UI, at most 100 characters"`
-	Role        string `json:"role" required:"true" enum:"admin,planner,street,officer"`
-	StreetCode  string `json:"street_code,omitempty" doc:"required for the role street, refused for the others: a loaded 9-digit street"`
-	Password    string `json:"password,omitempty" doc:"absent: one is generated and returned once"`
+	Username     string `json:"username" required:"true" doc:"2 to 64 letters, digits, '.', '_' or '-'; a removed user's name stays taken"`
+	DisplayName  string `json:"display_name,omitempty" doc:"the name shown in the UI, at most 100 characters"`
+	Role         string `json:"role" required:"true" enum:"admin,planner,district,street,officer"`
+	StreetCode   string `json:"street_code,omitempty" doc:"required for the role street, refused for the others: a loaded 9-digit street"`
+	DistrictCode string `json:"district_code,omitempty" doc:"required for the role district (区安监局), refused for the others: a loaded 6-digit district"`
+	Password     string `json:"password,omitempty" doc:"absent: one is generated and returned once"`
 }
 
 type createUserResponse struct {
@@ -59,9 +61,10 @@ type createUserResponse struct {
 }
 
 type updateUserRequest struct {
-	DisplayName *string `json:"display_name,omitempty"`
-	Role        *string `json:"role,omitempty" enum:"admin,planner,street,officer"`
-	StreetCode  *string `json:"street_code,omitempty" doc:"for the role street; a role other than street clears it"`
+	DisplayName  *string `json:"display_name,omitempty"`
+	Role         *string `json:"role,omitempty" enum:"admin,planner,district,street,officer"`
+	StreetCode   *string `json:"street_code,omitempty" doc:"for the role street; a role other than street clears it"`
+	DistrictCode *string `json:"district_code,omitempty" doc:"for the role district; a role other than district clears it"`
 }
 
 type passwordRequest struct {
@@ -90,11 +93,12 @@ func (s *Server) userRoutes() {
 	notFound := []int{fiber.StatusNotFound}
 	s.route(fiber.MethodGet, "/api/v1/admin/users", Operation{
 		Summary: "Users", Description: "The users who are not removed, by username, filtered and paged. A filter that names " +
-			"no loaded street is a 400, one that names no real role or grid unit a 422, each naming the parameter, not an empty list.",
+			"no loaded street or district is a 400, one that names no real role or grid unit a 422, each naming the parameter, not an empty list.",
 		Tags: tags, Roles: admin, Response: userPage{},
 		Params: []Param{
 			{Name: "role", In: "query", Description: "only users of this role", Schema: Schema{"type": "string", "enum": grid.Roles()}},
 			QueryParam("street", "string", "only this street's people (9-digit code): its street office users and the officers holding a grid unit in it"),
+			QueryParam("district", "string", "only this district's people (6-digit code): its bureau users, the office users of its streets and the officers holding a grid unit in it"),
 			QueryParam("unit", "string", "only the officer of this grid unit (its code)"),
 			QueryParam("disabled", "boolean", "true: only disabled users; false: only enabled ones; absent: both"),
 			QueryParam("q", "string", "a part of the username or display name, ignoring case"),
@@ -176,7 +180,7 @@ func userOut(u *grid.User) userInfo {
 	if units == nil {
 		units = []string{}
 	}
-	return userInfo{Username: u.Username, DisplayName: u.DisplayName, Role: u.Role, StreetCode: u.StreetCode, Units: units,
+	return userInfo{Username: u.Username, DisplayName: u.DisplayName, Role: u.Role, StreetCode: u.StreetCode, DistrictCode: u.DistrictCode, Units: units,
 		Disabled: u.Disabled, CreatedAt: grid.FormatTime(u.CreatedAt), LastLoginAt: timeOrNull(u.LastLoginAt), Sessions: u.Sessions}
 }
 
@@ -185,6 +189,9 @@ func (s *Server) listUsers(c *fiber.Ctx) error {
 	var err error
 	// A street that is not loaded is a 400 like every admin filter's (areaFilter).
 	if f.Street, err = s.areaFilter(c, "street", "street"); err != nil {
+		return err
+	}
+	if f.District, err = s.areaFilter(c, "district", "district"); err != nil {
 		return err
 	}
 	if raw := strings.TrimSpace(c.Query("disabled")); raw != "" {
@@ -219,7 +226,7 @@ func (s *Server) createUser(c *fiber.Ctx) error {
 		password = grid.GeneratePassword()
 		out.Password = password
 	}
-	u := grid.User{Username: req.Username, DisplayName: req.DisplayName, Role: req.Role, StreetCode: req.StreetCode}
+	u := grid.User{Username: req.Username, DisplayName: req.DisplayName, Role: req.Role, StreetCode: req.StreetCode, DistrictCode: req.DistrictCode}
 	if _, err := s.store.AddUser(c.UserContext(), principal(c).Actor(), u, password); err != nil {
 		return err
 	}
@@ -244,7 +251,7 @@ func (s *Server) updateUser(c *fiber.Ctx) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	ch := grid.UserChange{DisplayName: req.DisplayName, Role: req.Role, StreetCode: req.StreetCode}
+	ch := grid.UserChange{DisplayName: req.DisplayName, Role: req.Role, StreetCode: req.StreetCode, DistrictCode: req.DistrictCode}
 	u, err := s.store.UpdateUser(c.UserContext(), principal(c).Actor(), c.Params("username"), ch)
 	if err != nil {
 		return err

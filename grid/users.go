@@ -22,24 +22,25 @@ import (
 )
 
 // roles a user can have.
-var roles = []string{RoleAdmin, RolePlanner, RoleStreet, RoleOfficer}
+var roles = []string{RoleAdmin, RolePlanner, RoleDistrict, RoleStreet, RoleOfficer}
 
 // Roles are the roles a user can have.
 func Roles() []string { return slices.Clone(roles) }
 
-// User is a person who signs in: admin 管理员, planner 规划, street office 街道办 or grid
-// officer 网格员.
+// User is a person who signs in: admin 管理员, planner 规划, district safety bureau 区安监局,
+// street office 街道办 or grid officer 网格员.
 type User struct {
-	ID          int64
-	Username    string
-	DisplayName string
-	Role        string
-	StreetCode  string     // for the street role only
-	Units       []string   // the codes of the grid units assigned to an officer (grid/supervise manages them)
-	Disabled    bool       // a disabled user cannot sign in; a removed user is disabled too
-	CreatedAt   time.Time  //
-	LastLoginAt *time.Time // the last login that gave a bearer token; nil: never (Basic requests do not count)
-	Sessions    int        // live sessions: neither expired nor revoked
+	ID           int64
+	Username     string
+	DisplayName  string
+	Role         string
+	StreetCode   string     // for the street role only
+	DistrictCode string     // for the district role only: the 6-digit district it sees
+	Units        []string   // the codes of the grid units assigned to an officer (grid/supervise manages them)
+	Disabled     bool       // a disabled user cannot sign in; a removed user is disabled too
+	CreatedAt    time.Time  //
+	LastLoginAt  *time.Time // the last login that gave a bearer token; nil: never (Basic requests do not count)
+	Sessions     int        // live sessions: neither expired nor revoked
 }
 
 // The password rules, checked wherever a password is set (AddUser, SetPassword,
@@ -81,6 +82,7 @@ func HashPassword(password string) (string, error) {
 var (
 	usernameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{2,64}$`) // users.username's CHECK
 	streetRE   = regexp.MustCompile(`^[0-9]{9}$`)
+	districtRE = regexp.MustCompile(`^[0-9]{6}$`)
 )
 
 const maxDisplayName = 100
@@ -131,8 +133,10 @@ func (e *existsError) Is(target error) bool { return target == ErrDuplicate || t
 
 func noUser(name string) error { return &NotFoundError{What: "user", Key: name} }
 
-// checkRoleStreet checks a role and the street that goes with it.
-func (s *Store) checkRoleStreet(ctx context.Context, fe *fieldErrors, role, street string) error {
+// checkRoleArea checks a role and the area that goes with it: a street office has a
+// loaded street (street_code), a district bureau a loaded district (district_code), and
+// no other role has either.
+func (s *Store) checkRoleArea(ctx context.Context, fe *fieldErrors, role, street, district string) error {
 	if !slices.Contains(roles, role) {
 		fe.add(&InvalidError{Field: "role", Reason: fmt.Sprintf("%q is not one of %s", role, strings.Join(roles, ", "))})
 		return nil
@@ -143,7 +147,34 @@ func (s *Store) checkRoleStreet(ctx context.Context, fe *fieldErrors, role, stre
 	case role != RoleStreet && street != "":
 		fe.add(&InvalidError{Field: "street_code", Reason: "only a street office user (role street) has a street"})
 	case street != "":
-		return s.checkStreet(ctx, fe, "street_code", street)
+		if err := s.checkStreet(ctx, fe, "street_code", street); err != nil {
+			return err
+		}
+	}
+	switch {
+	case role == RoleDistrict && district == "":
+		fe.add(&InvalidError{Field: "district_code", Reason: "is required for the role district: the district the bureau sees"})
+	case role != RoleDistrict && district != "":
+		fe.add(&InvalidError{Field: "district_code", Reason: "only a district bureau user (role district) has a district"})
+	case district != "":
+		return s.checkDistrict(ctx, fe, "district_code", district)
+	}
+	return nil
+}
+
+// checkDistrict refuses anything but the code of a loaded district (an area of level
+// district: a street's or community's code is refused too).
+func (s *Store) checkDistrict(ctx context.Context, fe *fieldErrors, field, code string) error {
+	if !districtRE.MatchString(code) {
+		fe.add(&InvalidError{Field: field, Reason: "must be a 6-digit district code"})
+		return nil
+	}
+	var n int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM areas WHERE code = $1 AND level = 'district'`, code).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		fe.add(&InvalidError{Field: field, Reason: fmt.Sprintf("%s is not a loaded district", code)})
 	}
 	return nil
 }
@@ -165,7 +196,8 @@ func (s *Store) checkStreet(ctx context.Context, fe *fieldErrors, field, code st
 }
 
 // AddUser creates a user and records it in the audit log, both or neither. The fields are
-// checked (InvalidFieldsError naming username, display_name, role, street_code, password);
+// checked (InvalidFieldsError naming username, display_name, role, street_code,
+// district_code, password);
 // a taken username, a removed user's included, is ErrDuplicate ("user 'wang' already
 // exists").
 func (s *Store) AddUser(ctx context.Context, actor string, u User, password string) (int64, error) {
@@ -174,7 +206,7 @@ func (s *Store) AddUser(ctx context.Context, actor string, u User, password stri
 		fe.add(&InvalidError{Field: "username", Reason: "must be 2 to 64 letters, digits, '.', '_' or '-'"})
 	}
 	fe.add(text("display_name", u.DisplayName, maxDisplayName))
-	if err := s.checkRoleStreet(ctx, &fe, u.Role, u.StreetCode); err != nil {
+	if err := s.checkRoleArea(ctx, &fe, u.Role, u.StreetCode, u.DistrictCode); err != nil {
 		return 0, err
 	}
 	fe.add(passwordProblem("password", u.Username, password))
@@ -185,14 +217,11 @@ func (s *Store) AddUser(ctx context.Context, actor string, u User, password stri
 	if err != nil {
 		return 0, err
 	}
-	var street any
-	if u.StreetCode != "" {
-		street = u.StreetCode
-	}
 	var id int64
 	err = s.WriteTx(ctx, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `INSERT INTO users (username, display_name, role, street_code, password_hash)
-VALUES ($1, $2, $3, $4, $5) ON CONFLICT (username) DO NOTHING RETURNING id`, u.Username, u.DisplayName, u.Role, street, hash).Scan(&id)
+		err := tx.QueryRow(ctx, `INSERT INTO users (username, display_name, role, street_code, district_code, password_hash)
+VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (username) DO NOTHING RETURNING id`,
+			u.Username, u.DisplayName, u.Role, orNull(u.StreetCode), orNull(u.DistrictCode), hash).Scan(&id)
 		if errors.Is(err, pgx.ErrNoRows) {
 			var removed bool
 			if err := tx.QueryRow(ctx, `SELECT removed_at IS NOT NULL FROM users WHERE username = $1`, u.Username).Scan(&removed); err != nil {
@@ -203,7 +232,7 @@ VALUES ($1, $2, $3, $4, $5) ON CONFLICT (username) DO NOTHING RETURNING id`, u.U
 		if err != nil {
 			return err
 		}
-		details := map[string]any{"id": id, "role": u.Role, "street_code": u.StreetCode, "display_name": u.DisplayName}
+		details := map[string]any{"id": id, "role": u.Role, "street_code": u.StreetCode, "district_code": u.DistrictCode, "display_name": u.DisplayName}
 		return s.Audit(ctx, tx, actor, "user_add", u.Username, details)
 	})
 	return id, err
@@ -212,7 +241,7 @@ VALUES ($1, $2, $3, $4, $5) ON CONFLICT (username) DO NOTHING RETURNING id`, u.U
 // userSQL reads users as scanUser scans them; removed users are left out. The units and
 // live sessions are joined as grouped tables (not correlated subqueries: Citus refuses
 // those over reference tables).
-const userSQL = `SELECT u.id, u.username, u.display_name, u.role, coalesce(u.street_code, ''), coalesce(g.units, '{}'),
+const userSQL = `SELECT u.id, u.username, u.display_name, u.role, coalesce(u.street_code, ''), coalesce(u.district_code, ''), coalesce(g.units, '{}'),
        u.disabled, u.created_at, u.last_login_at, coalesce(s.n, 0)
   FROM users u
   LEFT JOIN (SELECT officer_id, array_agg(code ORDER BY code) AS units FROM grid_units
@@ -223,7 +252,7 @@ const userSQL = `SELECT u.id, u.username, u.display_name, u.role, coalesce(u.str
 
 func scanUser(row pgx.CollectableRow) (User, error) {
 	var u User
-	err := row.Scan(&u.ID, &u.Username, &u.DisplayName, &u.Role, &u.StreetCode, &u.Units, &u.Disabled, &u.CreatedAt, &u.LastLoginAt, &u.Sessions)
+	err := row.Scan(&u.ID, &u.Username, &u.DisplayName, &u.Role, &u.StreetCode, &u.DistrictCode, &u.Units, &u.Disabled, &u.CreatedAt, &u.LastLoginAt, &u.Sessions)
 	return u, err
 }
 
@@ -259,6 +288,7 @@ func (s *Store) UserByName(ctx context.Context, username string) (*User, error) 
 type UserFilter struct {
 	Role     string // one of Roles
 	Street   string // 9-digit code: that street's office users and the officers of its grid units
+	District string // 6-digit code: that district's bureau users, the office users of its streets and the officers of its grid units
 	Unit     string // the officer of this grid unit
 	Disabled *bool
 	Query    string // a substring of the username or display name, ignoring case
@@ -271,12 +301,14 @@ const userFilterSQL = `
    AND ($2 = '' OR u.street_code = $2 OR u.id IN (SELECT officer_id FROM grid_units WHERE street_code = $2 AND officer_id IS NOT NULL))
    AND ($3 = '' OR $3 = ANY (g.units))
    AND ($4::boolean IS NULL OR u.disabled = $4)
-   AND ($5 = '' OR strpos(lower(u.username), lower($5)) > 0 OR strpos(lower(u.display_name), lower($5)) > 0)`
+   AND ($5 = '' OR strpos(lower(u.username), lower($5)) > 0 OR strpos(lower(u.display_name), lower($5)) > 0)
+   AND ($6 = '' OR u.district_code = $6 OR left(u.street_code, 6) = $6
+        OR u.id IN (SELECT officer_id FROM grid_units WHERE left(street_code, 6) = $6 AND officer_id IS NOT NULL))`
 
 // Users lists the users f selects by username, a page of them and how many there are in
-// all. A filter value that cannot match anything real (an unknown role, street or unit) is
-// an InvalidFieldsError naming the query parameter (role, street, unit, q), not an empty
-// list.
+// all. A filter value that cannot match anything real (an unknown role, street, district
+// or unit) is an InvalidFieldsError naming the query parameter (role, street, district,
+// unit, q), not an empty list.
 func (s *Store) Users(ctx context.Context, f UserFilter) ([]User, int, error) {
 	var fe fieldErrors
 	if f.Role != "" && !slices.Contains(roles, f.Role) {
@@ -284,6 +316,11 @@ func (s *Store) Users(ctx context.Context, f UserFilter) ([]User, int, error) {
 	}
 	if f.Street != "" {
 		if err := s.checkStreet(ctx, &fe, "street", f.Street); err != nil {
+			return nil, 0, err
+		}
+	}
+	if f.District != "" {
+		if err := s.checkDistrict(ctx, &fe, "district", f.District); err != nil {
 			return nil, 0, err
 		}
 	}
@@ -307,12 +344,12 @@ func (s *Store) Users(ctx context.Context, f UserFilter) ([]User, int, error) {
 	if f.Limit <= 0 {
 		f.Limit = 100
 	}
-	args := []any{f.Role, f.Street, f.Unit, f.Disabled, f.Query}
+	args := []any{f.Role, f.Street, f.Unit, f.Disabled, f.Query, f.District}
 	var total int
 	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM (`+userSQL+userFilterSQL+`) f`, args...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
-	rows, err := s.pool.Query(ctx, userSQL+userFilterSQL+` ORDER BY u.username LIMIT $6 OFFSET $7`, append(args, f.Limit, f.Offset)...)
+	rows, err := s.pool.Query(ctx, userSQL+userFilterSQL+` ORDER BY u.username LIMIT $7 OFFSET $8`, append(args, f.Limit, f.Offset)...)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -325,6 +362,7 @@ type userRow struct {
 	id       int64
 	role     string
 	street   *string
+	district *string
 	disabled bool
 	hash     string
 }
@@ -337,8 +375,8 @@ func (s *Store) changeUser(ctx context.Context, username string, fn func(tx pgx.
 	}
 	return s.WriteTx(ctx, func(tx pgx.Tx) error {
 		var u userRow
-		err := tx.QueryRow(ctx, `SELECT id, role, street_code, disabled, password_hash FROM users
-WHERE username = $1 AND removed_at IS NULL FOR UPDATE`, username).Scan(&u.id, &u.role, &u.street, &u.disabled, &u.hash)
+		err := tx.QueryRow(ctx, `SELECT id, role, street_code, district_code, disabled, password_hash FROM users
+WHERE username = $1 AND removed_at IS NULL FOR UPDATE`, username).Scan(&u.id, &u.role, &u.street, &u.district, &u.disabled, &u.hash)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return noUser(username)
 		}
@@ -388,10 +426,14 @@ type UserChange struct {
 	DisplayName *string
 	Role        *string
 	StreetCode  *string // for the role street; cleared by itself when the role becomes another
+	// DistrictCode is for the role district; cleared by itself when the role becomes another.
+	DistrictCode *string
 }
 
-// UpdateUser changes a user's display name, role and street, and audits it. A role
-// other than street clears the street; a role other than officer leaves the user's grid
+// UpdateUser changes a user's display name, role, street and district, and audits it. A
+// role other than street clears the street, a role other than district the district (a
+// change to street or district needs its code, sent or already held); a role other than
+// officer leaves the user's grid
 // units without an officer (they are listed in the audit record). An admin cannot change
 // their own role, and the last enabled admin keeps theirs.
 func (s *Store) UpdateUser(ctx context.Context, actor, username string, ch UserChange) (*User, error) {
@@ -401,20 +443,29 @@ func (s *Store) UpdateUser(ctx context.Context, actor, username string, ch UserC
 		if display != nil {
 			fe.add(text("display_name", *display, maxDisplayName))
 		}
-		role, street := u.role, ""
+		role, street, district := u.role, "", ""
 		if u.street != nil {
 			street = *u.street
+		}
+		if u.district != nil {
+			district = *u.district
 		}
 		if ch.Role != nil {
 			role = *ch.Role
 			if role != RoleStreet && ch.StreetCode == nil {
 				street = ""
 			}
+			if role != RoleDistrict && ch.DistrictCode == nil {
+				district = ""
+			}
 		}
 		if ch.StreetCode != nil {
 			street = *ch.StreetCode
 		}
-		if err := s.checkRoleStreet(ctx, &fe, role, street); err != nil {
+		if ch.DistrictCode != nil {
+			district = *ch.DistrictCode
+		}
+		if err := s.checkRoleArea(ctx, &fe, role, street, district); err != nil {
 			return err
 		}
 		if err := fe.err(); err != nil {
@@ -428,15 +479,11 @@ func (s *Store) UpdateUser(ctx context.Context, actor, username string, ch UserC
 				return err
 			}
 		}
-		var streetArg any
-		if street != "" {
-			streetArg = street
-		}
-		if _, err := tx.Exec(ctx, `UPDATE users SET display_name = coalesce($2, display_name), role = $3, street_code = $4 WHERE id = $1`,
-			u.id, display, role, streetArg); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE users SET display_name = coalesce($2, display_name), role = $3, street_code = $4, district_code = $5 WHERE id = $1`,
+			u.id, display, role, orNull(street), orNull(district)); err != nil {
 			return err
 		}
-		details := map[string]any{"role": role, "street_code": street}
+		details := map[string]any{"role": role, "street_code": street, "district_code": district}
 		if display != nil {
 			details["display_name"] = *display
 		}
@@ -611,22 +658,24 @@ func (s *Store) ChangePassword(ctx context.Context, p *Principal, token, old, ne
 	})
 }
 
-// LoadUsersCSV adds the users of a CSV file (username,role,street_code,display_name), all
-// with the same password hash; users that exist already are left as they are. It returns
-// how many it added.
+// LoadUsersCSV adds the users of a CSV file (username,role,street_code,district_code,
+// display_name; a file without the district_code column, as written before the district
+// role, is read too), all with the same password hash; users that exist already are left
+// as they are. It returns how many it added.
 func (s *Store) LoadUsersCSV(ctx context.Context, r io.Reader, passwordHash string) (int, error) {
-	recs, err := readCSV(r, "username", "role", "street_code", "display_name")
+	recs, err := readCSVOf(r, []string{"username", "role", "street_code", "district_code", "display_name"},
+		[]string{"username", "role", "street_code", "display_name"})
 	if err != nil {
 		return 0, fmt.Errorf("users: %w", err)
 	}
 	batch := &pgx.Batch{}
 	for _, rec := range recs {
-		var street any
-		if rec[2] != "" {
-			street = rec[2]
+		district := ""
+		if len(rec) == 5 {
+			district, rec = rec[3], append(rec[:3:3], rec[4])
 		}
-		batch.Queue(`INSERT INTO users (username, role, street_code, display_name, password_hash)
-VALUES ($1, $2, $3, $4, $5) ON CONFLICT (username) DO NOTHING`, rec[0], rec[1], street, rec[3], passwordHash)
+		batch.Queue(`INSERT INTO users (username, role, street_code, district_code, display_name, password_hash)
+VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (username) DO NOTHING`, rec[0], rec[1], orNull(rec[2]), orNull(district), rec[3], passwordHash)
 	}
 	var n int
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -637,6 +686,14 @@ VALUES ($1, $2, $3, $4, $5) ON CONFLICT (username) DO NOTHING`, rec[0], rec[1], 
 		return err
 	})
 	return n, err
+}
+
+// orNull is an optional text value to bind: nil (NULL) when empty.
+func orNull(v string) any {
+	if v == "" {
+		return nil
+	}
+	return v
 }
 
 // LoadGridCSV loads grid units (code,name,street_code,officer) and their cells
@@ -719,14 +776,30 @@ func runBatch(ctx context.Context, tx pgx.Tx, b *pgx.Batch, what string) (int, e
 
 // readCSV reads a CSV file whose header is exactly cols.
 func readCSV(r io.Reader, cols ...string) ([][]string, error) {
+	return readCSVOf(r, cols)
+}
+
+// readCSVOf reads a CSV file whose header is exactly one of headers (the first is the
+// current one, named in the error); every row has its header's length.
+func readCSVOf(r io.Reader, headers ...[]string) ([][]string, error) {
 	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = len(cols)
+	cr.FieldsPerRecord = -1
 	recs, err := cr.ReadAll()
 	if err != nil {
 		return nil, err
 	}
-	if len(recs) == 0 || !slices.Equal(recs[0], cols) {
-		return nil, fmt.Errorf("want the header %s", strings.Join(cols, ","))
+	if len(recs) > 0 {
+		for _, cols := range headers {
+			if !slices.Equal(recs[0], cols) {
+				continue
+			}
+			for i, rec := range recs[1:] {
+				if len(rec) != len(cols) {
+					return nil, fmt.Errorf("record on line %d: wrong number of fields", i+2)
+				}
+			}
+			return recs[1:], nil
+		}
 	}
-	return recs[1:], nil
+	return nil, fmt.Errorf("want the header %s", strings.Join(headers[0], ","))
 }

@@ -200,3 +200,38 @@ func TestLoginRacingACredentialsChange(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadUsersCSVWithDistricts: the users file takes a district_code column (the demo's
+// district bureaus), and a file written before it is read too.
+func TestLoadUsersCSVWithDistricts(t *testing.T) {
+	st := testdb.New(t, testdb.TwoStreets)
+	ctx := context.Background()
+	hash, err := grid.HashPassword("password-demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := st.LoadUsersCSV(ctx, strings.NewReader("username,role,street_code,district_code,display_name\n"+
+		"district_310104,district,,310104,徐汇区安全生产监督管理局\nstreet_310104003,street,310104003,,西街道\n"), hash)
+	if err != nil || n != 2 {
+		t.Fatalf("loaded %d: %v", n, err)
+	}
+	u, err := st.UserByName(ctx, "district_310104")
+	if err != nil || u.Role != grid.RoleDistrict || u.DistrictCode != "310104" || u.StreetCode != "" {
+		t.Fatalf("district user %+v, %v", u, err)
+	}
+	if n, err := st.LoadUsersCSV(ctx, strings.NewReader("username,role,street_code,display_name\nplan2,planner,,规划\n"), hash); err != nil || n != 1 {
+		t.Errorf("the old header: %d, %v", n, err)
+	}
+	if _, err := st.LoadUsersCSV(ctx, strings.NewReader("username,role,district_code\nx,planner,\n"), hash); err == nil ||
+		!strings.Contains(err.Error(), "username,role,street_code,district_code,display_name") {
+		t.Errorf("a wrong header: %v", err)
+	}
+	if _, err := st.LoadUsersCSV(ctx, strings.NewReader("username,role,street_code,district_code,display_name\nqu9,district,,,无区\n"), hash); err == nil {
+		t.Error("a district user without a district was loaded")
+	}
+	f := grid.UserFilter{District: "310104"}
+	users, total, err := st.Users(ctx, f)
+	if err != nil || total != 2 || users[0].Username != "district_310104" || users[1].Username != "street_310104003" {
+		t.Errorf("users of 310104: %d %+v %v", total, users, err)
+	}
+}

@@ -51,13 +51,16 @@ func TestDemoLoadsOnceAndReloadsInPlace(t *testing.T) {
 		{"overdue hazards", `SELECT count(*) FROM hazards WHERE deadline < DATE '2026-11-01' AND status NOT IN ('verified', 'closed')`, func(n int) bool { return n > 0 }},
 		{"units without officer", `SELECT count(*) FROM grid_units WHERE officer_id IS NULL`, func(n int) bool { return n == 0 }},
 		{"enterprises outside every grid cell", `SELECT count(*) FROM enterprises e WHERE NOT EXISTS (SELECT 1 FROM grid_cells g WHERE g.h3 = e.h3)`, func(n int) bool { return n == 0 }},
-		{"roles", `SELECT count(DISTINCT role) FROM users`, func(n int) bool { return n == 4 }},
 		// check-in: the inspection history is each cell's officer's, mostly located
 		{"inspections", `SELECT count(*) FROM inspections`, func(n int) bool { return n >= 20000 }},
 		{"inspections without an officer", `SELECT count(*) FROM inspections WHERE officer_id IS NULL`, func(n int) bool { return n == 0 }},
 		{"located check-ins (%)", `SELECT (100 * avg((checkin = 'located')::int))::int FROM inspections`, func(n int) bool { return n >= 70 && n <= 90 }},
 		{"far check-ins", `SELECT count(*) FROM inspections WHERE checkin = 'far' AND checkin_distance_m > 200`, func(n int) bool { return n > 1000 }},
 		{"unlocated check-ins", `SELECT count(*) FROM inspections WHERE checkin = 'unlocated' AND checkin_geom IS NULL`, func(n int) bool { return n > 1000 }},
+		{"roles", `SELECT count(DISTINCT role) FROM users`, func(n int) bool { return n == 5 }},
+		{"districts without a bureau user", `SELECT count(*) FROM areas a WHERE a.level = 'district'
+			AND NOT EXISTS (SELECT 1 FROM users u WHERE u.role = 'district' AND u.district_code = a.code AND u.username = 'district_' || a.code)`, func(n int) bool { return n == 0 }},
+		{"bureau users of 金山/奉贤", `SELECT count(*) FROM users WHERE username IN ('district_310116', 'district_310120') AND role = 'district'`, func(n int) bool { return n == 2 }},
 	} {
 		var n int
 		if err := testdb.DB(st).QueryRow(ctx, check.sql).Scan(&n); err != nil {

@@ -43,7 +43,7 @@ func newUsersCmd(o *options) *cobra.Command {
 
 // flagNames renames the fields of a refused change to the flags that set them.
 var flagNames = map[string]string{"display_name": "--display-name", "role": "--role", "street_code": "--street",
-	"street": "--street", "unit": "--unit", "q": "--search"}
+	"street": "--street", "district_code": "--district", "district": "--district", "unit": "--unit", "q": "--search"}
 
 func cliError(err error) error {
 	var fe *grid.InvalidFieldsError
@@ -128,7 +128,7 @@ func newUsersListCmd(o *options) *cobra.Command {
 	var f grid.UserFilter
 	var disabled string
 	cmd := &cobra.Command{
-		Use:   "list [--role ROLE] [--street CODE] [--unit CODE] [--disabled true|false] [--search TEXT]",
+		Use:   "list [--role ROLE] [--street CODE] [--district CODE] [--unit CODE] [--disabled true|false] [--search TEXT]",
 		Short: "List the users (removed users are not listed)",
 		Args:  cobra.NoArgs,
 		RunE: o.withStore(func(cmd *cobra.Command, st *grid.Store) error {
@@ -140,7 +140,7 @@ func newUsersListCmd(o *options) *cobra.Command {
 				f.Disabled = &v
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "USERNAME\tROLE\tSTREET\tUNITS\tDISABLED\tLAST LOGIN\tCREATED\tDISPLAY NAME")
+			fmt.Fprintln(tw, "USERNAME\tROLE\tSTREET\tDISTRICT\tUNITS\tDISABLED\tLAST LOGIN\tCREATED\tDISPLAY NAME")
 			f.Limit = 1000
 			for {
 				users, total, err := st.Users(cmd.Context(), f)
@@ -148,7 +148,7 @@ func newUsersListCmd(o *options) *cobra.Command {
 					return cliError(err)
 				}
 				for _, u := range users {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", u.Username, u.Role, orDash(u.StreetCode),
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", u.Username, u.Role, orDash(u.StreetCode), orDash(u.DistrictCode),
 						orDash(strings.Join(u.Units, ",")), yesNo(u.Disabled), when(u.LastLoginAt, "never"), when(&u.CreatedAt, ""), u.DisplayName)
 				}
 				f.Offset += len(users)
@@ -159,8 +159,9 @@ func newUsersListCmd(o *options) *cobra.Command {
 			return tw.Flush()
 		}),
 	}
-	cmd.Flags().StringVar(&f.Role, "role", "", "only this role: admin, planner, street or officer")
+	cmd.Flags().StringVar(&f.Role, "role", "", "only this role: admin, planner, district, street or officer")
 	cmd.Flags().StringVar(&f.Street, "street", "", "only this street's people: its street office users and the officers of its grid units")
+	cmd.Flags().StringVar(&f.District, "district", "", "only this district's people: its bureau users, its streets' office users and the officers of its grid units")
 	cmd.Flags().StringVar(&f.Unit, "unit", "", "only the officer of this grid unit")
 	cmd.Flags().StringVar(&disabled, "disabled", "", "true: only disabled users; false: only enabled ones")
 	cmd.Flags().StringVar(&f.Query, "search", "", "only users whose username or display name contains this (ignoring case)")
@@ -192,10 +193,11 @@ func newUsersAddCmd(o *options) *cobra.Command {
 	var u grid.User
 	var generate bool
 	add := &cobra.Command{
-		Use:   "add NAME --role ROLE [--street CODE] [--display-name TEXT] [--generate]",
-		Short: "Create a user (roles: admin, planner, street, officer)",
-		Long:  "Create a user. A street office user (role street) needs --street; officers get their grid units with `safegrid grid assign`.\n\n" + passwordHelp,
-		Args:  cobra.MaximumNArgs(1),
+		Use:   "add NAME --role ROLE [--street CODE] [--district CODE] [--display-name TEXT] [--generate]",
+		Short: "Create a user (roles: admin, planner, district, street, officer)",
+		Long: "Create a user. A street office user (role street) needs --street, a district safety bureau user (role\n" +
+			"district, 区安监局) --district; officers get their grid units with `safegrid grid assign`.\n\n" + passwordHelp,
+		Args: cobra.MaximumNArgs(1),
 		RunE: o.withStore(func(cmd *cobra.Command, st *grid.Store) error {
 			if args := cmd.Flags().Args(); len(args) == 1 {
 				if u.Username != "" && u.Username != args[0] {
@@ -224,8 +226,9 @@ func newUsersAddCmd(o *options) *cobra.Command {
 	add.Flags().StringVar(&u.Username, "name", "", "login name (or give it as the argument)")
 	_ = add.Flags().MarkHidden("name")
 	add.Flags().StringVar(&u.DisplayName, "display-name", "", "name shown in the UI")
-	add.Flags().StringVar(&u.Role, "role", "", "admin, planner, street or officer")
+	add.Flags().StringVar(&u.Role, "role", "", "admin, planner, district, street or officer")
 	add.Flags().StringVar(&u.StreetCode, "street", "", "9-digit street code (street role only)")
+	add.Flags().StringVar(&u.DistrictCode, "district", "", "6-digit district code (district role only)")
 	add.Flags().BoolVar(&generate, "generate", false, "generate a strong password and print it once, without asking")
 	refusePasswordFlag(add)
 	_ = add.MarkFlagRequired("role")
@@ -233,12 +236,13 @@ func newUsersAddCmd(o *options) *cobra.Command {
 }
 
 func newUsersSetCmd(o *options) *cobra.Command {
-	var display, role, street string
+	var display, role, street, district string
 	set := &cobra.Command{
-		Use:   "set NAME [--display-name TEXT] [--role ROLE] [--street CODE]",
-		Short: "Change a user's display name, role or street",
-		Long: "Change a user's display name, role or street; what is not given stays. A role other than street clears\n" +
-			"the street; a role other than officer leaves the user's grid units without an officer.",
+		Use:   "set NAME [--display-name TEXT] [--role ROLE] [--street CODE] [--district CODE]",
+		Short: "Change a user's display name, role, street or district",
+		Long: "Change a user's display name, role, street or district; what is not given stays. A role other than street\n" +
+			"clears the street, a role other than district the district; a role other than officer leaves the user's\n" +
+			"grid units without an officer.",
 		Args: cobra.ExactArgs(1),
 		RunE: o.withStore(func(cmd *cobra.Command, st *grid.Store) error {
 			var ch grid.UserChange
@@ -251,20 +255,25 @@ func newUsersSetCmd(o *options) *cobra.Command {
 			if cmd.Flags().Changed("street") {
 				ch.StreetCode = &street
 			}
+			if cmd.Flags().Changed("district") {
+				ch.DistrictCode = &district
+			}
 			if ch == (grid.UserChange{}) {
-				return errors.New("nothing to change: give --display-name, --role or --street")
+				return errors.New("nothing to change: give --display-name, --role, --street or --district")
 			}
 			u, err := st.UpdateUser(cmd.Context(), cliActor(), cmd.Flags().Arg(0), ch)
 			if err != nil {
 				return cliError(err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "user %s: role %s, street %s, display name %q\n", u.Username, u.Role, orDash(u.StreetCode), u.DisplayName)
+			fmt.Fprintf(cmd.OutOrStdout(), "user %s: role %s, street %s, district %s, display name %q\n", u.Username, u.Role,
+				orDash(u.StreetCode), orDash(u.DistrictCode), u.DisplayName)
 			return nil
 		}),
 	}
 	set.Flags().StringVar(&display, "display-name", "", "name shown in the UI")
-	set.Flags().StringVar(&role, "role", "", "admin, planner, street or officer")
+	set.Flags().StringVar(&role, "role", "", "admin, planner, district, street or officer")
 	set.Flags().StringVar(&street, "street", "", "9-digit street code (street role only)")
+	set.Flags().StringVar(&district, "district", "", "6-digit district code (district role only)")
 	return set
 }
 

@@ -101,7 +101,7 @@ func TestUsersCommands(t *testing.T) {
 	if len(lines) != 7 || !strings.HasPrefix(lines[0], "USERNAME") || !strings.Contains(lines[0], "LAST LOGIN") {
 		t.Fatalf("list:\n%s", out)
 	}
-	if !regexp.MustCompile(`(?m)^zhou +street +310104003 +- +no +never +\d{4}-\d\d-\d\dT`).MatchString(out) {
+	if !regexp.MustCompile(`(?m)^zhou +street +310104003 +- +- +no +never +\d{4}-\d\d-\d\dT`).MatchString(out) {
 		t.Errorf("zhou's row:\n%s", out)
 	}
 	out = must("", "users", "list", "--role", "street")
@@ -121,6 +121,24 @@ func TestUsersCommands(t *testing.T) {
 		t.Errorf("set: %s", out)
 	}
 	refused("", "nothing to change", "users", "set", "zhou")
+
+	// A district bureau user (区安监局) needs a loaded district, and only it has one.
+	refused("qu-password-1\n", "--district: is required for the role district", "users", "add", "qu", "--role", "district")
+	refused("qu-password-1\n", "--district: must be a 6-digit district code", "users", "add", "qu", "--role", "district", "--district", testdb.WestStreet)
+	refused("qu-password-1\n", "--district: 310999 is not a loaded district", "users", "add", "qu", "--role", "district", "--district", "310999")
+	refused("qu-password-1\n", "--district: only a district bureau user", "users", "add", "qu", "--role", "planner", "--district", "310104")
+	must("qu-password-1\n", "users", "add", "qu", "--role", "district", "--district", "310104")
+	out = must("", "users", "list", "--district", "310104", "--role", "district")
+	if !regexp.MustCompile(`(?m)^qu +district +- +310104 +- +no `).MatchString(out) {
+		t.Errorf("list --district:\n%s", out)
+	}
+	if out = must("", "users", "set", "qu", "--role", "planner"); !strings.Contains(out, "role planner, street -, district -") {
+		t.Errorf("set qu --role planner: %s", out)
+	}
+	refused("", "--district: is required for the role district", "users", "set", "qu", "--role", "district")
+	if out = must("", "users", "set", "qu", "--role", "district", "--district", "310104"); !strings.Contains(out, "district 310104") {
+		t.Errorf("set qu back to district: %s", out)
+	}
 	refused("", `user "nobody" not found`, "users", "set", "nobody", "--role", "planner")
 
 	// passwd: from stdin; the old password and the sessions stop working.
@@ -206,7 +224,7 @@ func TestUsersCommands(t *testing.T) {
 	}
 
 	// Every change is audited as the CLI's user.
-	for action, n := range map[string]int{"user_add": 6, "user_update": 1, "user_password_reset": 3, "session_revoke": 1,
+	for action, n := range map[string]int{"user_add": 7, "user_update": 3, "user_password_reset": 3, "session_revoke": 1,
 		"sessions_revoke": 1, "user_disable": 1, "user_enable": 1, "user_remove": 1} {
 		if got := testdb.Count(t, st, `SELECT count(*) FROM audit_log WHERE action = $1 AND actor LIKE 'cli:%'`, action); got != n {
 			t.Errorf("%d %s audit records, want %d", got, action, n)

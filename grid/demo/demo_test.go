@@ -864,7 +864,8 @@ func TestGridAndUsers(t *testing.T) {
 			t.Errorf("unit %s has no cells", code)
 		}
 	}
-	// users: admin, planner, one street user per street, one officer per unit
+	// users: admin, planner, one district bureau user per district, one street user per
+	// street, one officer per unit
 	roles := map[string]int{}
 	names := map[string]bool{}
 	for _, u := range users {
@@ -873,12 +874,20 @@ func TestGridAndUsers(t *testing.T) {
 		if (u["role"] == "street") != (u["street_code"] != "") {
 			t.Errorf("user %s (%s) has street_code %q", u["username"], u["role"], u["street_code"])
 		}
+		if (u["role"] == "district") != (u["district_code"] != "") || u["role"] == "district" && u["username"] != "district_"+u["district_code"] {
+			t.Errorf("user %s (%s) has district_code %q", u["username"], u["role"], u["district_code"])
+		}
 		if u["display_name"] == "" {
 			t.Errorf("user %s has no display name", u["username"])
 		}
 	}
-	if !names["admin"] || !names["planner"] || roles["street"] != len(w.streets) || roles["officer"] != len(units) {
+	if !names["admin"] || !names["planner"] || roles["district"] != len(w.districts) || roles["street"] != len(w.streets) || roles["officer"] != len(units) {
 		t.Errorf("users by role %v", roles)
+	}
+	for _, d := range []string{"district_310116", "district_310120"} { // 金山区, 奉贤区
+		if !names[d] {
+			t.Errorf("no district bureau user %s", d)
+		}
 	}
 	for code, officer := range unitOfficer {
 		if officer != "officer_"+code || !names[officer] {

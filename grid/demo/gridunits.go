@@ -68,18 +68,21 @@ func (g *gen) gridAndUsers() ([]File, error) {
 	cells, owner := g.grid()
 
 	// users first: grid units name their officer.
-	uw, err := newCSVWriter(g.opts.OutDir, "users.csv", "username", "role", "street_code", "display_name")
+	uw, err := newCSVWriter(g.opts.OutDir, "users.csv", "username", "role", "street_code", "district_code", "display_name")
 	if err != nil {
 		return nil, err
 	}
 	defer uw.f.Close()
-	uw.row("admin", "admin", "", "系统管理员")
-	uw.row("planner", "planner", "", "消防救援规划员")
+	uw.row("admin", "admin", "", "", "系统管理员")
+	uw.row("planner", "planner", "", "", "消防救援规划员")
+	for _, d := range w.districts {
+		uw.row("district_"+d.code, "district", "", d.code, d.name+"安全生产监督管理局")
+	}
 	for _, s := range w.streets {
-		uw.row("street_"+s.code, "street", s.code, s.name+"安全生产办公室")
+		uw.row("street_"+s.code, "street", s.code, "", s.name+"安全生产办公室")
 	}
 	for _, c := range w.communities {
-		uw.row(officerName(c), "officer", "", c.name+"网格员")
+		uw.row(officerName(c), "officer", "", "", c.name+"网格员")
 	}
 	if err := uw.close(); err != nil {
 		return nil, err

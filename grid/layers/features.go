@@ -89,23 +89,14 @@ var extraProperties = []string{"district_code", "street_code", "community_code",
 
 func (c *Collection) table() string { return pg.Ident(c.Kind.Table) }
 
-// scope is the SQL condition on alias t that keeps the rows p may see, with the value it
-// binds as $n (nil when it binds none).
+// scope is the SQL condition on alias t that keeps the rows p may see (grid.Scope), with
+// the value it binds as $n (nil when it binds none).
 func (c *Collection) scope(p *grid.Principal, n int) (string, []any) {
-	switch {
-	case p == nil:
-		return "false", nil
-	case p.Role == grid.RoleAdmin || p.Role == grid.RolePlanner:
-		return "true", nil
-	case p.Role == grid.RoleOfficer && c.Cells:
-		return grid.OverlapsOfficerCells("t.h3_cells", n), []any{p.UserID}
-	case p.Role == grid.RoleOfficer:
-		return grid.InOfficerCells("t.h3", n), []any{p.UserID}
-	case p.Role == grid.RoleStreet:
-		return fmt.Sprintf("t.street_code = $%d", n), []any{p.StreetCode}
-	default:
-		return "false", nil
+	cols := grid.ScopeCols{District: "t.district_code", Street: "t.street_code", Cell: "t.h3"}
+	if c.Cells {
+		cols.Cells = "t.h3_cells"
 	}
+	return grid.Scope(p, cols, n)
 }
 
 // featureJSON is a GeoJSON Feature built by PostgreSQL from the row t; the id is the row

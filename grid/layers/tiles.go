@@ -296,20 +296,11 @@ WHERE gc.h3 = ANY($1) AND `
 // envelope grown by a cell) and the hexagons come from h3-go, and the database only says
 // which candidates are grid cells in scope (an index lookup on grid_cells.h3).
 func (s *Service) gridCellsTile(ctx context.Context, p *grid.Principal, z, x, y int) ([]byte, error) {
-	var scope string
-	args := []any{nil}
-	switch {
-	case p == nil:
-		return nil, nil
-	case p.Role == grid.RoleAdmin || p.Role == grid.RolePlanner:
-		scope = "true"
-	case p.Role == grid.RoleOfficer:
-		scope, args = grid.InOfficerCells("gc.h3", 2), append(args, p.UserID)
-	case p.Role == grid.RoleStreet:
-		scope, args = "u.street_code = $2", append(args, p.StreetCode)
-	default:
+	scope, sargs := grid.Scope(p, grid.ScopeCols{District: "gc.district_code", Street: "u.street_code", Cell: "gc.h3"}, 2)
+	if scope == "false" {
 		return nil, nil
 	}
+	args := append([]any{nil}, sargs...)
 	tile := maptile.New(uint32(x), uint32(y), maptile.Zoom(z))
 	args[0] = candidateCells(tile.Bound())
 	rows, err := s.db.Query(ctx, gridCellsTileSQL+scope, args...)

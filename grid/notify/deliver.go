@@ -23,13 +23,20 @@ import (
 // make commit together with the row's fanned_out_at, so a row is fanned out exactly once.
 const (
 	fanClaimSQL = `SELECT id FROM notify_outbox WHERE fanned_out_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`
-	// A district's users are its admins today: the district role arrives with issue 14
-	// (docs/NOTIFY.md, "Recipients").
-	fanInboxSQL = `INSERT INTO notifications (user_id, outbox_id)
-SELECT u.id, o.id FROM notify_outbox o JOIN users u ON
+	// A district's users are its district bureau users (区安监局, role district); a
+	// district without an enabled one has its messages go to the admins, so an
+	// escalation always reaches someone (docs/NOTIFY.md, "Recipients"). The bureaus are
+	// counted in a grouped table joined by district, not a correlated subquery (Citus
+	// refuses those over reference tables).
+	fanInboxSQL = `WITH bureaus AS (
+    SELECT district_code FROM users WHERE role = 'district' AND NOT disabled AND removed_at IS NULL GROUP BY district_code)
+INSERT INTO notifications (user_id, outbox_id)
+SELECT u.id, o.id FROM notify_outbox o LEFT JOIN bureaus b ON o.recipient_kind = 'district' AND b.district_code = o.recipient
+  JOIN users u ON
        (o.recipient_kind = 'user' AND u.id::text = o.recipient)
     OR (o.recipient_kind = 'street' AND u.role = 'street' AND u.street_code = o.recipient)
-    OR (o.recipient_kind = 'district' AND u.role = 'admin')
+    OR (o.recipient_kind = 'district' AND u.role = 'district' AND u.district_code = o.recipient)
+    OR (o.recipient_kind = 'district' AND b.district_code IS NULL AND u.role = 'admin')
  WHERE o.id = ANY($1) AND u.removed_at IS NULL
 ON CONFLICT (user_id, outbox_id) DO NOTHING`
 	fanHooksSQL = `INSERT INTO webhook_deliveries (webhook_id, outbox_id)

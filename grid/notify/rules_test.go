@@ -45,7 +45,7 @@ func TestRulesDue(t *testing.T) {
 
 // TestReminders: over the Shanghai calendar, a hazard's reminders reach the officer of
 // its cell's grid unit and the street office, each once however often the scheduler
-// runs; escalation reaches the district (its admins in the app, its webhook); a 重大 one
+// runs; escalation reaches the district (with no bureau user there, its admins in the app; its webhook); a 重大 one
 // escalates sooner; a closed hazard gets nothing.
 func TestReminders(t *testing.T) {
 	st := testdb.New(t, testdb.TwoStreets)
@@ -213,5 +213,59 @@ func TestSendTimeAddressCheck(t *testing.T) {
 		if !strings.Contains(a.Error, "loopback: refused") || a.StatusCode != nil {
 			t.Errorf("attempt %+v", a)
 		}
+	}
+}
+
+// TestDistrictMessagesReachTheBureau: a message to a district reaches its district bureau
+// users (区安监局) and no admin; a district without an enabled bureau user has it go to
+// the admins too; another district's bureau gets nothing.
+func TestDistrictMessagesReachTheBureau(t *testing.T) {
+	st := testdb.New(t, testdb.Areas)
+	ctx := context.Background()
+	s := newService(t, st)
+	add := func(name, role, district string) int64 {
+		id, err := st.AddUser(ctx, "test", grid.User{Username: name, Role: role, DistrictCode: district}, "password-"+name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	jinshan, fengxian := add("qu_js", grid.RoleDistrict, "310116"), add("qu_fx", grid.RoleDistrict, "310120")
+	admin := add("adm", grid.RoleAdmin, "")
+	if _, err := st.SetUserDisabled(ctx, "test", "qu_fx", true); err != nil {
+		t.Fatal(err)
+	}
+	send := func(key, district string) {
+		if _, err := st.Notify(ctx, nil, grid.Message{Key: key, Kind: "escalated", Title: "升级", District: district},
+			grid.Recipient{Kind: grid.RecipientDistrict, Code: district}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send("hazard/1/escalated", "310116") // 金山区: its bureau
+	send("hazard/2/escalated", "310120") // 奉贤区: its only bureau user is disabled, so the admins
+	send("hazard/3/escalated", "310104") // 徐汇区: no bureau user, so the admins
+	drain(t, s)
+	keys := func(u int64) []string {
+		list, _, _, err := s.Inbox(ctx, u, false, 100, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, n := range list {
+			out = append(out, n.Key)
+		}
+		slices.Sort(out)
+		return out
+	}
+	if got := keys(jinshan); !slices.Equal(got, []string{"hazard/1/escalated"}) {
+		t.Errorf("金山's bureau got %v", got)
+	}
+	// A disabled user keeps getting their own messages, as every recipient does (they read
+	// them when enabled again); the district still counts as one without a bureau.
+	if got := keys(fengxian); !slices.Equal(got, []string{"hazard/2/escalated"}) {
+		t.Errorf("奉贤's disabled bureau user got %v", got)
+	}
+	if got := keys(admin); !slices.Equal(got, []string{"hazard/2/escalated", "hazard/3/escalated"}) {
+		t.Errorf("the admin got %v, want the messages of the districts without a bureau", got)
 	}
 }

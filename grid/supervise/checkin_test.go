@@ -327,6 +327,20 @@ func TestInspectionsDueFrom(t *testing.T) {
 	if p, err := svc.CheckWalkStart(ctx, &lon, &lat); err != nil || p == nil {
 		t.Errorf("a good start: %v", err)
 	}
+
+	// Past MaxRouteStops due enterprises the walking order is refused, naming lon; the
+	// list by due date still answers.
+	if _, err := db.Exec(ctx, `INSERT INTO enterprises (district_code, uscc, name, industry, risk_level, street_code, community_code, h3, geom)
+		SELECT e.district_code, 'X' || lpad(n::text, 17, '0'), '批量企业' || n, '工贸', '低', e.street_code, e.community_code, e.h3, e.geom
+		FROM enterprises e, generate_series(1, $2::int) n WHERE e.uscc = $1`, f.uscc, supervise.MaxRouteStops+1-total); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := svc.InspectionsDueFrom(ctx, f.off.UserID, start, 10, 0); !errors.As(err, &inv) || inv.Field != "lon" {
+		t.Errorf("%d due: %v, want an InvalidError on lon", supervise.MaxRouteStops+1, err)
+	}
+	if _, n, err := svc.InspectionsDue(ctx, f.off.UserID, 10, 0); err != nil || n != supervise.MaxRouteStops+1 {
+		t.Errorf("by due date: %d, %v", n, err)
+	}
 }
 
 // haversine on orb's sphere (the equatorial radius), as the walking order measures.

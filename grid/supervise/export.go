@@ -42,6 +42,8 @@ var hazardColumns = []struct {
 		}
 		return "否"
 	}},
+	{"街道编码", func(h *HazardItem) any { return exportText(h.StreetCode) }},
+	{"街道名称", func(h *HazardItem) any { return exportText(h.StreetName) }},
 	{"社区编码", func(h *HazardItem) any { return exportText(h.CommunityCode) }},
 	{"社区名称", func(h *HazardItem) any { return exportText(h.CommunityName) }},
 	{"关联对象类型", func(h *HazardItem) any {

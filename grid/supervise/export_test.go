@@ -19,7 +19,8 @@ func exportFixture() []HazardItem {
 	s := func(v string) *string { return &v }
 	return []HazardItem{
 		{ID: 7, Code: "HZ0000000007", Level: "重大", Category: "消防安全", Description: "通道堵塞, \"严重\"\n两处", Status: "assigned",
-			Deadline: s("2026-12-01"), Overdue: true, CommunityCode: s("310101001001"), CommunityName: s("甲一居委"),
+			Deadline: s("2026-12-01"), Overdue: true, StreetCode: s("310101001"), StreetName: s("甲街道"),
+			CommunityCode: s("310101001001"), CommunityName: s("甲一居委"),
 			Feature:  &FeatureRef{Kind: "enterprises", Code: "91310100000000001X", Name: s("测试企业")},
 			Location: LonLatPoint{Lon: 121.4737, Lat: 31.2304}, ReportedAt: grid.TimeOf(time.Date(2026, 10, 1, 1, 2, 3, 456789000, time.UTC))},
 		{ID: 8, Code: "HZ8", Level: "一般", Category: "用电", Description: "d", Status: "closed",
@@ -28,9 +29,9 @@ func exportFixture() []HazardItem {
 }
 
 var exportWant = [][]string{
-	{"序号", "隐患编号", "隐患等级", "隐患类别", "隐患描述", "状态", "整改期限", "是否逾期", "社区编码", "社区名称", "关联对象类型", "关联对象编码", "关联对象名称", "经度", "纬度", "上报时间 (UTC)"},
-	{"7", "HZ0000000007", "重大", "消防安全", "通道堵塞, \"严重\"\n两处", "派遣", "2026-12-01", "是", "310101001001", "甲一居委", "生产经营单位", "91310100000000001X", "测试企业", "121.4737", "31.2304", "2026-10-01T01:02:03.456Z"},
-	{"8", "HZ8", "一般", "用电", "d", "销号", "", "否", "", "", "", "", "", "121.5", "31.25", "2026-10-02T08:00:00.000Z"},
+	{"序号", "隐患编号", "隐患等级", "隐患类别", "隐患描述", "状态", "整改期限", "是否逾期", "街道编码", "街道名称", "社区编码", "社区名称", "关联对象类型", "关联对象编码", "关联对象名称", "经度", "纬度", "上报时间 (UTC)"},
+	{"7", "HZ0000000007", "重大", "消防安全", "通道堵塞, \"严重\"\n两处", "派遣", "2026-12-01", "是", "310101001", "甲街道", "310101001001", "甲一居委", "生产经营单位", "91310100000000001X", "测试企业", "121.4737", "31.2304", "2026-10-01T01:02:03.456Z"},
+	{"8", "HZ8", "一般", "用电", "d", "销号", "", "否", "", "", "", "", "", "", "", "121.5", "31.25", "2026-10-02T08:00:00.000Z"},
 }
 
 func TestWriteHazardsCSV(t *testing.T) {
@@ -77,7 +78,7 @@ func TestWriteHazardsXLSX(t *testing.T) {
 		t.Errorf("rows\n%q\nwant\n%q", rows, exportWant)
 	}
 	// Ids and coordinates are numbers, so Excel can sort and sum them.
-	for _, cell := range []string{"A2", "N2", "O2"} {
+	for _, cell := range []string{"A2", "P2", "Q2"} {
 		if typ, _ := f.GetCellType("隐患清单", cell); typ != excelize.CellTypeNumber && typ != excelize.CellTypeUnset {
 			t.Errorf("%s has type %v", cell, typ)
 		}
@@ -101,14 +102,14 @@ func TestExportsDoNotRunFormulas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, cell := range [][2]int{{1, 4}, {1, 3}, {2, 4}, {2, 3}, {1, 9}, {2, 1}} {
+	for _, cell := range [][2]int{{1, 4}, {1, 3}, {2, 4}, {2, 3}, {1, 11}, {2, 1}} {
 		got := rows[cell[0]][cell[1]]
 		if len(got) < 2 || got[0] != '\'' || !slices.Contains(evil, got[1:]) {
 			t.Errorf("csv row %d column %d: %q is not a neutralised formula", cell[0], cell[1], got)
 		}
 	}
-	if rows[1][13] != "121.4737" {
-		t.Errorf("a number was changed: %q", rows[1][13])
+	if rows[1][15] != "121.4737" {
+		t.Errorf("a number was changed: %q", rows[1][15])
 	}
 
 	buf.Reset()

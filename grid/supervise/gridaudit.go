@@ -73,9 +73,10 @@ type GridAudit struct {
 	Workloads               WorkloadPage               `json:"workloads" doc:"every officer, the busiest (by weighted count) first"`
 }
 
-// AuditOptions narrow the audit to a street and page each of its lists.
+// AuditOptions narrow the audit to a street or a district and page each of its lists.
 type AuditOptions struct {
 	Street        string // empty for the whole city
+	District      string // empty for the whole city; a district bureau's own (区安监局)
 	Limit, Offset int
 }
 
@@ -83,7 +84,7 @@ const assignedCells = `(SELECT gc.h3 FROM grid_cells gc JOIN grid_units g ON g.c
 
 const unsupervisedSQL = `FROM enterprises e
   LEFT JOIN grid_cells gc ON gc.h3 = e.h3
- WHERE ($1 = '' OR e.street_code = $1) AND e.h3 NOT IN ` + assignedCells
+ WHERE ($1 = '' OR e.street_code = $1) AND ($2 = '' OR e.district_code = $2) AND e.h3 NOT IN ` + assignedCells
 
 // GridAuditOf runs the audit.
 func (s *Service) GridAuditOf(ctx context.Context, o AuditOptions) (*GridAudit, error) {
@@ -106,13 +107,13 @@ func (s *Service) GridAuditOf(ctx context.Context, o AuditOptions) (*GridAudit, 
 
 func (s *Service) unsupervisedEnterprises(ctx context.Context, o AuditOptions) (UnsupervisedEnterprisePage, error) {
 	var p UnsupervisedEnterprisePage
-	if err := s.db.QueryRow(ctx, `SELECT count(*) `+unsupervisedSQL, o.Street).Scan(&p.Total); err != nil {
+	if err := s.db.QueryRow(ctx, `SELECT count(*) `+unsupervisedSQL, o.Street, o.District).Scan(&p.Total); err != nil {
 		return p, err
 	}
 	rows, err := s.db.Query(ctx, `SELECT e.id, e.uscc, e.name, e.risk_level, e.street_code, e.community_code, h3_hex(e.h3), gc.unit_code
 `+unsupervisedSQL+`
  ORDER BY array_position(ARRAY['重大', '较大', '一般', '低'], e.risk_level), e.street_code, e.community_code, e.uscc
- LIMIT $2 OFFSET $3`, o.Street, o.Limit, o.Offset)
+ LIMIT $3 OFFSET $4`, o.Street, o.District, o.Limit, o.Offset)
 	if err != nil {
 		return p, err
 	}
@@ -151,9 +152,9 @@ covered AS (SELECT DISTINCT ap.code FROM centres c JOIN area_parts ap ON ap.leve
 SELECT a.code, a.name, a.parent_code, ST_X(r.p), ST_Y(r.p),
        (SELECT count(*) FROM enterprises e WHERE e.community_code = a.code)::int
   FROM areas a CROSS JOIN LATERAL (SELECT ST_PointOnSurface(a.geom) AS p) r
- WHERE a.level = 'community' AND ($1 = '' OR a.parent_code = $1)
+ WHERE a.level = 'community' AND ($1 = '' OR a.parent_code = $1) AND ($4 = '' OR a.district_code = $4)
    AND a.code NOT IN (SELECT code FROM covered)
- ORDER BY a.code`, o.Street, lon, lat)
+ ORDER BY a.code`, o.Street, lon, lat, o.District)
 	if err != nil {
 		return p, err
 	}
@@ -180,11 +181,13 @@ SELECT a.code, a.name, a.parent_code, ST_X(r.p), ST_Y(r.p),
 
 func (s *Service) unitsWithoutOfficer(ctx context.Context, o AuditOptions) (UnitPage, error) {
 	var p UnitPage
-	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM grid_units WHERE officer_id IS NULL AND ($1 = '' OR street_code = $1)`, o.Street).Scan(&p.Total); err != nil {
+	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM grid_units WHERE officer_id IS NULL AND ($1 = '' OR street_code = $1)
+   AND ($2 = '' OR left(street_code, 6) = $2)`, o.Street, o.District).Scan(&p.Total); err != nil {
 		return p, err
 	}
 	rows, err := s.db.Query(ctx, unitSummarySelect+`
- WHERE g.officer_id IS NULL AND ($1 = '' OR g.street_code = $1) ORDER BY g.code LIMIT $2 OFFSET $3`, o.Street, o.Limit, o.Offset)
+ WHERE g.officer_id IS NULL AND ($1 = '' OR g.street_code = $1) AND ($4 = '' OR left(g.street_code, 6) = $4)
+ ORDER BY g.code LIMIT $2 OFFSET $3`, o.Street, o.Limit, o.Offset, o.District)
 	if err != nil {
 		return p, err
 	}
@@ -196,12 +199,15 @@ func (s *Service) unitsWithoutOfficer(ctx context.Context, o AuditOptions) (Unit
 }
 
 // workloads lists every officer (with a street, the officers with a unit in it), with
-// what their units hold.
+// what their units hold. With a district, the officers with a unit in it, counting their
+// units in the district only: a bureau learns nothing of another district.
 func (s *Service) workloads(ctx context.Context, o AuditOptions) (WorkloadPage, error) {
 	var p WorkloadPage
 	const where = ` WHERE u.role = 'officer' AND u.removed_at IS NULL
-   AND ($1 = '' OR EXISTS (SELECT 1 FROM grid_units g WHERE g.officer_id = u.id AND g.street_code = $1))`
-	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM users u`+where, o.Street).Scan(&p.Total); err != nil {
+   AND ($1 = '' OR EXISTS (SELECT 1 FROM grid_units g WHERE g.officer_id = u.id AND g.street_code = $1))
+   AND ($2 = '' OR EXISTS (SELECT 1 FROM grid_units g WHERE g.officer_id = u.id AND left(g.street_code, 6) = $2))`
+	const inDistrict = ` AND ($2 = '' OR left(g.street_code, 6) = $2)`
+	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM users u`+where, o.Street, o.District).Scan(&p.Total); err != nil {
 		return p, err
 	}
 	// One pass per measure over all the officers' units, not one set of subqueries per
@@ -209,19 +215,19 @@ func (s *Service) workloads(ctx context.Context, o AuditOptions) (WorkloadPage, 
 	rows, err := s.db.Query(ctx, `
 WITH off AS (SELECT u.id, u.username FROM users u`+where+`),
 units AS (SELECT g.officer_id, count(*)::int AS n FROM grid_units g
-           WHERE g.officer_id IN (SELECT id FROM off) GROUP BY 1),
+           WHERE g.officer_id IN (SELECT id FROM off)`+inDistrict+` GROUP BY 1),
 cells AS (SELECT g.officer_id, count(*)::int AS n FROM grid_units g JOIN grid_cells gc ON gc.unit_code = g.code
-           WHERE g.officer_id IN (SELECT id FROM off) GROUP BY 1),
+           WHERE g.officer_id IN (SELECT id FROM off)`+inDistrict+` GROUP BY 1),
 ents AS (SELECT g.officer_id, count(*)::int AS n,
                 sum(CASE e.risk_level WHEN '重大' THEN 4 WHEN '较大' THEN 3 WHEN '一般' THEN 2 ELSE 1 END)::int AS weighted
            FROM grid_units g JOIN grid_cells gc ON gc.unit_code = g.code JOIN enterprises e ON e.h3 = gc.h3
-          WHERE g.officer_id IN (SELECT id FROM off) GROUP BY 1)
+          WHERE g.officer_id IN (SELECT id FROM off)`+inDistrict+` GROUP BY 1)
 SELECT o.username, coalesce(units.n, 0), coalesce(cells.n, 0), coalesce(ents.n, 0), coalesce(ents.weighted, 0)
   FROM off o
   LEFT JOIN units ON units.officer_id = o.id
   LEFT JOIN cells ON cells.officer_id = o.id
   LEFT JOIN ents ON ents.officer_id = o.id
- ORDER BY 5 DESC, o.username LIMIT $2 OFFSET $3`, o.Street, o.Limit, o.Offset)
+ ORDER BY 5 DESC, o.username LIMIT $3 OFFSET $4`, o.Street, o.District, o.Limit, o.Offset)
 	if err != nil {
 		return p, err
 	}

@@ -227,15 +227,16 @@ const unitSummarySelect = `SELECT g.code, g.name, g.street_code, o.username,
        (SELECT count(*) FROM grid_cells gc JOIN enterprises e ON e.h3 = gc.h3 WHERE gc.unit_code = g.code)::int
   FROM grid_units g LEFT JOIN users o ON o.id = g.officer_id`
 
-// Units lists grid units (of one street when street is not empty), by code, a page at a
-// time, with the total.
-func (s *Service) Units(ctx context.Context, street string, limit, offset int) ([]UnitSummary, int, error) {
+// Units lists grid units (of one street when street is not empty, of one district when
+// district is not empty), by code, a page at a time, with the total.
+func (s *Service) Units(ctx context.Context, district, street string, limit, offset int) ([]UnitSummary, int, error) {
 	var total int
-	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM grid_units WHERE $1 = '' OR street_code = $1`, street).Scan(&total); err != nil {
+	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM grid_units WHERE ($1 = '' OR street_code = $1) AND ($2 = '' OR left(street_code, 6) = $2)`,
+		street, district).Scan(&total); err != nil {
 		return nil, 0, err
 	}
 	rows, err := s.db.Query(ctx, unitSummarySelect+`
- WHERE $1 = '' OR g.street_code = $1 ORDER BY g.code LIMIT $2 OFFSET $3`, street, limit, offset)
+ WHERE ($1 = '' OR g.street_code = $1) AND ($2 = '' OR left(g.street_code, 6) = $2) ORDER BY g.code LIMIT $3 OFFSET $4`, street, district, limit, offset)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -246,9 +247,10 @@ func (s *Service) Units(ctx context.Context, street string, limit, offset int) (
 	return items, total, err
 }
 
-// Unit returns one grid unit with its cells.
-func (s *Service) Unit(ctx context.Context, code string) (*UnitDetail, error) {
-	rows, err := s.db.Query(ctx, unitSummarySelect+` WHERE g.code = $1`, code)
+// Unit returns one grid unit with its cells; with district not empty, a unit of another
+// district is not found, as if it did not exist.
+func (s *Service) Unit(ctx context.Context, district, code string) (*UnitDetail, error) {
+	rows, err := s.db.Query(ctx, unitSummarySelect+` WHERE g.code = $1 AND ($2 = '' OR left(g.street_code, 6) = $2)`, code, district)
 	if err != nil {
 		return nil, err
 	}

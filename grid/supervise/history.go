@@ -18,7 +18,7 @@ type HazardEvent struct {
 	At         time.Time
 	Actor      string
 	ActorName  *string // users.display_name; nil for a CLI actor or a user without one
-	Action     string  // hazard_report for the first step, else hazard_<to status>
+	Action     string  // hazard_report for the first step, hazard_escalate for an escalation, else hazard_<to status>
 	FromStatus *string
 	ToStatus   string
 	Note       *string
@@ -57,6 +57,9 @@ func (s *Service) HazardHistoryOf(ctx context.Context, p *grid.Principal, id int
 		e.Action = "hazard_" + e.ToStatus
 		if e.FromStatus == nil {
 			e.Action = "hazard_report"
+		}
+		if esc, _ := e.Details["escalated"].(bool); esc {
+			e.Action = "hazard_escalate" // 挂牌督办: the level changed, not the status
 		}
 		return e, err
 	})

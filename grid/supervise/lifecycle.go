@@ -215,10 +215,18 @@ func (s *Service) loadLifecycle(ctx context.Context, q pgx.Tx, p *grid.Principal
 	return h, nil
 }
 
+// lifecycleInScope checks grid.Scope's rule on one hazard already read: admins and
+// planners see it, a district bureau when it lies in its district, a street office in its
+// street, an officer in their cells; anyone else is answered as if it did not exist.
 func (s *Service) lifecycleInScope(ctx context.Context, p *grid.Principal, h *lifecycleRow) error {
 	switch p.Role {
 	case grid.RoleAdmin, grid.RolePlanner:
 		return nil
+	case grid.RoleDistrict:
+		if p.DistrictCode != "" && h.DistrictCode == p.DistrictCode {
+			return nil
+		}
+		return hazardNotFound(h.ID)
 	case grid.RoleStreet:
 		if h.StreetCode != nil && *h.StreetCode == p.StreetCode {
 			return nil

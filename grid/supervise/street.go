@@ -26,6 +26,8 @@ type HazardItem struct {
 	Status        string      `json:"status" enum:"reported,registered,assigned,rectifying,verified,closed"`
 	Deadline      *string     `json:"deadline" format:"date" doc:"rectification deadline, YYYY-MM-DD"`
 	Overdue       bool        `json:"overdue" doc:"past the deadline and neither verified nor closed"`
+	StreetCode    *string     `json:"street_code"`
+	StreetName    *string     `json:"street_name"`
 	CommunityCode *string     `json:"community_code"`
 	CommunityName *string     `json:"community_name"`
 	Feature       *FeatureRef `json:"feature" doc:"the supervised thing the hazard belongs to"`
@@ -53,7 +55,7 @@ const hazardOverdueSQL = `(coalesce(h.deadline < (now() AT TIME ZONE 'Asia/Shang
 // hazardItemSQL reads HazardItem columns from hazards h; the feature's name is looked up in
 // the table its kind names, in the hazard's district (big tables join on district_code).
 const hazardItemSQL = `SELECT h.id, h.code, h.level, h.category, h.description, h.status,
-	to_char(h.deadline, 'YYYY-MM-DD'), ` + hazardOverdueSQL + `, h.community_code, a.name,
+	to_char(h.deadline, 'YYYY-MM-DD'), ` + hazardOverdueSQL + `, h.street_code, sa.name, h.community_code, a.name,
 	h.feature_kind, h.feature_code,
 	CASE h.feature_kind
 		WHEN 'enterprises' THEN (SELECT f.name FROM enterprises f WHERE f.district_code = h.district_code AND f.uscc = h.feature_code)
@@ -64,13 +66,13 @@ const hazardItemSQL = `SELECT h.id, h.code, h.level, h.category, h.description, 
 		WHEN 'underground_spaces' THEN (SELECT f.name FROM underground_spaces f WHERE f.district_code = h.district_code AND f.code = h.feature_code)
 	END,
 	ST_X(h.geom), ST_Y(h.geom), h.reported_at
-FROM hazards h LEFT JOIN areas a ON a.code = h.community_code`
+FROM hazards h LEFT JOIN areas a ON a.code = h.community_code LEFT JOIN areas sa ON sa.code = h.street_code`
 
 func scanHazardItem(row pgx.CollectableRow) (HazardItem, error) {
 	var it HazardItem
 	var kind, code, name *string
 	err := row.Scan(&it.ID, &it.Code, &it.Level, &it.Category, &it.Description, &it.Status,
-		&it.Deadline, &it.Overdue, &it.CommunityCode, &it.CommunityName, &kind, &code, &name,
+		&it.Deadline, &it.Overdue, &it.StreetCode, &it.StreetName, &it.CommunityCode, &it.CommunityName, &kind, &code, &name,
 		&it.Location.Lon, &it.Location.Lat, &it.ReportedAt)
 	if kind != nil && code != nil {
 		it.Feature = &FeatureRef{Kind: *kind, Code: *code, Name: name}
@@ -78,8 +80,11 @@ func scanHazardItem(row pgx.CollectableRow) (HazardItem, error) {
 	return it, err
 }
 
-// StreetHazardFilter selects a street's hazards. Zero fields do not filter.
+// StreetHazardFilter selects a street's hazards, or a district's (District set; Street
+// then narrows it to one of its streets). Zero fields do not filter, but a filter names a
+// street or a district.
 type StreetHazardFilter struct {
+	District  string
 	Street    string
 	Community string
 	Level     string
@@ -140,11 +145,17 @@ func hazardOrderBy(sort string) (string, error) {
 
 // where builds the filter's condition with every value bound.
 func (f *StreetHazardFilter) where() (string, []any) {
-	conds := []string{"h.street_code = $1"}
-	args := []any{f.Street}
+	var conds []string
+	var args []any
 	add := func(cond string, v any) {
 		args = append(args, v)
 		conds = append(conds, fmt.Sprintf(cond, len(args)))
+	}
+	if f.District != "" {
+		add("h.district_code = $%d", f.District)
+	}
+	if f.Street != "" || f.District == "" {
+		add("h.street_code = $%d", f.Street)
 	}
 	if f.Community != "" {
 		add("h.community_code = $%d", f.Community)
@@ -270,12 +281,23 @@ FROM enterprises e WHERE e.street_code = $1 GROUP BY 1`
 
 // StreetSummary summarises a street's hazards and grid coverage per community.
 func (s *Service) StreetSummary(ctx context.Context, street string) (*StreetSummary, error) {
-	out := &StreetSummary{Street: street}
-	if err := s.db.QueryRow(ctx, `SELECT name FROM areas WHERE code = $1`, street).Scan(&out.Name); err != nil {
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil, &grid.NotFoundError{What: "street", Key: street}
-		}
+	name, parts, total, err := s.summarise(ctx, "street", street, summaryCommunitiesSQL, summaryHazardsSQL, summaryEnterprisesSQL, "未标注社区")
+	if err != nil {
 		return nil, err
+	}
+	return &StreetSummary{Street: street, Name: name, Communities: parts, Total: total}, nil
+}
+
+// summarise counts an area's hazards and enterprises per part (a street's communities, a
+// district's streets): partsSQL lists the parts ($1 the area), hazardsSQL and
+// enterprisesSQL count per part code, ” for rows tagged with none (named unnamed).
+func (s *Service) summarise(ctx context.Context, what, area, partsSQL, hazardsSQL, enterprisesSQL, unnamed string) (string, []CommunitySummary, CommunitySummary, error) {
+	var areaName string
+	if err := s.db.QueryRow(ctx, `SELECT name FROM areas WHERE code = $1`, area).Scan(&areaName); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return "", nil, CommunitySummary{}, &grid.NotFoundError{What: what, Key: area}
+		}
+		return "", nil, CommunitySummary{}, err
 	}
 	byCode := map[string]*CommunitySummary{}
 	var order []string
@@ -285,28 +307,31 @@ func (s *Service) StreetSummary(ctx context.Context, street string) (*StreetSumm
 		}
 		c := newCommunitySummary(code, "")
 		if code == "" {
-			c.Name = "未标注社区"
+			c.Name = unnamed
 		}
 		byCode[code] = c
 		order = append(order, code)
 		return c
 	}
-	rows, err := s.db.Query(ctx, summaryCommunitiesSQL, street)
+	fail := func(err error) (string, []CommunitySummary, CommunitySummary, error) {
+		return "", nil, CommunitySummary{}, err
+	}
+	rows, err := s.db.Query(ctx, partsSQL, area)
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	var code, name string
 	if _, err := pgx.ForEachRow(rows, []any{&code, &name}, func() error {
 		get(code).Name = name
 		return nil
 	}); err != nil {
-		return nil, err
+		return fail(err)
 	}
 	var status, level string
 	var n, overdue, assigned int
-	rows, err = s.db.Query(ctx, summaryHazardsSQL, street)
+	rows, err = s.db.Query(ctx, hazardsSQL, area)
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	if _, err := pgx.ForEachRow(rows, []any{&code, &status, &level, &n, &overdue}, func() error {
 		c := get(code)
@@ -316,11 +341,11 @@ func (s *Service) StreetSummary(ctx context.Context, street string) (*StreetSumm
 		c.Overdue += overdue
 		return nil
 	}); err != nil {
-		return nil, err
+		return fail(err)
 	}
-	rows, err = s.db.Query(ctx, summaryEnterprisesSQL, street)
+	rows, err = s.db.Query(ctx, enterprisesSQL, area)
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	if _, err := pgx.ForEachRow(rows, []any{&code, &n, &assigned}, func() error {
 		c := get(code)
@@ -328,13 +353,14 @@ func (s *Service) StreetSummary(ctx context.Context, street string) (*StreetSumm
 		c.Assigned += assigned
 		return nil
 	}); err != nil {
-		return nil, err
+		return fail(err)
 	}
-	total := newCommunitySummary(street, out.Name)
+	total := newCommunitySummary(area, areaName)
+	parts := []CommunitySummary{}
 	for _, code := range order {
 		c := byCode[code]
 		c.RectificationRate = rectificationRate(c)
-		out.Communities = append(out.Communities, *c)
+		parts = append(parts, *c)
 		total.Hazards += c.Hazards
 		total.Overdue += c.Overdue
 		total.Enterprises += c.Enterprises
@@ -347,11 +373,7 @@ func (s *Service) StreetSummary(ctx context.Context, street string) (*StreetSumm
 		}
 	}
 	total.RectificationRate = rectificationRate(total)
-	out.Total = *total
-	if out.Communities == nil {
-		out.Communities = []CommunitySummary{}
-	}
-	return out, nil
+	return areaName, parts, *total, nil
 }
 
 func rectificationRate(c *CommunitySummary) *float64 {

@@ -74,6 +74,7 @@ func requirements() []string {
 type logins struct {
 	Officer, Unit, Street, OtherCell string
 	Admin, Planner                   string
+	District                         string // the district bureau 区安监局 of the street's district
 }
 
 func TestBrowser(t *testing.T) {
@@ -108,6 +109,9 @@ func TestBrowser(t *testing.T) {
 	if err := testdb.DB(st).QueryRow(ctx, `SELECT username FROM users WHERE role = 'street' AND street_code = $1 ORDER BY username LIMIT 1`, street).Scan(&in.Street); err != nil {
 		t.Fatalf("picking the street office of %s: %v", street, err)
 	}
+	if err := testdb.DB(st).QueryRow(ctx, `SELECT username FROM users WHERE role = 'district' AND district_code = left($1, 6) ORDER BY username LIMIT 1`, street).Scan(&in.District); err != nil {
+		t.Fatalf("picking the district bureau of %s: %v", street, err)
+	}
 	var other int64
 	if err := testdb.DB(st).QueryRow(ctx, `SELECT h3 FROM grid_cells WHERE unit_code <> $1 ORDER BY unit_code = $1, h3 LIMIT 1`, in.Unit).Scan(&other); err != nil {
 		t.Fatalf("picking another unit's cell: %v", err)
@@ -120,6 +124,7 @@ func TestBrowser(t *testing.T) {
 	}
 
 	seedNotifications(t, st, street, in.Officer, in.Street, in.Planner, in.Admin)
+	seedAssessment(t, st, street) // officer assessment (考核)
 
 	// The real server, with the embedded page, on a free port.
 	logs := &testdb.LogBuffer{}
@@ -160,7 +165,7 @@ func TestBrowser(t *testing.T) {
 	cmd := exec.CommandContext(nctx, "node", "run.mjs",
 		"--base", base,
 		"--password", demoPassword,
-		"--officer", in.Officer, "--street", in.Street, "--planner", in.Planner, "--admin", in.Admin,
+		"--officer", in.Officer, "--street", in.Street, "--planner", in.Planner, "--admin", in.Admin, "--district", in.District,
 		"--other-cell", in.OtherCell,
 		"--chromium", chromiumPath(),
 		"--out", out, "--screenshots", shots)
@@ -396,6 +401,7 @@ func compareExport(t *testing.T, d download, ext string, rows [][]string, page a
 		{"是否逾期", func(it map[string]any) string {
 			return map[bool]string{true: "是", false: "否"}[it["overdue"] == true]
 		}},
+		{"街道编码", func(it map[string]any) string { return str(it["street_code"]) }},
 		{"社区编码", func(it map[string]any) string { return str(it["community_code"]) }},
 	}
 	for _, w := range want {
@@ -459,6 +465,21 @@ func seedNotifications(t *testing.T, st *grid.Store, street string, users ...str
 	}
 	if _, err := testdb.DB(st).Exec(ctx, `UPDATE notifications SET read_at = now() WHERE id IN (
     SELECT n.id FROM notifications n JOIN notify_outbox o ON o.id = n.outbox_id WHERE o.key LIKE 'browser/%/2_' AND o.key ~ '/2[0-2]$')`); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// seedAssessment (officer assessment 考核) records inspections this month of enterprises in
+// the street's grid units, with every check-in verdict, so the 考核 table has done
+// inspections and located check-ins to show (the demo has no inspections).
+func seedAssessment(t *testing.T, st *grid.Store, street string) {
+	t.Helper()
+	if _, err := testdb.DB(st).Exec(context.Background(), `INSERT INTO inspections (district_code, enterprise_id, officer_id, inspected_at, result, h3, geom, checkin)
+		SELECT e.district_code, e.id, g.officer_id, now() - interval '1 hour', 'passed', e.h3, e.geom,
+			(ARRAY['located', 'far', 'inaccurate', 'unlocated'])[1 + (row_number() OVER (ORDER BY e.id))::int % 4]
+		FROM enterprises e JOIN grid_cells c ON c.h3 = e.h3 JOIN grid_units g ON g.code = c.unit_code
+		WHERE g.street_code = $1
+		ORDER BY e.id LIMIT 40`, street); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -44,7 +44,8 @@ function initUsers() {
   $('users-filter').addEventListener('submit', (e) => {
     e.preventDefault();
     userFilter = {
-      role: $('users-role').value, street: $('users-street').value.trim(), unit: $('users-unit').value.trim(),
+      role: $('users-role').value, street: $('users-street').value.trim(), district: $('users-district').value,
+      unit: $('users-unit').value.trim(),
       disabled: $('users-disabled').value, q: $('users-q').value.trim(),
     };
     userOffset = 0;
@@ -52,9 +53,13 @@ function initUsers() {
   });
   $('users-prev').addEventListener('click', () => { if (userOffset > 0) { userOffset = Math.max(0, userOffset - PAGE); loadUsers(); } });
   $('users-next').addEventListener('click', () => { if (users && userOffset + PAGE < users.total) { userOffset += PAGE; loadUsers(); } });
-  const streetField = () => { $('new-street-label').hidden = $('new-role').value !== 'street'; };
+  const streetField = () => {
+    $('new-street-label').hidden = $('new-role').value !== 'street';
+    $('new-district-label').hidden = $('new-role').value !== 'district'; // district bureau (区安监局)
+  };
   $('new-role').addEventListener('change', streetField);
   streetField();
+  loadDistricts();
   $('new-user-form').addEventListener('submit', (e) => { e.preventDefault(); createUser(); });
   $('edit-user-form').addEventListener('submit', (e) => { e.preventDefault(); saveUser(); });
   $('user-disable').addEventListener('click', () => userAction('disable', 'user_disabled_ok'));
@@ -65,6 +70,17 @@ function initUsers() {
     await call(userPath(user.username) + '/sessions', { method: 'DELETE' });
     await showUser(user.username);
   });
+}
+
+// loadDistricts fills the district pickers (.district-picker) with the loaded districts,
+// for district bureau users (区安监局) and the list's filter.
+async function loadDistricts() {
+  const out = await call('/api/v1/districts', { quiet: true }).catch(() => ({ items: [] }));
+  for (const sel of document.querySelectorAll('.district-picker')) {
+    sel.innerHTML = `<option value="">${esc(sel.id === 'users-district' ? t('all') : '—')}</option>` +
+      out.items.map((d) => `<option value="${esc(d.code)}">${esc(d.name)} (${esc(d.code)})</option>`).join('');
+  }
+  if (user) $('edit-district').value = user.district_code || '';
 }
 
 const userPath = (name) => '/api/v1/admin/users/' + encodeURIComponent(name);
@@ -87,7 +103,7 @@ function drawUsers() {
     tr.dataset.disabled = String(u.disabled);
     if (user && user.username === u.username) tr.className = 'selected';
     tr.innerHTML = `<td>${esc(u.username)}</td><td>${esc(u.display_name)}</td><td>${esc(t('role_' + u.role))}</td>` +
-      `<td>${esc(u.street_code || '')}</td><td>${esc((u.units || []).join(', '))}</td>` +
+      `<td>${esc(u.street_code || u.district_code || '')}</td><td>${esc((u.units || []).join(', '))}</td>` +
       `<td class="${u.disabled ? 'warn' : ''}">${esc(t(u.disabled ? 'user_disabled' : 'user_enabled'))}</td>` +
       `<td>${esc(u.last_login_at ? fmtDate(u.last_login_at) : t('never'))}</td><td data-metric="sessions">${u.sessions}</td>`;
     tr.addEventListener('click', () => showUser(u.username));
@@ -101,12 +117,14 @@ async function createUser() {
   const display = $('new-display').value.trim();
   if (display) body.display_name = display;
   if (role === 'street') body.street_code = $('new-street').value.trim();
+  if (role === 'district') body.district_code = $('new-district').value;
   const pw = $('new-password').value;
   if (pw) body.password = pw;
   $('new-password-box').hidden = true;
   const out = await call('/api/v1/admin/users', { method: 'POST', body });
   $('new-user-form').reset();
   $('new-street-label').hidden = true;
+  $('new-district-label').hidden = true;
   if (out.password) {
     $('new-password-value').textContent = out.password;
     $('new-password-box').hidden = false;
@@ -143,6 +161,7 @@ function drawUser() {
   $('edit-display').value = user.display_name || '';
   $('edit-role').value = user.role;
   $('edit-street').value = user.street_code || '';
+  $('edit-district').value = user.district_code || '';
   $('user-detail-units').textContent = (user.units || []).join(', ') || t('none');
   $('user-disable').hidden = user.disabled;
   $('user-enable').hidden = !user.disabled;
@@ -183,6 +202,7 @@ async function saveUser() {
   const role = $('edit-role').value;
   const body = { display_name: $('edit-display').value.trim(), role };
   if (role === 'street') body.street_code = $('edit-street').value.trim();
+  if (role === 'district') body.district_code = $('edit-district').value;
   user = await call(userPath(user.username), { method: 'PATCH', body });
   toast(t('saved'), 'ok');
   drawUser();

@@ -5,7 +5,10 @@ import { t, tv, fmtDate, fmtNum } from './i18n.js';
 import { showPanel, panelLoading, panelError, kv } from './ui.js';
 import { dossierButton } from './dossier.js'; // enterprise dossier
 
-export async function openHazard(id, { onChanged } = {}) {
+// Options: onChanged(hazard) after a change; extra(hazard, reopen) returns an element to
+// add below the history (district bureau: the 挂牌督办 form, web/src/district.js);
+// steps: false leaves out the lifecycle steps (a role that makes none).
+export async function openHazard(id, { onChanged, extra, steps = true } = {}) {
   panelLoading();
   let h;
   try {
@@ -16,11 +19,11 @@ export async function openHazard(id, { onChanged } = {}) {
     panelError(err.message);
     return null;
   }
-  renderHazard(h, onChanged);
+  renderHazard(h, onChanged, { extra, steps, reopen: () => openHazard(id, { onChanged, extra, steps }) });
   return h;
 }
 
-function renderHazard(h, onChanged) {
+function renderHazard(h, onChanged, opts = {}) {
   showPanel((b) => {
     b.innerHTML = `<h3>${esc(t('hazard_title'))} ${esc(h.code)}</h3>` + kv([
       [t('level'), tv('lvl_', h.level) + (h.supervised ? ` · ${t('supervised')}` : '')],
@@ -46,12 +49,16 @@ function renderHazard(h, onChanged) {
         const who = s.actor_name ? `${s.actor_name} (${s.actor})` : s.actor;
         const plan = ['responsible', 'deadline', 'measures', 'funds'].map((k) => [k, (s.details || {})[k]]).filter(([, v]) => v != null && v !== '')
           .map(([k, v]) => `${t(k)}: ${k === 'funds' ? fmtNum(v, 2) : v}`).join('; ');
+        const what = s.action === 'hazard_escalate' ? t('escalated_step')
+          : (s.from_status ? tv('status_', s.from_status) + ' → ' : '') + tv('status_', s.to_status);
         return `<li data-action="${esc(s.action)}">${esc(fmtDate(s.at))} · <b>${esc(who)}</b>: ` +
-          `${esc(s.from_status ? tv('status_', s.from_status) + ' → ' : '')}${esc(tv('status_', s.to_status))}` +
+          `${esc(what)}` +
           `${s.note ? ' — ' + esc(s.note) : ''}${plan ? `<br><small>${esc(plan)}</small>` : ''}</li>`;
       }).join('') + '</ol>';
     b.appendChild(hist);
-    b.appendChild(actionsForm(h, onChanged));
+    // district bureau (区安监局): its own actions instead of the lifecycle's steps
+    if (opts.extra) b.appendChild(opts.extra(h, opts.reopen));
+    if (opts.steps !== false) b.appendChild(actionsForm(h, onChanged));
   });
 }
 

@@ -7,13 +7,15 @@ import { createMap, idle } from './map.js';
 import { initPanel, closePanel, isPhone } from './ui.js';
 import * as officer from './officer.js';
 import * as street from './street.js';
+import * as district from './district.js'; // district bureau 区安监局
 import * as planner from './planner.js';
 import * as admin from './admin.js';
 import { initPassword } from './console.js';
 import { initNotify } from './notify.js';
 import { initDossier } from './dossier.js'; // enterprise dossier
+import { initAssess } from './assess.js'; // officer assessment (考核)
 
-const VIEWS = { officer, street, planner, admin };
+const VIEWS = { officer, street, district, planner, admin };
 
 let resolveReady;
 let rejectReady;
@@ -79,6 +81,7 @@ async function enter() {
   $('sidebar-toggle').hidden = false;
   initPassword(me);
   initNotify().catch(() => {}); // the badge is not worth failing the view for
+  initAssess(me, sg); // officer assessment (考核): street, district, admin, planner
   $('whoami').textContent = `${me.display_name || me.username} · ${t('role_' + me.role)}`;
   $('whoami').dataset.role = me.role;
   for (const r of Object.keys(VIEWS)) $('view-' + r).hidden = r !== me.role;

@@ -8,7 +8,7 @@
 // is compared with the API's answer to the same request; nothing expected is hard-coded.
 //
 //   node run.mjs --base http://127.0.0.1:8080 --officer officer_X --street street_Y \
-//     --other-cell 89... [--password safegrid-demo] [--only officer,street]
+//     --other-cell 89... [--district district_Z] [--password safegrid-demo] [--only officer,street]
 //
 // Alone it checks everything but the downloads and the blank-map check, which the Go side
 // does with the files it leaves.
@@ -24,6 +24,7 @@ const { values: opt } = parseArgs({
     password: { type: 'string', default: 'safegrid-demo' },
     officer: { type: 'string' },
     street: { type: 'string' },
+    district: { type: 'string' }, // district bureau 区安监局
     planner: { type: 'string', default: 'planner' },
     admin: { type: 'string', default: 'admin' },
     'other-cell': { type: 'string' },
@@ -102,7 +103,7 @@ async function open(user, role, { viewport = { width: 1366, height: 900 } } = {}
   await page.waitForFunction((r) => document.body.dataset.role === r, role);
   await page.evaluate(() => window.safegrid.ready);
   await settle(page);
-  for (const r of ['officer', 'street', 'planner', 'admin']) {
+  for (const r of ['officer', 'street', 'district', 'planner', 'admin']) {
     assert.equal(await page.isVisible('#view-' + r), r === role, `#view-${r} visible for ${role}`);
   }
   return page;
@@ -495,6 +496,87 @@ await test('street: filter the hazard table, export it (XLSX, CSV), register a h
   assert.equal(last.actor, opt.street, 'the last step is the street office\'s');
   assert.ok(shown[shown.length - 1].text.includes('browser test'), 'the step\'s note shows');
   await shoot(page, 'street');
+});
+
+// ---- district bureau 区安监局 -------------------------------------------------------------
+
+await test('district: the summary by street and the hazards across streets against the API, a street filter, export, escalate a hazard', async (use) => {
+  assert.ok(opt.district, '--district is required');
+  const token = await apiLogin(opt.district);
+  const me = await apiJSON('/api/v1/me', { token });
+  const district = me.district_code;
+  assert.ok(district, 'the district bureau has a district');
+  const all = await apiJSON(`/api/v1/districts/${district}/hazards?limit=10000`, { token });
+  assert.ok(all.total > 1, `district ${district} has ${all.total} hazards`);
+  assert.ok(all.items.every((h) => h.street_code == null || h.street_code.startsWith(district)), 'every hazard lies in the district');
+  const summary = await apiJSON(`/api/v1/districts/${district}/summary`, { token });
+  assert.equal(summary.total.hazards, all.total, 'the summary\'s total is the list\'s');
+
+  const page = use(await open(opt.district, 'district'));
+  assert.equal(Number((await text(page, '#d-hazard-total')).replace(/\D/g, '')), all.total, '#d-hazard-total before filtering');
+  const streets = await page.$$eval('#district-streets tr[data-code]:not([data-code=""])', (trs) => trs.map((tr) => ({
+    code: tr.dataset.code,
+    hazards: Number(tr.querySelector('td[data-metric="hazards"]').textContent),
+    overdue: Number(tr.querySelector('td[data-metric="overdue"]').textContent),
+    rate: tr.querySelector('td[data-metric="rectification_rate"]').dataset.value,
+  })));
+  const wantStreets = summary.streets.filter((s) => s.code);
+  assert.equal(streets.length, wantStreets.length, '#district-streets rows against the summary');
+  for (const s of wantStreets) {
+    const row = streets.find((r) => r.code === s.code);
+    assert.ok(row, `no row for street ${s.code}`);
+    assert.equal(row.hazards, s.hazards, `street ${s.code} hazards`);
+    assert.equal(row.overdue, s.overdue, `street ${s.code} overdue`);
+    if (s.rectification_rate == null) assert.equal(row.rate, '', `street ${s.code} rate`);
+    else close(Number(row.rate), s.rectification_rate, `street ${s.code} rectification rate`);
+  }
+  const ids = await page.$$eval('#d-hazard-table tbody tr[data-id]', (rows) => rows.map((r) => Number(r.dataset.id)));
+  assert.deepEqual(ids, all.items.slice(0, ids.length).map((h) => h.id), 'table rows against the API');
+
+  // The street filter: the busiest street that does not hold every hazard.
+  const busiest = wantStreets.filter((s) => s.hazards > 0 && s.hazards < all.total).sort((a, b) => b.hazards - a.hazards)[0];
+  assert.ok(busiest, 'some street narrows the list');
+  const byStreet = await apiJSON(`/api/v1/districts/${district}/hazards?street=${busiest.code}&limit=10000`, { token });
+  assert.equal(byStreet.total, busiest.hazards, 'the street filter against the street\'s figure');
+  await page.selectOption('#d-filter-street', busiest.code);
+  await page.click('#d-filter-apply');
+  await page.waitForFunction((n) => document.getElementById('d-hazard-total').textContent.replace(/\D/g, '') === String(n), byStreet.total);
+  await settle(page);
+  const streetIds = await page.$$eval('#d-hazard-table tbody tr[data-id]', (rows) => rows.map((r) => [Number(r.dataset.id), r.dataset.street]));
+  assert.deepEqual(streetIds.map((r) => r[0]), byStreet.items.slice(0, streetIds.length).map((h) => h.id), 'filtered rows against the API');
+  assert.ok(streetIds.every((r) => r[1] === busiest.code), 'every filtered row is in the street');
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#d-export-csv')]);
+  assert.equal(download.suggestedFilename(), `hazards-${busiest.code}.csv`, 'the export\'s file name');
+
+  // 挂牌督办: an open 一般 hazard of the district, from its panel.
+  const open1 = await apiJSON(`/api/v1/districts/${district}/hazards?level=${encodeURIComponent('一般')}&status=registered&limit=50`, { token });
+  const pick = open1.items[0] || (await apiJSON(`/api/v1/districts/${district}/hazards?level=${encodeURIComponent('一般')}&status=reported&limit=50`, { token })).items[0];
+  assert.ok(pick, `district ${district} has no open 一般 hazard`);
+  await page.selectOption('#d-filter-street', '');
+  await page.selectOption('#d-filter-level', '一般');
+  await page.selectOption('#d-filter-status', pick.status);
+  await page.click('#d-filter-apply');
+  await page.waitForSelector(`#d-hazard-table tbody tr[data-id="${pick.id}"]`);
+  await page.click(`#d-hazard-table tbody tr[data-id="${pick.id}"]`);
+  await page.waitForFunction((code) => document.getElementById('panel').textContent.includes(code), pick.code);
+  await page.locator('#hazard-escalate [name=note]').waitFor();
+  assert.equal(await page.locator('#hazard-actions button[data-to]').count(), 0, 'the bureau is offered no lifecycle step');
+  await page.fill('#hazard-escalate [name=note]', 'browser test 督办');
+  const [esc] = await Promise.all([
+    page.waitForResponse((r) => new URL(r.url()).pathname === `/api/v1/hazards/${pick.id}/escalate`),
+    page.click('#escalate-submit'),
+  ]);
+  assert.ok(esc.ok(), `the page's escalation: ${esc.status()} ${await esc.text()}`);
+  await page.waitForSelector('#hazard-history li[data-action="hazard_escalate"]');
+  await settle(page);
+  const after = await apiJSON(`/api/v1/hazards/${pick.id}`, { token });
+  assert.equal(after.level, '重大', 'level after 挂牌督办');
+  assert.ok(after.supervised, 'supervised after 挂牌督办');
+  assert.equal(after.status, pick.status, 'the status stays');
+  const last = after.history[after.history.length - 1];
+  assert.equal(last.actor, opt.district, 'the escalation is the bureau\'s');
+  assert.equal(last.note, 'browser test 督办', 'the note is kept');
+  await shoot(page, 'district');
 });
 
 // ---- planner ----------------------------------------------------------------------------
@@ -895,6 +977,113 @@ await test('notifications: every role\'s unread count and list against the API; 
   }
 });
 
+// ---- officer assessment (考核) -------------------------------------------------------------
+
+// assessTable reads #assess-table: each row's code and figures (data-value), and the total.
+async function assessTable(page) {
+  return page.$eval('#assess-table', (tb) => {
+    const read = (tr) => Object.fromEntries([...tr.querySelectorAll('td[data-metric]')].map((td) => [td.dataset.metric, td.dataset.value]));
+    return {
+      rows: [...tb.querySelectorAll('tbody tr')].map((tr) => ({ code: tr.dataset.code, ...read(tr) })),
+      total: read(tb.querySelector('tfoot tr.total')),
+      heads: [...tb.querySelectorAll('thead th[data-sort]')].map((th) => th.dataset.sort),
+    };
+  });
+}
+
+const ASSESS_FIGURES = ['units', 'enterprises', 'due', 'done', 'done_rate', 'inspections', 'located', 'located_rate',
+  'hazards_found', 'rectified', 'rectified_on_time', 'on_time_rate', 'overdue_now'];
+
+// sameAssessment: the table shows the API's rows, in its order, and its total.
+function sameAssessment(shown, want, what) {
+  assert.deepEqual(shown.rows.map((r) => r.code), want.rows.map((r) => r.code), `${what}: rows against the API`);
+  const check = (got, row, label) => {
+    for (const f of ASSESS_FIGURES) {
+      if (!(f in got)) continue; // the unit level has no units column
+      if (row[f] == null) assert.equal(got[f], '', `${label} ${f}: empty for null`);
+      else close(Number(got[f]), row[f], `${label} ${f}`);
+    }
+  };
+  want.rows.forEach((r, i) => check(shown.rows[i], r, `${what} row ${r.code}`));
+  check(shown.total, want.total, `${what} total`);
+}
+
+async function waitAssessment(page, month, by) {
+  await page.waitForFunction(([m, b]) => {
+    const el = document.getElementById('assess-page');
+    return el.dataset.state === 'ok' && el.dataset.month === m && el.dataset.by === b;
+  }, [month, by]);
+  await settle(page);
+}
+
+await test('assessment: the street office\'s and the admin\'s 考核 tables against the API; levels, months, sorting, download', async (use) => {
+  const token = await apiLogin(opt.street);
+  const page = use(await open(opt.street, 'street'));
+  assert.ok(await page.isVisible('#assess-toggle'), '#assess-toggle for the street office');
+  await page.click('#assess-toggle');
+  const now = await apiJSON('/api/v1/assessment?by=officer', { token });
+  await waitAssessment(page, now.month, 'officer');
+  assert.ok(now.rows.length > 0 && now.total.due > 0 && now.total.inspections > 0, `the street has officers, due enterprises and inspections: ${JSON.stringify(now.total)}`);
+  sameAssessment(await assessTable(page), now, 'officer level');
+  assert.equal(now.street, (await apiJSON('/api/v1/me', { token })).street_code, 'the answer covers the office\'s street');
+
+  for (const by of ['unit', 'street']) {
+    await page.selectOption('#assess-by', by);
+    await waitAssessment(page, now.month, by);
+    sameAssessment(await assessTable(page), await apiJSON(`/api/v1/assessment?by=${by}&month=${now.month}`, { token }), `${by} level`);
+  }
+
+  // Sorting by a column: descending first for figures, then ascending; the total stays.
+  await page.selectOption('#assess-by', 'unit');
+  await waitAssessment(page, now.month, 'unit');
+  const units = await apiJSON(`/api/v1/assessment?by=unit&month=${now.month}`, { token });
+  await page.click('#assess-table th[data-sort="due"]');
+  let shown = await assessTable(page);
+  const dues = shown.rows.map((r) => Number(r.due));
+  assert.deepEqual(dues, [...units.rows.map((r) => r.due)].sort((a, b) => b - a), 'sorted by due, descending');
+  assert.deepEqual([...shown.rows.map((r) => r.code)].sort(), [...units.rows.map((r) => r.code)].sort(), 'sorting keeps every row');
+  await page.click('#assess-table th[data-sort="due"]');
+  shown = await assessTable(page);
+  assert.deepEqual(shown.rows.map((r) => Number(r.due)), [...dues].reverse().sort((a, b) => a - b), 'sorted by due, ascending');
+  close(Number(shown.total.due), units.total.due, 'total after sorting');
+
+  // Another month.
+  const [y, m] = now.month.split('-').map(Number);
+  const prev = m === 1 ? `${y - 1}-12` : `${y}-${String(m - 1).padStart(2, '0')}`;
+  await page.fill('#assess-month', prev);
+  await page.dispatchEvent('#assess-month', 'change');
+  await waitAssessment(page, prev, 'unit');
+  // The table stays sorted by due, ascending (a stable sort of the API's order).
+  const before = await apiJSON(`/api/v1/assessment?by=unit&month=${prev}`, { token });
+  sameAssessment(await assessTable(page), { ...before, rows: [...before.rows].sort((a, b) => a.due - b.due) }, `${prev}, unit level`);
+
+  // The workbook, named for the month and the street.
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#assess-xlsx')]);
+  assert.equal(dl.suggestedFilename(), `assessment-${prev}-${now.street}.xlsx`, 'download name');
+
+  await page.click('#lang-toggle');
+  assert.equal(await text(page, '#assess-table th[data-sort="inspections"]'), 'Inspections', 'column heading in English');
+  assert.equal(await page.getAttribute('#assess-table th[data-sort="due"]', 'aria-sort'), 'ascending', 'the sorted column says so');
+  await page.click('#lang-toggle');
+  await page.screenshot({ path: path.resolve(opt.screenshots, 'assessment.png') });
+
+  // The admin's table covers the city, per street.
+  const atoken = await apiLogin(opt.admin);
+  const admin = await open(opt.admin, 'admin');
+  try {
+    await admin.click('#assess-toggle');
+    const all = await apiJSON('/api/v1/assessment?by=officer', { token: atoken });
+    await waitAssessment(admin, all.month, 'officer');
+    await admin.selectOption('#assess-by', 'street');
+    await waitAssessment(admin, all.month, 'street');
+    const streets = await apiJSON(`/api/v1/assessment?by=street&month=${all.month}`, { token: atoken });
+    assert.ok(streets.rows.length > 1, 'the admin sees more than one street');
+    sameAssessment(await assessTable(admin), streets, 'admin, street level');
+  } finally {
+    await admin.context().close();
+  }
+});
+
 // ---- enterprise dossier (一企一档) --------------------------------------------------------
 
 // dossierOnPage reads what #dossier shows, by the hooks of web/CONTRACT.md.
@@ -1041,6 +1230,23 @@ await test('dossier: opened from the officer\'s cell panel, the street office\'s
   await spage.evaluate(() => window.safegrid.openDossier('999999999'));
   await spage.waitForSelector('#dossier[data-state="error"]');
   await spage.context().close();
+
+  // The district bureau: its district's enterprise shows as the API answers it, another
+  // district's is refused like a missing one.
+  if (opt.district) {
+    const dtoken = await apiLogin(opt.district);
+    const dpage = use(await open(opt.district, 'district'));
+    const r = await apiCall(`/api/v1/enterprises/${pick.enterprise.id}/dossier`, { token: dtoken });
+    assert.ok(r.status === 200 || r.status === 404, `district: ${r.status}`);
+    await dpage.evaluate((id) => window.safegrid.openDossier(id), pick.enterprise.id);
+    if (r.status === 200) {
+      await dpage.waitForSelector('#dossier[data-state="ok"]');
+      sameDossier(await dossierOnPage(dpage), r.json, 'district bureau');
+    } else {
+      await dpage.waitForSelector('#dossier[data-state="error"]');
+    }
+    await dpage.context().close();
+  }
 
   // The planner: by the hook, the same figures.
   const ptoken = await apiLogin(opt.planner);
