@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -278,6 +279,10 @@ SELECT a.district_code, '91310104000000001X', '测试公司', '工贸', '一般'
 		math.Abs(*in.Photos[0].DistanceM-1200) > 5 {
 		t.Fatalf("inspection photos %+v", in.Photos)
 	}
+	mine, _, err := f.sup.MyInspections(ctx, f.admin.UserID, "", 10, 0)
+	if err != nil || len(mine) != 1 || len(mine[0].Photos) != 1 || mine[0].Photos[0].ID != ph {
+		t.Errorf("my inspections: %+v %v", mine, err)
+	}
 	if list, err := f.svc.InspectionPhotos(ctx, f.west, in.ID); err != nil || len(list) != 1 {
 		t.Errorf("west: %v %v", list, err)
 	}
@@ -402,5 +407,43 @@ UNION ALL SELECT sha256, thumb_sha256 FROM photo_uploads WHERE id = $1`, id).Sca
 	// A second sweep finds nothing more to do.
 	if res, err := f.svc.Sweep(ctx, evidence.SweepOptions{Grace: time.Hour}); err != nil || res.Uploads != 0 || res.Files != 0 {
 		t.Errorf("second sweep %+v %v", res, err)
+	}
+}
+
+// Two reports sending the same upload at once: one gets it, the other is refused as
+// already attached and writes nothing.
+func TestAttachRace(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	id := f.upload(t, f.west, nil, 320)
+	const n = 4
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			_, errs[i] = f.sup.ReportHazard(ctx, f.west, supervise.HazardReport{Level: "一般", Category: "消防", Description: "同时上报",
+				Lon: fptr(testdb.WestSouth[0]), Lat: fptr(testdb.WestSouth[1]), Photos: []int64{id}})
+		})
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		var inv *grid.InvalidError
+		switch {
+		case err == nil:
+			ok++
+		case errors.As(err, &inv) && strings.Contains(inv.Reason, "already attached"):
+		default:
+			t.Errorf("unexpected: %v", err)
+		}
+	}
+	if ok != 1 {
+		t.Errorf("%d reports got the photo", ok)
+	}
+	if n := testdb.Count(t, f.st, `SELECT count(*) FROM hazards`); n != 1 {
+		t.Errorf("%d hazards, want 1", n)
+	}
+	if n := testdb.Count(t, f.st, `SELECT count(*) FROM photos WHERE id = $1`, id); n != 1 {
+		t.Errorf("the photo is attached %d times", n)
 	}
 }

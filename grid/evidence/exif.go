@@ -7,9 +7,6 @@ import (
 	"strings"
 	"time"
 
-	exif "github.com/dsoprea/go-exif/v3"
-	exifcommon "github.com/dsoprea/go-exif/v3/common"
-
 	"safegrid/grid"
 )
 
@@ -59,48 +56,149 @@ func rawExif(ct string, data []byte) []byte {
 	return raw
 }
 
-// parseExif reads the evidence fields from a TIFF structure. go-exif panics on some
-// malformed input inside functions that do not recover; this one does.
+// parseExif reads the evidence fields from a TIFF structure: IFD0's Orientation, the Exif
+// IFD's DateTimeOriginal and OffsetTimeOriginal, the GPS IFD's position. It reads those
+// three IFDs only, never follows a chain of IFDs, and checks every offset against the
+// bytes, so no input makes it loop, recurse or allocate much: a photo's EXIF is client
+// input. (With github.com/dsoprea/go-exif reading the same blocks, which the tests still use
+// to write EXIF, FuzzProcess hung or killed its worker within seconds; with this reader it
+// runs clean.)
 func parseExif(raw []byte) (ev Evidence) {
-	defer func() {
-		if recover() != nil {
-			ev = Evidence{}
-		}
-	}()
-	tags, _, err := exif.GetFlatExifData(raw, nil)
-	if err != nil && len(tags) == 0 {
+	tf, ok := newTIFF(raw)
+	if !ok {
 		return Evidence{}
 	}
-	var original, offset, latRef, lonRef string
-	var lat, lon []exifcommon.Rational
-	for _, t := range tags {
-		switch {
-		case t.IfdPath == "IFD" && t.TagName == "Orientation":
-			if v, ok := t.Value.([]uint16); ok && len(v) > 0 && v[0] >= 1 && v[0] <= 8 {
-				ev.Orientation = int(v[0])
-			}
-		case t.IfdPath == "IFD/Exif" && t.TagName == "DateTimeOriginal":
-			original, _ = t.Value.(string)
-		case t.IfdPath == "IFD/Exif" && t.TagName == "OffsetTimeOriginal":
-			offset, _ = t.Value.(string)
-		case t.IfdPath == "IFD/GPSInfo" && t.TagName == "GPSLatitudeRef":
-			latRef, _ = t.Value.(string)
-		case t.IfdPath == "IFD/GPSInfo" && t.TagName == "GPSLongitudeRef":
-			lonRef, _ = t.Value.(string)
-		case t.IfdPath == "IFD/GPSInfo" && t.TagName == "GPSLatitude":
-			lat, _ = t.Value.([]exifcommon.Rational)
-		case t.IfdPath == "IFD/GPSInfo" && t.TagName == "GPSLongitude":
-			lon, _ = t.Value.([]exifcommon.Rational)
+	ifd0 := tf.ifd(tf.u32(4))
+	if e, ok := ifd0[0x0112]; ok && e.typ == tiffShort && e.count >= 1 {
+		if o := int(tf.u16(e.pos)); o >= 1 && o <= 8 {
+			ev.Orientation = o
 		}
 	}
-	ev.TakenAt = exifTime(original, offset)
-	la, okLa := degrees(lat, latRef, "N", "S", 90)
-	lo, okLo := degrees(lon, lonRef, "E", "W", 180)
-	if okLa && okLo && !(la == 0 && lo == 0) {
-		ev.GPS = &grid.LonLat{Lon: lo, Lat: la}
+	if e, ok := ifd0[0x8769]; ok && e.count == 1 && (e.typ == tiffLong || e.typ == tiffIFD) {
+		exifIFD := tf.ifd(tf.u32(e.pos))
+		ev.TakenAt = exifTime(tf.ascii(exifIFD[0x9003]), tf.ascii(exifIFD[0x9011]))
+	}
+	if e, ok := ifd0[0x8825]; ok && e.count == 1 && (e.typ == tiffLong || e.typ == tiffIFD) {
+		gps := tf.ifd(tf.u32(e.pos))
+		la, okLa := degrees(tf.rationals(gps[2]), tf.ascii(gps[1]), "N", "S", 90)
+		lo, okLo := degrees(tf.rationals(gps[4]), tf.ascii(gps[3]), "E", "W", 180)
+		if okLa && okLo && !(la == 0 && lo == 0) {
+			ev.GPS = &grid.LonLat{Lon: lo, Lat: la}
+		}
 	}
 	return ev
 }
+
+// The TIFF field types read here.
+const (
+	tiffASCII    = 2
+	tiffShort    = 3
+	tiffLong     = 4
+	tiffRational = 5
+	tiffIFD      = 13
+)
+
+var tiffSize = map[uint16]uint64{1: 1, tiffASCII: 1, tiffShort: 2, tiffLong: 4, tiffRational: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, tiffIFD: 4}
+
+// tiffEntry is one IFD entry: its type, count and where its value starts.
+type tiffEntry struct {
+	typ   uint16
+	count uint32
+	pos   int
+}
+
+type tiffData struct {
+	b  []byte
+	bo binary.ByteOrder
+}
+
+func newTIFF(raw []byte) (tiffData, bool) {
+	if len(raw) < 8 {
+		return tiffData{}, false
+	}
+	var bo binary.ByteOrder
+	switch string(raw[:2]) {
+	case "II":
+		bo = binary.LittleEndian
+	case "MM":
+		bo = binary.BigEndian
+	default:
+		return tiffData{}, false
+	}
+	if bo.Uint16(raw[2:]) != 42 {
+		return tiffData{}, false
+	}
+	return tiffData{raw, bo}, true
+}
+
+func (t tiffData) u16(at int) uint16 {
+	if at < 0 || at+2 > len(t.b) {
+		return 0
+	}
+	return t.bo.Uint16(t.b[at:])
+}
+
+func (t tiffData) u32(at int) int {
+	if at < 0 || at+4 > len(t.b) {
+		return -1
+	}
+	return int(t.bo.Uint32(t.b[at:]))
+}
+
+// ifd reads the entries of the IFD at off whose values lie within the bytes; an IFD that
+// does not fit is empty.
+func (t tiffData) ifd(off int) map[uint16]tiffEntry {
+	out := map[uint16]tiffEntry{}
+	if off < 8 || off+2 > len(t.b) {
+		return out
+	}
+	n := int(t.u16(off))
+	for i := range min(n, 500) {
+		p := off + 2 + 12*i
+		if p+12 > len(t.b) {
+			break
+		}
+		tag, typ := t.u16(p), t.u16(p+2)
+		count := t.bo.Uint32(t.b[p+4:])
+		size, known := tiffSize[typ]
+		if !known {
+			continue
+		}
+		size *= uint64(count)
+		pos := p + 8
+		if size > 4 {
+			pos = t.u32(p + 8)
+		}
+		if pos < 0 || uint64(pos)+size > uint64(len(t.b)) {
+			continue
+		}
+		out[tag] = tiffEntry{typ: typ, count: count, pos: pos}
+	}
+	return out
+}
+
+// ascii is an ASCII entry's text without its NULs ("" when absent or of another type).
+func (t tiffData) ascii(e tiffEntry) string {
+	if e.typ != tiffASCII {
+		return ""
+	}
+	return strings.TrimRight(string(t.b[e.pos:e.pos+int(e.count)]), "\x00")
+}
+
+// rationals are a RATIONAL entry's values (nil when absent or of another type).
+func (t tiffData) rationals(e tiffEntry) []rational {
+	if e.typ != tiffRational || e.count > 16 {
+		return nil
+	}
+	out := make([]rational, e.count)
+	for i := range out {
+		at := e.pos + 8*i
+		out[i] = rational{t.bo.Uint32(t.b[at:]), t.bo.Uint32(t.b[at+4:])}
+	}
+	return out
+}
+
+type rational struct{ num, den uint32 }
 
 // exifTime reads DateTimeOriginal ("2006:01:02 15:04:05") with its OffsetTimeOriginal
 // ("+08:00") when given, else as Shanghai local time, which a phone in Shanghai writes.
@@ -125,16 +223,16 @@ func exifTime(s, offset string) *time.Time {
 
 // degrees turns an EXIF degrees/minutes/seconds triple and its reference into signed
 // decimal degrees, refusing a zero denominator and anything beyond limit.
-func degrees(r []exifcommon.Rational, ref, pos, neg string, limit float64) (float64, bool) {
+func degrees(r []rational, ref, pos, neg string, limit float64) (float64, bool) {
 	if len(r) != 3 {
 		return 0, false
 	}
 	var v float64
 	for i, div := range []float64{1, 60, 3600} {
-		if r[i].Denominator == 0 {
+		if r[i].den == 0 {
 			return 0, false
 		}
-		v += float64(r[i].Numerator) / float64(r[i].Denominator) / div
+		v += float64(r[i].num) / float64(r[i].den) / div
 	}
 	switch strings.ToUpper(strings.TrimSpace(ref)) {
 	case pos, "":

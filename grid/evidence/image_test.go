@@ -282,3 +282,30 @@ func TestBadPhotos(t *testing.T) {
 		t.Errorf("huge: %v", err)
 	}
 }
+
+// Whatever the bytes, Process answers with a photo or a typed refusal, never a panic; a
+// photo it accepts has a served copy and a thumbnail that decode.
+func FuzzProcess(f *testing.F) {
+	f.Add(testdb.PhotoJPEG(f, testdb.TestPhoto{W: 16, H: 16, GPS: &orb.Point{121.4, 31.2}, TakenAt: "2026:12:01 09:30:00", Orientation: 6, Comment: "c"}))
+	var buf bytes.Buffer
+	png.Encode(&buf, image.NewGray(image.Rect(0, 0, 4, 4)))
+	f.Add(buf.Bytes())
+	f.Add([]byte("RIFF\x10\x00\x00\x00WEBPVP8 \x04\x00\x00\x00abcd"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		pr, err := evidence.Process(data)
+		if err != nil {
+			var inv *grid.InvalidError
+			var le *grid.LimitError
+			if !errors.As(err, &inv) && !errors.As(err, &le) {
+				t.Fatalf("untyped error %v", err)
+			}
+			return
+		}
+		if _, _, err := image.Decode(bytes.NewReader(pr.Thumb)); err != nil {
+			t.Fatalf("thumbnail: %v", err)
+		}
+		if evidence.Sniff(pr.Served) != pr.ContentType {
+			t.Fatalf("served copy is not a %s", pr.ContentType)
+		}
+	})
+}

@@ -4,6 +4,11 @@ import { call, esc, toast } from './api.js';
 import { t, tv, fmtDate, fmtNum } from './i18n.js';
 import { showPanel, panelLoading, panelError, kv } from './ui.js';
 import { dossierButton } from './dossier.js'; // enterprise dossier
+import { photoPicker, stepPhotosHTML, loadThumbs } from './photos.js';
+
+// photos: the steps that carry photos.
+const PHOTO_STEPS = ['rectifying', 'verified'];
+const pickers = new WeakMap(); // #hazard-actions form -> its photo picker
 
 // Options: onChanged(hazard) after a change; extra(hazard, reopen) returns an element to
 // add below the history (district bureau: the 挂牌督办 form, web/src/district.js);
@@ -53,9 +58,10 @@ function renderHazard(h, onChanged, opts = {}) {
           : (s.from_status ? tv('status_', s.from_status) + ' → ' : '') + tv('status_', s.to_status);
         return `<li data-action="${esc(s.action)}">${esc(fmtDate(s.at))} · <b>${esc(who)}</b>: ` +
           `${esc(what)}` +
-          `${s.note ? ' — ' + esc(s.note) : ''}${plan ? `<br><small>${esc(plan)}</small>` : ''}</li>`;
+          `${s.note ? ' — ' + esc(s.note) : ''}${plan ? `<br><small>${esc(plan)}</small>` : ''}${stepPhotosHTML(s.photos)}</li>`;
       }).join('') + '</ol>';
     b.appendChild(hist);
+    loadThumbs(hist, h.steps.flatMap((s) => s.photos || []));
     // district bureau (区安监局): its own actions instead of the lifecycle's steps
     if (opts.extra) b.appendChild(opts.extra(h, opts.reopen));
     if (opts.steps !== false) b.appendChild(actionsForm(h, onChanged));
@@ -90,6 +96,7 @@ function actionsForm(h, onChanged) {
       row.appendChild(btn);
     }
     form.appendChild(row);
+    if (next.some((to) => PHOTO_STEPS.includes(to))) pickers.set(form, photoPicker(form, 'step-photos'));
   }
   form.addEventListener('submit', (e) => e.preventDefault());
   return form;
@@ -109,6 +116,8 @@ async function transition(h, to, form, onChanged) {
     if (funds !== null && funds !== '') body.funds = Number(funds);
   }
   try {
+    const photos = pickers.get(form);
+    if (photos && PHOTO_STEPS.includes(to) && photos.count() > 0) body.photos = await photos.upload();
     const out = await call(`/api/v1/hazards/${h.id}/transition`, { method: 'POST', body });
     toast(t('moved_to', { s: tv('status_', out.status) }), 'ok');
     if (onChanged) onChanged(out);

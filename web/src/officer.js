@@ -10,6 +10,7 @@ import { showPanel, panelLoading, panelError, kv, isPhone, revealMap } from './u
 import { openHazard } from './hazards.js';
 import { dossierButton } from './dossier.js'; // enterprise dossier
 import * as checkin from './checkin.js'; // check-in
+import { photoPicker } from './photos.js';
 
 const KINDS = ['underground_spaces', 'pipelines', 'gas_occupancy_sites', 'fishing_ports', 'enterprises', 'fire_stations', 'hazards'];
 
@@ -236,6 +237,9 @@ function prefillInspection(uscc, coords) {
 
 function initForms(map) {
   mapRef = map;
+  // photos: each form takes the step's photos (#insp-photos, #hz-photos).
+  const inspPhotos = photoPicker(document.getElementById('inspection-form'), 'insp-photos');
+  const hzPhotos = photoPicker(document.getElementById('hazard-form'), 'hz-photos');
   for (const b of document.querySelectorAll('button.pick')) {
     b.addEventListener('click', () => {
       if (picking === b.dataset.target) {
@@ -263,9 +267,12 @@ function initForms(map) {
       position: await checkin.position(), // check-in: undefined when unlocated
     };
     try {
+      const photos = await inspPhotos.upload();
+      if (photos.length) body.photos = photos;
       checkin.showVerdict(await call('/api/v1/inspections', { method: 'POST', body })); // check-in
       toast(t('inspection_saved'), 'ok');
       e.target.reset();
+      inspPhotos.reset();
       await loadDue(map);
     } catch { /* shown in #toast */ }
   });
@@ -285,9 +292,12 @@ function initForms(map) {
       body.feature_code = v('hz-feature-code');
     }
     try {
+      const photos = await hzPhotos.upload();
+      if (photos.length) body.photos = photos;
       const h = await call('/api/v1/hazards', { method: 'POST', body });
       toast(t('hazard_saved', { code: h.code }), 'ok');
       e.target.reset();
+      hzPhotos.reset();
       refreshTiles(map);
       await refreshCells(map);
     } catch { /* shown in #toast */ }

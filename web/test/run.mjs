@@ -338,6 +338,116 @@ await test('check-in: an inspection near the enterprise is located, far away is 
   await shoot(page, 'officer-checkin');
 });
 
+// ---- photos (photo evidence 照片取证) ----------------------------------------------------
+
+// A 48x32 JPEG made by Go's image/jpeg; exifJPEG puts an EXIF APP1 segment with a GPS
+// position into it, built here byte by byte (big-endian TIFF: IFD0 with the GPS pointer, the
+// GPS IFD with the latitude and longitude and their refs).
+const PLAIN_JPEG = Buffer.from('/9j/2wCEAAoHBwgHBgoICAgLCgoLDhgQDg0NDh0VFhEYIx8lJCIfIiEmKzcvJik0KSEiMEExNDk7Pj4+JS5ESUM8SDc9PjsBCgsLDg0OHBAQHDsoIig7Ozs7Ozs7Ozs7Ozs7Ozs7Ozs7Ozs7Ozs7Ozs7Ozs7Ozs7Ozs7Ozs7Ozs7Ozs7Ozs7O//AABEIACAAMAMBIgACEQEDEQH/xAGiAAABBQEBAQEBAQAAAAAAAAAAAQIDBAUGBwgJCgsQAAIBAwMCBAMFBQQEAAABfQECAwAEEQUSITFBBhNRYQcicRQygZGhCCNCscEVUtHwJDNicoIJChYXGBkaJSYnKCkqNDU2Nzg5OkNERUZHSElKU1RVVldYWVpjZGVmZ2hpanN0dXZ3eHl6g4SFhoeIiYqSk5SVlpeYmZqio6Slpqeoqaqys7S1tre4ubrCw8TFxsfIycrS09TV1tfY2drh4uPk5ebn6Onq8fLz9PX29/j5+gEAAwEBAQEBAQEBAQAAAAAAAAECAwQFBgcICQoLEQACAQIEBAMEBwUEBAABAncAAQIDEQQFITEGEkFRB2FxEyIygQgUQpGhscEJIzNS8BVictEKFiQ04SXxFxgZGiYnKCkqNTY3ODk6Q0RFRkdISUpTVFVWV1hZWmNkZWZnaGlqc3R1dnd4eXqCg4SFhoeIiYqSk5SVlpeYmZqio6Slpqeoqaqys7S1tre4ubrCw8TFxsfIycrS09TV1tfY2dri4+Tl5ufo6ery8/T19vf4+fr/2gAMAwEAAhEDEQA/AIGh9qhaH2rVaH2qFofavCjUPeq1jKaH2qFofatVofaoWh9q2jUPMq1jLaH2qFofatVofaoWh9q3jUPMq1jrGh9qhaH2rVaH2qFofavBjUPRq1jKaH2qFofatVofaoWh9q2jUPMq1jLaH2qFofatVofaoWh9q3jUPLq1j//Z', 'base64');
+function exifJPEG(lon, lat) {
+  const tiff = Buffer.alloc(128);
+  tiff.write('MM', 0, 'latin1');
+  tiff.writeUInt16BE(42, 2);
+  tiff.writeUInt32BE(8, 4);
+  tiff.writeUInt16BE(1, 8); // IFD0: one entry, the GPS IFD's offset
+  tiff.writeUInt16BE(0x8825, 10); tiff.writeUInt16BE(4, 12); tiff.writeUInt32BE(1, 14); tiff.writeUInt32BE(26, 18);
+  tiff.writeUInt32BE(0, 22);
+  tiff.writeUInt16BE(4, 26); // the GPS IFD: four entries
+  const entry = (i, tag, type, count, value) => {
+    const o = 28 + i * 12;
+    tiff.writeUInt16BE(tag, o); tiff.writeUInt16BE(type, o + 2); tiff.writeUInt32BE(count, o + 4);
+    if (typeof value === 'string') tiff.write(value, o + 8, 'latin1'); else tiff.writeUInt32BE(value, o + 8);
+  };
+  entry(0, 1, 2, 2, lat >= 0 ? 'N\0' : 'S\0');
+  entry(1, 2, 5, 3, 80);
+  entry(2, 3, 2, 2, lon >= 0 ? 'E\0' : 'W\0');
+  entry(3, 4, 5, 3, 104);
+  tiff.writeUInt32BE(0, 76);
+  const dms = (v, at) => {
+    v = Math.abs(v);
+    const d = Math.floor(v), m = Math.floor((v - d) * 60), sec = Math.round(((v - d) * 60 - m) * 60 * 10000);
+    [[d, 1], [m, 1], [sec, 10000]].forEach(([n, den], i) => { tiff.writeUInt32BE(n, at + i * 8); tiff.writeUInt32BE(den, at + i * 8 + 4); });
+  };
+  dms(lat, 80);
+  dms(lon, 104);
+  const payload = Buffer.concat([Buffer.from('Exif\0\0', 'latin1'), tiff]);
+  const seg = Buffer.alloc(4);
+  seg.writeUInt16BE(0xFFE1, 0);
+  seg.writeUInt16BE(payload.length + 2, 2);
+  return Buffer.concat([PLAIN_JPEG.subarray(0, 2), seg, payload, PLAIN_JPEG.subarray(2)]);
+}
+
+await test('photos: a report and a rectification with camera photos; the history shows them as the API does, far ones flagged', async (use) => {
+  const token = await apiLogin(opt.officer);
+  const cells = await apiJSON('/api/v1/me/cells', { token });
+  const mine = cells.features[0];
+  const ring = mine.geometry.coordinates[0].slice(0, -1);
+  const centre = [ring.reduce((a, c) => a + c[0], 0) / ring.length, ring.reduce((a, c) => a + c[1], 0) / ring.length];
+  const page = use(await open(opt.officer, 'officer'));
+  await page.evaluate(() => { const d = document.getElementById('hazard-form').closest('details'); if (d) d.open = true; });
+  const description = `photo test ${Date.now()}`;
+  await page.selectOption('#hz-level', '一般');
+  await page.fill('#hz-category', '消防安全');
+  await page.fill('#hz-description', description);
+  await page.evaluate(([lon, lat]) => window.safegrid.pickLocation(lon, lat), centre);
+  // Two photos from the "camera": one taken on the spot, one about 2 km east.
+  await page.setInputFiles('#hz-photos', [
+    { name: 'near.jpg', mimeType: 'image/jpeg', buffer: exifJPEG(centre[0] + 0.0002, centre[1]) },
+    { name: 'far.jpg', mimeType: 'image/jpeg', buffer: exifJPEG(centre[0] + 0.02, centre[1]) },
+  ]);
+  assert.equal(await page.locator('#hz-photos-previews img').count(), 2, 'two previews');
+  await page.click('#hazard-submit');
+  await page.waitForSelector('#toast[data-kind="ok"]', { state: 'visible' });
+  await settle(page);
+  const cell = await apiJSON(`/api/v1/cells/${mine.properties.cell}`, { token });
+  const h = cell.hazards.find((x) => x.description === description);
+  assert.ok(h, 'the new hazard is among the cell\'s open hazards');
+  const photos = (await apiJSON(`/api/v1/hazards/${h.id}/photos`, { token })).items;
+  assert.equal(photos.length, 2, 'GET /api/v1/hazards/{id}/photos: two photos');
+  assert.deepEqual(photos.map((p) => [p.step, p.far, p.gps !== null]).sort(), [['reported', false, true], ['reported', true, true]], 'steps, far flags and GPS');
+  assert.equal(await page.locator('#hz-photos-previews img').count(), 0, 'the previews are cleared after the report');
+
+  // The street office registers and assigns it (API); the officer rectifies it in the page
+  // with a photo.
+  const stoken = await apiLogin(opt.street);
+  await apiJSON(`/api/v1/hazards/${h.id}/transition`, { token: stoken, method: 'POST', body: { to: 'registered', version: 1 } });
+  const deadline = new Date(Date.now() + 8 * 3600e3 + 7 * 86400e3).toISOString().slice(0, 10);
+  await apiJSON(`/api/v1/hazards/${h.id}/transition`, { token: stoken, method: 'POST', body: { to: 'assigned', version: 2, responsible: '张三', deadline } });
+  await page.evaluate((c) => window.safegrid.openCell(c), mine.properties.cell);
+  await page.waitForSelector(`#panel li[data-hazard="${h.id}"]`);
+  await page.click(`#panel li[data-hazard="${h.id}"]`);
+  await page.waitForSelector('#hazard-actions button[data-to="rectifying"]');
+  await page.setInputFiles('#step-photos', [{ name: 'fixed.jpg', mimeType: 'image/jpeg', buffer: exifJPEG(centre[0], centre[1] + 0.0001) }]);
+  await page.click('#hazard-actions button[data-to="rectifying"]');
+  await page.waitForSelector('#toast[data-kind="ok"]', { state: 'visible' });
+  await page.waitForSelector('#hazard-history li[data-action="hazard_rectifying"] .photo-thumb');
+  await settle(page);
+
+  // The history in the page against GET .../history: each step's photos, ids and far flags.
+  const hist = await apiJSON(`/api/v1/hazards/${h.id}/history`, { token });
+  const want = hist.items.map((s) => [s.action, s.photos.map((p) => [String(p.id), String(p.far)])]);
+  const shown = await page.$$eval('#hazard-history li[data-action]', (lis) => lis.map((li) => [li.dataset.action,
+    [...li.querySelectorAll('.photo-thumb')].map((b) => [b.dataset.photo, b.dataset.far])]));
+  assert.deepEqual(shown, want, 'history thumbnails against the API');
+  assert.equal(want.find(([a]) => a === 'hazard_rectifying')[1].length, 1, 'the rectification has its photo');
+  assert.equal(await page.locator('#hazard-history .photo-thumb[data-far="true"] .photo-far').count(), 1, 'the far photo is flagged');
+  await page.waitForFunction(() => [...document.querySelectorAll('#hazard-history .photo-thumb img')].every((i) => i.dataset.loaded === 'true' && i.naturalWidth > 0));
+
+  // A click shows the full image (metadata removed, same pixels: 48 x 32).
+  const far = photos.find((p) => p.far);
+  await page.click(`#hazard-history .photo-thumb[data-photo="${far.id}"]`);
+  await page.waitForSelector('#photo-viewer[open] #photo-full[data-loaded="true"]');
+  assert.equal(await page.$eval('#photo-full', (i) => [i.dataset.photo, i.naturalWidth, i.naturalHeight].join()), [far.id, far.width, far.height].join(), 'the full image');
+  assert.equal(await page.$eval('#photo-viewer', (d) => d.dataset.far), 'true', 'the viewer flags the far photo');
+  // What the page was served has no EXIF left.
+  const served = await fetch(base + far.url, { headers: { Authorization: 'Bearer ' + token } });
+  const bytes = Buffer.from(await served.arrayBuffer());
+  assert.equal(served.headers.get('content-type'), 'image/jpeg');
+  assert.ok(!bytes.includes(Buffer.from('Exif\0\0', 'latin1')), 'the served photo has no EXIF');
+  await page.click('#photo-close');
+  await shoot(page, 'photos');
+});
+
 // ---- language ---------------------------------------------------------------------------
 
 await test('language: zh-CN -> en changes the labels and html lang', async (use) => {
