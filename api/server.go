@@ -27,6 +27,7 @@ import (
 
 	"safegrid/grid"
 	"safegrid/grid/assess"
+	"safegrid/grid/dossier"
 	"safegrid/grid/evidence"
 	"safegrid/grid/hazardstat"
 	"safegrid/grid/ingest"
@@ -80,13 +81,13 @@ type Config struct {
 	// link-local addresses (a receiver on the same machine); the scheduler
 	// (cmd/safegrid serve) takes the same setting for sending.
 	WebhookAllowPrivate bool
-	// Checkin are the limits of an inspection's check-in verdict (docs/FIELDWORK.md);
-	// zero values take the defaults (200 m away, 100 m accuracy).
-	Checkin supervise.CheckinLimits
 	// Photos: the directory the photo files are kept in (serve --photo-dir); empty is
 	// safegrid-photos in the system's temporary directory, for tests.
 	PhotoDir string
-	Logger   *slog.Logger // JSON to stderr when nil
+	// Checkin are the limits of an inspection's check-in verdict (docs/FIELDWORK.md);
+	// zero values take the defaults (200 m away, 100 m accuracy).
+	Checkin supervise.CheckinLimits
+	Logger  *slog.Logger // JSON to stderr when nil
 }
 
 // DefaultConfig is the configuration `safegrid serve` starts from.
@@ -153,14 +154,14 @@ func (c Config) withDefaults() Config {
 	if c.DefaultLimit <= 0 || c.DefaultLimit > c.MaxLimit {
 		c.DefaultLimit = min(d.DefaultLimit, c.MaxLimit)
 	}
+	if c.PhotoDir == "" {
+		c.PhotoDir = filepath.Join(os.TempDir(), "safegrid-photos")
+	}
 	if c.Checkin.MaxDistanceM == 0 {
 		c.Checkin.MaxDistanceM = d.Checkin.MaxDistanceM
 	}
 	if c.Checkin.MaxAccuracyM == 0 {
 		c.Checkin.MaxAccuracyM = d.Checkin.MaxAccuracyM
-	}
-	if c.PhotoDir == "" {
-		c.PhotoDir = filepath.Join(os.TempDir(), "safegrid-photos")
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
@@ -178,8 +179,9 @@ type Server struct {
 	supervise  *supervise.Service
 	hazardstat *hazardstat.Service
 	notify     *notify.Service
-	assess     *assess.Service   // officer assessment (考核)
+	dossier    *dossier.Service  // enterprise dossier
 	evidence   *evidence.Service // photos
+	assess     *assess.Service   // officer assessment (考核)
 	cfg        Config
 	public     publicBase // where absolute links point (PublicURL)
 	log        *slog.Logger
@@ -205,8 +207,9 @@ func New(store *grid.Store, cfg Config) *Server {
 		supervise:  supervise.New(store),
 		hazardstat: hazardstat.New(store),
 		notify:     notify.New(store),
-		assess:     assess.New(store), // officer assessment (考核)
+		dossier:    dossier.New(store), // enterprise dossier
 		evidence:   evidence.New(store, evidence.NewDir(cfg.PhotoDir)),
+		assess:     assess.New(store), // officer assessment (考核)
 		cfg:        cfg,
 		public:     cfg.publicBase(),
 		log:        cfg.Logger,
@@ -250,8 +253,9 @@ func New(store *grid.Store, cfg Config) *Server {
 		s.auditRoutes,
 		s.userRoutes,
 		s.notifyRoutes,
-		s.assessRoutes, // officer assessment (考核)
+		s.dossierRoutes, // enterprise dossier
 		s.photoRoutes,
+		s.assessRoutes, // officer assessment (考核)
 		s.importRoutes,
 		s.hazardAnalysisRoutes,
 		s.analysisRoutes,

@@ -550,6 +550,9 @@ func TestKillDuringImport(t *testing.T) {
 	if got := keyColumn(t, url, "enterprises", "uscc"); got != sumOf(csvColumn(t, enterprises, "uscc")) {
 		t.Error("the enterprises' USCCs are not the file's")
 	}
+	if n := queryInt(t, url, `SELECT count(*) FROM enterprise_risk_levels WHERE from_level IS NULL AND actor = 'faults_admin'`); n != 60000 {
+		t.Errorf("%d first risk levels, want one per enterprise (the killed import left none)", n)
+	}
 	lap("enterprises")
 	res = svc.importOK(t, auth, "hazards", next)
 	lap("hazards")
@@ -564,7 +567,7 @@ func TestKillDuringImport(t *testing.T) {
 		t.Errorf("%d audited imports by the admin, want the 2 that completed", n)
 	}
 	// Nothing else changed, and the indexes dropped for the bulk load are back.
-	sameExcept(t, "after the re-runs", want, snapshot(t, url), "enterprises", "hazards", "hazard_history", "audit_log", "data_versions")
+	sameExcept(t, "after the re-runs", want, snapshot(t, url), "enterprises", "enterprise_risk_levels", "hazards", "hazard_history", "audit_log", "data_versions")
 }
 
 // TestPostgresRestartDuringImport restarts PostgreSQL (a cluster of the test's own) in

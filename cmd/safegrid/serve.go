@@ -43,12 +43,12 @@ var serveEnv = map[string]string{
 	"escalate-days":         "SAFEGRID_ESCALATE_DAYS",
 	"major-reminder-days":   "SAFEGRID_MAJOR_REMINDER_DAYS",
 	"major-escalate-days":   "SAFEGRID_MAJOR_ESCALATE_DAYS",
-	"checkin-max-distance":  "SAFEGRID_CHECKIN_MAX_DISTANCE",
-	"checkin-max-accuracy":  "SAFEGRID_CHECKIN_MAX_ACCURACY",
 	// photos
 	"photo-dir":            "SAFEGRID_PHOTO_DIR",
 	"photo-max-distance":   "SAFEGRID_PHOTO_MAX_DISTANCE",
 	"photo-sweep-interval": "SAFEGRID_PHOTO_SWEEP_INTERVAL",
+	"checkin-max-distance": "SAFEGRID_CHECKIN_MAX_DISTANCE",
+	"checkin-max-accuracy": "SAFEGRID_CHECKIN_MAX_ACCURACY",
 }
 
 func newServeCmd(o *options) *cobra.Command {
@@ -80,11 +80,11 @@ wins when both are given. Logs are JSON lines on stderr.`,
 			if err := rules.Validate(); err != nil {
 				return err
 			}
-			if err := cfg.Checkin.Validate(); err != nil {
-				return err
-			}
 			if photoFar <= 0 {
 				return fmt.Errorf("--photo-max-distance must be more than 0 metres")
+			}
+			if err := cfg.Checkin.Validate(); err != nil {
+				return err
 			}
 			cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 			st, err := o.open(cmd.Context(), append(cfg.StoreOptions(), grid.WithMaxConns(maxConns))...)
@@ -145,11 +145,11 @@ wins when both are given. Logs are JSON lines on stderr.`,
 	f.IntVar(&rules.EscalateDays, "escalate-days", rules.EscalateDays, "escalate a hazard to its district after this many days overdue")
 	f.IntSliceVar(&rules.MajorBeforeDays, "major-reminder-days", rules.MajorBeforeDays, "--reminder-days for 重大 (挂牌督办) hazards")
 	f.IntVar(&rules.MajorEscalateDays, "major-escalate-days", rules.MajorEscalateDays, "--escalate-days for 重大 (挂牌督办) hazards")
-	f.Float64Var(&cfg.Checkin.MaxDistanceM, "checkin-max-distance", cfg.Checkin.MaxDistanceM, "an inspection's check-in is flagged far when the officer's phone was more than this many metres from the enterprise")
-	f.Float64Var(&cfg.Checkin.MaxAccuracyM, "checkin-max-accuracy", cfg.Checkin.MaxAccuracyM, "an inspection's check-in is flagged inaccurate when the phone's reported accuracy was worse than this many metres")
 	f.StringVar(&cfg.PhotoDir, "photo-dir", "", photoDirHelp)
 	f.Float64Var(&photoFar, "photo-max-distance", photoFar, "metres from the hazard or inspected enterprise beyond which a photo's EXIF position flags it as far")
 	f.DurationVar(&photoSweep, "photo-sweep-interval", photoSweep, "how often staged uploads older than a day and photo files no row names are removed; 0 turns it off")
+	f.Float64Var(&cfg.Checkin.MaxDistanceM, "checkin-max-distance", cfg.Checkin.MaxDistanceM, "an inspection's check-in is flagged far when the officer's phone was more than this many metres from the enterprise")
+	f.Float64Var(&cfg.Checkin.MaxAccuracyM, "checkin-max-accuracy", cfg.Checkin.MaxAccuracyM, "an inspection's check-in is flagged inaccurate when the phone's reported accuracy was worse than this many metres")
 	f.TextVar(&level, "log-level", slog.LevelInfo, "debug, info, warn or error")
 	for name, env := range serveEnv {
 		fl := f.Lookup(name)

@@ -284,6 +284,12 @@ func (s *Service) load(ctx context.Context, r io.Reader, opts ImportOptions) (*I
 	}
 	if bulk {
 		res.Inserted += split.n
+		if k.Name == "enterprises" {
+			trace.step("record the first risk levels")
+			if _, err := tx.Exec(ctx, bulkRiskLevelSQL, opts.Actor); err != nil {
+				return nil, fmt.Errorf("write %s: %w", k.Name, err)
+			}
+		}
 		trace.step("check foreign keys")
 		if err := fks.check(ctx, tx, k.Table); err != nil {
 			return nil, err
@@ -489,6 +495,8 @@ func writtenTables(k *grid.Kind, retag bool) []string {
 	switch {
 	case k.Table == "hazards":
 		out = append(out, "hazard_history")
+	case k.Table == "enterprises":
+		out = append(out, "enterprise_risk_levels")
 	case k.Table == "areas":
 		out = append(out, "area_parts")
 	}

@@ -166,7 +166,14 @@ func writeSQL(k *grid.Kind, bulk bool) []writeStep {
 	steps := []writeStep{{sql: tagSQL}}
 	if bulk {
 		// Into an empty table: keys are unique within the file, nothing to update or move.
+		// (The bulk path records the first risk levels after all its rows are in:
+		// bulkRiskLevelSQL.)
 		return append(steps, writeStep{sql: insert, counts: "inserted"})
+	}
+	if k.Name == "enterprises" {
+		// Before the rows change: the levels a re-import changes, and the first level of
+		// each new enterprise (a row moving to another district keeps its history).
+		steps = append(steps, riskLevelSteps...)
 	}
 	if k.Big {
 		// A row whose code now lands in another district moves: its old copy goes.
@@ -183,6 +190,24 @@ SELECT district_code, id, NULL, status, $1, 'imported', reported_at FROM w`, ins
 	}
 	return append(steps, writeStep{sql: insert, counts: "inserted"})
 }
+
+// riskLevelSteps record, in enterprise_risk_levels (migration 00017), each level an import
+// of enterprises into a loaded table changes and the first level of each enterprise it
+// adds, with the import's actor; they run on the tagged staging rows before the update.
+var riskLevelSteps = []writeStep{
+	{actor: true, sql: `INSERT INTO enterprise_risk_levels (district_code, uscc, from_level, risk_level, actor)
+SELECT s.district_code, s.uscc, t.risk_level, s.risk_level, $1
+  FROM staging s JOIN enterprises t ON t.uscc = s.uscc
+ WHERE t.risk_level <> s.risk_level`},
+	{actor: true, sql: `INSERT INTO enterprise_risk_levels (district_code, uscc, from_level, risk_level, actor)
+SELECT s.district_code, s.uscc, NULL, s.risk_level, $1
+  FROM staging s WHERE NOT EXISTS (SELECT 1 FROM enterprises t WHERE t.uscc = s.uscc)`},
+}
+
+// bulkRiskLevelSQL records the first level of every enterprise the bulk path loaded: the
+// table was empty when the import began, so every row in it is the import's.
+const bulkRiskLevelSQL = `INSERT INTO enterprise_risk_levels (district_code, uscc, from_level, risk_level, actor)
+SELECT district_code, uscc, NULL, risk_level, $1 FROM enterprises`
 
 var areaWriteSQL = []writeStep{
 	{counts: "both", sql: `WITH w AS (

@@ -446,10 +446,10 @@ func (s *Service) RecordInspection(ctx context.Context, p *grid.Principal, in In
 			}
 			return err
 		}
-		out.Checkin = c.value()
 		if err := s.st.AttachPhotos(ctx, tx, p, in.Photos, grid.PhotoTarget{District: district, InspectionID: out.ID}); err != nil {
 			return err
 		}
+		out.Checkin = c.value()
 		details := map[string]any{"inspection": out.ID, "result": out.Result, "hazards_found": out.HazardsFound, "cell": out.Cell,
 			"checkin": out.Checkin.Status}
 		if out.Checkin.DistanceM != nil {

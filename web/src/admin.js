@@ -7,6 +7,7 @@ import { call, esc, qs } from './api.js';
 import { t, fmtNum, onLangChange } from './i18n.js';
 import { revealMap } from './ui.js';
 import { initConsole } from './console.js';
+import { dossierButton } from './dossier.js'; // enterprise dossier
 import { setGeoJSON, addLayerOnce, renderLegend, emptyFC, cellFeatures, bboxOf, fitTo, tileURL } from './map.js';
 
 const PAGE = 50;
@@ -182,7 +183,7 @@ function drawAudit() {
     }
   };
   list('audit-enterprises', audit.unsupervised_enterprises.items, (e) =>
-    `<b>${esc(e.name)}</b> <small>${esc(t('risk_' + e.risk_level))} · ${esc(e.uscc)}${e.unit ? ' · ' + esc(e.unit) : ''}</small>`);
+    `<b>${esc(e.name)}</b> <small>${esc(t('risk_' + e.risk_level))} · ${esc(e.uscc)}${e.unit ? ' · ' + esc(e.unit) : ''}</small> ${dossierButton(e.id)}`);
   list('audit-communities', audit.uncovered_communities.items, (c) =>
     `<b>${esc(c.name)}</b> <small>${esc(c.code)} · ${esc(t('m_enterprises'))} ${c.enterprises}</small>`);
   list('audit-units', audit.units_without_officer.items, (u) =>

@@ -8,6 +8,7 @@ import { setGeoJSON, addLayerOnce, renderLegend, emptyFC, point, fitTo } from '.
 import { addFeatureLayers, legendItems } from './layers.js';
 import { openHazard } from './hazards.js';
 import { revealMap } from './ui.js';
+import { enterprisePopups } from './dossier.js'; // enterprise dossier
 
 addStrings({
   role_district: ['区安监局', 'District bureau'],
@@ -74,6 +75,7 @@ export async function start(ctx) {
     const hit = map.queryRenderedFeatures(e.point, { layers: ['hazards-point'] });
     if (hit.length) selectHazard(hit[0].properties.id, hit[0].geometry.coordinates);
   });
+  enterprisePopups(map, ['hazards-point']); // enterprise dossier
 
   // Fly to the district: the bounds of the features the bureau may see.
   const tj = await call('/tiles/hazards.json');

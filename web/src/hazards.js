@@ -3,6 +3,7 @@
 import { call, esc, toast } from './api.js';
 import { t, tv, fmtDate, fmtNum } from './i18n.js';
 import { showPanel, panelLoading, panelError, kv } from './ui.js';
+import { dossierButton } from './dossier.js'; // enterprise dossier
 import { photoPicker, stepPhotosHTML, loadThumbs } from './photos.js';
 
 // photos: the steps that carry photos.
@@ -43,7 +44,7 @@ function renderHazard(h, onChanged, opts = {}) {
       [t('feature_code'), h.feature_code],
       [t('reported_at'), fmtDate(h.reported_at)],
       [t('cell'), h.cell],
-    ]);
+    ]) + (h.feature_kind === 'enterprises' && h.feature_code ? dossierButton(h.feature_code) : ''); // enterprise dossier
     // The history (GET .../history): who did each step, with the plan an assignment set.
     const hist = document.createElement('details');
     hist.id = 'hazard-history';

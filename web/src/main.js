@@ -12,6 +12,7 @@ import * as planner from './planner.js';
 import * as admin from './admin.js';
 import { initPassword } from './console.js';
 import { initNotify } from './notify.js';
+import { initDossier } from './dossier.js'; // enterprise dossier
 import { initAssess } from './assess.js'; // officer assessment (考核)
 
 const VIEWS = { officer, street, district, planner, admin };
@@ -111,6 +112,7 @@ function toggleSidebar() {
 async function boot() {
   apply();
   initPanel();
+  initDossier(sg); // enterprise dossier
   $('lang-toggle').addEventListener('click', () => {
     toggleLang();
     const me = document.body.dataset.role;

@@ -8,6 +8,7 @@ import { setGeoJSON, addLayerOnce, bboxOf, fitTo, renderLegend, emptyFC, point }
 import { addFeatureLayers, legendItems, allLayerIds } from './layers.js';
 import { showPanel, panelLoading, panelError, kv, isPhone, revealMap } from './ui.js';
 import { openHazard } from './hazards.js';
+import { dossierButton } from './dossier.js'; // enterprise dossier
 import * as checkin from './checkin.js'; // check-in
 import { photoPicker } from './photos.js';
 
@@ -128,7 +129,8 @@ async function openCell(map, h3) {
       `<h4>${esc(t('contents'))}</h4>` +
       Object.entries(byKind).map(([kind, fs]) => `<details open><summary>${esc(t('layer_' + kind))} (${fs.length})</summary><ul class="list">` +
         fs.map((ft) => `<li data-kind="${esc(kind)}" data-code="${esc(ft.code)}"><b>${esc(ft.name || ft.code)}</b><br><small>${esc(ft.code)} ` +
-          `${esc((FEATURE_FIELDS[kind] || []).map((k) => attrValue(k, ft.attributes?.[k])).filter((v) => v !== '').join(' · '))}</small></li>`).join('') +
+          `${esc((FEATURE_FIELDS[kind] || []).map((k) => attrValue(k, ft.attributes?.[k])).filter((v) => v !== '').join(' · '))}</small>` +
+          `${kind === 'enterprises' ? '<br>' + dossierButton(ft.code) : ''}</li>`).join('') +
         '</ul></details>').join('');
     bindHazardClicks(b, map);
     for (const li of b.querySelectorAll('li[data-kind="enterprises"]')) {
@@ -154,7 +156,8 @@ async function openFeature(map, f, lngLat) {
   const fields = ['name', 'uscc', 'code', ...(FEATURE_FIELDS[kind] || []), 'cell'];
   const head = (b) => {
     b.innerHTML = `<h3>${esc(t('layer_' + kind))}: ${esc(p.name || code)}</h3>` +
-      kv(fields.filter((k) => p[k] !== undefined).map((k) => [t('f_' + k), attrValue(k, p[k], true)]));
+      kv(fields.filter((k) => p[k] !== undefined).map((k) => [t('f_' + k), attrValue(k, p[k], true)])) +
+      (kind === 'enterprises' && p.uscc ? dossierButton(p.uscc) : ''); // enterprise dossier
   };
   showPanel(head, 'ok');
   if (kind === 'enterprises') prefillInspection(p.uscc, f.geometry.coordinates);

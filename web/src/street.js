@@ -7,6 +7,7 @@ import { setGeoJSON, addLayerOnce, renderLegend, emptyFC, point, fitTo } from '.
 import { addFeatureLayers, legendItems } from './layers.js';
 import { openHazard } from './hazards.js';
 import { revealMap } from './ui.js';
+import { enterprisePopups } from './dossier.js'; // enterprise dossier
 
 const PAGE = 50;
 let street = '';
@@ -53,6 +54,7 @@ export async function start(ctx) {
     const hit = map.queryRenderedFeatures(e.point, { layers: ['hazards-point'] });
     if (hit.length) selectHazard(hit[0].properties.id, hit[0].geometry.coordinates);
   });
+  enterprisePopups(map, ['hazards-point']); // enterprise dossier
 
   // Fly to the street: the bounds of the features the office may see.
   const tj = await call('/tiles/hazards.json');

@@ -1194,6 +1194,178 @@ await test('assessment: the street office\'s and the admin\'s 考核 tables agai
   }
 });
 
+// ---- enterprise dossier (一企一档) --------------------------------------------------------
+
+// dossierOnPage reads what #dossier shows, by the hooks of web/CONTRACT.md.
+async function dossierOnPage(page) {
+  return page.evaluate(() => {
+    const d = document.getElementById('dossier');
+    const rows = (id) => [...d.querySelectorAll(`#${id} tbody tr[data-id], #${id} tbody tr[data-code], #${id} tbody tr[data-to]`)];
+    return {
+      id: Number(d.dataset.id), uscc: d.dataset.uscc, name: document.getElementById('dossier-name').textContent,
+      fields: Object.fromEntries([...d.querySelectorAll('dd[data-field]')].map((dd) => [dd.dataset.field, dd.textContent])),
+      inspections: rows('dossier-inspections').map((r) => Number(r.dataset.id)),
+      checkins: rows('dossier-inspections').map((r) => r.querySelector('[data-metric="checkin"]').dataset.value),
+      inspectionPhotos: rows('dossier-inspections').map((r) => [...r.querySelectorAll('img[data-photo]')].map((i) => Number(i.dataset.photo))),
+      hazards: rows('dossier-hazards').map((r) => ({ id: Number(r.dataset.id), status: r.dataset.status, link: r.dataset.link,
+        steps: d.querySelectorAll(`tr[data-steps-of="${r.dataset.id}"] li[data-step]`).length,
+        photos: [...d.querySelectorAll(`tr[data-steps-of="${r.dataset.id}"] li[data-step] img[data-photo]`)].map((i) => Number(i.dataset.photo)) })),
+      risk: rows('dossier-risk').map((r) => r.dataset.to),
+      stations: rows('dossier-stations').map((r) => ({ code: r.dataset.code,
+        minutes: Number(r.querySelector('[data-metric="minutes"]').dataset.value),
+        distance: Number(r.querySelector('[data-metric="distance_m"]').dataset.value),
+        inReach: r.querySelector('[data-metric="in_reach"]').dataset.value === 'true' })),
+      pipelines: rows('dossier-pipelines').map((r) => r.dataset.code),
+      gas: rows('dossier-gas').map((r) => r.dataset.code),
+      radius: Number(document.getElementById('dossier-radius').value),
+    };
+  });
+}
+
+// sameDossier: every figure the page shows is the API's.
+function sameDossier(got, want, who) {
+  assert.equal(got.id, want.enterprise.id, `${who}: data-id`);
+  assert.equal(got.uscc, want.enterprise.uscc, `${who}: data-uscc`);
+  assert.equal(got.name, want.enterprise.name, `${who}: name`);
+  assert.equal(got.fields.uscc, want.enterprise.uscc, `${who}: USCC field`);
+  assert.equal(got.fields.cell, want.location.cell, `${who}: cell`);
+  assert.equal(got.fields.unit, want.location.unit ? `${want.location.unit.name} (${want.location.unit.code})` : '—', `${who}: unit`);
+  assert.deepEqual(got.inspections, want.inspections.map((i) => i.id), `${who}: inspections`);
+  assert.deepEqual(got.checkins, want.inspections.map((i) => i.checkin.status), `${who}: check-ins`);
+  assert.deepEqual(got.inspectionPhotos, want.inspections.map((i) => i.photos.map((p) => p.id)), `${who}: inspection photos`);
+  assert.deepEqual(got.hazards, want.hazards.map((h) => ({ id: h.id, status: h.status, link: h.link, steps: h.steps.length,
+    photos: h.steps.flatMap((s) => s.photos.map((p) => p.id)) })), `${who}: hazards, steps and their photos`);
+  assert.deepEqual(got.risk, want.risk_levels.map((r) => r.to), `${who}: risk level changes`);
+  assert.deepEqual(got.stations, want.fire_stations.map((s) => ({ code: s.code, minutes: s.minutes, distance: s.distance_m, inReach: s.in_reach })), `${who}: fire stations`);
+  assert.deepEqual(got.pipelines, want.pipelines.map((p) => p.code), `${who}: pipelines`);
+  assert.deepEqual(got.gas, want.gas_occupancy_sites.map((g) => g.code), `${who}: gas occupancy sites`);
+  assert.equal(got.radius, want.radius_m, `${who}: radius`);
+}
+
+await test('dossier: opened from the officer\'s cell panel, the street office\'s hazard and the hooks; figures against the API; radius, print, Excel, scope', async (use) => {
+  assert.ok(opt.officer && opt.street, '--officer and --street are required');
+  const token = await apiLogin(opt.officer);
+  // An enterprise of the officer's with hazards and inspections, when there is one.
+  const due = await apiJSON('/api/v1/me/inspections/due?limit=200', { token });
+  assert.ok(due.items.length > 0, 'the officer has enterprises');
+  let pick = null;
+  for (const it of due.items.slice(0, 40)) {
+    const d = await apiJSON(`/api/v1/enterprises/${it.enterprise_id}/dossier`, { token });
+    if (!pick || (d.hazards.length > 0 && (pick.hazards.length === 0 || d.inspections.length > pick.inspections.length))) pick = d;
+    if (pick.hazards.length > 0 && pick.inspections.length > 0) break;
+  }
+  console.log(`  dossier of ${pick.enterprise.uscc}: ${pick.inspections.length} inspections, ${pick.hazards.length} hazards`);
+  const page = use(await open(opt.officer, 'officer'));
+  await shoot(page, 'dossier-officer');
+  await page.evaluate((h) => window.safegrid.openCell(h), pick.location.cell);
+  await page.waitForSelector('#panel[data-state="ok"]');
+  await page.click(`#panel li[data-kind="enterprises"][data-code="${pick.enterprise.uscc}"] [data-dossier]`);
+  await page.waitForSelector('#dossier[data-state="ok"]');
+  await settle(page);
+  const want = await apiJSON(`/api/v1/enterprises/${pick.enterprise.id}/dossier`, { token });
+  sameDossier(await dossierOnPage(page), want, 'officer');
+  assert.equal(await page.isVisible('#dossier'), true, '#dossier shows');
+
+  // A wider radius: the page asks again, and shows the API's answer for it.
+  await page.fill('#dossier-radius', '1500');
+  await page.click('#dossier-radius-apply');
+  await page.waitForFunction(() => document.getElementById('dossier-radius')?.value === '1500' && document.getElementById('dossier').dataset.state === 'ok');
+  await settle(page);
+  sameDossier(await dossierOnPage(page), await apiJSON(`/api/v1/enterprises/${pick.enterprise.id}/dossier?radius_m=1500`, { token }), 'officer, 1500 m');
+  // A radius out of range: the server's 400 in words, nothing drawn.
+  await page.fill('#dossier-radius', '99999');
+  await page.click('#dossier-radius-apply');
+  await page.waitForSelector('#dossier[data-state="error"]');
+  assert.match(await text(page, '#dossier'), /radius_m/, 'the refusal names radius_m');
+  await page.evaluate((id) => window.safegrid.openDossier(id), pick.enterprise.uscc);
+  await page.waitForSelector('#dossier[data-state="ok"]');
+
+  // Excel: the server's file name.
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#dossier-xlsx')]);
+  assert.equal(dl.suggestedFilename(), `dossier-${pick.enterprise.uscc}.xlsx`, 'Excel download name');
+  // Print: window.print is called; printed, only the dossier shows, without its bar.
+  await page.evaluate(() => { window.printed = 0; window.print = () => { window.printed++; }; });
+  await page.click('#dossier-print');
+  assert.equal(await page.evaluate(() => window.printed), 1, 'window.print() called once');
+  await page.emulateMedia({ media: 'print' });
+  assert.equal(await page.isVisible('#map'), false, 'printed: no map');
+  assert.equal(await page.isVisible('#topbar'), false, 'printed: no top bar');
+  assert.equal(await page.isVisible('.dossier-bar'), false, 'printed: no buttons');
+  assert.equal(await page.isVisible('#dossier-hazards-count'), true, 'printed: the dossier');
+  await page.setViewportSize({ width: 794, height: 1123 }); // A4 at 96 dpi
+  await page.screenshot({ path: path.resolve(opt.screenshots, 'dossier-print.png'), fullPage: true });
+  const pdf = await page.pdf({ format: 'A4' });
+  assert.ok(pdf.length > 1000, `A4 PDF of ${pdf.length} bytes`);
+  await page.emulateMedia({ media: 'screen' });
+  await page.setViewportSize({ width: 1366, height: 900 });
+  // English.
+  await page.click('#lang-toggle');
+  assert.equal(await text(page, '#dossier-print'), 'Print', 'the print button in English');
+  await page.click('#lang-toggle');
+  await page.screenshot({ path: path.resolve(opt.screenshots, 'dossier.png') });
+  // On the map: the dossier closes and the map centres on the enterprise.
+  await page.click('#dossier-locate');
+  assert.equal(await page.isVisible('#dossier'), false, '#dossier-locate closes it');
+  await settle(page);
+  const c = await page.evaluate(() => window.safegrid.map.getCenter());
+  assert.ok(Math.abs(c.lng - want.location.lon) < 1e-4 && Math.abs(c.lat - want.location.lat) < 1e-4, `map centre ${c.lng},${c.lat}`);
+  await page.evaluate((id) => window.safegrid.openDossier(id), pick.enterprise.id);
+  await page.waitForSelector('#dossier[data-state="ok"]');
+  await page.click('#dossier-close');
+  assert.equal(await page.isVisible('#dossier'), false, '#dossier-close closes it');
+  await page.context().close();
+
+  // The street office: from a hazard tied to an enterprise (when the street has one), else
+  // by the hook; another street's enterprise is refused like a missing one.
+  const stoken = await apiLogin(opt.street);
+  const me = await apiJSON('/api/v1/me', { token: stoken });
+  const list = await apiJSON(`/api/v1/streets/${me.street_code}/hazards?limit=200`, { token: stoken });
+  // The table's first page (50 rows, newest first) as the API lists it.
+  const tied = list.items.slice(0, 50).find((h) => h.feature && h.feature.kind === 'enterprises' && h.feature.name);
+  const spage = use(await open(opt.street, 'street'));
+  let key = pick.enterprise.uscc;
+  if (tied) {
+    key = tied.feature.code;
+    await spage.click(`#hazard-table tbody tr[data-id="${tied.id}"]`);
+    await spage.waitForSelector('#panel[data-state="ok"] #hazard-actions');
+    await spage.click(`#panel [data-dossier="${key}"]`);
+  } else {
+    await spage.evaluate((k) => window.safegrid.openDossier(k), key);
+  }
+  await spage.waitForSelector('#dossier[data-state="ok"]');
+  await settle(spage);
+  sameDossier(await dossierOnPage(spage), await apiJSON(`/api/v1/enterprises/${encodeURIComponent(key)}/dossier`, { token: stoken }), 'street office');
+  const outside = await apiCall(`/api/v1/enterprises/999999999/dossier`, { token: stoken });
+  assert.equal(outside.status, 404, 'a missing enterprise is a 404');
+  await spage.evaluate(() => window.safegrid.openDossier('999999999'));
+  await spage.waitForSelector('#dossier[data-state="error"]');
+  await spage.context().close();
+
+  // The district bureau: its district's enterprise shows as the API answers it, another
+  // district's is refused like a missing one.
+  if (opt.district) {
+    const dtoken = await apiLogin(opt.district);
+    const dpage = use(await open(opt.district, 'district'));
+    const r = await apiCall(`/api/v1/enterprises/${pick.enterprise.id}/dossier`, { token: dtoken });
+    assert.ok(r.status === 200 || r.status === 404, `district: ${r.status}`);
+    await dpage.evaluate((id) => window.safegrid.openDossier(id), pick.enterprise.id);
+    if (r.status === 200) {
+      await dpage.waitForSelector('#dossier[data-state="ok"]');
+      sameDossier(await dossierOnPage(dpage), r.json, 'district bureau');
+    } else {
+      await dpage.waitForSelector('#dossier[data-state="error"]');
+    }
+    await dpage.context().close();
+  }
+
+  // The planner: by the hook, the same figures.
+  const ptoken = await apiLogin(opt.planner);
+  const ppage = use(await open(opt.planner, 'planner'));
+  await ppage.evaluate((id) => window.safegrid.openDossier(id), pick.enterprise.id);
+  await ppage.waitForSelector('#dossier[data-state="ok"]');
+  sameDossier(await dossierOnPage(ppage), await apiJSON(`/api/v1/enterprises/${pick.enterprise.id}/dossier`, { token: ptoken }), 'planner');
+});
+
 await browser.close();
 writeFileSync(path.join(opt.out, 'result.json'), JSON.stringify(result, null, 2));
 if (failures.length) {
