@@ -96,6 +96,8 @@ func TestInspectionCheckinAPI(t *testing.T) {
 		{"zero accuracy", fmt.Sprintf(`{"lon":%v,"lat":%v,"accuracy_m":0}`, ent[0], ent[1]), "position.accuracy_m"},
 		{"negative accuracy", fmt.Sprintf(`{"lon":%v,"lat":%v,"accuracy_m":-5}`, ent[0], ent[1]), "position.accuracy_m"},
 		{"huge accuracy", fmt.Sprintf(`{"lon":%v,"lat":%v,"accuracy_m":1e300}`, ent[0], ent[1]), "position.accuracy_m"},
+		// Above 0 but too small for the real column (it underflowed there: a 500).
+		{"vanishing accuracy", fmt.Sprintf(`{"lon":%v,"lat":%v,"accuracy_m":1e-300}`, ent[0], ent[1]), "position.accuracy_m"},
 		{"accuracy as text", fmt.Sprintf(`{"lon":%v,"lat":%v,"accuracy_m":"good"}`, ent[0], ent[1]), "position.accuracy_m"},
 		{"latitude out of range", fmt.Sprintf(`{"lon":%v,"lat":91,"accuracy_m":10}`, ent[0]), "position.lat"},
 		{"unknown member", fmt.Sprintf(`{"lon":%v,"lat":%v,"accuracy_m":10,"altitude":4}`, ent[0], ent[1]), "position.altitude"},

@@ -31,7 +31,16 @@ const (
 	MaxPixels = 50_000_000
 	// thumbQuality is the thumbnails' JPEG quality.
 	thumbQuality = 80
+	// MaxDecoding is how many photos are decoded at once, process-wide. A photo within the
+	// limits may still take hundreds of megabytes while it is decoded and scaled (a 400 KB
+	// PNG of 7000×7000 pixels at 16 bits takes about 450 MB and 2 s of CPU, a progressive
+	// JPEG of 50 megapixels more), so uploads arriving together wait their turn here
+	// instead of each allocating as much.
+	MaxDecoding = 2
 )
+
+// decoding holds a token per photo being decoded (MaxDecoding at most).
+var decoding = make(chan struct{}, MaxDecoding)
 
 // Processed is an uploaded photo made ready to store: the copy to serve (metadata
 // removed), its thumbnail, and the evidence read from its EXIF.
@@ -65,7 +74,9 @@ func Process(data []byte) (*Processed, error) {
 	if cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > MaxPixels {
 		return nil, &grid.InvalidError{Field: "photo", Reason: fmt.Sprintf("%d×%d pixels is outside the limit (%d megapixels)", cfg.Width, cfg.Height, MaxPixels/1_000_000)}
 	}
-	img, err := decode(ct, data)
+	decoding <- struct{}{} // held until the thumbnail is made: the decoded image lives that long
+	defer func() { <-decoding }()
+	img, err := decodeImage(ct, data)
 	if err != nil {
 		return nil, &grid.InvalidError{Field: "photo", Reason: fmt.Sprintf("the %s does not decode: %v", ct, err)}
 	}
@@ -106,6 +117,9 @@ func decodeConfig(ct string, data []byte) (image.Config, error) {
 		return webp.DecodeConfig(r)
 	}
 }
+
+// decodeImage decodes a photo; a variable so that a test can watch the decodes at once.
+var decodeImage = decode
 
 func decode(ct string, data []byte) (image.Image, error) {
 	r := bytes.NewReader(data)

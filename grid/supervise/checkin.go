@@ -100,7 +100,7 @@ func (s *Service) checkPosition(ctx context.Context, pos *Position) error {
 	switch a := pos.AccuracyM; {
 	case a == nil:
 		return &grid.InvalidError{Field: "position.accuracy_m", Reason: "required with a position"}
-	case !(*a > 0) || math.IsInf(*a, 0):
+	case !(*a > 0) || math.IsInf(*a, 0) || float32(*a) == 0: // the column is a real: less is 0 there (an underflow error)
 		return &grid.InvalidError{Field: "position.accuracy_m", Reason: fmt.Sprintf("%s is not an accuracy: want metres above 0", strconv.FormatFloat(*a, 'g', -1, 64))}
 	case *a > MaxReportedAccuracyM:
 		return &grid.InvalidError{Field: "position.accuracy_m", Reason: fmt.Sprintf("%s m is no position at all (at most %d m): send none, and the inspection is recorded unlocated",

@@ -180,6 +180,7 @@ func TestInspectionCheckinBadPosition(t *testing.T) {
 		{"negative accuracy", &supervise.Position{Lon: &lon, Lat: &lat, AccuracyM: num(-3)}, "position.accuracy_m"},
 		{"NaN accuracy", &supervise.Position{Lon: &lon, Lat: &lat, AccuracyM: num(math.NaN())}, "position.accuracy_m"},
 		{"huge accuracy", &supervise.Position{Lon: &lon, Lat: &lat, AccuracyM: num(supervise.MaxReportedAccuracyM + 1)}, "position.accuracy_m"},
+		{"vanishing accuracy", &supervise.Position{Lon: &lon, Lat: &lat, AccuracyM: num(1e-300)}, "position.accuracy_m"}, // 0 as a real
 		{"NaN latitude", &supervise.Position{Lon: &lon, Lat: num(math.NaN()), AccuracyM: num(10)}, "position.lat"},
 	} {
 		_, err := f.record(t, svc, f.off, tc.p)
