@@ -19,7 +19,8 @@ type Schema map[string]any
 // (#/components/schemas/Name), so the document describes what the handlers really encode.
 // Struct tags it reads besides json: doc:"description", enum:"a,b,c", format:"date", and
 // the rules decodeJSON enforces (strictjson.go): required:"true", maxLength:"100" (on a
-// list: of each string), minimum:"0", maximum:"9", and pattern:"^...$".
+// list: of each string), minimum:"0" (exclusiveMinimum:"true": above it), maximum:"9", and
+// pattern:"^...$".
 //
 // What is required differs by direction. In an answer, every field without omitempty is
 // required: the handler always writes it. In a request body (request set), only the
@@ -217,6 +218,9 @@ func withLimits(s Schema, f reflect.StructField) Schema {
 	}
 	if r.minimum != nil {
 		s = withKey(s, "minimum", *r.minimum)
+		if r.exclusiveMin {
+			s = withKey(s, "exclusiveMinimum", true)
+		}
 	}
 	if r.maximum != nil {
 		s = withKey(s, "maximum", *r.maximum)
