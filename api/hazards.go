@@ -25,7 +25,7 @@ type transitionRequest struct {
 	Measures    *string  `json:"measures,omitempty" maxLength:"2000" doc:"assigning: the rectification measures; required for a 重大 hazard"`
 	Funds       *float64 `json:"funds,omitempty" minimum:"0" maximum:"999999999999" doc:"assigning: the funds in yuan; required for a 重大 hazard"`
 	// Photo evidence: the step's photos.
-	Photos []int64 `json:"photos,omitempty" doc:"rectifying (整改) and verified (验收) steps: ids of your staged uploads (POST /api/v1/photos) to attach, at most 9"`
+	Photos []int64 `json:"photos,omitempty" minimum:"1" doc:"rectifying (整改) and verified (验收) steps: ids of your staged uploads (POST /api/v1/photos) to attach, at most 9"`
 }
 
 func (s *Server) hazardRoutes() {

@@ -19,7 +19,8 @@ type Schema map[string]any
 // (#/components/schemas/Name), so the document describes what the handlers really encode.
 // Struct tags it reads besides json: doc:"description", enum:"a,b,c", format:"date", and
 // the rules decodeJSON enforces (strictjson.go): required:"true", maxLength:"100" (on a
-// list: of each string), minimum:"0", maximum:"9", and pattern:"^...$".
+// list: of each string), minimum:"0" (exclusiveMinimum:"true": above it), maximum:"9", and
+// pattern:"^...$".
 //
 // What is required differs by direction. In an answer, every field without omitempty is
 // required: the handler always writes it. In a request body (request set), only the
@@ -195,7 +196,7 @@ func (sc *schemas) fields(t reflect.Type, props map[string]any, required *[]stri
 }
 
 // withLimits writes a field's limit tags into its schema (a list's maxLength and pattern
-// are its strings').
+// are its strings', its minimum and maximum its numbers').
 func withLimits(s Schema, f reflect.StructField) Schema {
 	r := rulesOf(f)
 	str := Schema{}
@@ -204,6 +205,16 @@ func withLimits(s Schema, f reflect.StructField) Schema {
 	}
 	if p := f.Tag.Get("pattern"); p != "" {
 		str["pattern"] = p
+	}
+	// A number's range; on a list, of each of its numbers (decodeJSON checks each).
+	if r.minimum != nil {
+		str["minimum"] = *r.minimum
+		if r.exclusiveMin {
+			str["exclusiveMinimum"] = true
+		}
+	}
+	if r.maximum != nil {
+		str["maximum"] = *r.maximum
 	}
 	if items, ok := s["items"].(Schema); ok && len(str) > 0 {
 		for k, v := range str {
@@ -214,12 +225,6 @@ func withLimits(s Schema, f reflect.StructField) Schema {
 		for k, v := range str {
 			s = withKey(s, k, v)
 		}
-	}
-	if r.minimum != nil {
-		s = withKey(s, "minimum", *r.minimum)
-	}
-	if r.maximum != nil {
-		s = withKey(s, "maximum", *r.maximum)
 	}
 	return s
 }

@@ -23,6 +23,7 @@ const defaultMaxLength = 1000
 //	                   checks values); a request type's other fields are optional
 //	maxLength:"2000"   the most characters of a string (or of each string of a list)
 //	minimum:"1"        the least value of a number
+//	exclusiveMinimum:"true"  with minimum: the number must be above it, not equal to it
 //	maximum:"100"      the largest value of a number
 //
 // An int field without a range must fit PostgreSQL's integer (32 bits).
@@ -32,6 +33,8 @@ type fieldRules struct {
 	maxLength int
 	minimum   *float64
 	maximum   *float64
+	// exclusiveMin: the number must be above minimum (exclusiveMinimum:"true").
+	exclusiveMin bool
 }
 
 func rulesOf(f reflect.StructField) fieldRules {
@@ -51,6 +54,10 @@ func rulesOf(f reflect.StructField) fieldRules {
 		return &x
 	}
 	r.minimum, r.maximum = num("minimum"), num("maximum")
+	r.exclusiveMin = f.Tag.Get("exclusiveMinimum") == "true"
+	if r.exclusiveMin && r.minimum == nil {
+		panic(fmt.Sprintf("field %s: exclusiveMinimum without minimum", f.Name))
+	}
 	return r
 }
 
@@ -320,6 +327,9 @@ func checkNumber(n json.Number, path string, r fieldRules, t reflect.Type) error
 		}
 		if lo != nil && x < *lo || hi != nil && x > *hi {
 			return FieldProblem(path, "must be a number "+rangeText(lo, hi))
+		}
+		if r.exclusiveMin && x == *lo {
+			return FieldProblem(path, "must be above "+strconv.FormatFloat(*lo, 'f', -1, 64))
 		}
 	}
 	return nil

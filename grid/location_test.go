@@ -20,6 +20,10 @@ func TestCheckFieldLocation(t *testing.T) {
 		{"swapped", f(31.2304), f(121.4737), "lat", "swapped"},
 		{"latitude out of range", f(121.4), f(95), "lat", "out of range"},
 		{"longitude out of range", f(190), f(31.2), "lon", "out of range"},
+		// Both out of range: the reason is the longitude's, so the field is too (a walking
+		// order's lon=1e308&lat=-1e308 was a 422 on lat saying "longitude ... out of range").
+		{"both out of range", f(1e308), f(-1e308), "lon", "longitude"},
+		{"both out of range, lat first in the list", f(-200), f(100), "lon", "longitude"},
 		{"Beijing", f(116.4), f(39.9), "lon", ""},
 		{"south of Shanghai", f(121.4), f(29.0), "lat", ""},
 	} {

@@ -132,9 +132,11 @@ func checkFieldLocation(lon, lat *float64) (orb.Point, error) {
 	}
 	p := orb.Point{*lon, *lat}
 	if err := geo.CheckRange(p); err != nil {
-		field := "lat"
-		if *lat >= -90 && *lat <= 90 {
-			field = "lon"
+		// The field the reason speaks of: the latitude of a swapped pair, else the
+		// longitude when it is out of range (CheckRange names it first), else the latitude.
+		field := "lon"
+		if errors.Is(err, geo.ErrSwapped) || *lon >= -180 && *lon <= 180 {
+			field = "lat"
 		}
 		return p, &InvalidError{Field: field, Reason: err.Error()}
 	}

@@ -77,7 +77,7 @@ const (
 type Position struct {
 	Lon       *float64 `json:"lon" required:"true" doc:"WGS84 longitude of the officer's phone"`
 	Lat       *float64 `json:"lat" required:"true" doc:"WGS84 latitude of the officer's phone"`
-	AccuracyM *float64 `json:"accuracy_m" required:"true" minimum:"0" maximum:"10000" doc:"the browser's reported accuracy in metres (GeolocationCoordinates.accuracy): above 0, at most 10,000"`
+	AccuracyM *float64 `json:"accuracy_m" required:"true" minimum:"0" exclusiveMinimum:"true" maximum:"10000" doc:"the browser's reported accuracy in metres (GeolocationCoordinates.accuracy): above 0, at most 10,000"`
 }
 
 // Checkin is an inspection's check-in 签到 as stored.

@@ -308,7 +308,7 @@ type InspectionInput struct {
 	Lon          *float64  `json:"lon" required:"true" doc:"WGS84 longitude where the inspection took place"`
 	Lat          *float64  `json:"lat" required:"true" doc:"WGS84 latitude"`
 	Position     *Position `json:"position,omitempty" doc:"the officer's phone (browser geolocation) for the check-in; without it the inspection is recorded unlocated"`
-	Photos       []int64   `json:"photos,omitempty" doc:"ids of your staged uploads (POST /api/v1/photos) to attach as the inspection's evidence, at most 9"`
+	Photos       []int64   `json:"photos,omitempty" minimum:"1" doc:"ids of your staged uploads (POST /api/v1/photos) to attach as the inspection's evidence, at most 9"`
 }
 
 // Inspection is a recorded inspection.
@@ -481,7 +481,7 @@ type HazardReport struct {
 	FeatureKind string   `json:"feature_kind,omitempty" enum:"enterprises,pipelines,gas_occupancy_sites,fire_stations,fishing_ports,underground_spaces" maxLength:"32"`
 	FeatureCode string   `json:"feature_code,omitempty" maxLength:"64" doc:"USCC or code of the feature; with feature_kind"`
 	Deadline    string   `json:"deadline,omitempty" format:"date" maxLength:"32" doc:"rectification deadline, YYYY-MM-DD"`
-	Photos      []int64  `json:"photos,omitempty" doc:"ids of your staged uploads (POST /api/v1/photos) to attach to the report, at most 9"`
+	Photos      []int64  `json:"photos,omitempty" minimum:"1" doc:"ids of your staged uploads (POST /api/v1/photos) to attach to the report, at most 9"`
 }
 
 // reportFeatureSQL finds a feature by its external key, per kind (a closed list), and
