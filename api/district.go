@@ -64,8 +64,8 @@ func (s *Server) districtRoutes() {
 		Description: "Raises a 一般 hazard to 重大, which puts it under supervision (supervised), keeping its status. The district " +
 			"bureau of the hazard's district and admins may; the street office and officers may not (403), and a hazard " +
 			"outside a bureau's district is a 404 exactly like one that does not exist. Answers, in the order they are " +
-			"checked: 404; 409 when `version` is not the hazard's; 403 for another role; 422 on `level` when the hazard is " +
-			"重大 already or verified or closed; 422 on `note` when it is missing. The change, a history row (details: " +
+			"checked: 403 for another role; 422 on `note` or `version` when the body lacks them; 404; 409 when `version` " +
+			"is not the hazard's; 422 on `level` when the hazard is 重大 already or verified or closed. The change, a history row (details: " +
 			"escalated, level_from, level_to), an audit record (hazard_escalate) and a message to the street office " +
 			"(kind supervised) commit together, and the version goes up by one. The answer is the hazard as GET " +
 			"/api/v1/hazards/{id} then returns it.",
