@@ -253,7 +253,7 @@ func TestManifestAndKinds(t *testing.T) {
 		kinds = append(kinds, f.Kind)
 	}
 	want := []string{"areas", "enterprises", "pipelines", "gas_occupancy_sites", "fire_stations", "fishing_ports",
-		"underground_spaces", "hazards", "users", "grid_units", "grid_cells", "inspections"}
+		"underground_spaces", "hazards", "users", "grid_units", "grid_cells", "inspections", "licences"}
 	if !slices.Equal(kinds, want) {
 		t.Errorf("load order %v, want %v", kinds, want)
 	}
