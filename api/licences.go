@@ -24,7 +24,7 @@ func (s *Server) licenceRoutes() {
 			": the enterprise's USCC, the licence type (" + strings.Join(dossier.LicenceTypes, ", ") + "), its number, the " +
 			"issuing authority and its dates (YYYY-MM-DD). The same rules as `safegrid licences load`: all or nothing, every " +
 			"bad row refused with its row and field in a 422 (a USCC with a wrong check character or naming no enterprise, " +
-			"an unknown type, a malformed date, valid_until before issued_on, an empty or over-long text, NUL or invalid " +
+			"an unknown type, a malformed date or one outside the years 1949 to 2199, valid_until before issued_on, an empty or over-long text, NUL or invalid " +
 			"UTF-8, a repeated licence), and then nothing is written. A licence is keyed by enterprise, type and number: " +
 			"loading it again updates its authority and dates; the same file twice changes nothing. Audited with the caller " +
 			"as actor. At most " + byteSize(licenceBodyLimit) + " (413 otherwise).",

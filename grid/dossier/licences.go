@@ -44,6 +44,12 @@ const (
 	MaxLicenceAuthority = 100
 )
 
+// The years a licence's dates may fall in.
+const (
+	MinLicenceYear = 1949
+	MaxLicenceYear = 2199
+)
+
 // Licence is one licence 证照 of the enterprise (enterprise_licences).
 type Licence struct {
 	Type       string    `json:"type" enum:"安全生产许可证,危险化学品经营许可证,危险化学品安全使用许可证,危险化学品登记证,非药品类易制毒化学品经营备案证明,其他"`
@@ -308,6 +314,10 @@ func licenceRow(n int, rec []string) ([]any, []RowError) {
 		t, err := time.Parse(time.DateOnly, rec[4+i])
 		if err != nil {
 			fail(field, fmt.Sprintf("%q is not a date (YYYY-MM-DD)", rec[4+i]))
+			continue
+		}
+		if t.Year() < MinLicenceYear || t.Year() > MaxLicenceYear {
+			fail(field, fmt.Sprintf("%s is not in the years %d to %d", rec[4+i], MinLicenceYear, MaxLicenceYear))
 			continue
 		}
 		dates[i] = t
