@@ -148,8 +148,8 @@ func TestDeterministic(t *testing.T) {
 			t.Fatal(err)
 		}
 		fa, fb := hashDir(t, a), hashDir(t, b)
-		if len(fa) != 13 {
-			t.Errorf("%s: %d files, want 13 (12 data files and manifest.json)", format, len(fa))
+		if len(fa) != 14 {
+			t.Errorf("%s: %d files, want 14 (13 data files and manifest.json)", format, len(fa))
 		}
 		for name, da := range fa {
 			if !bytes.Equal(da, fb[name]) {

@@ -1,5 +1,5 @@
 // Package dossier is the enterprise dossier 一企一档: one document per enterprise holding its
-// attributes, its place on the map (cell, grid unit, officer), its inspections, every hazard
+// attributes and licences 证照 (licences.go), its place on the map (cell, grid unit, officer), its inspections, every hazard
 // tied to it or lying at it with each hazard's steps, the changes of its risk level, the
 // nearest fire stations with their response time by the coverage model's travel model, and
 // the pipelines and gas occupancy sites near it; as JSON and as an Excel workbook
