@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"safegrid/grid/dossier"
 	"safegrid/grid/testdb"
@@ -63,5 +64,23 @@ func TestLicencesAPI(t *testing.T) {
 	}
 	if len(d.Licences) != 2 || d.Licences[0].Status != dossier.LicenceValid || d.Licences[1].Status != dossier.LicenceExpired {
 		t.Errorf("dossier licences %+v", d.Licences)
+	}
+}
+
+// TestLicencesBodyLimit: the licence route takes a file over the JSON routes' 1 MB from an
+// admin, and refuses one over licenceBodyLimit with a 413 before reading it.
+func TestLicencesBodyLimit(t *testing.T) {
+	f := newGridFixture(t)
+	addr, _ := servedOn(t, f.ts)
+	auth := "Authorization: " + f.admin + "\r\n"
+	start := time.Now()
+	resp, body := rawPost(t, addr, "/api/v1/admin/licences", auth+fmt.Sprintf("Content-Length: %d\r\n", licenceBodyLimit+1), "uscc,type")
+	if resp.StatusCode != 413 || time.Since(start) > time.Second {
+		t.Errorf("over the limit: %d after %v: %s", resp.StatusCode, time.Since(start), body)
+	}
+	big := strings.Repeat("x", 2<<20)
+	resp, body = rawPost(t, addr, "/api/v1/admin/licences", auth+fmt.Sprintf("Content-Length: %d\r\n", len(big)), big)
+	if resp.StatusCode != 415 { // rawPost sends application/json: the handler's refusal, not the limit's
+		t.Errorf("2 MB: %d %.200s", resp.StatusCode, body)
 	}
 }
