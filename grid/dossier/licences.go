@@ -166,6 +166,7 @@ func (s *Service) LoadLicencesCSV(ctx context.Context, r io.Reader, actor string
 	var bad []RowError
 	var rows [][]any
 	seen := map[[3]string]int{}
+	var named []RowError // the rows with a well-formed USCC, checked against enterprises below
 	for n := 2; ; n++ {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
@@ -181,6 +182,9 @@ func (s *Service) LoadLicencesCSV(ctx context.Context, r io.Reader, actor string
 			break // the reader cannot go on past malformed quoting
 		}
 		row, errs := licenceRow(n, rec)
+		if !hasField(errs, "uscc") {
+			named = append(named, RowError{Row: n, Field: "uscc", Reason: rec[0]})
+		}
 		if len(errs) > 0 {
 			bad = append(bad, errs...)
 			continue
@@ -192,6 +196,16 @@ func (s *Service) LoadLicencesCSV(ctx context.Context, r io.Reader, actor string
 		}
 		seen[key] = n
 		rows = append(rows, row)
+	}
+	// Every row naming no enterprise, with the file's other faults, in row order. (The
+	// write checks again in its transaction.)
+	unknown, err := s.unknownEnterprises(ctx, named)
+	if err != nil {
+		return nil, err
+	}
+	if len(unknown) > 0 {
+		bad = append(bad, unknown...)
+		slices.SortStableFunc(bad, func(a, b RowError) int { return a.Row - b.Row })
 	}
 	if len(bad) > 0 {
 		return nil, &LoadError{bad[:min(len(bad), MaxRejections)]}
@@ -256,6 +270,37 @@ RETURNING (xmax = 0)`)
 		return nil, err
 	}
 	return res, nil
+}
+
+// unknownEnterprises returns, for each row of named (a row and its USCC in Reason), a
+// RowError if no enterprise has that USCC.
+func (s *Service) unknownEnterprises(ctx context.Context, named []RowError) ([]RowError, error) {
+	if len(named) == 0 {
+		return nil, nil
+	}
+	codes := make([]string, len(named))
+	for i, r := range named {
+		codes[i] = r.Reason
+	}
+	rows, err := s.db.Query(ctx, `SELECT DISTINCT uscc FROM enterprises WHERE uscc = ANY($1)`, codes)
+	if err != nil {
+		return nil, err
+	}
+	found, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, err
+	}
+	known := map[string]bool{}
+	for _, u := range found {
+		known[u] = true
+	}
+	var out []RowError
+	for _, r := range named {
+		if !known[r.Reason] {
+			out = append(out, RowError{Row: r.Row, Field: "uscc", Reason: "no enterprise " + r.Reason})
+		}
+	}
+	return out, nil
 }
 
 // csvReason is a CSV reader's complaint without its "record on line" prefix, which

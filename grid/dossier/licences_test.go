@@ -51,7 +51,9 @@ func TestLicenceLoadRefusesBadRows(t *testing.T) {
 		f.e + ",安全生产许可证,(沪)WH安许证字[2024]0001,另一机关,2024-01-01,2027-01-01\n" + // 10: repeats row 2
 		f.e + ",其他,,上海市应急管理局,2024-01-01,2027-01-01\n" + // 11
 		f.e + ",其他,A-12\n" + // 12
-		f.e + ",其他,A-13,上海市应急管理局,0001-01-01,9999-12-31\n" // 13
+		f.e + ",其他,A-13,上海市应急管理局,0001-01-01,9999-12-31\n" + // 13
+		unknown + ",其他,A-14,上海市应急管理局,2024-01-01,2027-01-01\n" + // 14: no such enterprise
+		unknown + ",其他,A-15,,2024-01-01,2027-01-01\n" // 15: no such enterprise, no authority
 	_, err := f.svc.LoadLicencesCSV(ctx, strings.NewReader(file), "adm")
 	var le *dossier.LoadError
 	if !errors.As(err, &le) {
@@ -62,7 +64,7 @@ func TestLicenceLoadRefusesBadRows(t *testing.T) {
 		got = append(got, fmt.Sprintf("%d %s", r.Row, r.Field))
 	}
 	want := []string{"3 uscc", "4 type", "5 valid_until", "6 issued_on", "6 valid_until", "7 authority", "8 number",
-		"9 authority", "10 number", "11 number", "12 row", "13 issued_on", "13 valid_until"}
+		"9 authority", "10 number", "11 number", "12 row", "13 issued_on", "13 valid_until", "14 uscc", "15 authority", "15 uscc"}
 	if !slices.Equal(got, want) {
 		t.Errorf("rejections %v\nwant %v\n%v", got, want, err)
 	}
