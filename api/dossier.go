@@ -24,7 +24,8 @@ func (s *Server) dossierRoutes() {
 	radius.Schema = Schema{"type": "number", "minimum": 0, "exclusiveMinimum": true, "maximum": dossier.MaxRadiusM, "default": dossier.DefaultRadiusM}
 	s.route(fiber.MethodGet, "/api/v1/enterprises/:id/dossier", Operation{
 		Summary: "An enterprise's dossier (一企一档)",
-		Description: "The enterprise's attributes, its cell, grid unit and officer, its inspections, every hazard tied to it " +
+		Description: "The enterprise's attributes, its licences (证照) with their status against today's Shanghai date " +
+			"(expired after valid_until, expiring within 30 days), its cell, grid unit and officer, its inspections, every hazard tied to it " +
 			"(feature_kind enterprises) or tied to nothing and lying at it, with each hazard's steps, the changes of its risk level, " +
 			"the nearest existing fire stations with their response time by the coverage model (straight line × 1.4 ÷ 30 km/h, " +
 			"reach 5 minutes), and the pipelines and gas occupancy sites within radius_m. id is the enterprise's row id or its USCC; " +

@@ -11,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"safegrid/grid"
+	"safegrid/grid/dossier"
 	"safegrid/grid/ingest"
 )
 
@@ -135,6 +136,7 @@ func toProblem(ctx context.Context, err error) *problem {
 		uk  *grid.UnknownKindError
 		tb  *grid.TooBroadError
 		le  *grid.LimitError
+		lic *dossier.LoadError // licences
 	)
 	switch {
 	case errors.As(err, &p):
@@ -160,6 +162,8 @@ func toProblem(ctx context.Context, err error) *problem {
 		return fieldsProblem(ifs)
 	case errors.As(err, &ie):
 		return importProblem(ie)
+	case errors.As(err, &lic): // licences
+		return licenceProblem(lic)
 	case errors.As(err, &fle):
 		// The file itself cannot be read (bad JSON, a CSV without a header): no field.
 		return FieldProblems(FieldError{Row: fle.Row, Reason: fle.Reason}).(*problem)

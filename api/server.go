@@ -254,6 +254,7 @@ func New(store *grid.Store, cfg Config) *Server {
 		s.userRoutes,
 		s.notifyRoutes,
 		s.dossierRoutes, // enterprise dossier
+		s.licenceRoutes, // licences: enterprise licences 证照 (api/licences.go)
 		s.photoRoutes,
 		s.assessRoutes, // officer assessment (考核)
 		s.importRoutes,

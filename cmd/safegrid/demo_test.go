@@ -24,7 +24,7 @@ func TestDemoLoadsOnceAndReloadsInPlace(t *testing.T) {
 		t.Errorf("demo output lacks the logins:\n%s", out)
 	}
 	ctx := context.Background()
-	tables := []string{"areas", "enterprises", "pipelines", "gas_occupancy_sites", "fire_stations", "fishing_ports", "underground_spaces", "hazards", "hazard_history", "users", "grid_units", "grid_cells", "inspections"}
+	tables := []string{"areas", "enterprises", "pipelines", "gas_occupancy_sites", "fire_stations", "fishing_ports", "underground_spaces", "hazards", "hazard_history", "users", "grid_units", "grid_cells", "inspections", "enterprise_licences"}
 	counts := func() map[string]int {
 		m := map[string]int{}
 		for _, tb := range tables {
@@ -57,6 +57,12 @@ func TestDemoLoadsOnceAndReloadsInPlace(t *testing.T) {
 		{"located check-ins (%)", `SELECT (100 * avg((checkin = 'located')::int))::int FROM inspections`, func(n int) bool { return n >= 70 && n <= 90 }},
 		{"far check-ins", `SELECT count(*) FROM inspections WHERE checkin = 'far' AND checkin_distance_m > 200`, func(n int) bool { return n > 1000 }},
 		{"unlocated check-ins", `SELECT count(*) FROM inspections WHERE checkin = 'unlocated' AND checkin_geom IS NULL`, func(n int) bool { return n > 1000 }},
+		// licences: every hazardous-chemical enterprise holds one; some expired or expiring on the reference date
+		{"hazardous-chemical enterprises without a licence", `SELECT count(*) FROM enterprises e WHERE e.industry LIKE '危化品%'
+			AND NOT EXISTS (SELECT 1 FROM enterprise_licences l WHERE l.district_code = e.district_code AND l.uscc = e.uscc)`, func(n int) bool { return n == 0 }},
+		{"licences of other enterprises", `SELECT count(*) FROM enterprise_licences l JOIN enterprises e USING (district_code, uscc) WHERE e.industry NOT LIKE '危化品%'`, func(n int) bool { return n > 100 }},
+		{"licences expired on the reference date (%)", `SELECT (100 * avg((valid_until < DATE '2026-11-01')::int))::int FROM enterprise_licences`, func(n int) bool { return n >= 5 && n <= 15 }},
+		{"licences expiring within 30 days of it", `SELECT count(*) FROM enterprise_licences WHERE valid_until BETWEEN DATE '2026-11-01' AND DATE '2026-12-01'`, func(n int) bool { return n > 20 }},
 		{"roles", `SELECT count(DISTINCT role) FROM users`, func(n int) bool { return n == 5 }},
 		{"districts without a bureau user", `SELECT count(*) FROM areas a WHERE a.level = 'district'
 			AND NOT EXISTS (SELECT 1 FROM users u WHERE u.role = 'district' AND u.district_code = a.code AND u.username = 'district_' || a.code)`, func(n int) bool { return n == 0 }},

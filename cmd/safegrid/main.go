@@ -70,6 +70,7 @@ func newRoot() *cobra.Command {
 		newServeCmd(o),
 		newUsersCmd(o),
 		newGridCmd(o),
+		newLicencesCmd(o), // licences
 		newPhotosCmd(o),
 		newAnalyzeCmd(o),
 		newBenchCmd(o),

@@ -141,6 +141,12 @@ func Generate(opts Options) (*Manifest, error) {
 		return nil, err
 	}
 	m.Files = append(m.Files, insp)
+	// licences: the enterprises' licences 证照.
+	lic, err := g.licences()
+	if err != nil {
+		return nil, err
+	}
+	m.Files = append(m.Files, lic)
 
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
@@ -179,6 +185,7 @@ const (
 	streamUnderground
 	streamHazards
 	streamInspections
+	streamLicences
 )
 
 func (g *gen) rng(stream uint64) *rand.Rand {

@@ -148,8 +148,8 @@ func TestDeterministic(t *testing.T) {
 			t.Fatal(err)
 		}
 		fa, fb := hashDir(t, a), hashDir(t, b)
-		if len(fa) != 13 {
-			t.Errorf("%s: %d files, want 13 (12 data files and manifest.json)", format, len(fa))
+		if len(fa) != 14 {
+			t.Errorf("%s: %d files, want 14 (13 data files and manifest.json)", format, len(fa))
 		}
 		for name, da := range fa {
 			if !bytes.Equal(da, fb[name]) {
@@ -253,7 +253,7 @@ func TestManifestAndKinds(t *testing.T) {
 		kinds = append(kinds, f.Kind)
 	}
 	want := []string{"areas", "enterprises", "pipelines", "gas_occupancy_sites", "fire_stations", "fishing_ports",
-		"underground_spaces", "hazards", "users", "grid_units", "grid_cells", "inspections"}
+		"underground_spaces", "hazards", "users", "grid_units", "grid_cells", "inspections", "licences"}
 	if !slices.Equal(kinds, want) {
 		t.Errorf("load order %v, want %v", kinds, want)
 	}

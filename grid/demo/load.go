@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"safegrid/grid"
+	"safegrid/grid/dossier"
 	"safegrid/grid/ingest"
 	"safegrid/grid/internal/pg"
 	"safegrid/grid/supervise"
@@ -19,9 +20,9 @@ const Password = "safegrid-demo"
 
 // Load imports every file of a generated data set (m, written in dir) into st in manifest
 // order: the import kinds, the users (with Password), then the grid units and cells, then
-// the inspection history. It reports each step on out and ends with ANALYZE.
+// the inspection history, then the licences. It reports each step on out and ends with ANALYZE.
 func Load(ctx context.Context, st *grid.Store, dir string, m *Manifest, out io.Writer) error {
-	var units, cells, inspections string
+	var units, cells, inspections, licences string
 	for _, f := range m.Files {
 		path := filepath.Join(dir, f.Path)
 		switch f.Kind {
@@ -46,6 +47,8 @@ func Load(ctx context.Context, st *grid.Store, dir string, m *Manifest, out io.W
 			cells = path
 		case "inspections":
 			inspections = path
+		case "licences":
+			licences = path
 		default:
 			file, err := os.Open(path)
 			if err != nil {
@@ -90,6 +93,19 @@ func Load(ctx context.Context, st *grid.Store, dir string, m *Manifest, out io.W
 			return fmt.Errorf("%s: %w", inspections, err)
 		}
 		fmt.Fprintf(out, "%-20s %7d inserted  (%.1f s)\n", "inspections", n, time.Since(t0).Seconds())
+	}
+	// licences: after the enterprises, whose USCCs they name.
+	if licences != "" {
+		file, err := os.Open(licences)
+		if err != nil {
+			return err
+		}
+		res, err := dossier.New(st).LoadLicencesCSV(ctx, file, "demo")
+		file.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", licences, err)
+		}
+		fmt.Fprintf(out, "%-20s %7d inserted %7d updated\n", "licences", res.Inserted, res.Updated)
 	}
 	// Freshly loaded tables have no planner statistics until autovacuum comes by; without
 	// them the grid audit's plans are off by orders of magnitude (30 s instead of seconds).

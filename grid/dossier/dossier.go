@@ -1,5 +1,5 @@
 // Package dossier is the enterprise dossier 一企一档: one document per enterprise holding its
-// attributes, its place on the map (cell, grid unit, officer), its inspections, every hazard
+// attributes and licences 证照 (licences.go), its place on the map (cell, grid unit, officer), its inspections, every hazard
 // tied to it or lying at it with each hazard's steps, the changes of its risk level, the
 // nearest fire stations with their response time by the coverage model's travel model, and
 // the pipelines and gas occupancy sites near it; as JSON and as an Excel workbook
@@ -57,11 +57,12 @@ const NearestStations = 3
 
 // Service reads dossiers.
 type Service struct {
+	st *grid.Store
 	db *pgxpool.Pool
 }
 
 // New returns a Service over st.
-func New(st *grid.Store) *Service { return &Service{db: st.DB(pg.Key{})} }
+func New(st *grid.Store) *Service { return &Service{st: st, db: st.DB(pg.Key{})} }
 
 // Key names the enterprise: its row id, or else its USCC.
 type Key struct {
@@ -76,6 +77,8 @@ type Dossier struct {
 	Inspections  []InspectionRecord `json:"inspections" doc:"newest first"`
 	Hazards      []DossierHazard    `json:"hazards" doc:"open and closed, newest first: tied to the enterprise (feature_kind enterprises, feature_code its USCC) or tied to nothing and lying within at_enterprise_m of it"`
 	RiskLevels   []RiskLevel        `json:"risk_levels" doc:"each level it was given, oldest first: the first with from null"`
+	Licences     []Licence          `json:"licences" doc:"证照: its licences by type, then valid_until, then number"`
+	Today        string             `json:"today" doc:"YYYY-MM-DD (Shanghai): the date licences' status is computed against"`
 	Travel       TravelModel        `json:"travel"`
 	FireStations []StationReach     `json:"fire_stations" doc:"the nearest existing stations, nearest first"`
 	RadiusM      float64            `json:"radius_m" doc:"the distance pipelines and gas occupancy sites are listed within"`
@@ -270,7 +273,7 @@ func (s *Service) Dossier(ctx context.Context, p *grid.Principal, k Key, radiusM
 	d.RadiusM = radiusM
 	d.Travel = TravelModel{Minutes: ReachMinutes, SpeedKmh: SpeedKmh, Detour: Detour, ReachM: ReachM()}
 	for _, f := range []func(context.Context, pgx.Tx, *grid.Principal, *Dossier) error{
-		s.inspections, s.hazards, s.steps, s.photos, s.riskLevels, s.stations, s.pipelines, s.gasSites,
+		s.inspections, s.hazards, s.steps, s.photos, s.riskLevels, s.licences, s.stations, s.pipelines, s.gasSites,
 	} {
 		if err := f(ctx, tx, p, d); err != nil {
 			return nil, err

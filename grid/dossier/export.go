@@ -24,7 +24,11 @@ const (
 	SheetPipelines   = "周边管线"
 	SheetGasSites    = "燃气占压"
 	SheetPhotos      = "照片"
+	SheetLicences    = "证照"
 )
+
+// licenceStatusText is a licence's status as the workbook writes it.
+var licenceStatusText = map[string]string{LicenceValid: "有效", LicenceExpiring: "即将到期", LicenceExpired: "已过期"}
 
 // xlsxTime is how the workbook writes an instant: Shanghai wall time to the second.
 func xlsxTime(t time.Time) string { return t.In(grid.ShanghaiZone()).Format("2006-01-02 15:04:05") }
@@ -101,6 +105,7 @@ func WriteXLSX(w io.Writer, d *Dossier) error {
 		{SheetPipelines, []string{"编号", "名称", "介质", "类别", "压力", "管径（毫米）", "运营单位", "距离（米）"}, nil},
 		{SheetGasSites, []string{"编号", "占压单位", "整治状态", "管线编号", "整治期限", "距离（米）"}, nil},
 		{SheetPhotos, []string{"照片编号", "所属", "隐患编号/检查编号", "步骤", "上传人", "拍摄时间", "距离（米）", "距离过远", "缩略图"}, nil},
+		{SheetLicences, []string{"证照类型", "证书编号", "发证机关", "发证日期", "有效期至", "状态", "剩余天数"}, nil},
 	}
 	photo := func(ph grid.Photo, owner, key, step string) []any {
 		dist := any("")
@@ -144,6 +149,9 @@ func WriteXLSX(w io.Writer, d *Dossier) error {
 	}
 	for _, r := range d.RiskLevels {
 		sheets[4].rows = append(sheets[4].rows, []any{xlsxTime(r.At.Time), str(r.From), r.To, r.Actor})
+	}
+	for _, l := range d.Licences {
+		sheets[9].rows = append(sheets[9].rows, []any{l.Type, l.Number, l.Authority, l.IssuedOn, l.ValidUntil, licenceStatusText[l.Status], l.DaysLeft})
 	}
 	for _, st := range d.FireStations {
 		sheets[5].rows = append(sheets[5].rows, []any{st.Code, st.Name, st.Type, st.DistanceM, st.Minutes, yesNo(st.InReach)})

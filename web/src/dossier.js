@@ -72,6 +72,24 @@ addStrings({
   dossier_checkin_detail: ['距企业 {m} 米，精度 ±{a} 米', '{m} m from it, ±{a} m'],
   dossier_photos: ['照片', 'Photos'],
   dossier_photo_far: ['拍摄位置距离过远', 'taken far away'],
+  // licences 证照
+  dossier_licences: ['证照', 'Licences'],
+  dossier_licence_type: ['证照类型', 'Type'],
+  dossier_licence_number: ['证书编号', 'Number'],
+  dossier_licence_authority: ['发证机关', 'Issued by'],
+  dossier_licence_issued: ['发证日期', 'Issued on'],
+  dossier_licence_until: ['有效期至', 'Valid until'],
+  dossier_licence_status: ['状态', 'Status'],
+  dossier_licence_valid: ['有效', 'Valid'],
+  dossier_licence_expiring: ['即将到期（{n} 天）', 'Expiring ({n} days)'],
+  dossier_licence_expired: ['已过期（{n} 天）', 'Expired ({n} days ago)'],
+  dossier_licence_today: ['按 {d}（上海）计算', 'As of {d} (Shanghai)'],
+  'licence_安全生产许可证': ['安全生产许可证', 'Work safety licence'],
+  'licence_危险化学品经营许可证': ['危险化学品经营许可证', 'Hazardous chemicals trading licence'],
+  'licence_危险化学品安全使用许可证': ['危险化学品安全使用许可证', 'Hazardous chemicals safe-use licence'],
+  'licence_危险化学品登记证': ['危险化学品登记证', 'Hazardous chemicals registration'],
+  'licence_非药品类易制毒化学品经营备案证明': ['非药品类易制毒化学品经营备案证明', 'Non-pharmaceutical precursor chemicals trading record'],
+  licence_其他: ['其他', 'Other'],
 });
 
 let current = null; // the last answer drawn
@@ -205,6 +223,8 @@ function render() {
     ['dossier_lonlat', `${loc.lon.toFixed(6)}, ${loc.lat.toFixed(6)}`, 'lonlat'], ['dossier_cell', loc.cell, 'cell'],
     ['dossier_unit', unit, 'unit'], ['dossier_officer', who(loc.unit && loc.unit.officer), 'officer'],
   ])}</section>
+<section><h4>${esc(t('dossier_licences'))} (<span id="dossier-licences-count">${(d.licences || []).length}</span>)</h4>
+<p class="muted" id="dossier-licences-today">${esc(t('dossier_licence_today', { d: d.today }))}</p>${licencesTable(d.licences || [])}</section>
 <section><h4>${esc(t('dossier_inspections'))} (<span id="dossier-inspections-count">${d.inspections.length}</span>)</h4>${table('dossier-inspections',
     ['dossier_at', 'dossier_result', 'dossier_found', 'dossier_inspector', 'dossier_notes', 'dossier_checkin', 'dossier_photos'],
     d.inspections.map((i) => [fmtDate(i.inspected_at), tv('result_', i.result), i.hazards_found, who(i.officer), i.notes,
@@ -263,6 +283,18 @@ function hazardsTable(hazards) {
         `${esc(s.from_status ? tv('status_', s.from_status) + ' → ' : '')}${esc(tv('status_', s.to_status))}${s.note ? ' — ' + esc(s.note) : ''}` +
         `${s.photos.length ? photosHTML(s.photos) : ''}</li>`).join('') +
       '</ol></td></tr>').join('') + '</tbody></table>';
+}
+
+// licencesTable lists the licences 证照, an expired one marked red and an expiring one
+// amber (dossier.css).
+function licencesTable(licences) {
+  const status = (l) => (l.status === 'valid' ? t('dossier_licence_valid')
+    : t('dossier_licence_' + l.status, { n: Math.abs(l.days_left) }));
+  return table('dossier-licences',
+    ['dossier_licence_type', 'dossier_licence_number', 'dossier_licence_authority', 'dossier_licence_issued', 'dossier_licence_until', 'dossier_licence_status'],
+    licences.map((l) => [tv('licence_', l.type), l.number, l.authority, l.issued_on, l.valid_until,
+      { text: status(l), attr: `class="licence-status licence-${esc(l.status)}" data-metric="status" data-value="${esc(l.status)}"` }]),
+    (i) => `data-type="${esc(licences[i].type)}" data-number="${esc(licences[i].number)}" data-status="${esc(licences[i].status)}"`);
 }
 
 function checkinText(c) {

@@ -1218,6 +1218,11 @@ async function dossierOnPage(page) {
       pipelines: rows('dossier-pipelines').map((r) => r.dataset.code),
       gas: rows('dossier-gas').map((r) => r.dataset.code),
       radius: Number(document.getElementById('dossier-radius').value),
+      // licences 证照: each row's key and status, and the colour of its status mark
+      licences: [...d.querySelectorAll('#dossier-licences tbody tr[data-number]')].map((r) => ({ type: r.dataset.type, number: r.dataset.number, status: r.dataset.status,
+        cells: [...r.cells].slice(1, 5).map((c) => c.textContent),
+        mark: getComputedStyle(r.querySelector('[data-metric="status"]')).color })),
+      licencesToday: document.getElementById('dossier-licences-today').textContent,
     };
   });
 }
@@ -1240,6 +1245,16 @@ function sameDossier(got, want, who) {
   assert.deepEqual(got.pipelines, want.pipelines.map((p) => p.code), `${who}: pipelines`);
   assert.deepEqual(got.gas, want.gas_occupancy_sites.map((g) => g.code), `${who}: gas occupancy sites`);
   assert.equal(got.radius, want.radius_m, `${who}: radius`);
+  // licences 证照: the API's rows in its order, expired red, expiring amber
+  assert.deepEqual(got.licences.map(({ type, number, status, cells }) => ({ type, number, status, cells })),
+    want.licences.map((l) => ({ type: l.type, number: l.number, status: l.status, cells: [l.number, l.authority, l.issued_on, l.valid_until] })),
+    `${who}: licences`);
+  const marks = { expired: 'rgb(185, 28, 28)', expiring: 'rgb(180, 83, 9)' };
+  for (const l of got.licences) {
+    if (marks[l.status]) assert.equal(l.mark, marks[l.status], `${who}: licence ${l.number} (${l.status}) mark colour`);
+    else assert.ok(!Object.values(marks).includes(l.mark), `${who}: valid licence ${l.number} unmarked`);
+  }
+  assert.ok(got.licencesToday.includes(want.today), `${who}: licences' date ${want.today}`);
 }
 
 await test('dossier: opened from the officer\'s cell panel, the street office\'s hazard and the hooks; figures against the API; radius, print, Excel, scope', async (use) => {
@@ -1277,8 +1292,32 @@ await test('dossier: opened from the officer\'s cell panel, the street office\'s
   await page.click('#dossier-radius-apply');
   await page.waitForSelector('#dossier[data-state="error"]');
   assert.match(await text(page, '#dossier'), /radius_m/, 'the refusal names radius_m');
+  // licences: an enterprise of the officer's with an expired and, if there is one, an expiring licence.
+  // Every enterprise of the officer's cells (GET /api/v1/cells/{cell}), not only the due ones.
+  let licensed = null;
+  const score = (d) => ['expired', 'expiring', 'valid'].filter((s) => d.licences.some((l) => l.status === s)).length +
+    (d.licences.some((l) => l.status !== 'valid') ? 3 : 0);
+  const myCells = await apiJSON('/api/v1/me/cells', { token });
+  scan: for (const cf of myCells.features.slice(0, 60)) {
+    const cell = await apiJSON(`/api/v1/cells/${cf.properties.cell}`, { token });
+    for (const f of cell.features.filter((x) => x.kind === 'enterprises')) {
+      const d = await apiJSON(`/api/v1/enterprises/${f.code}/dossier`, { token });
+      if (d.licences.length && (!licensed || score(d) > score(licensed))) licensed = d;
+      if (licensed && score(licensed) >= 5) break scan;
+    }
+  }
+  assert.ok(licensed, 'an enterprise of the officer\'s holds licences');
+  console.log(`  licences of ${licensed.enterprise.uscc}: ${licensed.licences.map((l) => l.status).join(', ')}`);
+  await page.evaluate((id) => window.safegrid.openDossier(id), licensed.enterprise.uscc);
+  await page.waitForFunction((u) => document.getElementById('dossier').dataset.uscc === u && document.getElementById('dossier').dataset.state === 'ok', licensed.enterprise.uscc);
+  sameDossier(await dossierOnPage(page), await apiJSON(`/api/v1/enterprises/${licensed.enterprise.id}/dossier`, { token }), 'officer, licences');
+  await page.click('#lang-toggle');
+  assert.match(await text(page, '#dossier-licences thead'), /Valid until/, 'the licences table in English');
+  await page.click('#lang-toggle');
+  await page.screenshot({ path: path.resolve(opt.screenshots, 'dossier-licences.png') });
+
   await page.evaluate((id) => window.safegrid.openDossier(id), pick.enterprise.uscc);
-  await page.waitForSelector('#dossier[data-state="ok"]');
+  await page.waitForFunction((u) => document.getElementById('dossier').dataset.uscc === u && document.getElementById('dossier').dataset.state === 'ok', pick.enterprise.uscc);
 
   // Excel: the server's file name.
   const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#dossier-xlsx')]);
