@@ -63,9 +63,12 @@ func newDemoCmd(o *options) *cobra.Command {
 }
 
 func printLogins(ctx context.Context, st *grid.Store, out io.Writer) error {
-	street, officer := demo.SampleLogins(ctx, st)
+	street, officer, district := demo.SampleLogins(ctx, st)
 	fmt.Fprintf(out, "demo logins (password %q for all):\n", DemoPassword)
 	fmt.Fprintf(out, "  admin      admin\n  planner    planner\n")
+	if district != "" {
+		fmt.Fprintf(out, "  district   %s  (one district_<code> per district: 金山区 district_310116, 奉贤区 district_310120)\n", district)
+	}
 	if street != "" {
 		fmt.Fprintf(out, "  street     %s  (one street_<code> per street)\n", street)
 	}

@@ -20,7 +20,7 @@ func TestDemoLoadsOnceAndReloadsInPlace(t *testing.T) {
 	if err != nil {
 		t.Fatalf("demo: %v\n%s", err, out)
 	}
-	if !strings.Contains(out, "demo logins") || !strings.Contains(out, DemoPassword) {
+	if !strings.Contains(out, "demo logins") || !strings.Contains(out, DemoPassword) || !strings.Contains(out, "district   district_310") {
 		t.Errorf("demo output lacks the logins:\n%s", out)
 	}
 	ctx := context.Background()

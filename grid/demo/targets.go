@@ -25,13 +25,14 @@ func Loaded(ctx context.Context, st *grid.Store) (bool, error) {
 	return n > 0, err
 }
 
-// SampleLogins names one street office and one officer with a grid unit, to print as
-// examples (empty when there is none).
-func SampleLogins(ctx context.Context, st *grid.Store) (street, officer string) {
+// SampleLogins names one street office, one officer with a grid unit and one district
+// bureau, to print as examples (empty when there is none).
+func SampleLogins(ctx context.Context, st *grid.Store) (street, officer, district string) {
 	db := st.DB(pg.Key{})
+	_ = db.QueryRow(ctx, `SELECT username FROM users WHERE role = 'district' ORDER BY district_code LIMIT 1`).Scan(&district)
 	_ = db.QueryRow(ctx, `SELECT username FROM users WHERE role = 'street' ORDER BY street_code LIMIT 1`).Scan(&street)
 	_ = db.QueryRow(ctx, `SELECT u.username FROM users u JOIN grid_units g ON g.officer_id = u.id ORDER BY g.code LIMIT 1`).Scan(&officer)
-	return street, officer
+	return street, officer, district
 }
 
 // StreetOffice is a street office's login and its street.
