@@ -17,7 +17,8 @@ import (
 var unversioned = []string{"sessions", "audit_log", "data_versions", "goose_db_version", "spatial_ref_sys",
 	"notify_outbox", "notifications", "webhooks", "webhook_deliveries", "webhook_attempts", "hazard_reminders",
 	"photo_uploads", "photos",
-	"enterprise_risk_levels"} // written only by imports, read only by the dossier, which is not kept
+	// written only by imports and the licences load, read only by the dossier, which is not kept
+	"enterprise_risk_levels", "enterprise_licences"}
 
 // Every table of the schema but those moves its counter up with each statement that
 // writes it, in the writing transaction (a rolled-back write leaves the counter alone),
