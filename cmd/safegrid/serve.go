@@ -145,6 +145,7 @@ wins when both are given. Logs are JSON lines on stderr.`,
 	f.IntVar(&rules.EscalateDays, "escalate-days", rules.EscalateDays, "escalate a hazard to its district after this many days overdue")
 	f.IntSliceVar(&rules.MajorBeforeDays, "major-reminder-days", rules.MajorBeforeDays, "--reminder-days for 重大 (挂牌督办) hazards")
 	f.IntVar(&rules.MajorEscalateDays, "major-escalate-days", rules.MajorEscalateDays, "--escalate-days for 重大 (挂牌督办) hazards")
+	f.IntVar(&rules.CatchUpDays, "reminder-catch-up-days", rules.CatchUpDays, "a reminder raised more than this many days after its day (a backlog) goes out in one digest per recipient and kind")
 	f.StringVar(&cfg.PhotoDir, "photo-dir", "", photoDirHelp)
 	f.Float64Var(&photoFar, "photo-max-distance", photoFar, "metres from the hazard or inspected enterprise beyond which a photo's EXIF position flags it as far")
 	f.DurationVar(&photoSweep, "photo-sweep-interval", photoSweep, "how often staged uploads older than a day and photo files no row names are removed; 0 turns it off")

@@ -269,3 +269,133 @@ func TestDistrictMessagesReachTheBureau(t *testing.T) {
 		t.Errorf("the admin got %v, want the messages of the districts without a bureau", got)
 	}
 }
+
+// TestBacklogIsDigested: reminders raised long after their day (hazards first seen long
+// overdue) are recorded once each but reach each recipient as one digest per kind; a
+// reminder on its day is still a message of its own; a second run raises nothing.
+func TestBacklogIsDigested(t *testing.T) {
+	st := testdb.New(t, testdb.TwoStreets)
+	ctx := context.Background()
+	db := testdb.DB(st)
+	s := newService(t, st)
+	officer, err := st.AddUser(ctx, "test", grid.User{Username: "off1", Role: grid.RoleOfficer}, "password-off1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	street, err := st.AddUser(ctx, "test", grid.User{Username: "sta", Role: grid.RoleStreet, StreetCode: testdb.WestStreet}, "password-sta")
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := st.AddUser(ctx, "test", grid.User{Username: "adm", Role: grid.RoleAdmin}, "password-adm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cell := int64(geo.PointCell(testdb.WestSouth, geo.SupervisionRes))
+	if _, err := db.Exec(ctx, `INSERT INTO grid_units (code, name, street_code, officer_id) VALUES ('U1', '一网格', '310104003', $1)`, officer); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(ctx, `INSERT INTO grid_cells (district_code, h3, unit_code) VALUES ('310104', $1, 'U1')`, cell); err != nil {
+		t.Fatal(err)
+	}
+	deadlines := map[string]string{"g1": "2026-11-01", "g2": "2026-11-03", "m": "2026-11-15", "fresh": "2026-12-19"}
+	ids := map[int64]string{}
+	for name, d := range deadlines {
+		level := "一般"
+		if name == "m" {
+			level = "重大"
+		}
+		id := testdb.AddHazard(t, st, level, testdb.WestSouth)
+		ids[id] = name
+		if _, err := db.Exec(ctx, `UPDATE hazards SET deadline = $2, status = 'rectifying' WHERE id = $1`, id, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	at := time.Date(2026, 12, 20, 1, 0, 0, 0, time.UTC) // 2026-12-20 09:00 in Shanghai
+	raised, err := s.RaiseReminders(ctx, notify.DefaultRules(), at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range raised {
+		got = append(got, ids[r.HazardID]+":"+r.Kind)
+	}
+	slices.Sort(got)
+	want := []string{"fresh:overdue", "g1:escalated", "g1:overdue", "g2:escalated", "g2:overdue", "m:escalated", "m:overdue"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("raised %v, want %v", got, want)
+	}
+	if again, err := s.RaiseReminders(ctx, notify.DefaultRules(), at.Add(time.Hour)); err != nil || len(again) != 0 {
+		t.Fatalf("a second run raised %v (%v)", again, err)
+	}
+	if n := testdb.Count(t, st, `SELECT count(*) FROM hazard_reminders`); n != 7 {
+		t.Errorf("%d reminders recorded, want 7", n)
+	}
+	drain(t, s)
+	inbox := func(u int64) []string {
+		list, _, _, err := s.Inbox(ctx, u, false, 100, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, n := range list {
+			out = append(out, n.Kind+" "+n.Title)
+		}
+		slices.Sort(out)
+		return out
+	}
+	overdue := "overdue_digest 积压提醒：3 项隐患已逾期（整改期限最早 2026-11-01）"
+	escalated := "escalated_digest 积压提醒：3 项隐患逾期未整改，已升级至区"
+	fresh := "overdue 隐患 "
+	check := func(who string, got, want []string) {
+		t.Helper()
+		if len(got) != len(want) {
+			t.Errorf("%s's notifications %q, want %q", who, got, want)
+			return
+		}
+		for i := range want {
+			if !strings.HasPrefix(got[i], want[i]) {
+				t.Errorf("%s's notifications %q, want %q", who, got, want)
+				return
+			}
+		}
+	}
+	check("officer", inbox(officer), []string{fresh, overdue})
+	check("street office", inbox(street), []string{escalated, fresh, overdue})
+	check("district (its admins)", inbox(admin), []string{escalated})
+	if n := testdb.Count(t, st, `SELECT count(*) FROM audit_log WHERE action = 'hazard_reminder' AND actor = $1`, notify.SystemActor); n != 3 {
+		t.Errorf("%d reminder audit records, want 3 (one reminder, one digest per kind)", n)
+	}
+	if n := testdb.Count(t, st, `SELECT count(*) FROM audit_log WHERE action = 'hazard_reminder' AND object_id = 'backlog'
+ AND (details->>'count')::int = 3 AND jsonb_array_length(details->'hazards') = 3`); n != 2 {
+		t.Errorf("%d backlog audit records name their 3 hazards, want 2", n)
+	}
+	// The catch-up is bounded like the other days.
+	late := notify.DefaultRules()
+	late.CatchUpDays = 60
+	if err := late.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	late.CatchUpDays = 61
+	if err := late.Validate(); err == nil {
+		t.Error("61 catch-up days passed")
+	}
+}
+
+func TestRulesLate(t *testing.T) {
+	r := notify.DefaultRules()
+	for _, c := range []struct {
+		major    bool
+		kind     string
+		daysLeft int
+		want     int
+	}{
+		{false, "due_3d", 3, 0}, {false, "due_3d", 2, 1}, {false, "due_1d", 0, 1},
+		{false, "overdue", -1, 0}, {false, "overdue", -5, 4},
+		{false, "escalated", -7, 0}, {false, "escalated", -30, 23},
+		{true, "escalated", -3, 0}, {true, "escalated", -10, 7},
+	} {
+		if got := r.Late(c.major, c.kind, c.daysLeft); got != c.want {
+			t.Errorf("Late(%v, %s, %d) = %d, want %d", c.major, c.kind, c.daysLeft, got, c.want)
+		}
+	}
+}
