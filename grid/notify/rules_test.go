@@ -43,6 +43,33 @@ func TestRulesDue(t *testing.T) {
 	}
 }
 
+// reminderPeople adds the officer of a grid unit holding testdb.WestSouth's cell, the
+// street office of testdb.WestStreet and an admin (the district 310104 has no bureau user,
+// so its messages reach the admins).
+func reminderPeople(t *testing.T, st *grid.Store) (officer, street, admin int64) {
+	t.Helper()
+	ctx := context.Background()
+	add := func(u grid.User) int64 {
+		id, err := st.AddUser(ctx, "test", u, "password-"+u.Username)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	officer = add(grid.User{Username: "off1", Role: grid.RoleOfficer})
+	street = add(grid.User{Username: "sta", Role: grid.RoleStreet, StreetCode: testdb.WestStreet})
+	admin = add(grid.User{Username: "adm", Role: grid.RoleAdmin})
+	cell := int64(geo.PointCell(testdb.WestSouth, geo.SupervisionRes))
+	db := testdb.DB(st)
+	if _, err := db.Exec(ctx, `INSERT INTO grid_units (code, name, street_code, officer_id) VALUES ('U1', '一网格', '310104003', $1)`, officer); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(ctx, `INSERT INTO grid_cells (district_code, h3, unit_code) VALUES ('310104', $1, 'U1')`, cell); err != nil {
+		t.Fatal(err)
+	}
+	return officer, street, admin
+}
+
 // TestReminders: over the Shanghai calendar, a hazard's reminders reach the officer of
 // its cell's grid unit and the street office, each once however often the scheduler
 // runs; escalation reaches the district (with no bureau user there, its admins in the app; its webhook); a 重大 one
@@ -52,34 +79,7 @@ func TestReminders(t *testing.T) {
 	ctx := context.Background()
 	db := testdb.DB(st)
 	s := newService(t, st)
-	officer, err := st.AddUser(ctx, "test", grid.User{Username: "off1", Role: grid.RoleOfficer}, "password-off1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	street, err := st.AddUser(ctx, "test", grid.User{Username: "sta", Role: grid.RoleStreet, StreetCode: testdb.WestStreet}, "password-sta")
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin, err := st.AddUser(ctx, "test", grid.User{Username: "adm", Role: grid.RoleAdmin}, "password-adm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cell := int64(geo.PointCell(testdb.WestSouth, geo.SupervisionRes))
-	for _, q := range []string{
-		`INSERT INTO grid_units (code, name, street_code, officer_id) VALUES ('U1', '一网格', '310104003', $1)`,
-		`INSERT INTO grid_cells (district_code, h3, unit_code) VALUES ('310104', $2, 'U1')`,
-	} {
-		args := []any{officer, cell}
-		if !strings.Contains(q, "$2") {
-			args = args[:1]
-		} else {
-			args = args[1:]
-			q = strings.Replace(q, "$2", "$1", 1)
-		}
-		if _, err := db.Exec(ctx, q, args...); err != nil {
-			t.Fatal(err)
-		}
-	}
+	officer, street, admin := reminderPeople(t, st)
 	general := testdb.AddHazard(t, st, "一般", testdb.WestSouth)
 	major := testdb.AddHazard(t, st, "重大", testdb.WestSouth)
 	closed := testdb.AddHazard(t, st, "一般", testdb.WestSouth)
@@ -278,25 +278,7 @@ func TestBacklogIsDigested(t *testing.T) {
 	ctx := context.Background()
 	db := testdb.DB(st)
 	s := newService(t, st)
-	officer, err := st.AddUser(ctx, "test", grid.User{Username: "off1", Role: grid.RoleOfficer}, "password-off1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	street, err := st.AddUser(ctx, "test", grid.User{Username: "sta", Role: grid.RoleStreet, StreetCode: testdb.WestStreet}, "password-sta")
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin, err := st.AddUser(ctx, "test", grid.User{Username: "adm", Role: grid.RoleAdmin}, "password-adm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cell := int64(geo.PointCell(testdb.WestSouth, geo.SupervisionRes))
-	if _, err := db.Exec(ctx, `INSERT INTO grid_units (code, name, street_code, officer_id) VALUES ('U1', '一网格', '310104003', $1)`, officer); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec(ctx, `INSERT INTO grid_cells (district_code, h3, unit_code) VALUES ('310104', $1, 'U1')`, cell); err != nil {
-		t.Fatal(err)
-	}
+	officer, street, admin := reminderPeople(t, st)
 	deadlines := map[string]string{"g1": "2026-11-01", "g2": "2026-11-03", "m": "2026-11-15", "fresh": "2026-12-19"}
 	ids := map[int64]string{}
 	for name, d := range deadlines {
