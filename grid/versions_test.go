@@ -18,7 +18,10 @@ var unversioned = []string{"sessions", "audit_log", "data_versions", "goose_db_v
 	"notify_outbox", "notifications", "webhooks", "webhook_deliveries", "webhook_attempts", "hazard_reminders",
 	"photo_uploads", "photos",
 	// written only by imports and the licences load, read only by the dossier, which is not kept
-	"enterprise_risk_levels", "enterprise_licences"}
+	"enterprise_risk_levels", "enterprise_licences",
+	// the risk assessment (migration 00019): snapshots are append-only and answers read
+	// from one are keyed by its id
+	"risk_configs", "risk_snapshots", "risk_runs", "risk_cells", "risk_areas", "risk_zones", "risk_zone_areas", "risk_warnings"}
 
 // Every table of the schema but those moves its counter up with each statement that
 // writes it, in the writing transaction (a rolled-back write leaves the counter alone),
