@@ -181,3 +181,27 @@ func validText(s string) bool {
 	}
 	return strings.IndexFunc(s, func(r rune) bool { return r != '\n' && r != '\t' && unicode.IsControl(r) }) < 0
 }
+
+// Snapshot is one computation of the index 风险快照 (risk_snapshots): append-only, dated
+// by its Asia/Shanghai day, with a copy of the configuration it was computed with.
+type Snapshot struct {
+	ID          int64     `json:"id"`
+	TakenOn     string    `json:"taken_on"` // YYYY-MM-DD, Asia/Shanghai
+	ComputedAt  grid.Time `json:"computed_at"`
+	ConfigID    *int64    `json:"config_id"` // nil: the built-in defaults
+	Config      Config    `json:"config"`
+	Trigger     string    `json:"trigger"` // schedule, manual, demo
+	RequestedBy string    `json:"requested_by"`
+	DurationMS  int       `json:"duration_ms"`
+	Cells       int       `json:"cells"`
+	// Summary holds the snapshot's totals: areas and cells by colour per level, and the
+	// contributors counted.
+	Summary map[string]any `json:"summary"`
+}
+
+// The triggers of a recompute (risk_snapshots.trigger, risk_runs.trigger).
+const (
+	TriggerSchedule = "schedule"
+	TriggerManual   = "manual"
+	TriggerDemo     = "demo"
+)
