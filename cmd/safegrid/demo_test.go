@@ -24,7 +24,7 @@ func TestDemoLoadsOnceAndReloadsInPlace(t *testing.T) {
 		t.Errorf("demo output lacks the logins:\n%s", out)
 	}
 	ctx := context.Background()
-	tables := []string{"areas", "enterprises", "pipelines", "gas_occupancy_sites", "fire_stations", "fishing_ports", "underground_spaces", "hazards", "hazard_history", "users", "grid_units", "grid_cells", "inspections", "enterprise_licences"}
+	tables := []string{"areas", "enterprises", "pipelines", "gas_occupancy_sites", "fire_stations", "fishing_ports", "underground_spaces", "hazards", "hazard_history", "users", "grid_units", "grid_cells", "inspections", "enterprise_licences", "risk_zones", "risk_zone_areas"}
 	counts := func() map[string]int {
 		m := map[string]int{}
 		for _, tb := range tables {
@@ -66,6 +66,10 @@ func TestDemoLoadsOnceAndReloadsInPlace(t *testing.T) {
 		{"roles", `SELECT count(DISTINCT role) FROM users`, func(n int) bool { return n == 5 }},
 		{"districts without a bureau user", `SELECT count(*) FROM areas a WHERE a.level = 'district'
 			AND NOT EXISTS (SELECT 1 FROM users u WHERE u.role = 'district' AND u.district_code = a.code AND u.username = 'district_' || a.code)`, func(n int) bool { return n == 0 }},
+		// the joint-control zone 联动联控区 of the Hangzhou Bay chemical belt
+		{"zone hangzhou-bay: 金山 and 奉贤", `SELECT count(*) FROM risk_zones z JOIN risk_zone_areas za ON za.zone_code = z.code
+			WHERE z.code = 'hangzhou-bay' AND z.name LIKE '杭州湾北岸化工联动联控区%' AND z.geom IS NULL AND za.area_code IN ('310116', '310120')`, func(n int) bool { return n == 2 }},
+		{"other zone areas", `SELECT count(*) FROM risk_zone_areas WHERE zone_code <> 'hangzhou-bay' OR area_code NOT IN ('310116', '310120')`, func(n int) bool { return n == 0 }},
 		{"bureau users of 金山/奉贤", `SELECT count(*) FROM users WHERE username IN ('district_310116', 'district_310120') AND role = 'district'`, func(n int) bool { return n == 2 }},
 	} {
 		var n int

@@ -597,3 +597,5 @@ func TestRiskWarningAcknowledgeAndClose(t *testing.T) {
 		t.Errorf("audit %+v", as)
 	}
 }
+
+func int64FromCell(p orb.Point) int64 { return int64(geo.PointCell(p, geo.SupervisionRes)) }
