@@ -112,6 +112,8 @@ wins when both are given. Logs are JSON lines on stderr.`,
 				svc.Options.AllowPrivate = cfg.WebhookAllowPrivate
 				sc := &notify.Scheduler{Service: svc, Interval: notifyInterval, Rules: rules, Log: cfg.Logger}
 				sched.Go(func() { sc.Run(nctx) })
+				// Early warnings' hazard rules at the same pace (cmd/safegrid/riskwarnings.go).
+				sched.Go(func() { raiseRiskWarnings(nctx, st, notifyInterval, cfg.Logger) })
 			}
 			// Photos: their directory, the far flag's distance, and the hourly sweep.
 			cfg.PhotoDir = photoDir(cfg.PhotoDir)
@@ -139,7 +141,7 @@ wins when both are given. Logs are JSON lines on stderr.`,
 	f.StringVar(&cfg.PublicURL, "public-url", "", "base of the absolute links in OGC answers and TileJSON, e.g. https://grid.example.org (default http://<listen>)")
 	f.StringSliceVar(&cfg.TrustedProxies, "trusted-proxies", nil, "addresses or CIDR ranges of reverse proxies whose X-Forwarded-Host, X-Forwarded-Proto and --proxy-header are believed (default none)")
 	f.StringVar(&pprofAddr, "pprof", "", "serve Go's net/http/pprof profiles on this address (a loopback one: they are not authenticated); off when empty")
-	f.DurationVar(&notifyInterval, "notify-interval", notifyInterval, "how often the notification scheduler raises deadline reminders and sends the outbox (in-app, webhooks); 0 turns it off")
+	f.DurationVar(&notifyInterval, "notify-interval", notifyInterval, "how often the notification scheduler raises deadline reminders and the risk warnings' hazard rules and sends the outbox (in-app, webhooks); 0 turns it off")
 	f.BoolVar(&cfg.WebhookAllowPrivate, "webhook-allow-private", false, "let webhooks point at loopback, private and link-local addresses (refused by default, when saved and when sending)")
 	f.IntSliceVar(&rules.BeforeDays, "reminder-days", rules.BeforeDays, "remind the officer and street office this many days before a hazard's rectification deadline")
 	f.IntVar(&rules.EscalateDays, "escalate-days", rules.EscalateDays, "escalate a hazard to its district after this many days overdue")
