@@ -30,7 +30,10 @@ VALUES ('310116', '重大', '消防', '储罐区消防通道堵塞', 'enterprise
 	}
 	rctx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
-	go func() { raiseRiskWarnings(rctx, st, 20*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil))); close(done) }()
+	go func() {
+		raiseRiskWarnings(rctx, st, 20*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		close(done)
+	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for testdb.Count(t, st, `SELECT count(*) FROM risk_warnings`) == 0 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
