@@ -122,31 +122,29 @@ func (s *Server) getWarning(c *fiber.Ctx) error {
 }
 
 func (s *Server) acknowledgeWarning(c *fiber.Ctx) error {
-	id, err := pathID(c, "warning")
-	if err != nil {
-		return err
-	}
 	var req acknowledgeRequest
-	if err := decodeJSON(c, &req); err != nil {
-		return err
-	}
-	w, err := s.risk.Acknowledge(c.UserContext(), principal(c), id, req.Note, req.Version)
-	if err != nil {
-		return err
-	}
-	return c.JSON(w)
+	return s.warningStep(c, &req, func(id int64) (risk.Warning, error) {
+		return s.risk.Acknowledge(c.UserContext(), principal(c), id, req.Note, req.Version)
+	})
 }
 
 func (s *Server) closeWarning(c *fiber.Ctx) error {
+	var req closeRequest
+	return s.warningStep(c, &req, func(id int64) (risk.Warning, error) {
+		return s.risk.Close(c.UserContext(), principal(c), id, req.Note, req.Version)
+	})
+}
+
+// warningStep reads the warning's id and the body into req, then answers step's warning.
+func (s *Server) warningStep(c *fiber.Ctx, req any, step func(id int64) (risk.Warning, error)) error {
 	id, err := pathID(c, "warning")
 	if err != nil {
 		return err
 	}
-	var req closeRequest
-	if err := decodeJSON(c, &req); err != nil {
+	if err := decodeJSON(c, req); err != nil {
 		return err
 	}
-	w, err := s.risk.Close(c.UserContext(), principal(c), id, req.Note, req.Version)
+	w, err := step(id)
 	if err != nil {
 		return err
 	}

@@ -129,21 +129,13 @@ func (s *Service) Warnings(ctx context.Context, p *grid.Principal, f Filter) ([]
 		return nil, 0, err
 	}
 	where := []string{cond}
-	add := func(sqlf string, v any) {
-		args = append(args, v)
-		where = append(where, fmt.Sprintf(sqlf, len(args)))
-	}
-	if f.Status != "" {
-		add("w.status = $%d", f.Status)
-	}
-	if f.Rule != "" {
-		add("w.rule = $%d", f.Rule)
-	}
-	if f.District != "" {
-		add("w.district_code = $%d", f.District)
-	}
-	if f.Street != "" {
-		add("w.street_code = $%d", f.Street)
+	for _, c := range []struct{ col, v string }{
+		{"w.status", f.Status}, {"w.rule", f.Rule}, {"w.district_code", f.District}, {"w.street_code", f.Street},
+	} {
+		if c.v != "" {
+			args = append(args, c.v)
+			where = append(where, fmt.Sprintf("%s = $%d", c.col, len(args)))
+		}
 	}
 	whereSQL := " WHERE " + strings.Join(where, " AND ")
 	var total int
