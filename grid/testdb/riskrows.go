@@ -8,28 +8,24 @@ import (
 	"safegrid/grid"
 )
 
-// RiskDistricts is three districts for the risk warnings' tests: 徐汇 (310104, TwoStreets'
-// box, with its west street RiskWest 310104003 and its two communities and its east
-// street RiskEast 310104004), and the Hangzhou Bay districts 金山 (310116, one street
-// 310116001) and 奉贤 (310120, one street 310120001), each a box.
+// RiskDistricts is three districts for the risk warnings' tests: TwoStreets' 徐汇 (310104,
+// its west street 310104003 with two communities and its east street 310104004), and the
+// Hangzhou Bay districts 金山 (310116, one street 310116001, one community) and 奉贤
+// (310120, likewise), each a box.
 var RiskDistricts = &Setup{Name: "risk-districts", Load: func(ctx context.Context, st *grid.Store) error {
+	if err := TwoStreets.Load(ctx, st); err != nil {
+		return err
+	}
 	for _, q := range []string{
 		`INSERT INTO areas (code, name, geom) VALUES
- ('310104', '徐汇区', ST_Multi(ST_MakeEnvelope(121.40, 31.10, 121.50, 31.20, 4326))),
  ('310116', '金山区', ST_Multi(ST_MakeEnvelope(121.20, 30.75, 121.30, 30.85, 4326))),
  ('310120', '奉贤区', ST_Multi(ST_MakeEnvelope(121.40, 30.85, 121.50, 30.95, 4326)))`,
-		`INSERT INTO areas (code, name, geom) VALUES
- ('310104003', '西街道', ST_Multi(ST_MakeEnvelope(121.40, 31.10, 121.45, 31.20, 4326))),
- ('310104004', '东街道', ST_Multi(ST_MakeEnvelope(121.45, 31.10, 121.50, 31.20, 4326))),
- ('310116001', '金山卫镇', ST_Multi(ST_MakeEnvelope(121.20, 30.75, 121.30, 30.85, 4326))),
- ('310120001', '柘林镇', ST_Multi(ST_MakeEnvelope(121.40, 30.85, 121.50, 30.95, 4326)))`,
-		`INSERT INTO areas (code, name, geom) VALUES
- ('310104003001', '南居委', ST_Multi(ST_MakeEnvelope(121.40, 31.10, 121.45, 31.15, 4326))),
- ('310104003002', '北居委', ST_Multi(ST_MakeEnvelope(121.40, 31.15, 121.45, 31.20, 4326))),
- ('310104004001', '东居委', ST_Multi(ST_MakeEnvelope(121.45, 31.10, 121.50, 31.20, 4326))),
- ('310116001001', '金山居委', ST_Multi(ST_MakeEnvelope(121.20, 30.75, 121.30, 30.85, 4326))),
- ('310120001001', '柘林村', ST_Multi(ST_MakeEnvelope(121.40, 30.85, 121.50, 30.95, 4326)))`,
-		`INSERT INTO area_parts (code, level, geom) SELECT code, level, (ST_Dump(ST_Subdivide(geom, 64))).geom FROM areas`,
+		`INSERT INTO areas (code, name, geom) SELECT code, name, (SELECT geom FROM areas WHERE code = left(v.code, 6))
+  FROM (VALUES ('310116001', '金山卫镇'), ('310120001', '柘林镇')) v (code, name)`,
+		`INSERT INTO areas (code, name, geom) SELECT code, name, (SELECT geom FROM areas WHERE code = left(v.code, 6))
+  FROM (VALUES ('310116001001', '金山居委'), ('310120001001', '柘林村')) v (code, name)`,
+		`INSERT INTO area_parts (code, level, geom) SELECT code, level, (ST_Dump(ST_Subdivide(geom, 64))).geom FROM areas
+  WHERE district_code IN ('310116', '310120')`,
 	} {
 		if _, err := DB(st).Exec(ctx, q); err != nil {
 			return err
