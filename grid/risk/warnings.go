@@ -262,11 +262,17 @@ const turnedRedAreasSQL = `SELECT c.district_code, c.code, c.level, coalesce(a.n
  WHERE c.snapshot_id = $1 AND c.colour = 'red' AND p.colour IS DISTINCT FROM 'red'
  ORDER BY c.district_code, c.code`
 
-const turnedRedCellsSQL = `SELECT c.district_code, c.h3::text, coalesce(c.street_code, ''), 'H3 ' || to_hex(c.h3), p.colour, c.score, p.score, c.top
+var turnedRedCellsSQL = `SELECT c.district_code, c.h3::text, coalesce(c.street_code, ''), ` + cellNameSQL("c.street_code", "c.h3") + `, p.colour, c.score, p.score, c.top
   FROM risk_cells c
   LEFT JOIN risk_cells p ON p.snapshot_id = $2 AND p.h3 = c.h3
  WHERE c.snapshot_id = $1 AND c.colour = 'red' AND p.colour IS DISTINCT FROM 'red'
  ORDER BY c.district_code, c.h3`
+
+// cellNameSQL names a cell in a title: its street's name and its H3 index, 西街道 H3
+// 89309958e6fffff (street and h3 are expressions of this file).
+func cellNameSQL(street, h3 string) string {
+	return fmt.Sprintf(`coalesce((SELECT sa.name FROM areas sa WHERE sa.code = %s) || ' ', '') || 'H3 ' || to_hex(%s)`, street, h3)
+}
 
 // turnedRed: cause <level>/<code>@<snapshot>, the snapshot the area turned red in. An area
 // that stays red is not warned again; one that falls and turns red again is.
@@ -378,7 +384,8 @@ func majorHazardsOverdue(ctx context.Context, q warningQuerier, now time.Time) (
 
 // burstCellSQL and burstStreetSQL: the cells and streets with at least $3 hazards
 // reported after $1 and up to $2, that have no burst warning raised after $1.
-const burstCellSQL = `SELECT h.district_code, h.h3::text, coalesce(mode() WITHIN GROUP (ORDER BY h.street_code), ''), 'H3 ' || to_hex(h.h3),
+var burstCellSQL = `SELECT h.district_code, h.h3::text, coalesce(mode() WITHIN GROUP (ORDER BY h.street_code), ''),
+       ` + cellNameSQL("mode() WITHIN GROUP (ORDER BY h.street_code)", "h.h3") + `,
        count(*)::int, (count(*) FILTER (WHERE h.level = '重大'))::int, (array_agg(h.code ORDER BY h.reported_at DESC, h.id DESC))[1:20]
   FROM hazards h
  WHERE h.reported_at > $1 AND h.reported_at <= $2

@@ -61,8 +61,8 @@ type Filter struct {
 	Limit, Offset    int
 }
 
-const warningCols = `w.id, w.district_code, w.street_code, w.area_level, w.area_code,
-    coalesce(a.name, CASE WHEN w.area_level = 'cell' THEN 'H3 ' || to_hex(w.area_code::bigint) END, w.area_code),
+var warningCols = `w.id, w.district_code, w.street_code, w.area_level, w.area_code,
+    coalesce(a.name, CASE WHEN w.area_level = 'cell' THEN ` + cellNameSQL("w.street_code", "w.area_code::bigint") + ` END, w.area_code),
     w.rule, w.title, w.reason, w.figures, w.status, w.raised_at, w.acknowledged_at, w.acknowledged_by, w.ack_note,
     w.closed_at, w.closed_by, w.close_note, w.version, w.snapshot_id`
 

@@ -238,12 +238,23 @@ func TestRiskWarningTurnedRed(t *testing.T) {
 	}
 	for _, w := range ws {
 		if w.Level == "cell" {
-			if w.Street == nil || *w.Street != west || w.Figures["from_colour"] != nil || !strings.Contains(w.Reason, "上次快照中没有") {
+			if w.Street == nil || *w.Street != west || w.Figures["from_colour"] != nil || !strings.Contains(w.Reason, "上次快照中没有") ||
+				!strings.HasPrefix(w.Title, "西街道 H3 8") {
 				t.Errorf("cell warning %+v", w)
 			}
 		}
 		if w.Level == "community" && (w.Figures["from_colour"] != "orange" || !strings.Contains(w.Reason, "徐汇化工厂（占 50%）")) {
 			t.Errorf("community warning %+v", w)
+		}
+	}
+	// The list names a cell by its street and H3 index.
+	list, _, err := f.svc.Warnings(context.Background(), pWest, Filter{Rule: RuleTurnedRed})
+	if err != nil || len(list) != 4 {
+		t.Fatalf("the west street's list: %d %v", len(list), err)
+	}
+	for _, w := range list {
+		if w.AreaLevel == LevelCell && w.AreaName != "西街道 H3 "+geo.PointCell(westPoint, geo.SupervisionRes).String() {
+			t.Errorf("cell named %q", w.AreaName)
 		}
 	}
 	if got := f.recipients(RuleTurnedRed, itoa(cell)); strings.Join(got, " ") != "district:310104 district:310104 street:310104003 street:310104003" {
@@ -392,7 +403,7 @@ func TestRiskWarningHazardBurst(t *testing.T) {
 	cell := itoa(int64(geo.PointCell(westPoint, geo.SupervisionRes)))
 	first := ws[0]
 	if first.Level != "cell" || first.Code != cell || first.Street == nil || *first.Street != west || first.Figures["count"] != 3.0 ||
-		first.Figures["threshold"] != 3.0 || first.Cause != "cell/"+cell+"/2026-12-04" || !strings.Contains(first.Title, "7 天内新增 3 项隐患") {
+		first.Figures["threshold"] != 3.0 || first.Cause != "cell/"+cell+"/2026-12-04" || !strings.HasPrefix(first.Title, "西街道 H3 ") || !strings.Contains(first.Title, "7 天内新增 3 项隐患") {
 		t.Errorf("cell burst %+v", first)
 	}
 	if codes, _ := first.Figures["hazard_codes"].([]any); len(codes) != 3 {
