@@ -82,6 +82,7 @@ func TestRiskZoneRefusals(t *testing.T) {
 		{"self-crossing", "z", ZoneInput{Name: "x", Geometry: json.RawMessage(`{"type":"Polygon","coordinates":[` +
 			ring([2]float64{121.21, 30.76}, [2]float64{121.25, 30.80}, [2]float64{121.25, 30.76}, [2]float64{121.21, 30.80}, [2]float64{121.21, 30.76}) + `]}`)}, "geometry"},
 		{"in the sea", "z", ZoneInput{Name: "x", Geometry: square(122.5, 30.5, 0.05)}, "geometry"},
+		{"on the shore, overlapping nothing", "z", ZoneInput{Name: "x", Geometry: square(121.301, 30.80, 0.002)}, "geometry"},
 		{"too many vertices", "z", ZoneInput{Name: "x", Geometry: json.RawMessage(big.String())}, "geometry"},
 		{"too large", "z", ZoneInput{Name: "x", Geometry: huge}, "geometry"},
 		{"two faults", "Z", ZoneInput{Name: "", Areas: []string{"x"}}, "code,name,areas[0]"},
@@ -91,6 +92,10 @@ func TestRiskZoneRefusals(t *testing.T) {
 		if got := badField(t, err); got != c.field {
 			t.Errorf("%s: fields %q, want %q (%v)", c.what, got, c.field, err)
 		}
+	}
+	_, _, err := svc.PutZone(ctx, pAdmin, "z", ZoneInput{Name: "x", Geometry: square(121.301, 30.80, 0.002)})
+	if err == nil || !strings.Contains(err.Error(), "overlaps no loaded district or street") {
+		t.Errorf("on the shore: %v", err)
 	}
 	if n := testdb.Count(t, st, `SELECT count(*) FROM risk_zones`); n != 1 {
 		t.Errorf("%d zones", n)
