@@ -318,7 +318,9 @@ func (v view) cond(district, street, geom string, n int) (string, []any) {
 }
 
 // areaCond is the view on risk_areas a joined to areas g.
-func (v view) areaCond(n int) (string, []any) { return v.cond("a.district_code", streetOf, "g.geom", n) }
+func (v view) areaCond(n int) (string, []any) {
+	return v.cond("a.district_code", streetOf, "g.geom", n)
+}
 
 // cellCond is the view on risk_cells c.
 func (v view) cellCond(n int) (string, []any) {

@@ -150,4 +150,3 @@ SELECT coalesce(ST_AsMVT(mvtgeom.*, '` + LayerCells + `', ` + strconv.Itoa(geo.T
 
 // TileBounds is the extent TileJSON reports: Shanghai's.
 func TileBounds() [4]float64 { return geo.ShanghaiExtent() }
-
