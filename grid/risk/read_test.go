@@ -229,7 +229,10 @@ func TestRiskScope(t *testing.T) {
 	for _, err := range []error{
 		func() error { _, err := w.svc.Areas(ctx, w.who["off1"], risk.AreaQuery{}); return err }(),
 		func() error { _, err := w.svc.Area(ctx, w.who["off1"], testdb.RiskS1, risk.AreaQuery{}); return err }(),
-		func() error { _, err := w.svc.Cell(ctx, w.who["off1"], int64(w.Cells["A"]), risk.AreaQuery{}); return err }(),
+		func() error {
+			_, err := w.svc.Cell(ctx, w.who["off1"], int64(w.Cells["A"]), risk.AreaQuery{})
+			return err
+		}(),
 		func() error {
 			_, err := w.svc.Compare(ctx, w.who["off1"], risk.CompareQuery{From: "2026-11-01", To: "2026-12-01"})
 			return err
