@@ -341,7 +341,7 @@ func TestRiskTilesAPI(t *testing.T) {
 		u.Query().Get("zone") != "bay" || !strings.HasPrefix(tj.Tiles[0], "http://example.com/") || tj.MinZoom != 0 || tj.MaxZoom != risk.TilesMaxZoom ||
 		tj.Bounds != [4]float64{120.85, 30.67, 122.20, 31.88} || len(tj.VectorLayers) != 2 ||
 		tj.VectorLayers[0].ID != "risk_areas" || tj.VectorLayers[0].MaxZoom != 12 || tj.VectorLayers[1].ID != "risk_cells" ||
-		tj.VectorLayers[1].MinZoom != 12 || tj.VectorLayers[0].Fields["colour"] != "String" || tj.VectorLayers[1].Fields["score"] != "Number" {
+		tj.VectorLayers[1].MinZoom != 13 || tj.VectorLayers[0].Fields["colour"] != "String" || tj.VectorLayers[1].Fields["score"] != "Number" {
 		t.Fatalf("tilejson %+v", tj)
 	}
 	r.json(t, "adm", fmt.Sprintf("/api/v1/risk/tiles.json?snapshot=%d", r.f.Snap1), &tj)
