@@ -64,6 +64,7 @@ func (s *Server) riskReadRoutes() {
 			"communities (not its district's row); officers are refused. zone= gives a member the zone's picture. A " +
 			"malformed date or level, a date before the first snapshot or after today, a district or street that is " +
 			"malformed, unknown or outside the caller's area are 400s naming the parameter; an unknown snapshot or zone " +
+			"(or no snapshot at all yet) " +
 			"is a 404.\n\nformat=xlsx is the report 风险四色图报表: sheets 区 and 街镇 under a title row naming the " +
 			"snapshot's date and id and the configuration, rows ranked by score with the colour cell filled in the colour, " +
 			"its name, the change, the previous colour and the top three contributors with their share (level= is not " +

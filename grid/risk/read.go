@@ -211,6 +211,19 @@ func (s *Service) oneSnapshot(ctx context.Context, where string, args ...any) (S
 // today in Shanghai or before the first snapshot is a BadInputError on it; an unknown id a
 // NotFoundError, and so is asking for the latest when there is none.
 func (s *Service) PickSnapshot(ctx context.Context, q Pick, field string) (SnapshotRef, *SnapshotRef, error) {
+	cur, err := s.pickOne(ctx, q, field)
+	if err != nil {
+		return cur, nil, err
+	}
+	prev, ok, err := s.oneSnapshot(ctx, `(taken_on, id) < ($1::date, $2::bigint)`, cur.TakenOn, cur.ID)
+	if err != nil || !ok {
+		return cur, nil, err
+	}
+	return cur, &prev, nil
+}
+
+// pickOne is PickSnapshot without the previous snapshot.
+func (s *Service) pickOne(ctx context.Context, q Pick, field string) (SnapshotRef, error) {
 	var (
 		cur SnapshotRef
 		ok  bool
@@ -225,15 +238,15 @@ func (s *Service) PickSnapshot(ctx context.Context, q Pick, field string) (Snaps
 	case q.Date != "":
 		var d time.Time
 		if d, err = ParseDate(q.Date, field); err != nil {
-			return cur, nil, err
+			return cur, err
 		}
 		cur, ok, err = s.oneSnapshot(ctx, `taken_on <= $1`, d.Format(time.DateOnly))
 		if err == nil && !ok {
-			first, any, ferr := s.firstSnapshot(ctx)
+			first, taken, ferr := s.firstSnapshot(ctx)
 			switch {
 			case ferr != nil:
 				err = ferr
-			case !any:
+			case !taken:
 				err = Bad(field, "no snapshot has been taken yet")
 			default:
 				err = Bad(field, fmt.Sprintf("is before the first snapshot, taken on %s", first))
@@ -245,14 +258,7 @@ func (s *Service) PickSnapshot(ctx context.Context, q Pick, field string) (Snaps
 			err = &grid.NotFoundError{What: "snapshot", Key: "latest"}
 		}
 	}
-	if err != nil {
-		return cur, nil, err
-	}
-	prev, ok, err := s.oneSnapshot(ctx, `(taken_on, id) < ($1::date, $2::bigint)`, cur.TakenOn, cur.ID)
-	if err != nil || !ok {
-		return cur, nil, err
-	}
-	return cur, &prev, nil
+	return cur, err
 }
 
 func (s *Service) firstSnapshot(ctx context.Context) (string, bool, error) {
@@ -611,7 +617,7 @@ func (s *Service) Cell(ctx context.Context, p *grid.Principal, cell int64, q Are
 	if err != nil {
 		return nil, err
 	}
-	cur, _, err := s.PickSnapshot(ctx, q.pick(), "date")
+	cur, err := s.pickOne(ctx, q.pick(), "date")
 	if err != nil {
 		return nil, err
 	}
@@ -663,11 +669,11 @@ func (s *Service) Compare(ctx context.Context, p *grid.Principal, q CompareQuery
 	if q.To == "" {
 		q.To = time.Now().In(grid.ShanghaiZone()).Format(time.DateOnly)
 	}
-	from, _, err := s.PickSnapshot(ctx, Pick{Date: q.From}, "from")
+	from, err := s.pickOne(ctx, Pick{Date: q.From}, "from")
 	if err != nil {
 		return nil, err
 	}
-	to, _, err := s.PickSnapshot(ctx, Pick{Date: q.To}, "to")
+	to, err := s.pickOne(ctx, Pick{Date: q.To}, "to")
 	if err != nil {
 		return nil, err
 	}

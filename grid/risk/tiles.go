@@ -75,7 +75,7 @@ func (s *Service) TileSource(ctx context.Context, p *grid.Principal, pick Pick, 
 	if err != nil {
 		return nil, err
 	}
-	cur, _, err := s.PickSnapshot(ctx, pick, "date")
+	cur, err := s.pickOne(ctx, pick, "date")
 	if err != nil {
 		return nil, err
 	}
