@@ -615,3 +615,31 @@ func TestRiskTiles(t *testing.T) {
 	_, err = w.svc.Tile(ctx, src, 3, 8, 0)
 	badField(t, err, "z/x/y")
 }
+
+// TestRiskPolygonZone: a zone an admin loaded as a polygon shows what meets the polygon.
+func TestRiskPolygonZone(t *testing.T) {
+	w := newRiskWorld(t)
+	ctx := context.Background()
+	db := testdb.DB(w.Store)
+	if _, err := db.Exec(ctx, `INSERT INTO risk_zones (code, name, geom, created_by)
+		VALUES ('poly', '甲一片区', ST_Multi(ST_MakeEnvelope(121.41, 31.19, 121.43, 31.21, 4326)), 'adm')`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(ctx, `INSERT INTO risk_zone_areas (zone_code, area_code) VALUES ('poly', $1)`, testdb.RiskS1); err != nil {
+		t.Fatal(err)
+	}
+	for level, want := range map[string][]string{"district": {testdb.RiskD1}, "street": {testdb.RiskS1}, "community": {testdb.RiskC1}} {
+		list, err := w.svc.Areas(ctx, w.who["sta"], risk.AreaQuery{Level: level, Zone: "poly"})
+		if err != nil || !slices.Equal(codes(list.Areas), want) {
+			t.Fatalf("%s: %v %v", level, list, err)
+		}
+	}
+	if _, err := w.svc.Cell(ctx, w.who["sta"], int64(w.Cells["A"]), risk.AreaQuery{Zone: "poly"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := w.svc.Cell(ctx, w.who["sta"], int64(w.Cells["B"]), risk.AreaQuery{Zone: "poly"})
+	notFound(t, err)
+	// 乙's office is no member: its street is not among the zone's areas.
+	_, err = w.svc.Areas(ctx, w.who["stb"], risk.AreaQuery{Zone: "poly"})
+	notFound(t, err)
+}
