@@ -68,43 +68,18 @@ func RiskRead(t testing.TB, st *grid.Store) *RiskReadFixture {
 	t.Helper()
 	ctx := context.Background()
 	db := DB(st)
-	exec := func(sql string, args ...any) {
-		t.Helper()
-		if _, err := db.Exec(ctx, sql, args...); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-	}
-	box := func(code, name string, x0, y0, x1, y1 float64) {
-		exec(`INSERT INTO areas (code, name, geom) VALUES ($1, $2, ST_Multi(ST_MakeEnvelope($3, $4, $5, $6, 4326)))`, code, name, x0, y0, x1, y1)
-	}
-	box(RiskD1, "黄浦区", 121.40, 31.18, 121.55, 31.28)
-	box(RiskS1, "甲街道", 121.40, 31.18, 121.475, 31.28)
-	box(RiskC1, "甲一社区", 121.40, 31.18, 121.475, 31.23)
-	box(RiskC2, "甲二社区", 121.40, 31.23, 121.475, 31.28)
-	box(RiskS2, "乙街道", 121.475, 31.18, 121.55, 31.28)
-	box(RiskC3, "乙一社区", 121.475, 31.18, 121.55, 31.28)
-	box(RiskD2, "徐汇区", 121.40, 31.10, 121.55, 31.18)
-	box(RiskS3, "丙街道", 121.40, 31.10, 121.55, 31.18)
-	exec(`INSERT INTO area_parts (code, level, geom) SELECT code, level, (ST_Dump(geom)).geom FROM areas`)
+	exec := fixtureExec(t, db)
+	twoDistricts(t, db,
+		areaBox{RiskC1, "甲一社区", [4]float64{121.40, 31.18, 121.475, 31.23}},
+		areaBox{RiskC2, "甲二社区", [4]float64{121.40, 31.23, 121.475, 31.28}},
+		areaBox{RiskC3, "乙一社区", [4]float64{121.475, 31.18, 121.55, 31.28}})
 
-	f := &RiskReadFixture{Store: st, Users: map[string]int64{}, Cells: map[string]h3.Cell{}}
-	for _, u := range []struct{ name, role, street, district string }{
+	f := &RiskReadFixture{Store: st, Cells: map[string]h3.Cell{}}
+	f.Users = addUsers(t, db, []fixtureUser{
 		{"sta", grid.RoleStreet, RiskS1, ""}, {"stb", grid.RoleStreet, RiskS2, ""},
 		{"dist", grid.RoleDistrict, "", RiskD1}, {"distx", grid.RoleDistrict, "", RiskD2},
 		{"off1", grid.RoleOfficer, "", ""}, {"adm", grid.RoleAdmin, "", ""}, {"plan", grid.RolePlanner, "", ""},
-	} {
-		hash, err := grid.HashPassword("password-" + u.name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var id int64
-		if err := db.QueryRow(ctx, `INSERT INTO users (username, display_name, role, street_code, district_code, password_hash)
-			VALUES ($1, $2, $3, nullif($4, ''), nullif($5, ''), $6) RETURNING id`,
-			u.name, "姓名"+u.name, u.role, u.street, u.district, hash).Scan(&id); err != nil {
-			t.Fatal(err)
-		}
-		f.Users[u.name] = id
-	}
+	})
 	exec(`INSERT INTO risk_zones (code, name, created_by) VALUES ($1, '杭州湾北岸联动区', 'adm')`, RiskZone)
 	exec(`INSERT INTO risk_zone_areas (zone_code, area_code) VALUES ($1, $2), ($1, $3)`, RiskZone, RiskD2, RiskS2)
 
