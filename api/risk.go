@@ -291,11 +291,7 @@ func (s *Server) riskTile(c *fiber.Ctx) error {
 	// A snapshot never changes: the tile is known by its snapshot, view and coordinates,
 	// and a revalidation is answered before the tile is read.
 	sum := sha256.Sum256([]byte(strings.Join([]string{"risk", src.Key, scopeKey(p), fmt.Sprintf("%d/%d/%d", z, x, y)}, "|")))
-	etag := `"` + hex.EncodeToString(sum[:16]) + `"`
-	c.Set(fiber.HeaderCacheControl, tileCacheControl)
-	c.Set(fiber.HeaderETag, etag)
-	c.Vary(fiber.HeaderAuthorization)
-	if etagMatches(c.Get(fiber.HeaderIfNoneMatch), etag) {
+	if tileNotModified(c, `"`+hex.EncodeToString(sum[:16])+`"`) {
 		return c.SendStatus(fiber.StatusNotModified)
 	}
 	tile, err := s.risk.Tile(c.UserContext(), src, z, x, y)

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/paulmach/orb/encoding/mvt"
 	"github.com/paulmach/orb/geojson"
 	"github.com/paulmach/orb/maptile"
 	"github.com/xuri/excelize/v2"
@@ -353,23 +352,7 @@ func TestRiskTilesAPI(t *testing.T) {
 		tl := maptile.At([2]float64{lon, lat}, maptile.Zoom(z))
 		return fmt.Sprintf("/api/v1/risk/tiles/%d/%d/%d.mvt", z, tl.X, tl.Y)
 	}
-	decode := func(body []byte) map[string][]string {
-		layers, err := mvt.Unmarshal(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out := map[string][]string{}
-		for _, l := range layers {
-			for _, f := range l.Features {
-				k := "code"
-				if l.Name == "risk_cells" {
-					k = "h3"
-				}
-				out[l.Name] = append(out[l.Name], fmt.Sprint(f.Properties[k]))
-			}
-		}
-		return out
-	}
+	decode := func(b []byte) map[string][]string { return testdb.RiskTileKeys(t, b) }
 	for _, tc := range []struct {
 		who, path string
 		want      map[string][]string

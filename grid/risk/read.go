@@ -333,6 +333,16 @@ func (v view) cellCond(n int) (string, []any) {
 	return v.cond("c.district_code", "c.street_code", "c.geom", n)
 }
 
+// levelView is newView and then filters: the view of a read of one level.
+func (s *Service) levelView(ctx context.Context, p *grid.Principal, zone, level, district, street string) (view, string, error) {
+	v, err := s.newView(ctx, p, zone)
+	if err != nil {
+		return v, "", err
+	}
+	level, err = s.filters(ctx, v, level, district, street)
+	return v, level, err
+}
+
 // filters checks a query's level, district and street: a malformed code, one that names
 // no loaded area and, outside a zone, one outside the caller's scope are the same
 // BadInputError naming the parameter, so a filter cannot tell another street from a
@@ -476,11 +486,7 @@ func decodeTop(b []byte) ([]Contributor, error) {
 // ranked by score (highest first; ties by code), with the previous snapshot's score and
 // colour.
 func (s *Service) Areas(ctx context.Context, p *grid.Principal, q AreaQuery) (*AreaList, error) {
-	v, err := s.newView(ctx, p, q.Zone)
-	if err != nil {
-		return nil, err
-	}
-	level, err := s.filters(ctx, v, q.Level, q.District, q.Street)
+	v, level, err := s.levelView(ctx, p, q.Zone, q.Level, q.District, q.Street)
 	if err != nil {
 		return nil, err
 	}
@@ -655,11 +661,7 @@ FROM risk_cells c WHERE c.snapshot_id = $1 AND c.h3 = $2 AND `+cond, append([]an
 // Compare sets every area of q's level in either snapshot (the latest on or before From,
 // and on or before To) beside each other, with the colour change and its reason.
 func (s *Service) Compare(ctx context.Context, p *grid.Principal, q CompareQuery) (*Comparison, error) {
-	v, err := s.newView(ctx, p, q.Zone)
-	if err != nil {
-		return nil, err
-	}
-	level, err := s.filters(ctx, v, q.Level, q.District, q.Street)
+	v, level, err := s.levelView(ctx, p, q.Zone, q.Level, q.District, q.Street)
 	if err != nil {
 		return nil, err
 	}

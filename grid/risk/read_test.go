@@ -494,24 +494,7 @@ func TestRiskGeoJSONAndXLSX(t *testing.T) {
 func TestRiskTiles(t *testing.T) {
 	w := newRiskWorld(t)
 	ctx := context.Background()
-	decode := func(b []byte) map[string][]string {
-		t.Helper()
-		layers, err := mvt.Unmarshal(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out := map[string][]string{}
-		for _, l := range layers {
-			for _, f := range l.Features {
-				key := "code"
-				if l.Name == risk.LayerCells {
-					key = "h3"
-				}
-				out[l.Name] = append(out[l.Name], fmt.Sprint(f.Properties[key]))
-			}
-		}
-		return out
-	}
+	decode := func(b []byte) map[string][]string { return testdb.RiskTileKeys(t, b) }
 	tileOf := func(z int, lon, lat float64) (int, int) {
 		tl := maptile.At([2]float64{lon, lat}, maptile.Zoom(z))
 		return int(tl.X), int(tl.Y)

@@ -2,9 +2,11 @@ package testdb
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/encoding/mvt"
 	"github.com/paulmach/orb/geojson"
 	"github.com/uber/h3-go/v4"
 
@@ -151,4 +153,22 @@ func RiskRead(t testing.TB, st *grid.Store) *RiskReadFixture {
 	cell(f.Snap2, "C", RiskS2, RiskC3, 20, 0, "yellow", "", "yellow", `{"enterprises": 20}`)
 	cell(f.Snap2, "D", RiskS3, "", 3, 0, "blue", "", "blue", `{"hazards": 3}`)
 	return f
+}
+
+// RiskTileKeys decodes a risk tile into its features' keys by layer: the code of each
+// risk_areas feature and the h3 of each risk_cells one, in the tile's order.
+func RiskTileKeys(t testing.TB, tile []byte) map[string][]string {
+	t.Helper()
+	layers, err := mvt.Unmarshal(tile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]string{}
+	for _, l := range layers {
+		key := map[string]string{"risk_areas": "code", "risk_cells": "h3"}[l.Name]
+		for _, f := range l.Features {
+			out[l.Name] = append(out[l.Name], fmt.Sprint(f.Properties[key]))
+		}
+	}
+	return out
 }
