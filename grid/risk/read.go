@@ -31,7 +31,7 @@ import (
 // instead of its own scope. An area, cell or zone out of sight reads exactly like a
 // missing one.
 
-// SnapshotRef names a snapshot: its id and its Asia/Shanghai date.
+// SnapshotRef names a snapshot 风险快照: its id and its Asia/Shanghai date.
 type SnapshotRef struct {
 	ID      int64  `json:"id"`
 	TakenOn string `json:"taken_on" format:"date"`
@@ -56,7 +56,8 @@ type AreaQuery struct {
 
 func (q AreaQuery) pick() Pick { return Pick{Date: q.Date, SnapshotID: q.SnapshotID} }
 
-// AreaRow is one area of a snapshot with its rank and its change since the previous one.
+// AreaRow is one area's risk 区域风险 in a snapshot, with its rank and its change since
+// the previous snapshot.
 type AreaRow struct {
 	Code           string             `json:"code"`
 	Name           string             `json:"name"`
@@ -92,7 +93,7 @@ type AreaDetail struct {
 	Cells map[Colour]int `json:"cells" doc:"the area's cells by colour (red, orange, yellow, blue)"`
 }
 
-// CellDetail is one resolution-9 cell of a snapshot.
+// CellDetail is one resolution-9 cell's risk 网格风险 in a snapshot.
 type CellDetail struct {
 	Snapshot      SnapshotRef        `json:"snapshot"`
 	H3            string             `json:"h3" doc:"the H3 index, hexadecimal"`
@@ -119,7 +120,7 @@ type CompareQuery struct {
 	Zone     string
 }
 
-// AreaChange is one area between two snapshots.
+// AreaChange is one area's change 风险变化 between two snapshots.
 type AreaChange struct {
 	Code         string             `json:"code"`
 	Name         string             `json:"name"`
@@ -134,7 +135,7 @@ type AreaChange struct {
 	PartsDelta   map[string]float64 `json:"parts_delta" doc:"to − from by component"`
 }
 
-// Comparison is the answer of Compare.
+// Comparison is the trend 风险趋势 between two snapshots: the answer of Compare.
 type Comparison struct {
 	From    SnapshotRef  `json:"from"`
 	To      SnapshotRef  `json:"to"`
@@ -682,63 +683,82 @@ func (s *Service) Compare(ctx context.Context, p *grid.Principal, q CompareQuery
 	if q.From > q.To {
 		return nil, Bad("from", fmt.Sprintf("must not be after to (%s)", q.To))
 	}
-	// The union of both snapshots' rows of the level, each side read in the view.
 	cond, cargs := v.areaCond(6)
-	rows, err := s.db.Query(ctx, `WITH pick AS (
-    SELECT a.snapshot_id, a.code, a.district_code, a.score, a.colour, a.parts, a.top
-    FROM risk_areas a LEFT JOIN areas g ON g.code = a.code
-    WHERE a.snapshot_id IN ($1, $2) AND a.level = $3
-      AND ($4 = '' OR a.district_code = $4) AND ($5 = '' OR `+streetOf+` = $5) AND `+cond+`
-)
-SELECT coalesce(t.code, f.code), coalesce(g.name, t.code, f.code), coalesce(t.district_code, f.district_code),
-       f.score, f.colour, f.parts, f.top, t.score, t.colour, t.parts, t.top
-FROM (SELECT * FROM pick WHERE snapshot_id = $1) f
-FULL JOIN (SELECT * FROM pick WHERE snapshot_id = $2) t ON t.code = f.code
-LEFT JOIN areas g ON g.code = coalesce(t.code, f.code)`, append([]any{from.ID, to.ID, level, q.District, q.Street}, cargs...)...)
+	rows, err := s.db.Query(ctx, fmt.Sprintf(compareSQL, cond), append([]any{from.ID, to.ID, level, q.District, q.Street}, cargs...)...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	out := &Comparison{From: from, To: to, Level: level, Changes: []AreaChange{}}
 	for rows.Next() {
-		var (
-			c                          = AreaChange{Level: level}
-			fc, tc                     *string
-			fParts, fTop, tParts, tTop []byte
-		)
-		if err := rows.Scan(&c.Code, &c.Name, &c.DistrictCode, &c.FromScore, &fc, &fParts, &fTop, &c.ToScore, &tc, &tParts, &tTop); err != nil {
-			return nil, err
-		}
-		c.FromColour, c.ToColour = colourPtr(fc), colourPtr(tc)
-		c.Change = colourChange(c.FromColour, c.ToColour)
-		side := func(parts, top []byte) (map[string]float64, []Contributor, error) {
-			if parts == nil {
-				return map[string]float64{}, nil, nil
-			}
-			pm, err := decodeParts(parts)
-			if err != nil {
-				return nil, nil, err
-			}
-			tl, err := decodeTop(top)
-			return pm, tl, err
-		}
-		fp, ft, err := side(fParts, fTop)
+		c, err := scanChange(rows, level)
 		if err != nil {
 			return nil, err
 		}
-		tp, tt, err := side(tParts, tTop)
-		if err != nil {
-			return nil, err
-		}
-		c.PartsDelta = partsDelta(fp, tp)
-		c.Reason = reason(c, ft, tt)
 		out.Changes = append(out.Changes, c)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	sort.SliceStable(out.Changes, func(i, j int) bool {
-		a, b := out.Changes[i], out.Changes[j]
+	sortChanges(out.Changes)
+	return out, nil
+}
+
+// compareSQL is the union of both snapshots' rows of a level, each side read in the view:
+// $1 from, $2 to, $3 the level, $4 and $5 the district and street filters, the view's
+// condition (%s) from $6.
+var compareSQL = `WITH pick AS (
+    SELECT a.snapshot_id, a.code, a.district_code, a.score, a.colour, a.parts, a.top
+    FROM risk_areas a LEFT JOIN areas g ON g.code = a.code
+    WHERE a.snapshot_id IN ($1, $2) AND a.level = $3
+      AND ($4 = '' OR a.district_code = $4) AND ($5 = '' OR ` + streetOf + ` = $5) AND %s
+)
+SELECT coalesce(t.code, f.code), coalesce(g.name, t.code, f.code), coalesce(t.district_code, f.district_code),
+       f.score, f.colour, f.parts, f.top, t.score, t.colour, t.parts, t.top
+FROM (SELECT * FROM pick WHERE snapshot_id = $1) f
+FULL JOIN (SELECT * FROM pick WHERE snapshot_id = $2) t ON t.code = f.code
+LEFT JOIN areas g ON g.code = coalesce(t.code, f.code)`
+
+// scanChange reads one row of compareSQL: the change, its parts' deltas and its reason.
+func scanChange(rows pgx.Rows, level string) (AreaChange, error) {
+	var (
+		c                          = AreaChange{Level: level}
+		fc, tc                     *string
+		fParts, fTop, tParts, tTop []byte
+	)
+	if err := rows.Scan(&c.Code, &c.Name, &c.DistrictCode, &c.FromScore, &fc, &fParts, &fTop, &c.ToScore, &tc, &tParts, &tTop); err != nil {
+		return c, err
+	}
+	c.FromColour, c.ToColour = colourPtr(fc), colourPtr(tc)
+	c.Change = colourChange(c.FromColour, c.ToColour)
+	side := func(parts, top []byte) (map[string]float64, []Contributor, error) {
+		if parts == nil { // not in this snapshot
+			return map[string]float64{}, nil, nil
+		}
+		pm, err := decodeParts(parts)
+		if err != nil {
+			return nil, nil, err
+		}
+		tl, err := decodeTop(top)
+		return pm, tl, err
+	}
+	fp, ft, err := side(fParts, fTop)
+	if err != nil {
+		return c, err
+	}
+	tp, tt, err := side(tParts, tTop)
+	if err != nil {
+		return c, err
+	}
+	c.PartsDelta = partsDelta(fp, tp)
+	c.Reason = reason(c, ft, tt)
+	return c, nil
+}
+
+// sortChanges puts colour rises first, the largest first, then by score change, then code.
+func sortChanges(changes []AreaChange) {
+	sort.SliceStable(changes, func(i, j int) bool {
+		a, b := changes[i], changes[j]
 		if da, db := colourDelta(a), colourDelta(b); da != db {
 			return da > db
 		}
@@ -747,7 +767,6 @@ LEFT JOIN areas g ON g.code = coalesce(t.code, f.code)`, append([]any{from.ID, t
 		}
 		return a.Code < b.Code
 	})
-	return out, nil
 }
 
 // colourDelta is the rise in colour rank (a new area counts from below blue, a removed
