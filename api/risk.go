@@ -108,7 +108,7 @@ func (s *Server) riskReadRoutes() {
 			QueryParam("zone", "string", "a zone the caller is a member of")),
 		Response: risk.Comparison{}, Problems: []int{fiber.StatusBadRequest, fiber.StatusNotFound},
 	}, s.riskCompare)
-	tilePick := []Param{riskPickParams()[1], riskPickParams()[2]}
+	tilePick := riskPickParams()
 	s.route(fiber.MethodGet, "/api/v1/risk/tiles.json", Operation{
 		Summary: "TileJSON of the risk map",
 		Description: "TileJSON 3.0.0 for MapLibre and QGIS: the tile URL template carrying the snapshot's id (the latest unless " +
@@ -119,7 +119,7 @@ func (s *Server) riskReadRoutes() {
 	}, s.riskTileJSON)
 	s.route(fiber.MethodGet, "/api/v1/risk/tiles/:z/:x/:y.mvt", Operation{
 		Summary: "The risk map as a vector tile",
-		Description: fmt.Sprintf("Mapbox Vector Tile (extent 4096) of one snapshot (the latest unless snapshot= names one), "+
+		Description: fmt.Sprintf("Mapbox Vector Tile (extent 4096) of one snapshot (the latest unless snapshot= or date= picks one), "+
 			"never recomputed. Layer risk_areas: districts up to zoom %d, streets at %d and %d, communities at %d (code, "+
 			"name, level, district_code, score rounded to 0.1, colour, score_colour, floor_colour; the feature id is the "+
 			"code). Layer risk_cells from zoom %d: the resolution-9 cells (h3, level, district_code, street_code, "+
