@@ -158,6 +158,11 @@ func toProblem(ctx context.Context, err error) *problem {
 		p := newProblem(fiber.StatusBadRequest, "", fmt.Sprintf("%s: %s (the limit is %s)", le.Field, le.Reason, le.Limit))
 		p.Errors = []FieldError{{Field: le.Field, Reason: le.Reason + " (the limit is " + le.Limit + ")"}}
 		return p
+	case errors.As(err, &rb):
+		// The risk routes' bad weights, thresholds, zones and dates: a 400 naming each field.
+		p := fieldsProblem(&rb.InvalidFieldsError)
+		p.Status, p.Title = fiber.StatusBadRequest, http.StatusText(fiber.StatusBadRequest)
+		return p
 	case errors.As(err, &inv):
 		return FieldProblem(inv.Field, inv.Reason).(*problem)
 	case errors.As(err, &rb): // the risk routes: bad weights, thresholds, zones, dates

@@ -183,7 +183,7 @@ type Server struct {
 	dossier    *dossier.Service  // enterprise dossier
 	evidence   *evidence.Service // photos
 	assess     *assess.Service   // officer assessment (考核)
-	risk       *risk.Service     // regional risk assessment (风险评估): warnings, zones
+	risk       *risk.Service     // regional risk assessment (区域风险评估)
 	cfg        Config
 	public     publicBase // where absolute links point (PublicURL)
 	log        *slog.Logger
@@ -212,7 +212,7 @@ func New(store *grid.Store, cfg Config) *Server {
 		dossier:    dossier.New(store), // enterprise dossier
 		evidence:   evidence.New(store, evidence.NewDir(cfg.PhotoDir)),
 		assess:     assess.New(store), // officer assessment (考核)
-		risk:       risk.New(store),   // regional risk assessment
+		risk:       risk.New(store),   // regional risk assessment (区域风险评估)
 		cfg:        cfg,
 		public:     cfg.publicBase(),
 		log:        cfg.Logger,
@@ -260,6 +260,7 @@ func New(store *grid.Store, cfg Config) *Server {
 		s.licenceRoutes, // licences: enterprise licences 证照 (api/licences.go)
 		s.photoRoutes,
 		s.assessRoutes,      // officer assessment (考核)
+		s.riskReadRoutes,    // the risk map read from its snapshots: api/risk.go
 		s.riskWarningRoutes, // early warnings 预警: api/risk_warnings.go
 		s.riskZoneRoutes,    // joint-control zones 联动联控区: api/risk_zones.go
 		s.importRoutes,

@@ -212,7 +212,7 @@ func colourRises(ctx context.Context, q warningQuerier, cur, prev int64) ([]cand
 			reason += "；增长最多：" + strings.Join(parts, "、")
 		}
 		out = append(out, candidate{
-			district: district, street: streetOf(level, code), level: level, code: code,
+			district: district, street: areaStreet(level, code), level: level, code: code,
 			rule: RuleColourRise, cause: fmt.Sprintf("%s/%s@%d", level, code, cur),
 			title:  fmt.Sprintf("%s风险升级：%s色→%s色", name, from.Chinese(), to.Chinese()),
 			reason: reason + "。",
@@ -293,7 +293,7 @@ func turnedRed(ctx context.Context, q warningQuerier, cur, prev int64) ([]candid
 				rows.Close()
 				return nil, err
 			}
-			level, street := third, streetOf(third, code)
+			level, street := third, areaStreet(third, code)
 			if sql == turnedRedCellsSQL {
 				level, street = LevelCell, third
 			}
@@ -447,9 +447,9 @@ func hazardBursts(ctx context.Context, q warningQuerier, b BurstRule, now time.T
 	return out, nil
 }
 
-// streetOf is the street of an area: a street's own code, a community's street, none for
+// areaStreet is the street of an area: a street's own code, a community's street, none for
 // a district.
-func streetOf(level, code string) string {
+func areaStreet(level, code string) string {
 	switch {
 	case level == LevelStreet:
 		return code
