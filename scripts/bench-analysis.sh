@@ -35,15 +35,16 @@ bench=$(db_url $db)
 # --- data: generated once, loaded once (a marker row records the scale) ---------------
 generate_once "$BIN" "$data" "$SCALE" enterprises.geojson
 loaded=$(psql -tA "$bench" -c "SELECT target FROM audit_log WHERE action = 'bench-analysis' ORDER BY id DESC LIMIT 1" 2>/dev/null || true)
-if [ "$loaded" != "scale $SCALE" ]; then
+if [ "$loaded" != "scale $SCALE with hazards" ]; then
 	echo "loading scale $SCALE into $db" >&2
 	psql -q "$admin" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db"
 	DATABASE_URL=$bench "$BIN" migrate >&2
-	for kind in areas fire_stations underground_spaces gas_occupancy_sites enterprises; do
+	for kind in areas fire_stations underground_spaces gas_occupancy_sites pipelines enterprises; do
 		DATABASE_URL=$bench "$BIN" import --kind "$kind" "$data/$kind.geojson" >&2
 	done
-	# hazards are only for clustering; load them here when that part is added
-	psql -q "$bench" -c "VACUUM ANALYZE" -c "INSERT INTO audit_log (actor, action, target) VALUES ('bench', 'bench-analysis', 'scale $SCALE')"
+	# hazards: the risk recompute counts the open ones
+	DATABASE_URL=$bench "$BIN" import --kind hazards --ignore-unknown "$data/hazards.geojson" >&2
+	psql -q "$bench" -c "VACUUM ANALYZE" -c "INSERT INTO audit_log (actor, action, target) VALUES ('bench', 'bench-analysis', 'scale $SCALE with hazards')"
 fi
 [ "${SETUP_ONLY:-}" = 1 ] && exit 0
 export DATABASE_URL=$bench
