@@ -124,9 +124,9 @@ type BurstRule struct {
 // 奉贤), some orange, most yellow or blue.
 func DefaultConfig() Config {
 	return Config{
-		Enterprise:    map[string]float64{"重大": 40, "较大": 12, "一般": 3, "低": 1},
-		MajorHazard:   30,
-		Hazchem:       8,
+		Enterprise:    map[string]float64{"重大": 30, "较大": 8, "一般": 1, "低": 0.2},
+		MajorHazard:   200,
+		Hazchem:       4,
 		Hazard:        map[string]float64{"一般": 2, "重大": 15},
 		HazardOverdue: 2,
 		Pipeline:      map[string]float64{"高压": 20, "次高压": 10, "中压": 4, "低压": 1},
@@ -135,10 +135,10 @@ func DefaultConfig() Config {
 		Fire:          FireTerm{ReachMinutes: 5, SpeedKmh: 30, Detour: 1.4, Factor: 0.5},
 		Spill:         SpillTerm{K: 1, Share: 0.25},
 		Thresholds: map[string]Thresholds{
-			LevelCell:      {Red: 200, Orange: 80, Yellow: 15},
-			LevelCommunity: {Red: 1500, Orange: 500, Yellow: 100},
-			LevelStreet:    {Red: 6000, Orange: 2500, Yellow: 600},
-			LevelDistrict:  {Red: 60000, Orange: 25000, Yellow: 6000},
+			LevelCell:      {Red: 250, Orange: 80, Yellow: 20},
+			LevelCommunity: {Red: 1000, Orange: 300, Yellow: 60},
+			LevelStreet:    {Red: 8000, Orange: 3000, Yellow: 800},
+			LevelDistrict:  {Red: 65000, Orange: 25000, Yellow: 10000},
 		},
 		Rules: WarningRules{
 			ColourRise:         Rule{Enabled: true},

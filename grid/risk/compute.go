@@ -1,0 +1,1003 @@
+package risk
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/twpayne/go-geom"
+	"github.com/uber/h3-go/v4"
+
+	"safegrid/grid"
+)
+
+// Request asks for a recompute: why (a trigger), who (an actor) and as of when (zero:
+// now). AsOf lets the demo back-fill history: hazards open then, enterprise risk levels
+// then, taken_on its Asia/Shanghai date; everything else (places, pipelines, sites,
+// spaces, stations) as it is now.
+type Request struct {
+	Trigger string
+	By      string
+	AsOf    time.Time
+}
+
+// recomputeLock is the advisory lock key held by a recompute (transaction-scoped): two
+// never run at once; the second one does not wait but fails with grid.ErrBusy.
+const recomputeLock = int64(0x7269736b) // "risk"
+
+// topN is how many contributors a cell or an area lists.
+const topN = 10
+
+// cellRes is the index's H3 resolution.
+const cellRes = 9
+
+// Recompute computes the index from the data as of req.AsOf and stores it as a new
+// snapshot, in one transaction: a failure leaves the previous snapshot the latest. Every
+// attempt is a risk_runs row, written and finished outside that transaction so a failed
+// one keeps its error. A recompute while another runs is grid.ErrBusy (nothing written
+// but the run's record).
+func (s *Service) Recompute(ctx context.Context, req Request) (Snapshot, error) {
+	if !slices.Contains([]string{TriggerSchedule, TriggerManual, TriggerDemo}, req.Trigger) {
+		return Snapshot{}, Bad("trigger", "must be schedule, manual or demo")
+	}
+	by, ok := trimmed(req.By, 100)
+	if !ok || by == "" {
+		return Snapshot{}, Bad("requested_by", "must be text of 1 to 100 characters")
+	}
+	req.By = by
+	now := time.Now()
+	if req.AsOf.IsZero() || req.AsOf.After(now) {
+		req.AsOf = now
+	}
+	book := context.WithoutCancel(ctx)
+	var run int64
+	if err := s.db.QueryRow(book, `INSERT INTO risk_runs (trigger, requested_by) VALUES ($1, $2) RETURNING id`,
+		req.Trigger, req.By).Scan(&run); err != nil {
+		return Snapshot{}, err
+	}
+	snap, err := s.recompute(ctx, req, now)
+	var sid *int64
+	var msg *string
+	if err != nil {
+		m := err.Error()
+		msg = &m
+	} else {
+		sid = &snap.ID
+	}
+	if _, ferr := s.db.Exec(book, `UPDATE risk_runs SET finished_at = now(), snapshot_id = $2, error = $3 WHERE id = $1`, run, sid, msg); ferr != nil && err == nil {
+		err = ferr
+	}
+	if err != nil {
+		return Snapshot{}, &RecomputeError{Run: run, Err: err}
+	}
+	return snap, nil
+}
+
+// RecomputeError is a failed recompute: its run (risk_runs.id) and why. The previous
+// snapshot is unchanged.
+type RecomputeError struct {
+	Run int64
+	Err error
+}
+
+func (e *RecomputeError) Error() string {
+	return fmt.Sprintf("risk recompute (run %d) failed, the previous snapshot stays the latest: %v", e.Run, e.Err)
+}
+
+func (e *RecomputeError) Unwrap() error { return e.Err }
+
+// Run is one recompute attempt (risk_runs).
+type Run struct {
+	ID          int64      `json:"id"`
+	Trigger     string     `json:"trigger"`
+	RequestedBy string     `json:"requested_by"`
+	StartedAt   grid.Time  `json:"started_at"`
+	FinishedAt  *grid.Time `json:"finished_at"`
+	SnapshotID  *int64     `json:"snapshot_id"`
+	Error       *string    `json:"error"`
+}
+
+// Runs lists the recompute attempts, newest first.
+func (s *Service) Runs(ctx context.Context, limit, offset int) ([]Run, error) {
+	rows, err := s.db.Query(ctx, `SELECT id, trigger, requested_by, started_at, finished_at, snapshot_id, error
+FROM risk_runs ORDER BY id DESC LIMIT $1 OFFSET $2`, limit, offset)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Run, error) {
+		var x Run
+		var fin *time.Time
+		err := r.Scan(&x.ID, &x.Trigger, &x.RequestedBy, &x.StartedAt, &fin, &x.SnapshotID, &x.Error)
+		if fin != nil {
+			t := grid.TimeOf(*fin)
+			x.FinishedAt = &t
+		}
+		return x, err
+	})
+}
+
+const snapshotCols = `id, taken_on::text, computed_at, config_id, config, trigger, requested_by, duration_ms, cells, summary`
+
+func scanSnapshot(row pgx.Row, withConfig bool) (Snapshot, error) {
+	var sn Snapshot
+	var cfg, sum []byte
+	if err := row.Scan(&sn.ID, &sn.TakenOn, &sn.ComputedAt, &sn.ConfigID, &cfg, &sn.Trigger, &sn.RequestedBy, &sn.DurationMS, &sn.Cells, &sum); err != nil {
+		return sn, err
+	}
+	if withConfig {
+		if err := json.Unmarshal(cfg, &sn.Config); err != nil {
+			return sn, err
+		}
+	}
+	return sn, json.Unmarshal(sum, &sn.Summary)
+}
+
+// SnapshotList is a page of snapshots without their configuration copies.
+type SnapshotList struct {
+	Snapshots []SnapshotItem `json:"snapshots"`
+	Total     int            `json:"total"`
+}
+
+// SnapshotItem is a Snapshot in a list: everything but the configuration copy.
+type SnapshotItem struct {
+	ID          int64          `json:"id"`
+	TakenOn     string         `json:"taken_on"`
+	ComputedAt  grid.Time      `json:"computed_at"`
+	ConfigID    *int64         `json:"config_id"`
+	Trigger     string         `json:"trigger"`
+	RequestedBy string         `json:"requested_by"`
+	DurationMS  int            `json:"duration_ms"`
+	Cells       int            `json:"cells"`
+	Summary     map[string]any `json:"summary"`
+}
+
+// Snapshots lists the snapshots newest first (by taken_on, then id).
+func (s *Service) Snapshots(ctx context.Context, limit, offset int) (SnapshotList, error) {
+	out := SnapshotList{Snapshots: []SnapshotItem{}}
+	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM risk_snapshots`).Scan(&out.Total); err != nil {
+		return out, err
+	}
+	rows, err := s.db.Query(ctx, `SELECT `+snapshotCols+` FROM risk_snapshots ORDER BY taken_on DESC, id DESC LIMIT $1 OFFSET $2`, limit, offset)
+	if err != nil {
+		return out, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		sn, err := scanSnapshot(rows, false)
+		if err != nil {
+			return out, err
+		}
+		out.Snapshots = append(out.Snapshots, SnapshotItem{ID: sn.ID, TakenOn: sn.TakenOn, ComputedAt: sn.ComputedAt, ConfigID: sn.ConfigID,
+			Trigger: sn.Trigger, RequestedBy: sn.RequestedBy, DurationMS: sn.DurationMS, Cells: sn.Cells, Summary: sn.Summary})
+	}
+	return out, rows.Err()
+}
+
+// SnapshotByID returns one snapshot with its configuration copy (grid.NotFoundError when
+// there is none).
+func (s *Service) SnapshotByID(ctx context.Context, id int64) (Snapshot, error) {
+	sn, err := scanSnapshot(s.db.QueryRow(ctx, `SELECT `+snapshotCols+` FROM risk_snapshots WHERE id = $1`, id), true)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Snapshot{}, &grid.NotFoundError{What: "risk snapshot", Key: strconv.FormatInt(id, 10)}
+	}
+	return sn, err
+}
+
+// latestSnapshot is the latest snapshot (by taken_on, then id), nil when there is none.
+func latestSnapshot(ctx context.Context, tx pgx.Tx) (*Snapshot, error) {
+	sn, err := scanSnapshot(tx.QueryRow(ctx, `SELECT `+snapshotCols+` FROM risk_snapshots ORDER BY taken_on DESC, id DESC LIMIT 1`), true)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &sn, nil
+}
+
+func (s *Service) recompute(ctx context.Context, req Request, now time.Time) (Snapshot, error) {
+	start := time.Now()
+	tx, err := s.db.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
+	if err != nil {
+		return Snapshot{}, err
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	var locked bool
+	if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, recomputeLock).Scan(&locked); err != nil {
+		return Snapshot{}, err
+	}
+	if !locked {
+		return Snapshot{}, fmt.Errorf("%w (another risk recompute is running)", grid.ErrBusy)
+	}
+	rec, err := currentConfig(ctx, tx)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	cfg := rec.Config
+	if err := cfg.Validate(); err != nil {
+		return Snapshot{}, fmt.Errorf("the configuration in force (%d) is invalid: %w", rec.ID, err)
+	}
+	prev, err := latestSnapshot(ctx, tx)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	ix, err := s.index(ctx, tx, cfg, req.AsOf)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	sn := Snapshot{TakenOn: req.AsOf.In(grid.ShanghaiZone()).Format(time.DateOnly), Config: cfg, Trigger: req.Trigger,
+		RequestedBy: req.By, Cells: len(ix.cells), Summary: ix.summary()}
+	if rec.ID != 0 {
+		id := rec.ID
+		sn.ConfigID = &id
+	}
+	cfgJS, err := json.Marshal(cfg)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	sumJS, err := json.Marshal(sn.Summary)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	sn.DurationMS = int(time.Since(start).Milliseconds())
+	if err := tx.QueryRow(ctx, `INSERT INTO risk_snapshots (taken_on, config_id, config, trigger, requested_by, duration_ms, cells, summary)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id, computed_at`, sn.TakenOn, sn.ConfigID, cfgJS, sn.Trigger, sn.RequestedBy, sn.DurationMS, sn.Cells, sumJS).
+		Scan(&sn.ID, &sn.ComputedAt); err != nil {
+		return Snapshot{}, err
+	}
+	if err := ix.write(ctx, tx, sn.ID); err != nil {
+		return Snapshot{}, err
+	}
+	if _, err := s.raiseWarnings(ctx, tx, sn, prev, cfg, now); err != nil {
+		return Snapshot{}, err
+	}
+	// The duration covers the whole computation, writes included.
+	sn.DurationMS = int(time.Since(start).Milliseconds())
+	if _, err := tx.Exec(ctx, `UPDATE risk_snapshots SET duration_ms = $2 WHERE id = $1`, sn.ID, sn.DurationMS); err != nil {
+		return Snapshot{}, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return Snapshot{}, err
+	}
+	return sn, nil
+}
+
+// The components of the index (parts' keys, in this order).
+var components = []string{"enterprises", "hazards", "pipelines", "gas_sites", "underground"}
+
+const (
+	cEnterprise = iota
+	cHazard
+	cPipeline
+	cGasSite
+	cUnderground
+)
+
+// The counts of a cell or an area (counts' keys).
+var countNames = []string{"重大", "较大", "一般", "低", "major_hazards", "hazchem", "hazards_open", "hazards_overdue", "hazards_major_open",
+	"pipeline_km", "gas_sites", "underground_spaces"}
+
+const (
+	nLevel0 = iota // 重大 .. 低: enterprises by risk level
+	_
+	_
+	_
+	nMajor
+	nHazchem
+	nOpen
+	nOverdue
+	nMajorOpen
+	nKm
+	nSites
+	nSpaces
+	nCounts
+)
+
+// areaKey is a contributor's place: its cell and its tagged district, street, community.
+type areaKey struct {
+	h3                  int64
+	district, street, c string
+}
+
+// group is the contributors of one place (areaKey), their raw points (before the fire
+// factor) by component, counts, the highest enterprise level (rank: 3 重大 .. 0 低, -1
+// none), and the candidates for the top contributors (each place's own top topN: any
+// area's or cell's top topN are among the union of its places').
+type group struct {
+	raw    [5]float64
+	counts [nCounts]float64
+	floor  int
+	top    []Contributor // raw points
+}
+
+// acc accumulates a cell's or an area's points after the fire factor.
+type acc struct {
+	parts  [5]float64
+	counts [nCounts]float64
+	floor  int
+	top    []Contributor
+	cells  map[Colour]int // areas: their cells by colour
+}
+
+func newAcc() *acc { return &acc{floor: -1} }
+
+func (a *acc) score() float64 {
+	var s float64
+	for _, p := range a.parts {
+		s += p
+	}
+	return s
+}
+
+type cellOut struct {
+	h3                  int64
+	district, street, c string
+	own, spill, score   float64
+	factor, minutes     float64
+	scoreColour, colour Colour
+	floorColour         Colour
+	acc                 *acc
+}
+
+type areaOut struct {
+	code, level, district string
+	score                 float64
+	scoreColour, colour   Colour
+	floorColour           Colour
+	acc                   *acc
+}
+
+// index is one computation, before it is written.
+type index struct {
+	cfg   Config
+	cells []*cellOut
+	areas []*areaOut
+}
+
+// levelRank is a risk level's rank (重大 3 .. 低 0).
+func levelRank(l string) int { return 3 - slices.Index(grid.RiskLevels(), l) }
+
+func rankColour(r int) Colour {
+	if r < 0 {
+		return ""
+	}
+	return LevelColour(grid.RiskLevels()[3-r])
+}
+
+func (s *Service) index(ctx context.Context, tx pgx.Tx, cfg Config, asOf time.Time) (*index, error) {
+	groups := map[areaKey]*group{}
+	get := func(k areaKey) *group {
+		g := groups[k]
+		if g == nil {
+			g = &group{floor: -1}
+			groups[k] = g
+		}
+		return g
+	}
+	if err := s.enterprises(ctx, tx, cfg, asOf, get); err != nil {
+		return nil, fmt.Errorf("enterprises: %w", err)
+	}
+	if err := s.hazards(ctx, tx, cfg, asOf, get); err != nil {
+		return nil, fmt.Errorf("hazards: %w", err)
+	}
+	if err := s.pipelines(ctx, tx, cfg, get); err != nil {
+		return nil, fmt.Errorf("pipelines: %w", err)
+	}
+	if err := s.sitesAndSpaces(ctx, tx, cfg, get); err != nil {
+		return nil, fmt.Errorf("sites and spaces: %w", err)
+	}
+	ix := &index{cfg: cfg}
+	// Cells: the places' cells and their k-ring neighbours.
+	cells := map[int64]*cellOut{}
+	for k := range groups {
+		if cells[k.h3] == nil {
+			cells[k.h3] = &cellOut{h3: k.h3, acc: newAcc()}
+		}
+	}
+	for _, h := range mapKeys(cells) {
+		for _, n := range h3.GridDisk(h3.Cell(h), cfg.Spill.K) {
+			if n != 0 && cells[int64(n)] == nil {
+				cells[int64(n)] = &cellOut{h3: int64(n), acc: newAcc()}
+			}
+		}
+	}
+	order := mapKeys(cells)
+	slices.Sort(order)
+	if err := s.fire(ctx, tx, cfg.Fire, order, cells); err != nil {
+		return nil, fmt.Errorf("fire stations: %w", err)
+	}
+	areas := map[string]*areaOut{}
+	rows, err := tx.Query(ctx, `SELECT code, level, district_code FROM areas`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		a := &areaOut{acc: newAcc()}
+		if err := rows.Scan(&a.code, &a.level, &a.district); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		a.acc.cells = map[Colour]int{}
+		areas[a.code] = a
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	area := func(code, level string) *acc {
+		if code == "" {
+			return nil
+		}
+		a := areas[code]
+		if a == nil {
+			// Tagged with a code no longer among the areas (an areas import since): kept.
+			a = &areaOut{code: code, level: level, district: code[:min(6, len(code))], acc: newAcc()}
+			a.acc.cells = map[Colour]int{}
+			areas[code] = a
+		}
+		return a.acc
+	}
+	// Each place's points times its cell's fire factor, into its cell and its areas.
+	best := map[int64]float64{}
+	keys := mapKeys(groups)
+	slices.SortFunc(keys, func(a, b areaKey) int {
+		return cmp.Or(cmp.Compare(a.h3, b.h3), cmp.Compare(a.district, b.district), cmp.Compare(a.street, b.street), cmp.Compare(a.c, b.c))
+	})
+	for _, k := range keys {
+		g := groups[k]
+		c := cells[k.h3]
+		var pts float64
+		for i := range g.raw {
+			pts += g.raw[i] * c.factor
+		}
+		// The cell's areas: those of its place with the most points; ties go to the
+		// smallest codes (keys are sorted, so the first place wins a tie).
+		if b, ok := best[k.h3]; !ok || pts > b {
+			best[k.h3] = pts
+			c.district, c.street, c.c = k.district, k.street, k.c
+		}
+		for _, a := range []*acc{c.acc, area(k.district, LevelDistrict), area(k.street, LevelStreet), area(k.c, LevelCommunity)} {
+			if a != nil {
+				a.add(g, c.factor)
+			}
+		}
+	}
+	for _, c := range cells {
+		c.own = c.acc.score()
+	}
+	// Spill: every other cell within k rings of a cell with points.
+	for _, h := range order {
+		c := cells[h]
+		if c.own <= 0 {
+			continue
+		}
+		for _, n := range h3.GridDisk(h3.Cell(h), cfg.Spill.K) {
+			if int64(n) != h && n != 0 {
+				cells[int64(n)].spill += cfg.Spill.Share * c.own
+			}
+		}
+	}
+	// Cells without places of their own take the areas of the neighbour with the most
+	// points (ties: the smallest cell).
+	for _, h := range order {
+		c := cells[h]
+		if c.district != "" {
+			continue
+		}
+		var from *cellOut
+		for _, n := range h3.GridDisk(h3.Cell(h), cfg.Spill.K) {
+			o := cells[int64(n)]
+			if o == nil || o.district == "" || int64(n) == h {
+				continue
+			}
+			if from == nil || o.own > from.own || (o.own == from.own && o.h3 < from.h3) {
+				from = o
+			}
+		}
+		if from != nil {
+			c.district, c.street, c.c = from.district, from.street, from.c
+		}
+	}
+	th := cfg.Thresholds
+	for _, h := range order {
+		c := cells[h]
+		if c.district == "" {
+			continue // unreachable: every cell is a place's or a neighbour's
+		}
+		c.score = c.own + c.spill
+		c.scoreColour = th[LevelCell].Colour(c.score)
+		c.floorColour = rankColour(c.acc.floor)
+		c.colour = Higher(c.scoreColour, c.floorColour)
+		if c.spill > 0 {
+			c.acc.top = append(c.acc.top, Contributor{Kind: KindSpill, Detail: fmt.Sprintf("%d ring(s) × %g", cfg.Spill.K, cfg.Spill.Share), Points: c.spill})
+		}
+		finishTop(c.acc, c.score)
+		ix.cells = append(ix.cells, c)
+		for _, code := range []string{c.district, c.street, c.c} {
+			if a := areas[code]; code != "" && a != nil {
+				a.acc.cells[c.colour]++
+			}
+		}
+	}
+	codes := mapKeys(areas)
+	slices.Sort(codes)
+	for _, code := range codes {
+		a := areas[code]
+		a.score = a.acc.score()
+		a.scoreColour = th[a.level].Colour(a.score)
+		a.floorColour = rankColour(a.acc.floor)
+		a.colour = Higher(a.scoreColour, a.floorColour)
+		finishTop(a.acc, a.score)
+		ix.areas = append(ix.areas, a)
+	}
+	return ix, nil
+}
+
+func (a *acc) add(g *group, factor float64) {
+	for i := range g.raw {
+		a.parts[i] += g.raw[i] * factor
+	}
+	for i := range g.counts {
+		a.counts[i] += g.counts[i]
+	}
+	a.floor = max(a.floor, g.floor)
+	for _, t := range g.top {
+		t.Points *= factor
+		a.top = append(a.top, t)
+	}
+}
+
+// finishTop keeps the topN largest contributors (ties by kind and id) with their shares.
+func finishTop(a *acc, score float64) {
+	slices.SortFunc(a.top, func(x, y Contributor) int {
+		return cmp.Or(cmp.Compare(y.Points, x.Points), cmp.Compare(x.Kind, y.Kind), cmp.Compare(x.ID, y.ID))
+	})
+	if len(a.top) > topN {
+		a.top = slices.Clip(a.top[:topN])
+	}
+	for i := range a.top {
+		if score > 0 {
+			a.top[i].Share = a.top[i].Points / score
+		}
+	}
+}
+
+func mapKeys[K comparable, V any](m map[K]V) []K {
+	out := make([]K, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// enterpriseSQL: each enterprise's raw points, its place, and its place's totals; only each
+// place's top topN rows come back. $1..$4 the level weights (重大, 较大, 一般, 低), $5 the
+// major hazard extra, $6 the hazchem extra, $7 whether levels are taken as of $8 from
+// enterprise_risk_levels (else the current ones).
+const enterpriseSQL = `WITH lv AS (
+    SELECT DISTINCT ON (uscc) uscc, risk_level FROM enterprise_risk_levels WHERE $7 AND at <= $8 ORDER BY uscc, at DESC, id DESC
+), first AS (
+    SELECT DISTINCT ON (uscc) uscc, risk_level FROM enterprise_risk_levels WHERE $7 ORDER BY uscc, at, id
+), e AS (
+    SELECT e.id, e.uscc, e.name, e.industry, e.major_hazard, e.h3, e.district_code, coalesce(e.street_code, '') AS street_code,
+           coalesce(e.community_code, '') AS community_code,
+           CASE WHEN $7 THEN coalesce(lv.risk_level, first.risk_level, e.risk_level) ELSE e.risk_level END AS level
+      FROM enterprises e
+      LEFT JOIN lv ON $7 AND lv.uscc = e.uscc
+      LEFT JOIN first ON $7 AND first.uscc = e.uscc
+), p AS (
+    SELECT e.*, CASE level WHEN '重大' THEN $1::float8 WHEN '较大' THEN $2::float8 WHEN '一般' THEN $3::float8 ELSE $4::float8 END
+               + CASE WHEN major_hazard THEN $5::float8 ELSE 0 END + CASE WHEN industry LIKE '危化品%' THEN $6::float8 ELSE 0 END AS pts
+      FROM e
+)
+SELECT * FROM (
+    SELECT h3, district_code, street_code, community_code, id, uscc, name, level, major_hazard, industry, pts,
+           row_number() OVER w AS rn,
+           sum(pts) OVER p AS g_pts,
+           count(*) FILTER (WHERE level = '重大') OVER p, count(*) FILTER (WHERE level = '较大') OVER p,
+           count(*) FILTER (WHERE level = '一般') OVER p, count(*) FILTER (WHERE level = '低') OVER p,
+           count(*) FILTER (WHERE major_hazard) OVER p, count(*) FILTER (WHERE industry LIKE '危化品%') OVER p
+      FROM p
+    WINDOW p AS (PARTITION BY h3, district_code, street_code, community_code),
+           w AS (PARTITION BY h3, district_code, street_code, community_code ORDER BY pts DESC, id)
+) t WHERE rn <= ` + "10"
+
+func (s *Service) enterprises(ctx context.Context, tx pgx.Tx, cfg Config, asOf time.Time, get func(areaKey) *group) error {
+	// Levels as of asOf come from the history unless no level was given after asOf (then
+	// the current levels are the same, and the history's join is skipped).
+	var history bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM enterprise_risk_levels WHERE at > $1)`, asOf).Scan(&history); err != nil {
+		return err
+	}
+	w := cfg.Enterprise
+	rows, err := tx.Query(ctx, enterpriseSQL, w["重大"], w["较大"], w["一般"], w["低"], cfg.MajorHazard, cfg.Hazchem, history, asOf)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k areaKey
+		var c Contributor
+		var level, industry string
+		var major bool
+		var rn int
+		var gPts float64
+		var n [6]int64
+		if err := rows.Scan(&k.h3, &k.district, &k.street, &k.c, &c.ID, &c.Code, &c.Name, &level, &major, &industry, &c.Points, &rn, &gPts,
+			&n[0], &n[1], &n[2], &n[3], &n[4], &n[5]); err != nil {
+			return err
+		}
+		g := get(k)
+		if rn == 1 {
+			g.raw[cEnterprise] = gPts
+			for i := 0; i < 4; i++ {
+				g.counts[nLevel0+i] = float64(n[i])
+				if n[i] > 0 && g.floor < 3-i {
+					g.floor = 3 - i
+				}
+			}
+			g.counts[nMajor], g.counts[nHazchem] = float64(n[4]), float64(n[5])
+		}
+		c.Kind = KindEnterprise
+		c.Detail = level
+		if major {
+			c.Detail += " · 重大危险源"
+		}
+		c.Detail += " · " + industry
+		g.top = append(g.top, c)
+	}
+	return rows.Err()
+}
+
+// hazardSQL: the hazards open at $4 (reported by then and not closed by then), each one's
+// raw points ($1 一般, $2 重大, × $3 when overdue: its deadline before $5, the Shanghai date
+// of $4), and its place's totals; each place's top topN rows.
+const hazardSQL = `WITH h AS (
+    SELECT id, code, category, level, deadline, h3, district_code, coalesce(street_code, '') AS street_code,
+           coalesce(community_code, '') AS community_code, coalesce(deadline < $5::date, false) AS overdue
+      FROM hazards
+     WHERE reported_at <= $4 AND (closed_at > $4 OR (closed_at IS NULL AND status <> 'closed'))
+), p AS (
+    SELECT h.*, CASE level WHEN '重大' THEN $2::float8 ELSE $1::float8 END * CASE WHEN overdue THEN $3::float8 ELSE 1 END AS pts FROM h
+)
+SELECT * FROM (
+    SELECT h3, district_code, street_code, community_code, id, code, category, level, overdue, pts,
+           row_number() OVER w AS rn, sum(pts) OVER p AS g_pts, count(*) OVER p,
+           count(*) FILTER (WHERE overdue) OVER p, count(*) FILTER (WHERE level = '重大') OVER p
+      FROM p
+    WINDOW p AS (PARTITION BY h3, district_code, street_code, community_code),
+           w AS (PARTITION BY h3, district_code, street_code, community_code ORDER BY pts DESC, id)
+) t WHERE rn <= ` + "10"
+
+func (s *Service) hazards(ctx context.Context, tx pgx.Tx, cfg Config, asOf time.Time, get func(areaKey) *group) error {
+	day := asOf.In(grid.ShanghaiZone()).Format(time.DateOnly)
+	rows, err := tx.Query(ctx, hazardSQL, cfg.Hazard["一般"], cfg.Hazard["重大"], cfg.HazardOverdue, asOf, day)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k areaKey
+		var c Contributor
+		var level string
+		var overdue bool
+		var rn int
+		var gPts float64
+		var n [3]int64
+		if err := rows.Scan(&k.h3, &k.district, &k.street, &k.c, &c.ID, &c.Code, &c.Name, &level, &overdue, &c.Points, &rn, &gPts, &n[0], &n[1], &n[2]); err != nil {
+			return err
+		}
+		g := get(k)
+		if rn == 1 {
+			g.raw[cHazard] = gPts
+			g.counts[nOpen], g.counts[nOverdue], g.counts[nMajorOpen] = float64(n[0]), float64(n[1]), float64(n[2])
+		}
+		c.Kind = KindHazard
+		c.Detail = level
+		if level == "重大" {
+			c.Detail += " · 挂牌督办"
+		}
+		if overdue {
+			c.Detail += " · overdue 逾期"
+		}
+		g.top = append(g.top, c)
+	}
+	return rows.Err()
+}
+
+// pipelineSQL: each pipeline's length in each cell it crosses, in km: the length of its
+// UTM 51N line inside the cell's hexagon (the six h3 boundary vertices, $1/$2 as cell and
+// WKB, transformed to UTM 51N).
+const pipelineSQL = `WITH hex AS (
+    SELECT h, ST_Transform(ST_SetSRID(ST_GeomFromWKB(w), 4326), 32651) AS g FROM unnest($1::bigint[], $2::bytea[]) AS t(h, w)
+)
+SELECT hex.h, p.district_code, coalesce(p.street_code, ''), coalesce(p.community_code, ''), p.id, p.code, coalesce(p.name, ''), p.pressure,
+       ST_Length(ST_Intersection(p.geom_m, hex.g)) / 1000
+  FROM pipelines p CROSS JOIN LATERAL unnest(p.h3_cells) AS c(h) JOIN hex ON hex.h = c.h`
+
+// pipelines: a pipeline's km in a cell count for that cell and for the pipeline's own
+// areas (its district, street and community: those of its midpoint, as everywhere else).
+func (s *Service) pipelines(ctx context.Context, tx pgx.Tx, cfg Config, get func(areaKey) *group) error {
+	var ids []int64
+	if err := tx.QueryRow(ctx, `SELECT coalesce(array_agg(DISTINCT c), '{}') FROM pipelines, unnest(h3_cells) AS c`).Scan(&ids); err != nil {
+		return err
+	}
+	wkbs := make([][]byte, len(ids))
+	for i, h := range ids {
+		wkbs[i] = hexWKB(h3.Cell(h))
+	}
+	rows, err := tx.Query(ctx, pipelineSQL, ids, wkbs)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k areaKey
+		var c Contributor
+		var pressure string
+		var km float64
+		if err := rows.Scan(&k.h3, &k.district, &k.street, &k.c, &c.ID, &c.Code, &c.Name, &pressure, &km); err != nil {
+			return err
+		}
+		if km <= 0 {
+			continue
+		}
+		g := get(k)
+		c.Kind = KindPipeline
+		c.Points = cfg.Pipeline[pressure] * km
+		c.Detail = fmt.Sprintf("%s %.2f km", pressure, km)
+		g.raw[cPipeline] += c.Points
+		g.counts[nKm] += km
+		g.top = append(g.top, c)
+	}
+	return rows.Err()
+}
+
+const sitesSQL = `SELECT 'gas_site', h3, district_code, coalesce(street_code, ''), coalesce(community_code, ''), id, code, occupant, status
+  FROM gas_occupancy_sites
+UNION ALL
+SELECT 'underground', h3, district_code, coalesce(street_code, ''), coalesce(community_code, ''), id, code, coalesce(name, ''), use
+  FROM underground_spaces`
+
+// sitesAndSpaces: gas occupancy sites and underground spaces, each in its h3 cell (a
+// polygon's: the cell of its representative point, as the importer tags it).
+func (s *Service) sitesAndSpaces(ctx context.Context, tx pgx.Tx, cfg Config, get func(areaKey) *group) error {
+	rows, err := tx.Query(ctx, sitesSQL)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var kind, class string
+		var k areaKey
+		var c Contributor
+		if err := rows.Scan(&kind, &k.h3, &k.district, &k.street, &k.c, &c.ID, &c.Code, &c.Name, &class); err != nil {
+			return err
+		}
+		g := get(k)
+		c.Detail = class
+		if kind == "gas_site" {
+			c.Kind, c.Points = KindGasSite, cfg.GasSite[class]
+			g.raw[cGasSite] += c.Points
+			g.counts[nSites]++
+		} else {
+			c.Kind, c.Points = KindUnderground, cfg.Underground[class]
+			g.raw[cUnderground] += c.Points
+			g.counts[nSpaces]++
+		}
+		g.top = append(g.top, c)
+	}
+	return rows.Err()
+}
+
+// fire sets each cell's response time (minutes from the nearest existing station:
+// straight-line metres in UTM 51N from the cell's centre × detour at speed) and factor.
+func (s *Service) fire(ctx context.Context, tx pgx.Tx, f FireTerm, order []int64, cells map[int64]*cellOut) error {
+	rows, err := tx.Query(ctx, `SELECT ST_X(geom_m), ST_Y(geom_m) FROM fire_stations WHERE status = 'existing'`)
+	if err != nil {
+		return err
+	}
+	type xy struct{ x, y float64 }
+	st, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (xy, error) {
+		var p xy
+		return p, r.Scan(&p.x, &p.y)
+	})
+	if err != nil {
+		return err
+	}
+	lons, lats := make([]float64, len(order)), make([]float64, len(order))
+	for i, h := range order {
+		ll := h3.CellToLatLng(h3.Cell(h))
+		lons[i], lats[i] = ll.Lng, ll.Lat
+	}
+	rows, err = tx.Query(ctx, `SELECT ST_X(m), ST_Y(m) FROM (
+    SELECT i, ST_Transform(ST_SetSRID(ST_MakePoint(x, y), 4326), 32651) AS m
+      FROM unnest($1::float8[], $2::float8[]) WITH ORDINALITY AS t(x, y, i)) q ORDER BY i`, lons, lats)
+	if err != nil {
+		return err
+	}
+	centres, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (xy, error) {
+		var p xy
+		return p, r.Scan(&p.x, &p.y)
+	})
+	if err != nil {
+		return err
+	}
+	perMin := f.SpeedKmh * 1000 / 60
+	for i, h := range order {
+		d := math.Inf(1)
+		for _, p := range st {
+			d = min(d, math.Hypot(p.x-centres[i].x, p.y-centres[i].y))
+		}
+		c := cells[h]
+		c.minutes = d * f.Detour / perMin
+		c.factor = 1 + f.Factor*min(1, max(0, (c.minutes-f.ReachMinutes)/f.ReachMinutes))
+	}
+	return nil
+}
+
+// hexWKB is the cell's hexagon as WKB (lon/lat, its h3 boundary vertices).
+func hexWKB(c h3.Cell) []byte {
+	b := h3.CellToBoundary(c)
+	buf := make([]byte, 0, 9+4+16*(len(b)+1))
+	buf = append(buf, 1)                   // little endian
+	buf = appendU32(buf, 3)                // polygon
+	buf = appendU32(buf, 1)                // one ring
+	buf = appendU32(buf, uint32(len(b)+1)) // closed
+	for _, p := range append(b, b[0]) {
+		buf = appendF64(buf, p.Lng)
+		buf = appendF64(buf, p.Lat)
+	}
+	return buf
+}
+
+func appendU32(b []byte, v uint32) []byte {
+	return append(b, byte(v), byte(v>>8), byte(v>>16), byte(v>>24))
+}
+
+func appendF64(b []byte, f float64) []byte {
+	v := math.Float64bits(f)
+	return append(b, byte(v), byte(v>>8), byte(v>>16), byte(v>>24), byte(v>>32), byte(v>>40), byte(v>>48), byte(v>>56))
+}
+
+// hexPolygon is the cell's hexagon (risk_cells.geom).
+func hexPolygon(c h3.Cell) *geom.Polygon {
+	b := h3.CellToBoundary(c)
+	ring := make([]geom.Coord, 0, len(b)+1)
+	for _, p := range append(b, b[0]) {
+		ring = append(ring, geom.Coord{p.Lng, p.Lat})
+	}
+	return geom.NewPolygon(geom.XY).MustSetCoords([][]geom.Coord{ring}).SetSRID(4326)
+}
+
+func (a *acc) partsJSON(extra map[string]any) map[string]any {
+	out := map[string]any{}
+	for i, n := range components {
+		out[n] = a.parts[i]
+	}
+	for k, v := range extra {
+		out[k] = v
+	}
+	return out
+}
+
+func (a *acc) countsJSON() map[string]any {
+	out := map[string]any{}
+	levels := map[string]float64{}
+	for i, l := range grid.RiskLevels() {
+		levels[l] = a.counts[nLevel0+i]
+	}
+	out["enterprises"] = levels
+	for i := nMajor; i < nCounts; i++ {
+		out[countNames[i]] = a.counts[i]
+	}
+	if a.cells != nil {
+		cells := map[string]int{}
+		for _, c := range Colours() {
+			cells[string(c)] = a.cells[c]
+		}
+		out["cells"] = cells
+	}
+	return out
+}
+
+func nullColour(c Colour) *string {
+	if c == "" {
+		return nil
+	}
+	s := string(c)
+	return &s
+}
+
+func nullText(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// write copies the cells and areas of snapshot id in.
+func (ix *index) write(ctx context.Context, tx pgx.Tx, id int64) error {
+	i := 0
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"risk_cells"},
+		[]string{"snapshot_id", "district_code", "h3", "street_code", "community_code", "own", "spill", "score", "score_colour", "floor_colour", "colour", "parts", "top", "geom"},
+		pgx.CopyFromFunc(func() ([]any, error) {
+			if i >= len(ix.cells) {
+				return nil, nil
+			}
+			c := ix.cells[i]
+			i++
+			parts, err := json.Marshal(c.acc.partsJSON(map[string]any{"spill": c.spill, "fire_minutes": c.minutes, "fire_factor": c.factor}))
+			if err != nil {
+				return nil, err
+			}
+			top, err := json.Marshal(c.acc.top)
+			if err != nil {
+				return nil, err
+			}
+			return []any{id, c.district, c.h3, nullText(c.street), nullText(c.c), c.own, c.spill, c.score, string(c.scoreColour),
+				nullColour(c.floorColour), string(c.colour), parts, top, hexPolygon(h3.Cell(c.h3))}, nil
+		}))
+	if err != nil {
+		return fmt.Errorf("writing the cells: %w", err)
+	}
+	j := 0
+	_, err = tx.CopyFrom(ctx, pgx.Identifier{"risk_areas"},
+		[]string{"snapshot_id", "district_code", "code", "level", "score", "score_colour", "floor_colour", "colour", "parts", "top", "counts"},
+		pgx.CopyFromFunc(func() ([]any, error) {
+			if j >= len(ix.areas) {
+				return nil, nil
+			}
+			a := ix.areas[j]
+			j++
+			parts, err := json.Marshal(a.acc.partsJSON(nil))
+			if err != nil {
+				return nil, err
+			}
+			top, err := json.Marshal(a.acc.top)
+			if err != nil {
+				return nil, err
+			}
+			counts, err := json.Marshal(a.acc.countsJSON())
+			if err != nil {
+				return nil, err
+			}
+			return []any{id, a.district, a.code, a.level, a.score, string(a.scoreColour), nullColour(a.floorColour), string(a.colour), parts, top, counts}, nil
+		}))
+	if err != nil {
+		return fmt.Errorf("writing the areas: %w", err)
+	}
+	return nil
+}
+
+// summary: cells and areas by colour per level, and what was counted city-wide.
+func (ix *index) summary() map[string]any {
+	by := map[string]map[string]int{}
+	for _, lv := range Levels() {
+		by[lv] = map[string]int{}
+		for _, c := range Colours() {
+			by[lv][string(c)] = 0
+		}
+	}
+	for _, c := range ix.cells {
+		by[LevelCell][string(c.colour)]++
+	}
+	total := newAcc()
+	for _, a := range ix.areas {
+		by[a.level][string(a.colour)]++
+		if a.level == LevelDistrict {
+			for i := range a.acc.counts {
+				total.counts[i] += a.acc.counts[i]
+			}
+		}
+	}
+	counts := total.countsJSON()
+	return map[string]any{"colours": by, "counts": counts}
+}
