@@ -26,10 +26,14 @@ type Request struct {
 	Trigger string
 	By      string
 	AsOf    time.Time
+	// onlyIfNoSchedule: the scheduler's run, skipped (errScheduledToday) when a scheduled
+	// snapshot of the day exists, checked under the lock.
+	onlyIfNoSchedule bool
 }
 
-// recomputeLock is the advisory lock key held by a recompute (transaction-scoped): two
-// never run at once; the second one does not wait but fails with grid.ErrBusy.
+// recomputeLock is the advisory lock key held by a recompute (held by the recompute's connection): two
+// never run at once; the second one does not wait but fails with grid.ErrBusy (the
+// scheduler tries again a minute later; an admin's request gets a 503 to retry).
 const recomputeLock = int64(0x7269736b) // "risk"
 
 // topN is how many contributors a cell or an area lists.
@@ -204,17 +208,46 @@ func latestSnapshot(ctx context.Context, tx pgx.Tx) (*Snapshot, error) {
 
 func (s *Service) recompute(ctx context.Context, req Request, now time.Time) (Snapshot, error) {
 	start := time.Now()
-	tx, err := s.db.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
+	// The lock is the session's, taken before the transaction begins, so the
+	// transaction's view (repeatable read: one view of the data for every query) always
+	// includes the snapshot of a recompute that finished just before.
+	conn, err := s.db.Acquire(ctx)
 	if err != nil {
 		return Snapshot{}, err
 	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	defer conn.Release()
 	var locked bool
-	if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, recomputeLock).Scan(&locked); err != nil {
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, recomputeLock).Scan(&locked); err != nil {
 		return Snapshot{}, err
 	}
 	if !locked {
 		return Snapshot{}, fmt.Errorf("%w (another risk recompute is running)", grid.ErrBusy)
+	}
+	defer func() {
+		if _, err := conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, recomputeLock); err != nil {
+			// A connection that cannot unlock is closed, which releases the lock.
+			_ = conn.Conn().Close(context.WithoutCancel(ctx))
+		}
+	}()
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
+	if err != nil {
+		return Snapshot{}, err
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	// A city-wide recompute may take longer than a request's statement_timeout; the
+	// caller's context still bounds it.
+	if _, err := tx.Exec(ctx, `SET LOCAL statement_timeout = '10min'`); err != nil {
+		return Snapshot{}, err
+	}
+	if req.onlyIfNoSchedule {
+		var done bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM risk_snapshots WHERE trigger = 'schedule' AND taken_on = $1)`,
+			req.AsOf.In(grid.ShanghaiZone()).Format(time.DateOnly)).Scan(&done); err != nil {
+			return Snapshot{}, err
+		}
+		if done {
+			return Snapshot{}, errScheduledToday
+		}
 	}
 	rec, err := currentConfig(ctx, tx)
 	if err != nil {
