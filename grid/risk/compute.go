@@ -236,7 +236,8 @@ func (s *Service) recompute(ctx context.Context, req Request, now time.Time) (Sn
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 	// A city-wide recompute may take longer than a request's statement_timeout; the
 	// caller's context still bounds it.
-	if _, err := tx.Exec(ctx, `SET LOCAL statement_timeout = '10min'`); err != nil {
+	// work_mem: the enterprises' and hazards' window sorts stay in memory.
+	if _, err := tx.Exec(ctx, `SET LOCAL statement_timeout = '10min'; SET LOCAL work_mem = '128MB'`); err != nil {
 		return Snapshot{}, err
 	}
 	if req.onlyIfNoSchedule {
@@ -585,13 +586,24 @@ func (a *acc) add(g *group, factor float64) {
 		t.Points *= factor
 		a.top = append(a.top, t)
 	}
+	// A district gathers thousands of candidates: keep the list short as it grows (the
+	// order is total, so pruning early keeps the same topN).
+	if len(a.top) > 8*topN {
+		sortTop(a.top)
+		a.top = a.top[:topN]
+	}
+}
+
+// sortTop orders contributors by points, largest first, then kind and id.
+func sortTop(top []Contributor) {
+	slices.SortFunc(top, func(x, y Contributor) int {
+		return cmp.Or(cmp.Compare(y.Points, x.Points), cmp.Compare(x.Kind, y.Kind), cmp.Compare(x.ID, y.ID))
+	})
 }
 
 // finishTop keeps the topN largest contributors (ties by kind and id) with their shares.
 func finishTop(a *acc, score float64) {
-	slices.SortFunc(a.top, func(x, y Contributor) int {
-		return cmp.Or(cmp.Compare(y.Points, x.Points), cmp.Compare(x.Kind, y.Kind), cmp.Compare(x.ID, y.ID))
-	})
+	sortTop(a.top)
 	if len(a.top) > topN {
 		a.top = slices.Clip(a.top[:topN])
 	}
