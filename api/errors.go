@@ -13,6 +13,7 @@ import (
 	"safegrid/grid"
 	"safegrid/grid/dossier"
 	"safegrid/grid/ingest"
+	"safegrid/grid/risk"
 )
 
 // statusClientClosed is logged and counted when the client hung up before the answer
@@ -137,6 +138,7 @@ func toProblem(ctx context.Context, err error) *problem {
 		tb  *grid.TooBroadError
 		le  *grid.LimitError
 		lic *dossier.LoadError // licences
+		rb  *risk.BadInputError
 	)
 	switch {
 	case errors.As(err, &p):
@@ -155,6 +157,10 @@ func toProblem(ctx context.Context, err error) *problem {
 	case errors.As(err, &le):
 		p := newProblem(fiber.StatusBadRequest, "", fmt.Sprintf("%s: %s (the limit is %s)", le.Field, le.Reason, le.Limit))
 		p.Errors = []FieldError{{Field: le.Field, Reason: le.Reason + " (the limit is " + le.Limit + ")"}}
+		return p
+	case errors.As(err, &rb): // risk: bad weights, thresholds, zones, dates are a 400
+		p := fieldsProblem(&rb.InvalidFieldsError)
+		p.Status, p.Title = fiber.StatusBadRequest, "Bad Request"
 		return p
 	case errors.As(err, &inv):
 		return FieldProblem(inv.Field, inv.Reason).(*problem)

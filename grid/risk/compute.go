@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/twpayne/go-geom"
 	"github.com/uber/h3-go/v4"
 
@@ -96,6 +97,24 @@ func (e *RecomputeError) Error() string {
 }
 
 func (e *RecomputeError) Unwrap() error { return e.Err }
+
+// Reason says why in a client's words: a timeout, a cancelled request, the database
+// unavailable, or the database's own message (no SQL, no SQLSTATE).
+func (e *RecomputeError) Reason() string {
+	var pe *pgconn.PgError
+	err := grid.Typed(e.Err)
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, grid.ErrTimeout):
+		return "it took too long"
+	case errors.Is(err, context.Canceled):
+		return "it was cancelled"
+	case grid.IsUnavailable(err):
+		return "the database is unavailable"
+	case errors.As(e.Err, &pe):
+		return "the database refused it: " + pe.Message
+	}
+	return "it failed: " + e.Err.Error()
+}
 
 // Run is one recompute attempt (risk_runs).
 type Run struct {
