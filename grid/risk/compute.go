@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/twpayne/go-geom"
+	"github.com/twpayne/go-geom/encoding/wkb"
 	"github.com/uber/h3-go/v4"
 
 	"safegrid/grid"
@@ -776,52 +777,165 @@ func (s *Service) hazards(ctx context.Context, tx pgx.Tx, cfg Config, asOf time.
 	return rows.Err()
 }
 
-// pipelineSQL: each pipeline's length in each cell it crosses, in km: the length of its
-// UTM 51N line inside the cell's hexagon (the six h3 boundary vertices, $1/$2 as cell and
-// WKB, transformed to UTM 51N).
-const pipelineSQL = `WITH hex AS (
-    SELECT h, ST_Transform(ST_SetSRID(ST_GeomFromWKB(w), 4326), 32651) AS g FROM unnest($1::bigint[], $2::bytea[]) AS t(h, w)
-)
-SELECT hex.h, p.district_code, coalesce(p.street_code, ''), coalesce(p.community_code, ''), p.id, p.code, coalesce(p.name, ''), p.pressure,
-       ST_Length(ST_Intersection(p.geom_m, hex.g)) / 1000
-  FROM pipelines p CROSS JOIN LATERAL unnest(p.h3_cells) AS c(h) JOIN hex ON hex.h = c.h`
+// pipelineSQL: the pipelines with the cells they cross and their UTM 51N lines as WKB.
+const pipelineSQL = `SELECT district_code, coalesce(street_code, ''), coalesce(community_code, ''), id, code, coalesce(name, ''), pressure,
+       h3_cells, ST_AsBinary(geom_m)
+  FROM pipelines`
 
-// pipelines: a pipeline's km in a cell count for that cell and for the pipeline's own
-// areas (its district, street and community: those of its midpoint, as everywhere else).
+// utmSQL transforms lon/lat points ($1, $2) to UTM 51N, in order.
+const utmSQL = `SELECT ST_X(m), ST_Y(m) FROM (
+    SELECT i, ST_Transform(ST_SetSRID(ST_MakePoint(x, y), 4326), 32651) AS m
+      FROM unnest($1::float8[], $2::float8[]) WITH ORDINALITY AS t(x, y, i)) q ORDER BY i`
+
+type xy struct{ x, y float64 }
+
+// toUTM transforms lon/lat points to UTM 51N through PostGIS (the projection every
+// distance in SafeGrid uses).
+func toUTM(ctx context.Context, tx pgx.Tx, lons, lats []float64) ([]xy, error) {
+	rows, err := tx.Query(ctx, utmSQL, lons, lats)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (xy, error) {
+		var p xy
+		return p, r.Scan(&p.x, &p.y)
+	})
+}
+
+// hexUTM is a cell's hexagon in UTM 51N: its h3-go boundary vertices transformed, counter-
+// clockwise, with its bounding box.
+type hexUTM struct {
+	v                      []xy
+	minX, minY, maxX, maxY float64
+}
+
+// clipLength is the length of the segment a→b inside the convex hexagon h (Cyrus–Beck):
+// the same as PostGIS's ST_Length(ST_Intersection(segment, polygon)) for a convex polygon.
+func (h *hexUTM) clipLength(a, b xy) float64 {
+	if max(a.x, b.x) < h.minX || min(a.x, b.x) > h.maxX || max(a.y, b.y) < h.minY || min(a.y, b.y) > h.maxY {
+		return 0
+	}
+	dx, dy := b.x-a.x, b.y-a.y
+	t0, t1 := 0.0, 1.0
+	n := len(h.v)
+	for i := range n {
+		p, q := h.v[i], h.v[(i+1)%n]
+		// The inward normal of a counter-clockwise edge is its left normal.
+		nx, ny := -(q.y - p.y), q.x-p.x
+		f := nx*(a.x-p.x) + ny*(a.y-p.y)
+		g := nx*dx + ny*dy
+		switch {
+		case g == 0:
+			if f < 0 {
+				return 0
+			}
+		case g > 0:
+			t0 = max(t0, -f/g)
+		default:
+			t1 = min(t1, -f/g)
+		}
+		if t0 >= t1 {
+			return 0
+		}
+	}
+	return (t1 - t0) * math.Hypot(dx, dy)
+}
+
+// pipelines: a pipeline's km in each cell it crosses (its UTM 51N line inside the cell's
+// hexagon, the h3 boundary's vertices in UTM 51N) count for that cell and for the
+// pipeline's own areas (its district, street and community: those of its midpoint, as
+// everywhere else).
 func (s *Service) pipelines(ctx context.Context, tx pgx.Tx, cfg Config, get func(areaKey) *group) error {
-	var ids []int64
-	if err := tx.QueryRow(ctx, `SELECT coalesce(array_agg(DISTINCT c), '{}') FROM pipelines, unnest(h3_cells) AS c`).Scan(&ids); err != nil {
-		return err
+	type pipe struct {
+		k        areaKey
+		c        Contributor
+		pressure string
+		cells    []int64
+		lines    [][]xy
 	}
-	wkbs := make([][]byte, len(ids))
-	for i, h := range ids {
-		wkbs[i] = hexWKB(h3.Cell(h))
-	}
-	rows, err := tx.Query(ctx, pipelineSQL, ids, wkbs)
+	rows, err := tx.Query(ctx, pipelineSQL)
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
+	var pipes []pipe
+	hexes := map[int64]*hexUTM{}
 	for rows.Next() {
-		var k areaKey
-		var c Contributor
-		var pressure string
-		var km float64
-		if err := rows.Scan(&k.h3, &k.district, &k.street, &k.c, &c.ID, &c.Code, &c.Name, &pressure, &km); err != nil {
+		var p pipe
+		var raw []byte
+		if err := rows.Scan(&p.k.district, &p.k.street, &p.k.c, &p.c.ID, &p.c.Code, &p.c.Name, &p.pressure, &p.cells, &raw); err != nil {
+			rows.Close()
 			return err
 		}
-		if km <= 0 {
-			continue
+		g, err := wkb.Unmarshal(raw)
+		if err != nil {
+			rows.Close()
+			return fmt.Errorf("pipeline %s: %w", p.c.Code, err)
 		}
-		g := get(k)
-		c.Kind = KindPipeline
-		c.Points = cfg.Pipeline[pressure] * km
-		c.Detail = fmt.Sprintf("%s %.2f km", pressure, km)
-		g.raw[cPipeline] += c.Points
-		g.counts[nKm] += km
-		g.top = append(g.top, c)
+		if ml, ok := g.(*geom.MultiLineString); ok {
+			for i := range ml.NumLineStrings() {
+				var line []xy
+				for _, c := range ml.LineString(i).Coords() {
+					line = append(line, xy{c.X(), c.Y()})
+				}
+				p.lines = append(p.lines, line)
+			}
+		}
+		for _, h := range p.cells {
+			hexes[h] = nil
+		}
+		pipes = append(pipes, p)
 	}
-	return rows.Err()
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	ids := mapKeys(hexes)
+	var lons, lats []float64
+	for _, h := range ids {
+		for _, v := range h3.CellToBoundary(h3.Cell(h)) {
+			lons, lats = append(lons, v.Lng), append(lats, v.Lat)
+		}
+	}
+	pts, err := toUTM(ctx, tx, lons, lats)
+	if err != nil {
+		return err
+	}
+	at := 0
+	for _, h := range ids {
+		n := len(h3.CellToBoundary(h3.Cell(h)))
+		hx := &hexUTM{v: pts[at : at+n], minX: math.Inf(1), minY: math.Inf(1), maxX: math.Inf(-1), maxY: math.Inf(-1)}
+		for _, v := range hx.v {
+			hx.minX, hx.maxX, hx.minY, hx.maxY = min(hx.minX, v.x), max(hx.maxX, v.x), min(hx.minY, v.y), max(hx.maxY, v.y)
+		}
+		hexes[h] = hx
+		at += n
+	}
+	for _, p := range pipes {
+		for _, h := range p.cells {
+			hx := hexes[h]
+			var m float64
+			for _, line := range p.lines {
+				for i := 0; i+1 < len(line); i++ {
+					m += hx.clipLength(line[i], line[i+1])
+				}
+			}
+			if m <= 0 {
+				continue
+			}
+			km := m / 1000
+			k := p.k
+			k.h3 = h
+			g := get(k)
+			c := p.c
+			c.Kind = KindPipeline
+			c.Points = cfg.Pipeline[p.pressure] * km
+			c.Detail = fmt.Sprintf("%s %.2f km", p.pressure, km)
+			g.raw[cPipeline] += c.Points
+			g.counts[nKm] += km
+			g.top = append(g.top, c)
+		}
+	}
+	return nil
 }
 
 const sitesSQL = `SELECT 'gas_site', h3, district_code, coalesce(street_code, ''), coalesce(community_code, ''), id, code, occupant, status
@@ -868,7 +982,6 @@ func (s *Service) fire(ctx context.Context, tx pgx.Tx, f FireTerm, order []int64
 	if err != nil {
 		return err
 	}
-	type xy struct{ x, y float64 }
 	st, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (xy, error) {
 		var p xy
 		return p, r.Scan(&p.x, &p.y)
@@ -881,16 +994,7 @@ func (s *Service) fire(ctx context.Context, tx pgx.Tx, f FireTerm, order []int64
 		ll := h3.CellToLatLng(h3.Cell(h))
 		lons[i], lats[i] = ll.Lng, ll.Lat
 	}
-	rows, err = tx.Query(ctx, `SELECT ST_X(m), ST_Y(m) FROM (
-    SELECT i, ST_Transform(ST_SetSRID(ST_MakePoint(x, y), 4326), 32651) AS m
-      FROM unnest($1::float8[], $2::float8[]) WITH ORDINALITY AS t(x, y, i)) q ORDER BY i`, lons, lats)
-	if err != nil {
-		return err
-	}
-	centres, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (xy, error) {
-		var p xy
-		return p, r.Scan(&p.x, &p.y)
-	})
+	centres, err := toUTM(ctx, tx, lons, lats)
 	if err != nil {
 		return err
 	}
@@ -905,30 +1009,6 @@ func (s *Service) fire(ctx context.Context, tx pgx.Tx, f FireTerm, order []int64
 		c.factor = 1 + f.Factor*min(1, max(0, (c.minutes-f.ReachMinutes)/f.ReachMinutes))
 	}
 	return nil
-}
-
-// hexWKB is the cell's hexagon as WKB (lon/lat, its h3 boundary vertices).
-func hexWKB(c h3.Cell) []byte {
-	b := h3.CellToBoundary(c)
-	buf := make([]byte, 0, 9+4+16*(len(b)+1))
-	buf = append(buf, 1)                   // little endian
-	buf = appendU32(buf, 3)                // polygon
-	buf = appendU32(buf, 1)                // one ring
-	buf = appendU32(buf, uint32(len(b)+1)) // closed
-	for _, p := range append(b, b[0]) {
-		buf = appendF64(buf, p.Lng)
-		buf = appendF64(buf, p.Lat)
-	}
-	return buf
-}
-
-func appendU32(b []byte, v uint32) []byte {
-	return append(b, byte(v), byte(v>>8), byte(v>>16), byte(v>>24))
-}
-
-func appendF64(b []byte, f float64) []byte {
-	v := math.Float64bits(f)
-	return append(b, byte(v), byte(v>>8), byte(v>>16), byte(v>>24), byte(v>>32), byte(v>>40), byte(v>>48), byte(v>>56))
 }
 
 // hexPolygon is the cell's hexagon (risk_cells.geom).
