@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -1021,15 +1022,69 @@ func hexPolygon(c h3.Cell) *geom.Polygon {
 	return geom.NewPolygon(geom.XY).MustSetCoords([][]geom.Coord{ring}).SetSRID(4326)
 }
 
-func (a *acc) partsJSON(extra map[string]any) map[string]any {
-	out := map[string]any{}
+// appendParts writes the parts as JSON: the points by component, and for a cell
+// (spill ≥ 0) its spill, fire minutes and factor.
+func (a *acc) appendParts(b []byte, spill, minutes, factor float64) []byte {
+	b = append(b, '{')
 	for i, n := range components {
-		out[n] = a.parts[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendNumber(appendJSONString(b, n), a.parts[i])
 	}
-	for k, v := range extra {
-		out[k] = v
+	if spill >= 0 {
+		b = appendNumber(append(b, `,"spill"`...), spill)
+		b = appendNumber(append(b, `,"fire_minutes"`...), minutes)
+		b = appendNumber(append(b, `,"fire_factor"`...), factor)
 	}
-	return out
+	return append(b, '}')
+}
+
+// appendNumber writes :v (a finite number: the configuration is validated).
+func appendNumber(b []byte, v float64) []byte {
+	if math.IsInf(v, 0) || math.IsNaN(v) {
+		return append(b, ":null"...)
+	}
+	return strconv.AppendFloat(append(b, ':'), v, 'g', -1, 64)
+}
+
+// appendTop writes contributors as JSON, as encoding/json would (Contributor's tags).
+func appendTop(b []byte, top []Contributor) []byte {
+	b = append(b, '[')
+	for i, c := range top {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(append(b, `{"kind":`...), c.Kind)
+		if c.ID != 0 {
+			b = strconv.AppendInt(append(b, `,"id":`...), c.ID, 10)
+		}
+		for _, f := range [...]struct{ k, v string }{{`,"code":`, c.Code}, {`,"name":`, c.Name}, {`,"detail":`, c.Detail}} {
+			if f.v != "" {
+				b = appendJSONString(append(b, f.k...), f.v)
+			}
+		}
+		b = appendNumber(append(b, `,"points"`...), c.Points)
+		b = appendNumber(append(b, `,"share"`...), c.Share)
+		b = append(b, '}')
+	}
+	return append(b, ']')
+}
+
+// appendJSONString writes s as a JSON string (invalid UTF-8 as U+FFFD).
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b = append(b, '\\', byte(r))
+		case r < 0x20:
+			b = append(b, fmt.Sprintf(`\u%04x`, r)...)
+		default:
+			b = utf8.AppendRune(b, r)
+		}
+	}
+	return append(b, '"')
 }
 
 func (a *acc) countsJSON() map[string]any {
@@ -1078,14 +1133,9 @@ func (ix *index) write(ctx context.Context, tx pgx.Tx, id int64) error {
 			}
 			c := ix.cells[i]
 			i++
-			parts, err := json.Marshal(c.acc.partsJSON(map[string]any{"spill": c.spill, "fire_minutes": c.minutes, "fire_factor": c.factor}))
-			if err != nil {
-				return nil, err
-			}
-			top, err := json.Marshal(c.acc.top)
-			if err != nil {
-				return nil, err
-			}
+			// Written by hand: encoding/json's reflection took most of the write's time.
+			parts := c.acc.appendParts(nil, c.spill, c.minutes, c.factor)
+			top := appendTop(nil, c.acc.top)
 			return []any{id, c.district, c.h3, nullText(c.street), nullText(c.c), c.own, c.spill, c.score, string(c.scoreColour),
 				nullColour(c.floorColour), string(c.colour), parts, top, hexPolygon(h3.Cell(c.h3))}, nil
 		}))
@@ -1101,14 +1151,8 @@ func (ix *index) write(ctx context.Context, tx pgx.Tx, id int64) error {
 			}
 			a := ix.areas[j]
 			j++
-			parts, err := json.Marshal(a.acc.partsJSON(nil))
-			if err != nil {
-				return nil, err
-			}
-			top, err := json.Marshal(a.acc.top)
-			if err != nil {
-				return nil, err
-			}
+			parts := a.acc.appendParts(nil, -1, 0, 0)
+			top := appendTop(nil, a.acc.top)
 			counts, err := json.Marshal(a.acc.countsJSON())
 			if err != nil {
 				return nil, err
