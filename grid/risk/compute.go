@@ -436,10 +436,10 @@ func (s *Service) index(ctx context.Context, tx pgx.Tx, cfg Config, asOf time.Ti
 		}
 		return g
 	}
-	if err := s.enterprises(ctx, tx, cfg, asOf, get); err != nil {
+	if err := s.enterprises(ctx, tx, cfg, asOf, groups, get); err != nil {
 		return nil, fmt.Errorf("enterprises: %w", err)
 	}
-	if err := s.hazards(ctx, tx, cfg, asOf, get); err != nil {
+	if err := s.hazards(ctx, tx, cfg, asOf, groups, get); err != nil {
 		return nil, fmt.Errorf("hazards: %w", err)
 	}
 	if err := s.pipelines(ctx, tx, cfg, get); err != nil {
@@ -615,11 +615,12 @@ func (a *acc) add(g *group, factor float64) {
 	}
 }
 
-// sortTop orders contributors by points, largest first, then kind and id.
-func sortTop(top []Contributor) {
-	slices.SortFunc(top, func(x, y Contributor) int {
-		return cmp.Or(cmp.Compare(y.Points, x.Points), cmp.Compare(x.Kind, y.Kind), cmp.Compare(x.ID, y.ID))
-	})
+// sortTop orders contributors by topOrder.
+func sortTop(top []Contributor) { slices.SortFunc(top, topOrder) }
+
+// topOrder: by points, largest first, then kind and id.
+func topOrder(x, y Contributor) int {
+	return cmp.Or(cmp.Compare(y.Points, x.Points), cmp.Compare(x.Kind, y.Kind), cmp.Compare(x.ID, y.ID))
 }
 
 // finishTop keeps the topN largest contributors (ties by kind and id) with their shares.
@@ -643,139 +644,194 @@ func mapKeys[K comparable, V any](m map[K]V) []K {
 	return out
 }
 
-// enterpriseSQL: each enterprise's raw points, its place, and its place's totals; only each
-// place's top topN rows come back. $1..$4 the level weights (重大, 较大, 一般, 低), $5 the
-// major hazard extra, $6 the hazchem extra, $7 whether levels are taken as of $8 from
-// enterprise_risk_levels (else the current ones).
+// enterpriseSQL: every enterprise's place, level (0 重大 .. 3 低) and extras, read in one
+// parallel scan; Go sums them by place and keeps each place's top topN. $1: whether levels
+// are taken as of $2 from enterprise_risk_levels (else the current ones).
 const enterpriseSQL = `WITH lv AS (
-    SELECT DISTINCT ON (uscc) uscc, risk_level FROM enterprise_risk_levels WHERE $7 AND at <= $8 ORDER BY uscc, at DESC, id DESC
+    SELECT DISTINCT ON (uscc) uscc, risk_level FROM enterprise_risk_levels WHERE $1 AND at <= $2 ORDER BY uscc, at DESC, id DESC
 ), first AS (
-    SELECT DISTINCT ON (uscc) uscc, risk_level FROM enterprise_risk_levels WHERE $7 ORDER BY uscc, at, id
-), e AS (
-    SELECT e.id, e.uscc, e.name, e.industry, e.major_hazard, e.h3, e.district_code, coalesce(e.street_code, '') AS street_code,
-           coalesce(e.community_code, '') AS community_code,
-           CASE WHEN $7 THEN coalesce(lv.risk_level, first.risk_level, e.risk_level) ELSE e.risk_level END AS level
-      FROM enterprises e
-      LEFT JOIN lv ON $7 AND lv.uscc = e.uscc
-      LEFT JOIN first ON $7 AND first.uscc = e.uscc
-), p AS (
-    SELECT e.*, CASE level WHEN '重大' THEN $1::float8 WHEN '较大' THEN $2::float8 WHEN '一般' THEN $3::float8 ELSE $4::float8 END
-               + CASE WHEN major_hazard THEN $5::float8 ELSE 0 END + CASE WHEN industry LIKE '危化品%' THEN $6::float8 ELSE 0 END AS pts
-      FROM e
+    SELECT DISTINCT ON (uscc) uscc, risk_level FROM enterprise_risk_levels WHERE $1 ORDER BY uscc, at, id
 )
-SELECT * FROM (
-    SELECT h3, district_code, street_code, community_code, id, uscc, name, level, major_hazard, industry, pts,
-           row_number() OVER w AS rn,
-           sum(pts) OVER p AS g_pts,
-           count(*) FILTER (WHERE level = '重大') OVER p, count(*) FILTER (WHERE level = '较大') OVER p,
-           count(*) FILTER (WHERE level = '一般') OVER p, count(*) FILTER (WHERE level = '低') OVER p,
-           count(*) FILTER (WHERE major_hazard) OVER p, count(*) FILTER (WHERE industry LIKE '危化品%') OVER p
-      FROM p
-    WINDOW p AS (PARTITION BY h3, district_code, street_code, community_code),
-           w AS (PARTITION BY h3, district_code, street_code, community_code ORDER BY pts DESC, id)
-) t WHERE rn <= ` + "10"
+SELECT e.h3, e.district_code, coalesce(e.street_code, ''), coalesce(e.community_code, ''), e.id,
+       array_position(ARRAY['重大', '较大', '一般', '低'], CASE WHEN $1 THEN coalesce(lv.risk_level, first.risk_level, e.risk_level) ELSE e.risk_level END)::int2 - 1,
+       e.major_hazard, e.industry LIKE '危化品%'
+  FROM enterprises e
+  LEFT JOIN lv ON $1 AND lv.uscc = e.uscc
+  LEFT JOIN first ON $1 AND first.uscc = e.uscc`
 
-func (s *Service) enterprises(ctx context.Context, tx pgx.Tx, cfg Config, asOf time.Time, get func(areaKey) *group) error {
+// namesSQL: the enterprises' USCC, name and industry by id ($1).
+const enterpriseNamesSQL = `SELECT e.id, e.uscc, e.name, e.industry FROM enterprises e JOIN unnest($1::bigint[]) AS t(id) ON t.id = e.id`
+
+// pushTop keeps top the n first contributors in topOrder, in order.
+func pushTop(top []Contributor, c Contributor, n int) []Contributor {
+	i := len(top)
+	for i > 0 && topOrder(c, top[i-1]) < 0 {
+		i--
+	}
+	if i >= n {
+		return top
+	}
+	if len(top) < n {
+		top = append(top, Contributor{})
+	}
+	copy(top[i+1:], top[i:len(top)-1])
+	top[i] = c
+	return top
+}
+
+func (s *Service) enterprises(ctx context.Context, tx pgx.Tx, cfg Config, asOf time.Time, groups map[areaKey]*group, get func(areaKey) *group) error {
 	// Levels as of asOf come from the history unless no level was given after asOf (then
 	// the current levels are the same, and the history's join is skipped).
 	var history bool
 	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM enterprise_risk_levels WHERE at > $1)`, asOf).Scan(&history); err != nil {
 		return err
 	}
-	w := cfg.Enterprise
-	rows, err := tx.Query(ctx, enterpriseSQL, w["重大"], w["较大"], w["一般"], w["低"], cfg.MajorHazard, cfg.Hazchem, history, asOf)
+	levels := grid.RiskLevels()
+	w := make([]float64, len(levels))
+	for i, l := range levels {
+		w[i] = cfg.Enterprise[l]
+	}
+	type pick struct {
+		g     *group
+		i     int
+		level string
+		major bool
+	}
+	rows, err := tx.Query(ctx, enterpriseSQL, history, asOf)
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
+	var k areaKey
+	var id int64
+	var lvl int16
+	var major, hazchem bool
+	var last *group
+	var lastKey areaKey
 	for rows.Next() {
-		var k areaKey
-		var c Contributor
-		var level, industry string
-		var major bool
-		var rn int
-		var gPts float64
-		var n [6]int64
-		if err := rows.Scan(&k.h3, &k.district, &k.street, &k.c, &c.ID, &c.Code, &c.Name, &level, &major, &industry, &c.Points, &rn, &gPts,
-			&n[0], &n[1], &n[2], &n[3], &n[4], &n[5]); err != nil {
+		if err := rows.Scan(&k.h3, &k.district, &k.street, &k.c, &id, &lvl, &major, &hazchem); err != nil {
+			rows.Close()
 			return err
 		}
-		g := get(k)
-		if rn == 1 {
-			g.raw[cEnterprise] = gPts
-			for i := 0; i < 4; i++ {
-				g.counts[nLevel0+i] = float64(n[i])
-				if n[i] > 0 && g.floor < 3-i {
-					g.floor = 3 - i
-				}
-			}
-			g.counts[nMajor], g.counts[nHazchem] = float64(n[4]), float64(n[5])
+		if lvl < 0 || int(lvl) >= len(levels) {
+			rows.Close()
+			return fmt.Errorf("enterprise %d: unknown risk level", id)
 		}
-		c.Kind = KindEnterprise
-		c.Detail = level
+		g := last
+		if g == nil || k != lastKey {
+			g, lastKey = get(k), k
+			last = g
+		}
+		pts := w[lvl]
 		if major {
-			c.Detail += " · 重大危险源"
+			pts += cfg.MajorHazard
+			g.counts[nMajor]++
 		}
-		c.Detail += " · " + industry
-		g.top = append(g.top, c)
+		if hazchem {
+			pts += cfg.Hazchem
+			g.counts[nHazchem]++
+		}
+		g.raw[cEnterprise] += pts
+		g.counts[nLevel0+int(lvl)]++
+		g.floor = max(g.floor, 3-int(lvl))
+		detail := levels[lvl]
+		if major {
+			detail += " · 重大危险源"
+		}
+		g.top = pushTop(g.top, Contributor{Kind: KindEnterprise, ID: id, Detail: detail, Points: pts}, topN)
 	}
-	return rows.Err()
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return fillNames(ctx, tx, KindEnterprise, enterpriseNamesSQL, groups, func(c *Contributor, code, name, extra string) {
+		c.Code, c.Name, c.Detail = code, name, c.Detail+" · "+extra
+	})
 }
 
-// hazardSQL: the hazards open at $4 (reported by then and not closed by then), each one's
-// raw points ($1 一般, $2 重大, × $3 when overdue: its deadline before $5, the Shanghai date
-// of $4), and its place's totals; each place's top topN rows.
-const hazardSQL = `WITH h AS (
-    SELECT id, code, category, level, deadline, h3, district_code, coalesce(street_code, '') AS street_code,
-           coalesce(community_code, '') AS community_code, coalesce(deadline < $5::date, false) AS overdue
-      FROM hazards
-     WHERE reported_at <= $4 AND (closed_at > $4 OR (closed_at IS NULL AND status <> 'closed'))
-), p AS (
-    SELECT h.*, CASE level WHEN '重大' THEN $2::float8 ELSE $1::float8 END * CASE WHEN overdue THEN $3::float8 ELSE 1 END AS pts FROM h
-)
-SELECT * FROM (
-    SELECT h3, district_code, street_code, community_code, id, code, category, level, overdue, pts,
-           row_number() OVER w AS rn, sum(pts) OVER p AS g_pts, count(*) OVER p,
-           count(*) FILTER (WHERE overdue) OVER p, count(*) FILTER (WHERE level = '重大') OVER p
-      FROM p
-    WINDOW p AS (PARTITION BY h3, district_code, street_code, community_code),
-           w AS (PARTITION BY h3, district_code, street_code, community_code ORDER BY pts DESC, id)
-) t WHERE rn <= ` + "10"
-
-func (s *Service) hazards(ctx context.Context, tx pgx.Tx, cfg Config, asOf time.Time, get func(areaKey) *group) error {
-	day := asOf.In(grid.ShanghaiZone()).Format(time.DateOnly)
-	rows, err := tx.Query(ctx, hazardSQL, cfg.Hazard["一般"], cfg.Hazard["重大"], cfg.HazardOverdue, asOf, day)
+// fillNames gives the candidates of kind their code and name (and what set reads besides)
+// from namesSQL, which takes the ids as $1 and returns id, code, name, extra.
+func fillNames(ctx context.Context, tx pgx.Tx, kind, namesSQL string, all map[areaKey]*group, set func(c *Contributor, code, name, extra string)) error {
+	var ids []int64
+	for _, g := range all {
+		for _, c := range g.top {
+			if c.Kind == kind {
+				ids = append(ids, c.ID)
+			}
+		}
+	}
+	type names struct{ code, name, extra string }
+	by := make(map[int64]names, len(ids))
+	rows, err := tx.Query(ctx, namesSQL, ids)
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
 	for rows.Next() {
-		var k areaKey
-		var c Contributor
-		var level string
-		var overdue bool
-		var rn int
-		var gPts float64
-		var n [3]int64
-		if err := rows.Scan(&k.h3, &k.district, &k.street, &k.c, &c.ID, &c.Code, &c.Name, &level, &overdue, &c.Points, &rn, &gPts, &n[0], &n[1], &n[2]); err != nil {
+		var id int64
+		var n names
+		if err := rows.Scan(&id, &n.code, &n.name, &n.extra); err != nil {
+			rows.Close()
+			return err
+		}
+		by[id] = n
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, g := range all {
+		for i := range g.top {
+			if c := &g.top[i]; c.Kind == kind {
+				n := by[c.ID]
+				set(c, n.code, n.name, n.extra)
+			}
+		}
+	}
+	return nil
+}
+
+// hazardSQL: the hazards open at $1 (reported by then and not closed by then) with their
+// place, whether 重大 and whether overdue (the deadline before $2, the Shanghai date of $1).
+const hazardSQL = `SELECT h3, district_code, coalesce(street_code, ''), coalesce(community_code, ''), id, level = '重大',
+       coalesce(deadline < $2::date, false)
+  FROM hazards
+ WHERE reported_at <= $1 AND (closed_at > $1 OR (closed_at IS NULL AND status <> 'closed'))`
+
+const hazardNamesSQL = `SELECT h.id, h.code, h.category, '' FROM hazards h JOIN unnest($1::bigint[]) AS t(id) ON t.id = h.id`
+
+func (s *Service) hazards(ctx context.Context, tx pgx.Tx, cfg Config, asOf time.Time, groups map[areaKey]*group, get func(areaKey) *group) error {
+	day := asOf.In(grid.ShanghaiZone()).Format(time.DateOnly)
+	rows, err := tx.Query(ctx, hazardSQL, asOf, day)
+	if err != nil {
+		return err
+	}
+	var k areaKey
+	var id int64
+	var major, overdue bool
+	for rows.Next() {
+		if err := rows.Scan(&k.h3, &k.district, &k.street, &k.c, &id, &major, &overdue); err != nil {
+			rows.Close()
 			return err
 		}
 		g := get(k)
-		if rn == 1 {
-			g.raw[cHazard] = gPts
-			g.counts[nOpen], g.counts[nOverdue], g.counts[nMajorOpen] = float64(n[0]), float64(n[1]), float64(n[2])
-		}
-		c.Kind = KindHazard
-		c.Detail = level
-		if level == "重大" {
-			c.Detail += " · 挂牌督办"
+		pts, detail := cfg.Hazard["一般"], "一般"
+		if major {
+			pts, detail = cfg.Hazard["重大"], "重大 · 挂牌督办"
+			g.counts[nMajorOpen]++
 		}
 		if overdue {
-			c.Detail += " · overdue 逾期"
+			pts *= cfg.HazardOverdue
+			detail += " · overdue 逾期"
+			g.counts[nOverdue]++
 		}
-		g.top = append(g.top, c)
+		g.counts[nOpen]++
+		g.raw[cHazard] += pts
+		g.top = pushTop(g.top, Contributor{Kind: KindHazard, ID: id, Detail: detail, Points: pts}, topN)
 	}
-	return rows.Err()
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return fillNames(ctx, tx, KindHazard, hazardNamesSQL, groups, func(c *Contributor, code, name, _ string) { c.Code, c.Name = code, name })
 }
 
 // pipelineSQL: the pipelines with the cells they cross and their UTM 51N lines as WKB.
