@@ -378,6 +378,8 @@ type acc struct {
 	counts [nCounts]float64
 	floor  int
 	top    []Contributor
+	full   bool           // top was cut to topN: candidates after cut are skipped
+	cut    Contributor    // the last of the topN when full
 	cells  map[Colour]int // areas: their cells by colour
 }
 
@@ -603,15 +605,20 @@ func (a *acc) add(g *group, factor float64) {
 		a.counts[i] += g.counts[i]
 	}
 	a.floor = max(a.floor, g.floor)
+	// A district gathers hundreds of thousands of candidates: the list is cut to topN as
+	// it grows, and once cut, a candidate after its last one is skipped (the order is
+	// total, so this keeps the same topN).
 	for _, t := range g.top {
 		t.Points *= factor
+		if a.full && topOrder(t, a.cut) >= 0 {
+			continue
+		}
 		a.top = append(a.top, t)
-	}
-	// A district gathers thousands of candidates: keep the list short as it grows (the
-	// order is total, so pruning early keeps the same topN).
-	if len(a.top) > 8*topN {
-		sortTop(a.top)
-		a.top = a.top[:topN]
+		if len(a.top) > 8*topN {
+			sortTop(a.top)
+			a.top = a.top[:topN]
+			a.full, a.cut = true, a.top[topN-1]
+		}
 	}
 }
 

@@ -40,3 +40,39 @@ func TestRiskJSONAsEncodingJSON(t *testing.T) {
 		t.Error("an empty top")
 	}
 }
+
+// TestRiskTopPruning: an area fed thousands of candidates keeps exactly the topN a full
+// sort would, ties included.
+func TestRiskTopPruning(t *testing.T) {
+	a := newAcc()
+	var all []Contributor
+	for i := range 5000 {
+		g := &group{floor: -1}
+		for j := range 7 {
+			c := Contributor{Kind: []string{KindEnterprise, KindHazard}[j%2], ID: int64(i*7 + j), Points: float64((i*7919 + j*104729) % 97)}
+			g.top = append(g.top, c)
+			c.Points *= 1.25
+			all = append(all, c)
+		}
+		a.add(g, 1.25)
+	}
+	finishTop(a, 1)
+	sortTop(all)
+	if len(a.top) != topN {
+		t.Fatalf("%d kept", len(a.top))
+	}
+	for i := range topN {
+		if a.top[i].ID != all[i].ID || a.top[i].Points != all[i].Points {
+			t.Fatalf("%d: %+v, want %+v", i, a.top[i], all[i])
+		}
+	}
+	var top []Contributor
+	for i := range 50 { // worst first, then interleaved
+		top = pushTop(top, all[(49-i*3%50+50)%50], 5)
+	}
+	for i := range 5 {
+		if top[i].ID != all[i].ID {
+			t.Fatalf("pushTop %d: %+v, want %+v", i, top[i], all[i])
+		}
+	}
+}
