@@ -67,10 +67,9 @@ psql -q "$bench" -c "TRUNCATE risk_warnings, risk_cells, risk_areas, risk_runs, 
 RISK_RUNS=${RISK_RUNS:-3}
 risk_ms=()
 for i in $(seq 0 "$RISK_RUNS"); do
-	line=$("$BIN" risk recompute | head -1)
+	line=$("$BIN" risk recompute | sed -n 1p)
 	ms=$(sed -E 's/.* in ([0-9]+) ms$/\1/' <<<"$line")
-	[ "$i" -gt 0 ] && risk_ms+=("$ms")
-	[ "$i" = 0 ] && risk_first="$line"
+	if [ "$i" = 0 ]; then risk_first=$line; else risk_ms+=("$ms"); fi
 done
 echo "risk recompute (whole city): $risk_first"
 echo "  median of $RISK_RUNS further runs $(printf '%s\n' "${risk_ms[@]}" | median) ms (runs: ${risk_ms[*]} ms; load $(cut -d' ' -f1-3 /proc/loadavg))"
