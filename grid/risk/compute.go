@@ -654,17 +654,49 @@ func mapKeys[K comparable, V any](m map[K]V) []K {
 // enterpriseSQL: every enterprise's place, level (0 重大 .. 3 低) and extras, read in one
 // parallel scan; Go sums them by place and keeps each place's top topN. $1: whether levels
 // are taken as of $2 from enterprise_risk_levels (else the current ones).
-const enterpriseSQL = `WITH lv AS (
+var enterpriseSQL = `WITH lv AS (
     SELECT DISTINCT ON (uscc) uscc, risk_level FROM enterprise_risk_levels WHERE $1 AND at <= $2 ORDER BY uscc, at DESC, id DESC
 ), first AS (
     SELECT DISTINCT ON (uscc) uscc, risk_level FROM enterprise_risk_levels WHERE $1 ORDER BY uscc, at, id
 )
-SELECT e.h3, e.district_code, coalesce(e.street_code, ''), coalesce(e.community_code, ''), e.id,
+SELECT e.h3, ` + placeCodes("e") + `, e.id,
        array_position(ARRAY['重大', '较大', '一般', '低'], CASE WHEN $1 THEN coalesce(lv.risk_level, first.risk_level, e.risk_level) ELSE e.risk_level END)::int2 - 1,
        e.major_hazard, e.industry LIKE '危化品%'
   FROM enterprises e
   LEFT JOIN lv ON $1 AND lv.uscc = e.uscc
   LEFT JOIN first ON $1 AND first.uscc = e.uscc`
+
+// placeCodes are a big table's district, street and community codes as numbers (-1 for
+// none): they are the areas' codes (6, 9 and 12 digits, areas.code's check), and numbers
+// spare a million rows three strings each.
+func placeCodes(t string) string {
+	return fmt.Sprintf(`%[1]s.district_code::int8, coalesce(nullif(%[1]s.street_code, '')::int8, -1), coalesce(nullif(%[1]s.community_code, '')::int8, -1)`, t)
+}
+
+// placeNums is a place with numeric codes (placeCodes).
+type placeNums struct{ h3, d, s, c int64 }
+
+// placeGroups finds the group of a place read with placeCodes.
+type placeGroups struct {
+	m   map[placeNums]*group
+	get func(areaKey) *group
+}
+
+func (pg *placeGroups) group(k placeNums) *group {
+	if g, ok := pg.m[k]; ok {
+		return g
+	}
+	g := pg.get(areaKey{h3: k.h3, district: areaCode(k.d, 6), street: areaCode(k.s, 9), c: areaCode(k.c, 12)})
+	pg.m[k] = g
+	return g
+}
+
+func areaCode(n int64, digits int) string {
+	if n < 0 {
+		return ""
+	}
+	return fmt.Sprintf("%0*d", digits, n)
+}
 
 // namesSQL: the enterprises' USCC, name and industry by id ($1).
 const enterpriseNamesSQL = `SELECT e.id, e.uscc, e.name, e.industry FROM enterprises e JOIN unnest($1::bigint[]) AS t(id) ON t.id = e.id`
@@ -698,24 +730,17 @@ func (s *Service) enterprises(ctx context.Context, tx pgx.Tx, cfg Config, asOf t
 	for i, l := range levels {
 		w[i] = cfg.Enterprise[l]
 	}
-	type pick struct {
-		g     *group
-		i     int
-		level string
-		major bool
-	}
 	rows, err := tx.Query(ctx, enterpriseSQL, history, asOf)
 	if err != nil {
 		return err
 	}
-	var k areaKey
+	var k placeNums
 	var id int64
 	var lvl int16
 	var major, hazchem bool
-	var last *group
-	var lastKey areaKey
+	places := &placeGroups{m: map[placeNums]*group{}, get: get}
 	for rows.Next() {
-		if err := rows.Scan(&k.h3, &k.district, &k.street, &k.c, &id, &lvl, &major, &hazchem); err != nil {
+		if err := rows.Scan(&k.h3, &k.d, &k.s, &k.c, &id, &lvl, &major, &hazchem); err != nil {
 			rows.Close()
 			return err
 		}
@@ -723,11 +748,7 @@ func (s *Service) enterprises(ctx context.Context, tx pgx.Tx, cfg Config, asOf t
 			rows.Close()
 			return fmt.Errorf("enterprise %d: unknown risk level", id)
 		}
-		g := last
-		if g == nil || k != lastKey {
-			g, lastKey = get(k), k
-			last = g
-		}
+		g := places.group(k)
 		pts := w[lvl]
 		if major {
 			pts += cfg.MajorHazard
@@ -798,7 +819,7 @@ func fillNames(ctx context.Context, tx pgx.Tx, kind, namesSQL string, all map[ar
 
 // hazardSQL: the hazards open at $1 (reported by then and not closed by then) with their
 // place, whether 重大 and whether overdue (the deadline before $2, the Shanghai date of $1).
-const hazardSQL = `SELECT h3, district_code, coalesce(street_code, ''), coalesce(community_code, ''), id, level = '重大',
+var hazardSQL = `SELECT h3, ` + placeCodes("hazards") + `, id, level = '重大',
        coalesce(deadline < $2::date, false)
   FROM hazards
  WHERE reported_at <= $1 AND (closed_at > $1 OR (closed_at IS NULL AND status <> 'closed'))`
@@ -811,15 +832,16 @@ func (s *Service) hazards(ctx context.Context, tx pgx.Tx, cfg Config, asOf time.
 	if err != nil {
 		return err
 	}
-	var k areaKey
+	var k placeNums
 	var id int64
 	var major, overdue bool
+	places := &placeGroups{m: map[placeNums]*group{}, get: get}
 	for rows.Next() {
-		if err := rows.Scan(&k.h3, &k.district, &k.street, &k.c, &id, &major, &overdue); err != nil {
+		if err := rows.Scan(&k.h3, &k.d, &k.s, &k.c, &id, &major, &overdue); err != nil {
 			rows.Close()
 			return err
 		}
-		g := get(k)
+		g := places.group(k)
 		pts, detail := cfg.Hazard["一般"], "一般"
 		if major {
 			pts, detail = cfg.Hazard["重大"], "重大 · 挂牌督办"
