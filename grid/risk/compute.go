@@ -42,8 +42,6 @@ const recomputeLock = int64(0x7269736b) // "risk"
 // topN is how many contributors a cell or an area lists.
 const topN = 10
 
-// cellRes is the index's H3 resolution.
-const cellRes = 9
 
 // Recompute computes the index from the data as of req.AsOf and stores it as a new
 // snapshot, in one transaction: a failure leaves the previous snapshot the latest. Every
@@ -418,8 +416,6 @@ type index struct {
 	areas []*areaOut
 }
 
-// levelRank is a risk level's rank (重大 3 .. 低 0).
-func levelRank(l string) int { return 3 - slices.Index(grid.RiskLevels(), l) }
 
 func rankColour(r int) Colour {
 	if r < 0 {
