@@ -213,9 +213,11 @@ func (s *Service) SnapshotByID(ctx context.Context, id int64) (Snapshot, error) 
 	return sn, err
 }
 
-// latestSnapshot is the latest snapshot (by taken_on, then id), nil when there is none.
-func latestSnapshot(ctx context.Context, tx pgx.Tx) (*Snapshot, error) {
-	sn, err := scanSnapshot(tx.QueryRow(ctx, `SELECT `+snapshotCols+` FROM risk_snapshots ORDER BY taken_on DESC, id DESC LIMIT 1`), true)
+// previousSnapshot is the latest snapshot taken on or before day (by taken_on, then id):
+// the one a new snapshot of day follows (a back-filled day's is the one before it, not the
+// newest); nil when there is none.
+func previousSnapshot(ctx context.Context, tx pgx.Tx, day string) (*Snapshot, error) {
+	sn, err := scanSnapshot(tx.QueryRow(ctx, `SELECT `+snapshotCols+` FROM risk_snapshots WHERE taken_on <= $1 ORDER BY taken_on DESC, id DESC LIMIT 1`, day), true)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -277,7 +279,7 @@ func (s *Service) recompute(ctx context.Context, req Request, now time.Time) (Sn
 	if err := cfg.Validate(); err != nil {
 		return Snapshot{}, fmt.Errorf("the configuration in force (%d) is invalid: %w", rec.ID, err)
 	}
-	prev, err := latestSnapshot(ctx, tx)
+	prev, err := previousSnapshot(ctx, tx, req.AsOf.In(grid.ShanghaiZone()).Format(time.DateOnly))
 	if err != nil {
 		return Snapshot{}, err
 	}
