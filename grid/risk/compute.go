@@ -3,6 +3,7 @@ package risk
 import (
 	"cmp"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -434,7 +435,7 @@ func (s *Service) index(ctx context.Context, tx pgx.Tx, cfg Config, asOf time.Ti
 		}
 		return g
 	}
-	if err := s.enterprises(ctx, tx, cfg, asOf, groups, get); err != nil {
+	if err := s.enterprises(ctx, tx, cfg, asOf, get); err != nil {
 		return nil, fmt.Errorf("enterprises: %w", err)
 	}
 	if err := s.hazards(ctx, tx, cfg, asOf, get); err != nil {
@@ -647,8 +648,8 @@ func mapKeys[K comparable, V any](m map[K]V) []K {
 	return out
 }
 
-// enterpriseSQL: every enterprise's place, level (0 重大 .. 3 低) and extras, read in one
-// parallel scan; Go sums them by place and keeps each place's top topN. $1: whether levels
+// enterpriseSQL: every enterprise's place, level (0 重大 .. 3 低), extras and names, read in
+// one scan; Go sums them by place and keeps each place's top topN. $1: whether levels
 // are taken as of $2 from enterprise_risk_levels (else the current ones).
 var enterpriseSQL = `WITH lv AS (
     SELECT DISTINCT ON (uscc) uscc, risk_level FROM enterprise_risk_levels WHERE $1 AND at <= $2 ORDER BY uscc, at DESC, id DESC
@@ -656,8 +657,8 @@ var enterpriseSQL = `WITH lv AS (
     SELECT DISTINCT ON (uscc) uscc, risk_level FROM enterprise_risk_levels WHERE $1 ORDER BY uscc, at, id
 )
 SELECT e.h3, ` + placeCodes("e") + `, e.id,
-       array_position(ARRAY['重大', '较大', '一般', '低'], CASE WHEN $1 THEN coalesce(lv.risk_level, first.risk_level, e.risk_level) ELSE e.risk_level END)::int2 - 1,
-       e.major_hazard, e.industry LIKE '危化品%'
+       (array_position(ARRAY['重大', '较大', '一般', '低'], CASE WHEN $1 THEN coalesce(lv.risk_level, first.risk_level, e.risk_level) ELSE e.risk_level END) - 1)::int2,
+       e.major_hazard, e.industry LIKE '危化品%', e.uscc, e.name, e.industry
   FROM enterprises e
   LEFT JOIN lv ON $1 AND lv.uscc = e.uscc
   LEFT JOIN first ON $1 AND first.uscc = e.uscc`
@@ -694,9 +695,6 @@ func areaCode(n int64, digits int) string {
 	return fmt.Sprintf("%0*d", digits, n)
 }
 
-// namesSQL: the enterprises' USCC, name and industry by id ($1).
-const enterpriseNamesSQL = `SELECT e.id, e.uscc, e.name, e.industry FROM enterprises e JOIN unnest($1::bigint[]) AS t(id) ON t.id = e.id`
-
 // pushTop keeps top the n first contributors in topOrder, in order.
 func pushTop(top []Contributor, c Contributor, n int) []Contributor {
 	i := len(top)
@@ -714,7 +712,7 @@ func pushTop(top []Contributor, c Contributor, n int) []Contributor {
 	return top
 }
 
-func (s *Service) enterprises(ctx context.Context, tx pgx.Tx, cfg Config, asOf time.Time, groups map[areaKey]*group, get func(areaKey) *group) error {
+func (s *Service) enterprises(ctx context.Context, tx pgx.Tx, cfg Config, asOf time.Time, get func(areaKey) *group) error {
 	// Levels as of asOf come from the history unless no level was given after asOf (then
 	// the current levels are the same, and the history's join is skipped).
 	var history bool
@@ -730,18 +728,27 @@ func (s *Service) enterprises(ctx context.Context, tx pgx.Tx, cfg Config, asOf t
 	if err != nil {
 		return err
 	}
-	var k placeNums
-	var id int64
-	var lvl int16
-	var major, hazchem bool
-	places := &placeGroups{m: map[placeNums]*group{}, get: get}
-	for rows.Next() {
-		if err := rows.Scan(&k.h3, &k.d, &k.s, &k.c, &id, &lvl, &major, &hazchem); err != nil {
-			rows.Close()
-			return err
+	defer rows.Close()
+	// The rows are read raw (binary int8, int2, bool and text): a million rows' names
+	// become strings only for the contributors that enter a place's top topN.
+	// (text is the same bytes in either format; the numbers and booleans must be binary.)
+	for i, fd := range rows.FieldDescriptions() {
+		if i < 8 && fd.Format != pgx.BinaryFormatCode {
+			return fmt.Errorf("enterprises: column %d is not in binary format", i)
 		}
-		if lvl < 0 || int(lvl) >= len(levels) {
-			rows.Close()
+	}
+	places := &placeGroups{m: map[placeNums]*group{}, get: get}
+	i8 := func(b []byte) int64 { return int64(binary.BigEndian.Uint64(b)) }
+	for rows.Next() {
+		v := rows.RawValues()
+		if len(v) != 11 || len(v[5]) != 2 {
+			return errors.New("enterprises: a row without a known risk level")
+		}
+		k := placeNums{h3: i8(v[0]), d: i8(v[1]), s: i8(v[2]), c: i8(v[3])}
+		id := i8(v[4])
+		lvl := int(int16(binary.BigEndian.Uint16(v[5])))
+		major, hazchem := v[6][0] == 1, v[7][0] == 1
+		if lvl < 0 || lvl >= len(levels) {
 			return fmt.Errorf("enterprise %d: unknown risk level", id)
 		}
 		g := places.group(k)
@@ -755,62 +762,20 @@ func (s *Service) enterprises(ctx context.Context, tx pgx.Tx, cfg Config, asOf t
 			g.counts[nHazchem]++
 		}
 		g.raw[cEnterprise] += pts
-		g.counts[nLevel0+int(lvl)]++
-		g.floor = max(g.floor, 3-int(lvl))
-		detail := levels[lvl]
+		g.counts[nLevel0+lvl]++
+		g.floor = max(g.floor, 3-lvl)
+		c := Contributor{Kind: KindEnterprise, ID: id, Points: pts}
+		if len(g.top) >= topN && topOrder(c, g.top[topN-1]) >= 0 {
+			continue
+		}
+		c.Detail = levels[lvl]
 		if major {
-			detail += " · 重大危险源"
+			c.Detail += " · 重大危险源"
 		}
-		g.top = pushTop(g.top, Contributor{Kind: KindEnterprise, ID: id, Detail: detail, Points: pts}, topN)
+		c.Code, c.Name, c.Detail = string(v[8]), string(v[9]), c.Detail+" · "+string(v[10])
+		g.top = pushTop(g.top, c, topN)
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	return fillNames(ctx, tx, KindEnterprise, enterpriseNamesSQL, groups, func(c *Contributor, code, name, extra string) {
-		c.Code, c.Name, c.Detail = code, name, c.Detail+" · "+extra
-	})
-}
-
-// fillNames gives the candidates of kind their code and name (and what set reads besides)
-// from namesSQL, which takes the ids as $1 and returns id, code, name, extra.
-func fillNames(ctx context.Context, tx pgx.Tx, kind, namesSQL string, all map[areaKey]*group, set func(c *Contributor, code, name, extra string)) error {
-	var ids []int64
-	for _, g := range all {
-		for _, c := range g.top {
-			if c.Kind == kind {
-				ids = append(ids, c.ID)
-			}
-		}
-	}
-	type names struct{ code, name, extra string }
-	by := make(map[int64]names, len(ids))
-	rows, err := tx.Query(ctx, namesSQL, ids)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var id int64
-		var n names
-		if err := rows.Scan(&id, &n.code, &n.name, &n.extra); err != nil {
-			rows.Close()
-			return err
-		}
-		by[id] = n
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	for _, g := range all {
-		for i := range g.top {
-			if c := &g.top[i]; c.Kind == kind {
-				n := by[c.ID]
-				set(c, n.code, n.name, n.extra)
-			}
-		}
-	}
-	return nil
+	return rows.Err()
 }
 
 // hazardSQL: the hazards open at $1 (reported by then and not closed by then) with their
