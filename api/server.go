@@ -260,6 +260,7 @@ func New(store *grid.Store, cfg Config) *Server {
 		s.licenceRoutes, // licences: enterprise licences 证照 (api/licences.go)
 		s.photoRoutes,
 		s.assessRoutes,      // officer assessment (考核)
+		s.riskAdminRoutes,   // risk index: configuration, snapshots, runs (api/risk_admin.go)
 		s.riskReadRoutes,    // the risk map read from its snapshots: api/risk.go
 		s.riskWarningRoutes, // early warnings 预警: api/risk_warnings.go
 		s.riskZoneRoutes,    // joint-control zones 联动联控区: api/risk_zones.go
