@@ -310,6 +310,13 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id, computed_at`, sn.TakenOn, 
 	if err := ix.write(ctx, tx, sn.ID); err != nil {
 		return Snapshot{}, err
 	}
+	// The statistics must know the new snapshot before the rules join it to the previous
+	// one: with the rows just written the planner takes it for empty and joins two
+	// snapshots' cells by a nested loop over every pair (minutes on the whole city).
+	// ANALYZE counts the transaction's own rows, and its statistics commit with them.
+	if _, err := tx.Exec(ctx, `ANALYZE risk_cells (snapshot_id, h3); ANALYZE risk_areas (snapshot_id, level)`); err != nil {
+		return Snapshot{}, err
+	}
 	if _, err := s.raiseWarnings(ctx, tx, sn, prev, cfg, now); err != nil {
 		return Snapshot{}, err
 	}
