@@ -30,6 +30,7 @@ addStrings({
   rk_c_orange: ['橙', 'orange'],
   rk_c_yellow: ['黄', 'yellow'],
   rk_c_blue: ['蓝', 'blue'],
+  rk_colour_label: ['{l}（{c}）', '{l} ({c})'],
   rk_rise_legend: ['上升一级的区域', 'Rose a colour'],
   rk_selected_legend: ['选中区域', 'Selected'],
   rk_zone: ['联动联控区', 'Joint-control zone'],
@@ -253,10 +254,11 @@ async function tileJSON() {
   const tj = await call('/api/v1/risk/tiles.json' + qs({ zone: S.zone }));
   S.tilejson = tj;
   // MapLibre needs absolute URLs; a zone's picture carries zone= on every tile.
+  // (Strings, not URL objects: those would escape the template's {z}/{x}/{y}.)
   return (tj.tiles || []).map((u) => {
-    const url = new URL(u, location.origin);
-    if (S.zone && !url.searchParams.has('zone')) url.searchParams.set('zone', S.zone);
-    return url.toString();
+    let url = /^https?:\/\//.test(u) ? u : location.origin + (u.startsWith('/') ? '' : '/') + u;
+    if (S.zone && !/[?&]zone=/.test(url)) url += (url.includes('?') ? '&' : '?') + 'zone=' + encodeURIComponent(S.zone);
+    return url;
   });
 }
 
@@ -352,7 +354,7 @@ function drawLegend() {
   const snap = S.answer && S.answer.snapshot;
   el.innerHTML = `<h3>${esc(t('legend'))}</h3>` +
     ORDER.map((c) => `<div class="legend-row" data-colour="${c}"><span class="swatch fill" style="--c:${COLOURS[c]}"></span>` +
-      `<span>${esc(t('rk_' + c))}（${esc(t('rk_c_' + c))}）</span></div>`).join('') +
+      `<span>${esc(colourName(c))}</span></div>`).join('') +
     `<div class="legend-row" data-legend="rise"><span class="swatch line" style="--c:${RISE}"></span><span>${esc(t('rk_rise_legend'))}</span></div>` +
     `<p class="muted" id="risk-legend-date" data-id="${snap ? snap.id : ''}">${esc(t('rk_snapshot'))}: ${esc(snap ? snap.taken_on : t('rk_no_snapshot'))}</p>`;
   el.hidden = false;
@@ -462,7 +464,7 @@ function swatch(c) {
 }
 
 function colourName(c) {
-  return c ? `${t('rk_' + c)}（${t('rk_c_' + c)}）` : '—';
+  return c ? t('rk_colour_label', { l: t('rk_' + c), c: t('rk_c_' + c) }) : '—';
 }
 
 function drawAreas() {
