@@ -23,6 +23,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -217,7 +218,7 @@ func TestBrowser(t *testing.T) {
 	})
 
 	t.Run("risk export", func(t *testing.T) {
-		if only != "" && !strings.Contains(only, "risk map") {
+		if only != "" && !slices.ContainsFunc(strings.Split(only, ","), func(p string) bool { return strings.HasPrefix(riskExportScenario, p) }) {
 			t.Skip("SAFEGRID_BROWSER_ONLY runs no risk map scenario")
 		}
 		checkRiskExport(t, res.Risk)

@@ -21,6 +21,9 @@ import (
 // demo's chemical plants concentrate (the joint-control zone's heart).
 const riskDistrict = "310116"
 
+// riskExportScenario is the name of run.mjs's scenario that downloads the risk workbook.
+const riskExportScenario = "risk map: district bureau"
+
 // riskSeed is what seedRisk prepared for the risk map scenarios.
 type riskSeed struct {
 	District string // the district bureau's username (district_310116)

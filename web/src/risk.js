@@ -53,6 +53,7 @@ addStrings({
   rk_change_down: ['下降', 'down'],
   rk_change_same: ['持平', 'same'],
   rk_change_new: ['新增', 'new'],
+  rk_change_removed: ['已撤销', 'removed'],
   rk_export_xlsx: ['导出 Excel', 'Export Excel'],
   rk_export_geojson: ['导出 GeoJSON', 'Export GeoJSON'],
   rk_exported: ['已导出', 'Exported'],
@@ -109,7 +110,18 @@ addStrings({
   rk_part_gas_sites: ['燃气占压', 'Gas occupancy sites'],
   rk_part_underground: ['地下空间', 'Underground spaces'],
   rk_part_spill: ['邻域溢出', 'Spill-over'],
-  rk_part_fire: ['消防响应', 'Fire response'],
+  rk_bd_fire_factor: ['消防响应加权', 'Fire response factor'],
+  rk_bd_cells: ['网格单元等级分布', 'Cells by colour'],
+  rk_count_enterprises: ['企业（按风险等级）', 'Enterprises by risk level'],
+  rk_count_major_hazards: ['重大危险源', 'Major hazard installations'],
+  rk_count_hazchem: ['危化品企业', 'Hazardous-chemical enterprises'],
+  rk_count_hazards_open: ['未销号隐患', 'Open hazards'],
+  rk_count_hazards_overdue: ['逾期隐患', 'Overdue hazards'],
+  rk_count_hazards_major_open: ['未销号重大隐患', 'Open 重大 hazards'],
+  rk_count_pipeline_km: ['油气管道（公里）', 'Pipelines (km)'],
+  rk_count_gas_sites: ['燃气占压点', 'Gas occupancy sites'],
+  rk_count_underground_spaces: ['地下空间', 'Underground spaces'],
+  rk_count_cells: ['网格单元', 'Cells'],
   rk_kind_enterprise: ['企业', 'Enterprise'],
   rk_kind_hazard: ['隐患', 'Hazard'],
   rk_kind_pipeline: ['管道', 'Pipeline'],
@@ -125,7 +137,11 @@ export const COLOURS = { red: '#e53935', orange: '#fb8c00', yellow: '#fdd835', b
 const ORDER = ['red', 'orange', 'yellow', 'blue'];
 const RANK = { red: 3, orange: 2, yellow: 1, blue: 0 };
 const RISE = '#6a1b9a';
-const ARROWS = { up: '↑', down: '↓', same: '→', new: '＋' };
+const ARROWS = { up: '↑', down: '↓', same: '→', new: '＋', removed: '×' };
+// PARTS are the components in the order of docs/RISK.md; a part the list does not know
+// follows them. FACTORS are figures of parts that are not points (no bar).
+const PARTS = ['enterprises', 'hazards', 'pipelines', 'gas_sites', 'underground', 'spill'];
+const FACTORS = new Set(['fire_factor', 'fire_minutes']);
 const WRITERS = ['district', 'street', 'admin']; // may acknowledge and close warnings
 const ROLES = ['street', 'district', 'planner', 'admin'];
 // Layers of the base map that stay visible under the risk layers.
@@ -558,18 +574,25 @@ function drawBreakdown(b, kind, d) {
     rows.push(['spill', t('rk_bd_spill'), fmtNum(d.spill, 2), d.spill]);
     if (d.fire_minutes != null) rows.push(['fire_minutes', t('rk_bd_fire'), fmtNum(d.fire_minutes, 1), d.fire_minutes]);
   }
+  const factor = d.parts && d.parts.fire_factor;
+  if (typeof factor === 'number') rows.push(['fire_factor', t('rk_bd_fire_factor'), '×' + fmtNum(factor, 2), factor]);
   const dl = rows.map(([f, label, text, value, colour]) => `<dt>${esc(label)}</dt><dd data-field="${f}" data-value="${esc(value ?? '')}">` +
     `${colour ? swatch(colour) : ''}${esc(text)}</dd>`).join('');
-  const parts = Object.entries(d.parts || {}).filter(([, v]) => typeof v === 'number');
+  const pos = (k) => (PARTS.includes(k) ? PARTS.indexOf(k) : PARTS.length);
+  const parts = Object.entries(d.parts || {}).filter(([k, v]) => typeof v === 'number' && !FACTORS.has(k))
+    .sort(([a], [b]) => pos(a) - pos(b));
   const max = Math.max(...parts.map(([, v]) => v), 0);
   const partsHTML = parts.map(([k, v]) => `<li data-part="${esc(k)}" data-value="${v}"><span class="rk-part-label">${esc(tv('rk_part_', k))}</span>` +
     `<span class="rk-bar"><span style="width:${max > 0 ? ((100 * v) / max).toFixed(1) : 0}%"></span></span><span class="rk-part-value">${esc(fmtNum(v, 1))}</span></li>`).join('');
   const counts = Object.entries(d.counts || {}).filter(([, v]) => typeof v === 'number' || (v && typeof v === 'object'));
   const countsHTML = counts.map(([k, v]) => {
-    if (typeof v === 'number') return `<li data-count="${esc(k)}" data-value="${v}">${esc(tv('rk_part_', k))}: ${esc(fmtNum(v))}</li>`;
-    return `<li data-count="${esc(k)}">${esc(tv('rk_part_', k))}: ${Object.entries(v).map(([c, n]) =>
+    if (typeof v === 'number') return `<li data-count="${esc(k)}" data-value="${v}">${esc(tv('rk_count_', k))}: ${esc(fmtNum(v, Number.isInteger(v) ? 0 : 1))}</li>`;
+    return `<li data-count="${esc(k)}">${esc(tv('rk_count_', k))}: ${Object.entries(v).map(([c, n]) =>
       `<span data-count="${esc(k)}.${esc(c)}" data-value="${esc(n)}">${RANK[c] != null ? swatch(c) + esc(t('rk_c_' + c)) : esc(c)} ${esc(typeof n === 'number' ? fmtNum(n) : n)}</span>`).join(' ')}</li>`;
   }).join('');
+  // An area's cells by colour (GET /risk/areas/{code}).
+  const cells = d.cells && typeof d.cells === 'object' ? ORDER.filter((c) => c in d.cells) : [];
+  const cellsHTML = cells.map((c) => `<li data-colour="${c}" data-value="${d.cells[c]}">${swatch(c)}${esc(t('rk_c_' + c))} ${esc(fmtNum(d.cells[c]))}</li>`).join('');
   const top = d.top || [];
   const topHTML = top.length ? top.map((c) => {
     const dossier = c.kind === 'enterprise' && (c.id || c.code) ? ' ' + dossierButton(c.id || c.code) : '';
@@ -584,6 +607,7 @@ function drawBreakdown(b, kind, d) {
     `${S.answer && S.answer.snapshot ? ' · ' + esc(t('rk_snapshot')) + ' ' + esc(S.answer.snapshot.taken_on) : ''}</p>` +
     `<dl class="kv">${dl}</dl>` +
     (parts.length ? `<h4>${esc(t('rk_bd_parts'))}</h4><ul id="risk-parts" class="rk-parts">${partsHTML}</ul>` : '') +
+    (cells.length ? `<h4>${esc(t('rk_bd_cells'))}</h4><ul id="risk-cells" class="rk-cells">${cellsHTML}</ul>` : '') +
     (counts.length ? `<h4>${esc(t('rk_bd_counts'))}</h4><ul id="risk-counts" class="rk-counts">${countsHTML}</ul>` : '') +
     `<h4>${esc(t('rk_bd_top'))}</h4><ol id="risk-top" class="rk-top">${topHTML}</ol></section>`;
 }

@@ -1489,7 +1489,9 @@ async function breakdownOnPage(page) {
     return {
       kind: b.dataset.kind, code: b.dataset.code, score: Number(field('score')), colour: field('colour'),
       score_colour: field('score_colour'), floor_colour: field('floor_colour'),
+      fire_factor: field('fire_factor'),
       parts: Object.fromEntries([...b.querySelectorAll('#risk-parts li[data-part]')].map((li) => [li.dataset.part, Number(li.dataset.value)])),
+      cells: Object.fromEntries([...b.querySelectorAll('#risk-cells li[data-colour]')].map((li) => [li.dataset.colour, Number(li.dataset.value)])),
       top: [...b.querySelectorAll('#risk-top li[data-kind]')].map((li) => ({
         kind: li.dataset.kind, code: li.dataset.code, share: Number(li.dataset.share),
         dossier: li.querySelector('button[data-dossier]') ? li.querySelector('button[data-dossier]').dataset.dossier : null,
@@ -1508,9 +1510,13 @@ function sameBreakdown(got, want, what) {
   assert.equal(got.score_colour, want.score_colour, `${what}: score colour`);
   const lifted = want.floor_colour && RISK_RANK[want.floor_colour] > RISK_RANK[want.score_colour];
   assert.equal(got.floor_colour, lifted ? want.floor_colour : null, `${what}: floor colour shown only when it lifted the colour`);
-  const parts = Object.entries(want.parts || {}).filter(([, v]) => typeof v === 'number');
+  // Points as bars; the fire factor (a multiplier) and the response minutes are figures.
+  const parts = Object.entries(want.parts || {}).filter(([k, v]) => typeof v === 'number' && k !== 'fire_factor' && k !== 'fire_minutes');
   assert.deepEqual(Object.keys(got.parts).sort(), parts.map(([k]) => k).sort(), `${what}: parts`);
   for (const [k, v] of parts) close(got.parts[k], v, `${what}: part ${k}`);
+  if (typeof (want.parts || {}).fire_factor === 'number') close(Number(got.fire_factor), want.parts.fire_factor, `${what}: fire factor`);
+  else assert.equal(got.fire_factor, null, `${what}: no fire factor`);
+  assert.deepEqual(got.cells, want.cells || {}, `${what}: cells by colour`);
   const top = want.top || [];
   assert.equal(got.top.length, top.length, `${what}: top contributors`);
   top.forEach((c, i) => {
