@@ -17,6 +17,7 @@ import { riskConfig } from './riskconfig.js'; // the admin's configuration edito
 
 addStrings({
   rk_toggle: ['风险四色图', 'Risk map'],
+  rk_toggle_short: ['四色图', 'Risk'],
   rk_title: ['风险四色图', 'Four-colour risk map'],
   rk_scope_all: ['全市', 'Whole city'],
   rk_snapshot: ['快照日期', 'Snapshot of'],

@@ -1728,6 +1728,12 @@ await test('risk map: district bureau (金山) — legend, ranked streets, break
     (els) => els.map((e) => e.textContent).filter((s) => /[\u4e00-\u9fff]/.test(s)));
   assert.deepEqual(cjk, [], 'no Chinese label left in the English view');
   assert.ok((await text(page, '#risk-legend-date')).startsWith('Snapshot of'), 'the legend date in English');
+  // Drawn labels too: the breakdown's, the warnings' status, the list's colours and changes.
+  await page.evaluate((c) => window.safegrid.openRiskArea(c), top.code);
+  await page.waitForSelector(`#panel[data-state="ok"] #risk-breakdown[data-code="${top.code}"]`);
+  const drawn = await page.$$eval('#risk-breakdown dt, #risk-breakdown h4, #risk-breakdown dd[data-field="colour"], #risk-parts .rk-part-label, #risk-warnings .rk-status, #risk-areas td[data-field]',
+    (els) => els.map((e) => e.textContent).filter((s) => /[\u4e00-\u9fff]/.test(s)));
+  assert.deepEqual(drawn, [], 'no Chinese in the drawn labels in English');
   await page.click('#lang-toggle');
   assert.ok((await text(page, '#risk-legend-date')).startsWith('快照日期'), 'back in Chinese');
 
