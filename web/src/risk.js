@@ -40,6 +40,9 @@ addStrings({
   rk_zone_major_none: ['无', 'None'],
   rk_zone_open: ['未销号 {n}', '{n} open'],
   rk_zone_overdue: ['逾期 {n}', '{n} overdue'],
+  rk_zone_major_overdue: ['重大隐患逾期 {n}', '{n} 重大 overdue'],
+  rk_zone_warnings: ['未关闭预警 {n}', '{n} open warnings'],
+  rk_zone_cell: ['所在单元', 'its cell'],
   rk_areas_title: ['区域风险排名', 'Areas ranked by risk'],
   rk_level: ['层级', 'Level'],
   rk_level_district: ['区', 'Districts'],
@@ -418,17 +421,13 @@ async function loadMajor() {
   drawMajor();
 }
 
-// listOf is the array an answer carries (its first array-valued field).
+// listOf is the zone's major hazard installations in the answer {zone, major_hazards}.
 function listOf(out) {
-  if (Array.isArray(out)) return out;
-  for (const v of Object.values(out || {})) if (Array.isArray(v)) return v;
-  return [];
+  return (out && out.major_hazards) || [];
 }
 
 function lonLat(m) {
-  const l = m.location || m;
-  if (typeof l.lon === 'number' && typeof l.lat === 'number') return [l.lon, l.lat];
-  return null;
+  return typeof m.lon === 'number' && typeof m.lat === 'number' ? [m.lon, m.lat] : null;
 }
 
 function drawMajor() {
@@ -437,20 +436,19 @@ function drawMajor() {
   if (!S.zone || !S.major) return;
   const items = listOf(S.major);
   const ul = $('risk-major-list');
-  $('risk-major-total').textContent = S.major.total ?? items.length;
+  $('risk-major-total').textContent = items.length;
   if (!items.length) {
     ul.innerHTML = `<li class="muted" id="risk-major-none">${esc(t('rk_zone_major_none'))}</li>`;
     return;
   }
   ul.innerHTML = items.map((m) => {
-    const open = m.open_hazards ?? m.open;
-    const overdue = m.overdue_hazards ?? m.overdue;
-    const figures = [open != null ? t('rk_zone_open', { n: open }) : '', overdue != null ? t('rk_zone_overdue', { n: overdue }) : '']
-      .filter(Boolean).join(' · ');
-    const key = m.id ?? m.uscc ?? m.enterprise_id;
-    return `<li data-id="${esc(key)}" data-uscc="${esc(m.uscc || '')}"><b>${esc(m.name || m.uscc || key)}</b> ` +
-      `<small>${esc([m.uscc, m.district_name || m.district_code, m.street_name || m.street_code].filter(Boolean).join(' · '))}` +
-      `${figures ? ' · <span class="warn">' + esc(figures) + '</span>' : ''}</small> ${key != null ? dossierButton(key) : ''}</li>`;
+    const figures = [t('rk_zone_open', { n: m.open_hazards }), t('rk_zone_overdue', { n: m.overdue_hazards }),
+      m.major_overdue_hazards ? t('rk_zone_major_overdue', { n: m.major_overdue_hazards }) : '',
+      m.open_warnings ? t('rk_zone_warnings', { n: m.open_warnings }) : ''].filter(Boolean).join(' · ');
+    return `<li data-id="${esc(m.id)}" data-uscc="${esc(m.uscc)}" data-open="${m.open_hazards}" data-overdue="${m.overdue_hazards}">` +
+      `${swatch(m.risk_colour)}<b>${esc(m.name)}</b> <small>${esc([m.uscc, m.industry, tv('risk_', m.risk_level), m.district_code, m.street_code].filter(Boolean).join(' · '))}` +
+      `${m.cell_colour ? ' · ' + esc(t('rk_zone_cell')) + ' ' + swatch(m.cell_colour) + esc(t('rk_c_' + m.cell_colour)) : ''}` +
+      `<br><span class="${m.overdue_hazards ? 'warn' : ''}">${esc(figures)}</span></small> ${dossierButton(m.id)}</li>`;
   }).join('');
   ul.querySelectorAll('li[data-id]').forEach((li, i) => {
     li.addEventListener('click', () => {

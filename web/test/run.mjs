@@ -1785,9 +1785,11 @@ await test('risk map: street office — its own street\'s communities, the zone 
   const tiles = await page.evaluate(() => window.safegrid.map.getSource('risk').tiles[0]);
   assert.ok(tiles.includes(`zone=${zone.code}`), `the tiles carry the zone: ${tiles}`);
   const major = await apiJSON(`/api/v1/risk/zones/${zone.code}/major-hazards`, { token });
-  const majorList = Object.values(major).find(Array.isArray) || [];
-  const shownMajor = await page.$$eval('#risk-major-list li[data-id]', (lis) => lis.map((li) => li.dataset.id));
-  assert.deepEqual(shownMajor, majorList.map((m) => String(m.id ?? m.uscc ?? m.enterprise_id)), 'the zone\'s major hazard installations');
+  const shownMajor = await page.$$eval('#risk-major-list li[data-id]', (lis) => lis.map((li) => ({ id: li.dataset.id, open: Number(li.dataset.open), overdue: Number(li.dataset.overdue) })));
+  assert.deepEqual(shownMajor, major.major_hazards.map((m) => ({ id: String(m.id), open: m.open_hazards, overdue: m.overdue_hazards })),
+    'the zone\'s major hazard installations, in the API\'s order with their open and overdue hazards');
+  assert.equal(Number(await text(page, '#risk-major-total')), major.major_hazards.length, '#risk-major-total');
+  assert.ok(major.major_hazards.length > 0, 'the chemical belt has major hazard installations');
   const zw = await apiJSON(`/api/v1/risk/warnings?zone=${zone.code}&limit=50`, { token });
   assert.equal(Number(await text(page, '#risk-warn-total')), zw.total, 'the zone\'s warnings total');
   await shoot(page, 'risk-zone');
