@@ -33,7 +33,7 @@ addStrings({
   rk_c_blue: ['蓝', 'blue'],
   rk_colour_label: ['{l}（{c}）', '{l} ({c})'],
   rk_rise_legend: ['上升一级的区域', 'Rose a colour'],
-  rk_selected_legend: ['选中区域', 'Selected'],
+  rk_major_legend: ['重大危险源（联动联控区）', 'Major hazard installations (zone)'],
   rk_zone: ['联动联控区', 'Joint-control zone'],
   rk_zone_own: ['本辖区', 'My own area'],
   rk_zone_major: ['区内重大危险源（有未销号或逾期隐患）', 'Major hazard installations in the zone (open or overdue hazards)'],
@@ -141,6 +141,7 @@ export const COLOURS = { red: '#e53935', orange: '#fb8c00', yellow: '#fdd835', b
 const ORDER = ['red', 'orange', 'yellow', 'blue'];
 const RANK = { red: 3, orange: 2, yellow: 1, blue: 0 };
 const RISE = '#6a1b9a';
+const MAJOR = '#4a148c'; // a zone's major hazard installations
 const ARROWS = { up: '↑', down: '↓', same: '→', new: '＋', removed: '×' };
 // PARTS are the components in the order of docs/RISK.md; a part the list does not know
 // follows them. FACTORS are figures of parts that are not points (no bar).
@@ -316,7 +317,7 @@ async function addRiskLayers() {
   setGeoJSON(map, 'risk-major', emptyFC());
   addLayerOnce(map, {
     id: 'risk-major-point', type: 'circle', source: 'risk-major',
-    paint: { 'circle-radius': 6, 'circle-color': '#4a148c', 'circle-stroke-color': '#ffffff', 'circle-stroke-width': 2 },
+    paint: { 'circle-radius': 6, 'circle-color': MAJOR, 'circle-stroke-color': '#ffffff', 'circle-stroke-width': 2 },
   });
 }
 
@@ -376,6 +377,7 @@ function drawLegend() {
     ORDER.map((c) => `<div class="legend-row" data-colour="${c}"><span class="swatch fill" style="--c:${COLOURS[c]}"></span>` +
       `<span>${esc(colourName(c))}</span></div>`).join('') +
     `<div class="legend-row" data-legend="rise"><span class="swatch line" style="--c:${RISE}"></span><span>${esc(t('rk_rise_legend'))}</span></div>` +
+    (S.zone ? `<div class="legend-row" data-legend="major"><span class="swatch dot" style="--c:${MAJOR}"></span><span>${esc(t('rk_major_legend'))}</span></div>` : '') +
     `<p class="muted" id="risk-legend-date" data-id="${snap ? snap.id : ''}">${esc(t('rk_snapshot'))}: ${esc(snap ? snap.taken_on : t('rk_no_snapshot'))}</p>`;
   el.hidden = false;
 }
@@ -398,7 +400,7 @@ async function setZone(code) {
   S.breakdown = null;
   selectOnMap('');
   await reloadTiles();
-  const jobs = [loadAreas(), loadWarnings(), fitScope(), loadMajor()];
+  const jobs = [loadAreas(), loadWarnings(), fitScope(), loadMajor()]; // loadAreas redraws the legend
   if (S.compare) jobs.push(runCompare());
   await Promise.all(jobs);
 }
