@@ -1892,6 +1892,10 @@ await test('risk config: admin — a bad threshold shows the field error and cha
   const snaps = await apiJSON('/api/v1/risk/snapshots?limit=1', { token });
   assert.equal(await page.getAttribute('#risk-recompute-result', 'data-id'), String(snaps.snapshots[0].id), 'the new snapshot is the latest');
   assert.ok((await text(page, '#risk-recompute-result')).includes(snaps.snapshots[0].taken_on), 'named with its date');
+  const runsAnswer = await apiJSON('/api/v1/risk/runs?limit=10', { token });
+  const runs = Array.isArray(runsAnswer) ? runsAnswer : Object.values(runsAnswer).find(Array.isArray);
+  assert.deepEqual(await page.$$eval('#risk-runs li[data-id]', (lis) => lis.map((li) => Number(li.dataset.id))), runs.map((r) => r.id), 'the latest runs');
+  assert.equal(runs[0].snapshot_id, snaps.snapshots[0].id, 'the latest run made the new snapshot');
   await page.click('#lang-toggle');
   assert.equal(await text(page, '#nav-risk'), 'Risk settings', '#nav-risk in English');
   const cjk = await page.$$eval('#console-risk legend, #console-risk label > span, #console-risk button',
