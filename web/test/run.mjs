@@ -8,7 +8,8 @@
 // is compared with the API's answer to the same request; nothing expected is hard-coded.
 //
 //   node run.mjs --base http://127.0.0.1:8080 --officer officer_X --street street_Y \
-//     --other-cell 89... [--district district_Z] [--password safegrid-demo] [--only officer,street]
+//     --other-cell 89... [--district district_Z] [--password safegrid-demo] [--only officer,street] \
+//     [--risk-district district_310116 --risk-street street_310116xxx --risk-raised 310116xxx]
 //
 // Alone it checks everything but the downloads and the blank-map check, which the Go side
 // does with the files it leaves.
