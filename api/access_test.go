@@ -119,6 +119,15 @@ VALUES ('310101', 'P2', 'gas', 'distribution', '低压', $1, $2, ST_Multi(ST_Geo
 		{"upload photo (empty body)", "POST", "/api/v1/photos", "", "image/jpeg", cell{401, 422, 422, 422, 403, 422}},
 		{"import (empty file)", "POST", "/api/v1/import/enterprises", "", geojsonCT, with(admin, 400)},
 
+		// risk early warnings and zones: officers are refused; a missing warning or zone is a 404;
+		// only admins define zones, only street, district and admin handle warnings.
+		{"risk warnings", "GET", "/api/v1/risk/warnings", "", "", cell{401, 403, 200, 200, 200, 200}},
+		{"risk warning: none", "GET", "/api/v1/risk/warnings/999999", "", "", cell{401, 403, 404, 404, 404, 404}},
+		{"risk warning: acknowledge none", "POST", "/api/v1/risk/warnings/999999/acknowledge", `{"note":"x","version":1}`, "", cell{401, 403, 404, 404, 403, 404}},
+		{"risk zones", "GET", "/api/v1/risk/zones", "", "", cell{401, 403, 200, 200, 200, 200}},
+		{"risk zone: none", "GET", "/api/v1/risk/zones/nope/major-hazards", "", "", cell{401, 403, 404, 404, 404, 404}},
+		{"risk zone: define (bad area)", "PUT", "/api/v1/risk/zones/z", `{"name":"x","areas":["1"]}`, "", with(admin, 400)},
+
 		{"coverage", "POST", "/api/v1/analysis/coverage", "{}", "", cell{401, 403, 403, 403, 200, 200}},
 		{"coverage cells", "GET", "/api/v1/analysis/coverage/cells", "", "", cell{401, 403, 403, 403, 200, 200}},
 		{"siting (bad k)", "POST", "/api/v1/analysis/siting", `{"k":-1}`, "", cell{401, 403, 403, 403, 422, 422}},

@@ -13,6 +13,7 @@ import (
 	"safegrid/grid"
 	"safegrid/grid/dossier"
 	"safegrid/grid/ingest"
+	"safegrid/grid/risk"
 )
 
 // statusClientClosed is logged and counted when the client hung up before the answer
@@ -137,6 +138,7 @@ func toProblem(ctx context.Context, err error) *problem {
 		tb  *grid.TooBroadError
 		le  *grid.LimitError
 		lic *dossier.LoadError // licences
+		rb  *risk.BadInputError
 	)
 	switch {
 	case errors.As(err, &p):
@@ -156,8 +158,17 @@ func toProblem(ctx context.Context, err error) *problem {
 		p := newProblem(fiber.StatusBadRequest, "", fmt.Sprintf("%s: %s (the limit is %s)", le.Field, le.Reason, le.Limit))
 		p.Errors = []FieldError{{Field: le.Field, Reason: le.Reason + " (the limit is " + le.Limit + ")"}}
 		return p
+	case errors.As(err, &rb):
+		// The risk routes' bad weights, thresholds, zones and dates: a 400 naming each field.
+		p := fieldsProblem(&rb.InvalidFieldsError)
+		p.Status, p.Title = fiber.StatusBadRequest, http.StatusText(fiber.StatusBadRequest)
+		return p
 	case errors.As(err, &inv):
 		return FieldProblem(inv.Field, inv.Reason).(*problem)
+	case errors.As(err, &rb): // the risk routes: bad weights, thresholds, zones, dates
+		p := fieldsProblem(&rb.InvalidFieldsError)
+		p.Status, p.Title = fiber.StatusBadRequest, http.StatusText(fiber.StatusBadRequest)
+		return p
 	case errors.As(err, &ifs):
 		return fieldsProblem(ifs)
 	case errors.As(err, &ie):

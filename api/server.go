@@ -33,6 +33,7 @@ import (
 	"safegrid/grid/ingest"
 	"safegrid/grid/layers"
 	"safegrid/grid/notify"
+	"safegrid/grid/risk"
 	"safegrid/grid/supervise"
 )
 
@@ -182,6 +183,7 @@ type Server struct {
 	dossier    *dossier.Service  // enterprise dossier
 	evidence   *evidence.Service // photos
 	assess     *assess.Service   // officer assessment (考核)
+	risk       *risk.Service     // regional risk assessment (区域风险评估)
 	cfg        Config
 	public     publicBase // where absolute links point (PublicURL)
 	log        *slog.Logger
@@ -210,6 +212,7 @@ func New(store *grid.Store, cfg Config) *Server {
 		dossier:    dossier.New(store), // enterprise dossier
 		evidence:   evidence.New(store, evidence.NewDir(cfg.PhotoDir)),
 		assess:     assess.New(store), // officer assessment (考核)
+		risk:       risk.New(store),   // regional risk assessment (区域风险评估)
 		cfg:        cfg,
 		public:     cfg.publicBase(),
 		log:        cfg.Logger,
@@ -256,7 +259,11 @@ func New(store *grid.Store, cfg Config) *Server {
 		s.dossierRoutes, // enterprise dossier
 		s.licenceRoutes, // licences: enterprise licences 证照 (api/licences.go)
 		s.photoRoutes,
-		s.assessRoutes, // officer assessment (考核)
+		s.assessRoutes,      // officer assessment (考核)
+		s.riskAdminRoutes,   // risk index: configuration, snapshots, runs (api/risk_admin.go)
+		s.riskReadRoutes,    // the risk map read from its snapshots: api/risk.go
+		s.riskWarningRoutes, // early warnings 预警: api/risk_warnings.go
+		s.riskZoneRoutes,    // joint-control zones 联动联控区: api/risk_zones.go
 		s.importRoutes,
 		s.hazardAnalysisRoutes,
 		s.analysisRoutes,

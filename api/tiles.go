@@ -142,15 +142,20 @@ func tileCoords(c *fiber.Ctx) (z, x, y int, err error) {
 // when If-None-Match names that ETag.
 func sendTile(c *fiber.Ctx, tile []byte) error {
 	sum := sha256.Sum256(tile)
-	etag := `"` + hex.EncodeToString(sum[:16]) + `"`
-	c.Set(fiber.HeaderCacheControl, tileCacheControl)
-	c.Set(fiber.HeaderETag, etag)
-	c.Vary(fiber.HeaderAuthorization)
-	if etagMatches(c.Get(fiber.HeaderIfNoneMatch), etag) {
+	if tileNotModified(c, `"`+hex.EncodeToString(sum[:16])+`"`) {
 		return c.SendStatus(fiber.StatusNotModified)
 	}
 	c.Set(fiber.HeaderContentType, mimeMVT)
 	return c.Send(tile)
+}
+
+// tileNotModified sets a tile's ETag and Cache-Control and reports whether If-None-Match
+// names the ETag (then the answer is a 304).
+func tileNotModified(c *fiber.Ctx, etag string) bool {
+	c.Set(fiber.HeaderCacheControl, tileCacheControl)
+	c.Set(fiber.HeaderETag, etag)
+	c.Vary(fiber.HeaderAuthorization)
+	return etagMatches(c.Get(fiber.HeaderIfNoneMatch), etag)
 }
 
 // etagMatches reports whether an If-None-Match header names etag (weak or strong) or is *.

@@ -26,9 +26,14 @@ const (
 	// AuditNotification: object the notification's id, or "all" for marking all read.
 	AuditNotification = "notification"
 	AuditPhoto        = "photo" // object: the photo's id (an upload, a sweep's removal)
+	// The risk assessment's (grid/risk): an early warning 预警 (object: its id) and a
+	// joint-control zone 联动联控区 (object: its code).
+	AuditRiskWarning = "risk_warning"
+	AuditRiskZone    = "risk_zone"
 )
 
-var auditKinds = []string{AuditHazard, AuditEnterprise, AuditUser, AuditSession, AuditUnit, AuditDataset, AuditWebhook, AuditNotification, AuditPhoto}
+var auditKinds = []string{AuditHazard, AuditEnterprise, AuditUser, AuditSession, AuditUnit, AuditDataset, AuditWebhook, AuditNotification, AuditPhoto,
+	AuditRiskWarning, AuditRiskZone}
 
 // AuditKinds are the kinds of object an audit record can be about.
 func AuditKinds() []string { return slices.Clone(auditKinds) }

@@ -5,9 +5,11 @@
 #             built) and the median of RUNS warm runs in one process
 #   siting    MCLP k=20 from the resolution-8 candidate cells (≥ 5,000): time and objective,
 #             then CBC on the same instance (LP file): its optimum and time, and the ratios
+#   risk      safegrid risk recompute for the whole city (cells, areas, snapshot written):
+#             the median of RISK_RUNS runs' duration_ms, after one warm-up run
 #   clusters  (hazard clustering: see the marked place below)
 # Usage: DATABASE_URL=... scripts/bench-analysis.sh   (make bench-analysis sets it)
-# Env: SCALE (50), RUNS (5), K (20), TIME_LIMIT (seconds of siting multistart, 0.5),
+# Env: SCALE (50), RUNS (5), RISK_RUNS (3), K (20), TIME_LIMIT (seconds of siting multistart, 0.5),
 #      CBC_SECONDS (CBC's time limit, 3600), SETUP_ONLY=1 (load the data and stop).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,15 +37,16 @@ bench=$(db_url $db)
 # --- data: generated once, loaded once (a marker row records the scale) ---------------
 generate_once "$BIN" "$data" "$SCALE" enterprises.geojson
 loaded=$(psql -tA "$bench" -c "SELECT target FROM audit_log WHERE action = 'bench-analysis' ORDER BY id DESC LIMIT 1" 2>/dev/null || true)
-if [ "$loaded" != "scale $SCALE" ]; then
+if [ "$loaded" != "scale $SCALE with hazards" ]; then
 	echo "loading scale $SCALE into $db" >&2
 	psql -q "$admin" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db"
 	DATABASE_URL=$bench "$BIN" migrate >&2
-	for kind in areas fire_stations underground_spaces gas_occupancy_sites enterprises; do
+	for kind in areas fire_stations underground_spaces gas_occupancy_sites pipelines enterprises; do
 		DATABASE_URL=$bench "$BIN" import --kind "$kind" "$data/$kind.geojson" >&2
 	done
-	# hazards are only for clustering; load them here when that part is added
-	psql -q "$bench" -c "VACUUM ANALYZE" -c "INSERT INTO audit_log (actor, action, target) VALUES ('bench', 'bench-analysis', 'scale $SCALE')"
+	# hazards: the risk recompute counts the open ones
+	DATABASE_URL=$bench "$BIN" import --kind hazards --ignore-unknown "$data/hazards.geojson" >&2
+	psql -q "$bench" -c "VACUUM ANALYZE" -c "INSERT INTO audit_log (actor, action, target) VALUES ('bench', 'bench-analysis', 'scale $SCALE with hazards')"
 fi
 [ "${SETUP_ONLY:-}" = 1 ] && exit 0
 export DATABASE_URL=$bench
@@ -57,6 +60,20 @@ cold=$(grep '^run 1:' <<<"$out" | awk '{print $3}')
 warm=$(grep '^run ' <<<"$out" | tail -n +2 | awk '{print $3}' | median)
 echo "coverage (whole city, 1 process): first run ${cold}s (builds the land cells), median of $RUNS warm runs ${warm}s"
 grep -E '^ *overall' <<<"$out" | sed 's/^ */  /'
+
+# --- risk recompute ---------------------------------------------------------------------
+# The bench database keeps no snapshots between runs (each holds ~90,000 cells).
+psql -q "$bench" -c "TRUNCATE risk_warnings, risk_cells, risk_areas, risk_runs, risk_snapshots"
+RISK_RUNS=${RISK_RUNS:-3}
+risk_ms=()
+for i in $(seq 0 "$RISK_RUNS"); do
+	line=$("$BIN" risk recompute | sed -n 1p)
+	ms=$(sed -E 's/.* in ([0-9]+) ms$/\1/' <<<"$line")
+	if [ "$i" = 0 ]; then risk_first=$line; else risk_ms+=("$ms"); fi
+done
+echo "risk recompute (whole city): $risk_first"
+echo "  median of $RISK_RUNS further runs $(printf '%s\n' "${risk_ms[@]}" | median) ms (runs: ${risk_ms[*]} ms; load $(cut -d' ' -f1-3 /proc/loadavg))"
+psql -q "$bench" -c "TRUNCATE risk_warnings, risk_cells, risk_areas, risk_runs, risk_snapshots"
 
 # --- siting -----------------------------------------------------------------------------
 lp="$work/mclp-k$K.lp"

@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"safegrid/grid"
 	"safegrid/grid/demo"
+	"safegrid/grid/risk"
 )
 
 // DemoPassword is every demo user's password; the README and `make run` print it.
@@ -50,6 +52,9 @@ func newDemoCmd(o *options) *cobra.Command {
 			if err := demo.Load(ctx, st, dir, m, out); err != nil {
 				return err
 			}
+			if err := backfillRisk(cmd, st); err != nil {
+				return err
+			}
 			if err := demo.MarkLoaded(ctx, st); err != nil {
 				return err
 			}
@@ -74,6 +79,37 @@ func printLogins(ctx context.Context, st *grid.Store, out io.Writer) error {
 	}
 	if officer != "" {
 		fmt.Fprintf(out, "  officer    %s  (one officer_<unit code> per grid unit)\n", officer)
+	}
+	return nil
+}
+
+// riskBackfillMonths is how many monthly risk snapshots the demo back-fills.
+const riskBackfillMonths = 4
+
+// backfillRisk computes the risk index (trigger demo) as of the first of each of the four
+// months up to the demo's reference date (00:00 Asia/Shanghai), so the map has a trend;
+// a month that already has a demo snapshot (safegrid demo --force) is skipped.
+func backfillRisk(cmd *cobra.Command, st *grid.Store) error {
+	ctx := cmd.Context()
+	svc := risk.New(st)
+	have, err := svc.Snapshots(ctx, 1000, 0)
+	if err != nil {
+		return err
+	}
+	ref := demo.ReferenceDate
+	first := time.Date(ref.Year(), ref.Month(), 1, 0, 0, 0, 0, grid.ShanghaiZone())
+	for i := riskBackfillMonths - 1; i >= 0; i-- {
+		at := first.AddDate(0, -i, 0)
+		day := at.Format(time.DateOnly)
+		if slices.ContainsFunc(have.Snapshots, func(s risk.SnapshotItem) bool { return s.Trigger == risk.TriggerDemo && s.TakenOn == day }) {
+			continue
+		}
+		t0 := time.Now()
+		sn, err := svc.Recompute(ctx, risk.Request{Trigger: risk.TriggerDemo, By: "demo", AsOf: at})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "%-20s %7d cells   as of %s  (%.1f s)\n", "risk snapshot", sn.Cells, day, time.Since(t0).Seconds())
 	}
 	return nil
 }

@@ -323,7 +323,7 @@ func startService(t *testing.T, bin, url string, extra ...string) *service {
 	addr := ln.Addr().String()
 	ln.Close()
 	s := &service{addr: addr, done: make(chan struct{}), log: &testdb.LogBuffer{}}
-	s.cmd = exec.Command(bin, append([]string{"--database-url", url, "serve", "--listen", addr, "--log-level", "warn"}, extra...)...)
+	s.cmd = exec.Command(bin, append([]string{"--database-url", url, "serve", "--listen", addr, "--log-level", "warn", "--risk-daily-at", "off"}, extra...)...)
 	s.cmd.Env = childEnv()
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	if err := s.cmd.Start(); err != nil {

@@ -71,6 +71,7 @@ func newRoot() *cobra.Command {
 		newUsersCmd(o),
 		newGridCmd(o),
 		newLicencesCmd(o), // licences
+		newRiskCmd(o),     // risk assessment
 		newPhotosCmd(o),
 		newAnalyzeCmd(o),
 		newBenchCmd(o),

@@ -17,6 +17,7 @@ import (
 	"safegrid/api"
 	"safegrid/grid"
 	"safegrid/grid/notify"
+	"safegrid/grid/risk"
 )
 
 // serveEnv maps serve's flags to the environment variables that set them when the flag is
@@ -49,6 +50,8 @@ var serveEnv = map[string]string{
 	"photo-sweep-interval": "SAFEGRID_PHOTO_SWEEP_INTERVAL",
 	"checkin-max-distance": "SAFEGRID_CHECKIN_MAX_DISTANCE",
 	"checkin-max-accuracy": "SAFEGRID_CHECKIN_MAX_ACCURACY",
+	// risk assessment
+	"risk-daily-at": "SAFEGRID_RISK_DAILY_AT",
 }
 
 func newServeCmd(o *options) *cobra.Command {
@@ -60,6 +63,7 @@ func newServeCmd(o *options) *cobra.Command {
 	var notifyInterval = time.Minute
 	photoFar := float64(grid.DefaultPhotoFarM)
 	photoSweep := time.Hour
+	riskAt := risk.DefaultDailyAt.String()
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the HTTP service",
@@ -85,6 +89,10 @@ wins when both are given. Logs are JSON lines on stderr.`,
 			}
 			if err := cfg.Checkin.Validate(); err != nil {
 				return err
+			}
+			daily, err := risk.ParseDailyAt(riskAt)
+			if err != nil {
+				return fmt.Errorf("--risk-daily-at: %w", err)
 			}
 			cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 			st, err := o.open(cmd.Context(), append(cfg.StoreOptions(), grid.WithMaxConns(maxConns))...)
@@ -112,6 +120,8 @@ wins when both are given. Logs are JSON lines on stderr.`,
 				svc.Options.AllowPrivate = cfg.WebhookAllowPrivate
 				sc := &notify.Scheduler{Service: svc, Interval: notifyInterval, Rules: rules, Log: cfg.Logger}
 				sched.Go(func() { sc.Run(nctx) })
+				// Early warnings' hazard rules at the same pace (cmd/safegrid/riskwarnings.go).
+				sched.Go(func() { raiseRiskWarnings(nctx, st, notifyInterval, cfg.Logger) })
 			}
 			// Photos: their directory, the far flag's distance, and the hourly sweep.
 			cfg.PhotoDir = photoDir(cfg.PhotoDir)
@@ -119,12 +129,18 @@ wins when both are given. Logs are JSON lines on stderr.`,
 			if photoSweep > 0 {
 				sched.Go(func() { sweepPhotos(nctx, st, cfg.PhotoDir, photoSweep, cfg.Logger) })
 			}
+			// The risk index's daily recompute (docs/RISK.md "Snapshots").
+			if !daily.Off {
+				rs := &risk.Scheduler{Service: risk.New(st), At: daily, Log: cfg.Logger}
+				sched.Go(func() { rs.Run(nctx) })
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "safegrid serving on http://%s\n", cfg.Listen)
 			return api.New(st, cfg).Run(cmd.Context())
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.Listen, "listen", cfg.Listen, "address to listen on")
+	f.StringVar(&riskAt, "risk-daily-at", riskAt, "time of day (HH:MM, Asia/Shanghai) of the daily risk recompute, caught up after it when the day has no scheduled snapshot; off turns it off")
 	f.DurationVar(&cfg.ReadTimeout, "read-timeout", cfg.ReadTimeout, "time to read one request")
 	f.DurationVar(&cfg.WriteTimeout, "write-timeout", cfg.WriteTimeout, "time to write one response")
 	f.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "idle keep-alive connections are closed after this")
@@ -139,7 +155,7 @@ wins when both are given. Logs are JSON lines on stderr.`,
 	f.StringVar(&cfg.PublicURL, "public-url", "", "base of the absolute links in OGC answers and TileJSON, e.g. https://grid.example.org (default http://<listen>)")
 	f.StringSliceVar(&cfg.TrustedProxies, "trusted-proxies", nil, "addresses or CIDR ranges of reverse proxies whose X-Forwarded-Host, X-Forwarded-Proto and --proxy-header are believed (default none)")
 	f.StringVar(&pprofAddr, "pprof", "", "serve Go's net/http/pprof profiles on this address (a loopback one: they are not authenticated); off when empty")
-	f.DurationVar(&notifyInterval, "notify-interval", notifyInterval, "how often the notification scheduler raises deadline reminders and sends the outbox (in-app, webhooks); 0 turns it off")
+	f.DurationVar(&notifyInterval, "notify-interval", notifyInterval, "how often the notification scheduler raises deadline reminders and the risk warnings' hazard rules and sends the outbox (in-app, webhooks); 0 turns it off")
 	f.BoolVar(&cfg.WebhookAllowPrivate, "webhook-allow-private", false, "let webhooks point at loopback, private and link-local addresses (refused by default, when saved and when sending)")
 	f.IntSliceVar(&rules.BeforeDays, "reminder-days", rules.BeforeDays, "remind the officer and street office this many days before a hazard's rectification deadline")
 	f.IntVar(&rules.EscalateDays, "escalate-days", rules.EscalateDays, "escalate a hazard to its district after this many days overdue")

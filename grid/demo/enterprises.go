@@ -35,10 +35,12 @@ var (
 	industryIndustrial = []float64{4, 3, 6, 12, 3, 50, 10, 12}
 	industryCommunity  = []float64{0.5, 6, 2, 5, 12, 20, 8, 46.5}
 	// Risk mixes (重大, 较大, 一般, 低). Outside the cluster they add up to about
-	// 3% / 12% / 45% / 40%.
+	// 0.2% / 5.4% / 48% / 46%: 重大风险 units are rare away from the chemical belt, as in the
+	// city's own grading, so that the four-colour map (docs/RISK.md: an area is never
+	// coloured below its highest enterprise level) is red where the belt is, not everywhere.
 	riskCluster = []float64{25, 40, 30, 5}
-	riskHazchem = []float64{8, 25, 47, 20}
-	riskOther   = []float64{2.4, 10.6, 44.7, 42.3}
+	riskHazchem = []float64{1, 12, 57, 30}
+	riskOther   = []float64{0.05, 4, 46, 49.95}
 	// Median employees by industry.
 	employeesMedian = []float64{150, 25, 40, 80, 90, 45, 30, 12}
 )

@@ -20,7 +20,7 @@ const Password = "safegrid-demo"
 
 // Load imports every file of a generated data set (m, written in dir) into st in manifest
 // order: the import kinds, the users (with Password), then the grid units and cells, then
-// the inspection history, then the licences. It reports each step on out and ends with ANALYZE.
+// the inspection history, then the licences, then the joint-control zone. It reports each step on out and ends with ANALYZE.
 func Load(ctx context.Context, st *grid.Store, dir string, m *Manifest, out io.Writer) error {
 	var units, cells, inspections, licences string
 	for _, f := range m.Files {
@@ -106,6 +106,10 @@ func Load(ctx context.Context, st *grid.Store, dir string, m *Manifest, out io.W
 			return fmt.Errorf("%s: %w", licences, err)
 		}
 		fmt.Fprintf(out, "%-20s %7d inserted %7d updated\n", "licences", res.Inserted, res.Updated)
+	}
+	// The joint-control zone: after the areas it names.
+	if err := loadZones(ctx, st, out); err != nil {
+		return err
 	}
 	// Freshly loaded tables have no planner statistics until autovacuum comes by; without
 	// them the grid audit's plans are off by orders of magnitude (30 s instead of seconds).

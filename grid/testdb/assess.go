@@ -64,43 +64,18 @@ func Assess(t testing.TB, st *grid.Store) *AssessFixture {
 	t.Helper()
 	ctx := context.Background()
 	db := DB(st)
-	exec := func(sql string, args ...any) {
-		t.Helper()
-		if _, err := db.Exec(ctx, sql, args...); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-	}
-	box := func(code, name string, x0, y0, x1, y1 float64) {
-		exec(`INSERT INTO areas (code, name, geom) VALUES ($1, $2, ST_Multi(ST_MakeEnvelope($3, $4, $5, $6, 4326)))`, code, name, x0, y0, x1, y1)
-	}
-	box(AssessDistrict, "黄浦区", 121.40, 31.18, 121.55, 31.28)
-	box(AssessStreetA, "甲街道", 121.40, 31.18, 121.475, 31.28)
-	box(AssessStreetB, "乙街道", 121.475, 31.18, 121.55, 31.28)
-	box(AssessDistrictX, "徐汇区", 121.40, 31.10, 121.55, 31.18)
-	box(AssessStreetC, "丙街道", 121.40, 31.10, 121.55, 31.18)
-	exec(`INSERT INTO area_parts (code, level, geom) SELECT code, level, (ST_Dump(geom)).geom FROM areas`)
+	exec := fixtureExec(t, db)
+	twoDistricts(t, db)
 
-	f := &AssessFixture{Store: st, Users: map[string]int64{}}
+	f := &AssessFixture{Store: st}
 	now := time.Now().In(grid.ShanghaiZone())
 	f.Today = time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, grid.ShanghaiZone())
-	for _, u := range []struct{ name, role, street, district string }{
+	f.Users = addUsers(t, db, []fixtureUser{
 		{"off1", grid.RoleOfficer, "", ""}, {"off2", grid.RoleOfficer, "", ""},
 		{"sta", grid.RoleStreet, AssessStreetA, ""}, {"stb", grid.RoleStreet, AssessStreetB, ""},
 		{"dist", grid.RoleDistrict, "", AssessDistrict}, {"distx", grid.RoleDistrict, "", AssessDistrictX},
 		{"adm", grid.RoleAdmin, "", ""}, {"plan", grid.RolePlanner, "", ""},
-	} {
-		hash, err := grid.HashPassword("password-" + u.name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var id int64
-		if err := db.QueryRow(ctx, `INSERT INTO users (username, display_name, role, street_code, district_code, password_hash)
-			VALUES ($1, $2, $3, nullif($4, ''), nullif($5, ''), $6) RETURNING id`,
-			u.name, "姓名"+u.name, u.role, u.street, u.district, hash).Scan(&id); err != nil {
-			t.Fatal(err)
-		}
-		f.Users[u.name] = id
-	}
+	})
 	exec(`INSERT INTO grid_units (code, name, street_code, officer_id) VALUES
 		('U1', '甲一网格', $1, $3), ('U2', '甲二网格', $1, $4), ('U3', '乙一网格', $2, $3), ('U4', '丙一网格', $5, NULL)`,
 		AssessStreetA, AssessStreetB, f.Users["off1"], f.Users["off2"], AssessStreetC)
