@@ -4,16 +4,20 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/xuri/excelize/v2"
 
 	"safegrid/grid"
+	"safegrid/grid/risk"
 	"safegrid/grid/testdb"
 )
 
@@ -31,12 +35,12 @@ type riskSeed struct {
 	Raised   string // that street's code ("" when every street of the district was red already)
 }
 
-// seedRisk gives the risk map two snapshot dates to compare: a recompute through the API
-// (as the admin's 立即重新计算 does), dated a month back, then one enterprise of the
+// seedRisk gives the risk map two snapshot dates to compare: one computed as of a month
+// ago (as `safegrid demo` back-fills its monthly snapshots), then one enterprise of the
 // district's highest-scoring street below red made a 重大 (major-risk) enterprise, so that
 // street turns red (an area is never coloured below its highest enterprise risk level),
-// and a second recompute today, which raises its warnings. Only the back-dating is SQL:
-// a snapshot is always taken today.
+// and a recompute today through the API (as the admin's 立即重新计算 does), which raises
+// its warnings.
 func seedRisk(t *testing.T, st *grid.Store, base, admin string) riskSeed {
 	t.Helper()
 	ctx := context.Background()
@@ -46,12 +50,14 @@ func seedRisk(t *testing.T, st *grid.Store, base, admin string) riskSeed {
 	if err := db.QueryRow(ctx, `SELECT count(*) FROM users WHERE username = $1 AND role = 'district'`, seed.District).Scan(&n); err != nil || n != 1 {
 		t.Fatalf("the demo has no district bureau %s (%d, %v)", seed.District, n, err)
 	}
-	token := apiToken(t, base, admin)
-	first := recomputeRisk(t, base, token)
-	if _, err := db.Exec(ctx, `UPDATE risk_snapshots SET taken_on = taken_on - 30, computed_at = computed_at - interval '30 days'`); err != nil {
-		t.Fatal(err)
+	now := time.Now().In(grid.ShanghaiZone())
+	monthAgo := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, grid.ShanghaiZone()).AddDate(0, -1, 0)
+	sn, err := risk.New(st).Recompute(ctx, risk.Request{Trigger: risk.TriggerDemo, By: "demo", AsOf: monthAgo})
+	if err != nil {
+		t.Fatalf("the risk snapshot as of %s: %v", monthAgo.Format(time.DateOnly), err)
 	}
-	err := db.QueryRow(ctx, `SELECT code FROM risk_areas
+	first := sn.ID
+	err = db.QueryRow(ctx, `SELECT code FROM risk_areas
 		WHERE snapshot_id = $1 AND district_code = $2 AND level = 'street' AND colour <> 'red'
 		ORDER BY score DESC, code LIMIT 1`, first, riskDistrict).Scan(&seed.Raised)
 	if err == nil {
@@ -68,7 +74,7 @@ func seedRisk(t *testing.T, st *grid.Store, base, admin string) riskSeed {
 	} else {
 		t.Logf("no street of %s below red in snapshot %d (%v): the trend has no rise to show", riskDistrict, first, err)
 	}
-	recomputeRisk(t, base, token)
+	recomputeRisk(t, base, apiToken(t, base, admin))
 	q := `SELECT username FROM users WHERE role = 'street' AND street_code = $1 ORDER BY username LIMIT 1`
 	arg := seed.Raised
 	if arg == "" {
@@ -133,9 +139,10 @@ type riskExport struct {
 	API   map[string]string `json:"api"` // level -> file with GET /risk/areas?level=<level> for the same snapshot
 }
 
-// checkRiskExport opens the workbook the page downloaded (a zip that excelize reads) and
-// finds each level's areas in a sheet of their own, one row each in the API's order, with
-// the area's colour in Chinese beside its code.
+// checkRiskExport opens the workbook the page downloaded (a zip that excelize reads):
+// its sheets are risk.SheetDistricts and risk.SheetStreets, each listing the API's areas of
+// its level in the API's order under risk.ReportHeader, with the code, the score (to one
+// decimal), the colour's Chinese name and the change.
 func checkRiskExport(t *testing.T, x *riskExport) {
 	if x == nil {
 		t.Fatal("run.mjs downloaded no risk workbook")
@@ -155,12 +162,11 @@ func checkRiskExport(t *testing.T, x *riskExport) {
 		t.Fatalf("open %s: %v", x.XLSX.Filename, err)
 	}
 	defer wb.Close()
-	sheets := wb.GetSheetList()
-	t.Logf("%s sheets: %q", x.XLSX.Filename, sheets)
-	// A colour may be written as its Chinese name, its level name or its code.
-	names := map[string][]string{"red": {"红", "重大风险", "red"}, "orange": {"橙", "较大风险", "orange"},
-		"yellow": {"黄", "一般风险", "yellow"}, "blue": {"蓝", "低风险", "blue"}}
-	for _, level := range []string{"district", "street"} {
+	sheets := map[string]string{risk.LevelDistrict: risk.SheetDistricts, risk.LevelStreet: risk.SheetStreets}
+	if got := wb.GetSheetList(); !slices.Equal(got, []string{risk.SheetDistricts, risk.SheetStreets}) {
+		t.Fatalf("%s sheets %q, want %q and %q", x.XLSX.Filename, got, risk.SheetDistricts, risk.SheetStreets)
+	}
+	for _, level := range []string{risk.LevelDistrict, risk.LevelStreet} {
 		path, ok := x.API[level]
 		if !ok {
 			t.Errorf("no API answer for level %s", level)
@@ -168,9 +174,10 @@ func checkRiskExport(t *testing.T, x *riskExport) {
 		}
 		var page struct {
 			Areas []struct {
-				Code   string `json:"code"`
-				Name   string `json:"name"`
-				Colour string `json:"colour"`
+				Code   string  `json:"code"`
+				Score  float64 `json:"score"`
+				Colour string  `json:"colour"`
+				Change string  `json:"change"`
 			} `json:"areas"`
 		}
 		raw, err := os.ReadFile(path)
@@ -184,65 +191,40 @@ func checkRiskExport(t *testing.T, x *riskExport) {
 			t.Errorf("the API lists no %s area", level)
 			continue
 		}
-		found := ""
-		var problems []string
-		for _, name := range sheets {
-			rows, err := wb.GetRows(name)
-			if err != nil {
-				t.Fatal(err)
+		rows, err := wb.GetRows(sheets[level])
+		if err != nil {
+			t.Fatal(err)
+		}
+		header := risk.ReportHeader(level)
+		head := slices.IndexFunc(rows, func(r []string) bool { return slices.Equal(r, header) })
+		if head < 0 {
+			t.Fatalf("sheet %s has no header row %q", sheets[level], header)
+		}
+		col := func(name string) int { return slices.Index(header, name) }
+		data := rows[head+1:]
+		if len(data) != len(page.Areas) {
+			t.Fatalf("sheet %s has %d rows, the API %d %s areas", sheets[level], len(data), len(page.Areas), level)
+		}
+		bad := 0
+		for i, a := range page.Areas {
+			row := data[i]
+			cell := func(name string) string {
+				if c := col(name); c < len(row) {
+					return row[c]
+				}
+				return ""
 			}
-			if msg := sameAreaRows(rows, page.Areas[0].Code, len(page.Areas), func(i int) (string, []string) {
-				return page.Areas[i].Code, names[page.Areas[i].Colour]
-			}); msg == "" {
-				found = name
-				break
-			} else {
-				problems = append(problems, fmt.Sprintf("%s: %s", name, msg))
+			want := map[string]string{
+				"代码": a.Code, "风险分": strconv.FormatFloat(math.Round(a.Score*10)/10, 'f', -1, 64),
+				"颜色": risk.Colour(a.Colour).Chinese(), "变化": risk.ChangeChinese(a.Change),
+			}
+			for name, w := range want {
+				if got := cell(name); got != w && bad < 10 {
+					bad++
+					t.Errorf("sheet %s row %d %s: %q, the API %q", sheets[level], i+1, name, got, w)
+				}
 			}
 		}
-		if found == "" {
-			t.Errorf("no sheet of %s lists the API's %d %s areas in order: %s", x.XLSX.Filename, len(page.Areas), level, strings.Join(problems, "; "))
-		} else {
-			t.Logf("sheet %q: the API's %d %s areas", found, len(page.Areas), level)
-		}
+		t.Logf("sheet %s: the API's %d %s areas", sheets[level], len(page.Areas), level)
 	}
-}
-
-// sameAreaRows checks that rows hold, from the row where first appears, n rows whose
-// cells include area i's code and one of its colour's names; it returns what differs.
-func sameAreaRows(rows [][]string, first string, n int, area func(i int) (code string, colour []string)) string {
-	start := -1
-	for i, r := range rows {
-		for _, c := range r {
-			if c == first {
-				start = i
-				break
-			}
-		}
-		if start >= 0 {
-			break
-		}
-	}
-	if start < 0 {
-		return "no row holds " + first
-	}
-	if len(rows)-start < n {
-		return fmt.Sprintf("%d rows from %s, the API has %d areas", len(rows)-start, first, n)
-	}
-	for i := range n {
-		code, colour := area(i)
-		row := strings.Join(rows[start+i], "\x00")
-		cells := "\x00" + row + "\x00"
-		if !strings.Contains(cells, "\x00"+code+"\x00") {
-			return fmt.Sprintf("row %d lacks %s: %q", start+i+1, code, rows[start+i])
-		}
-		named := len(colour) == 0
-		for _, c := range colour {
-			named = named || strings.Contains(cells, "\x00"+c+"\x00") || strings.Contains(row, c)
-		}
-		if !named {
-			return fmt.Sprintf("row %d (%s) lacks its colour %v: %q", start+i+1, code, colour, rows[start+i])
-		}
-	}
-	return ""
 }
