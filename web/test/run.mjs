@@ -137,6 +137,14 @@ async function shoot(page, name) {
   result.screenshots.push({ name, page: full, map });
 }
 
+// saveDownload clicks button and keeps the download it starts as --out/<name>.
+async function saveDownload(page, button, name) {
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click(button)]);
+  const file = path.resolve(opt.out, name);
+  await download.saveAs(file);
+  return { path: file, filename: download.suggestedFilename() };
+}
+
 async function test(name, fn) {
   if (opt.only && !opt.only.split(',').some((o) => name.startsWith(o))) return;
   const t0 = Date.now();
@@ -562,14 +570,8 @@ await test('street: filter the hazard table, export it (XLSX, CSV), register a h
 
   // Both downloads, and the API's JSON for the same filters at the same moment (later steps
   // change hazards): the Go side reads the files and compares them with it.
-  const saveAs = async (button, name) => {
-    const [download] = await Promise.all([page.waitForEvent('download'), page.click(button)]);
-    const file = path.resolve(opt.out, name);
-    await download.saveAs(file);
-    return { path: file, filename: download.suggestedFilename() };
-  };
-  const xlsx = await saveAs('#export-xlsx', 'hazards.xlsx');
-  const csv = await saveAs('#export-csv', 'hazards.csv');
+  const xlsx = await saveDownload(page, '#export-xlsx', 'hazards.xlsx');
+  const csv = await saveDownload(page, '#export-csv', 'hazards.csv');
   assert.match(xlsx.filename, /\.xlsx$/, 'download name');
   assert.match(csv.filename, /\.csv$/, 'download name');
   const apiFile = path.resolve(opt.out, 'hazards-api.json');
@@ -1008,10 +1010,8 @@ await test('admin console: create, disable, reset and remove a user; the audit l
     log.items.map((x) => x.id), '#log-table rows, newest first, against the API');
   const actions = log.items.map((x) => x.action);
   for (const a of ['user_add', 'user_disable', 'user_enable', 'user_password_reset', 'password_change']) assert.ok(actions.includes(a), `audit has ${a}: ${actions}`);
-  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#log-csv')]);
-  const file = path.resolve(opt.out, 'audit.csv');
-  await dl.saveAs(file);
-  assert.match(dl.suggestedFilename(), /^audit-.*\.csv$/, 'CSV download name');
+  const { path: file, filename } = await saveDownload(page, '#log-csv', 'audit.csv');
+  assert.match(filename, /^audit-.*\.csv$/, 'CSV download name');
   const rows = parseCSV(readFileSync(file, 'utf8').replace(/^\uFEFF/, '')).filter((x) => x.length > 1);
   assert.equal(rows[0][0], '编号', 'CSV header');
   assert.deepEqual(rows.slice(1).map((x) => Number(x[0])), log.items.map((x) => x.id), 'CSV records against the API');
@@ -1697,13 +1697,7 @@ await test('risk map: district bureau (金山) — legend, ranked streets, break
   // Downloads of the list: the workbook (checked by the Go side against the API) and the
   // GeoJSON, one feature per listed area.
   await page.selectOption('#risk-level', 'street');
-  const saveAs = async (button, name) => {
-    const [download] = await Promise.all([page.waitForEvent('download'), page.click(button)]);
-    const file = path.resolve(opt.out, name);
-    await download.saveAs(file);
-    return { path: file, filename: download.suggestedFilename() };
-  };
-  const xlsx = await saveAs('#risk-xlsx', 'risk-areas.xlsx');
+  const xlsx = await saveDownload(page, '#risk-xlsx', 'risk-areas.xlsx');
   assert.match(xlsx.filename, /\.xlsx$/, 'workbook name');
   assert.equal(readFileSync(xlsx.path).subarray(0, 4).toString('latin1'), 'PK\x03\x04', 'the workbook is a zip');
   const apiFiles = {};
@@ -1712,7 +1706,7 @@ await test('risk map: district bureau (金山) — legend, ranked streets, break
     writeFileSync(apiFiles[level], JSON.stringify(await apiJSON(`/api/v1/risk/areas?level=${level}&snapshot=${api.snapshot.id}`, { token })));
   }
   result.risk = { xlsx, level: 'street', api: apiFiles };
-  const gj = await saveAs('#risk-geojson', 'risk-areas.geojson');
+  const gj = await saveDownload(page, '#risk-geojson', 'risk-areas.geojson');
   const fc = JSON.parse(readFileSync(gj.path, 'utf8'));
   assert.equal(fc.type, 'FeatureCollection', 'GeoJSON download');
   api = await apiJSON(`/api/v1/risk/areas?level=street&snapshot=${api.snapshot.id}`, { token });
