@@ -23,6 +23,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -152,6 +153,7 @@ func TestBrowser(t *testing.T) {
 	if err := waitReady(base); err != nil {
 		t.Fatal(err)
 	}
+	risk := seedRisk(t, st, base, in.Admin) // risk map 风险四色图: two snapshot dates, a street that rose
 
 	out := filepath.Join(testDir(), "out")
 	_ = os.RemoveAll(out)
@@ -167,6 +169,7 @@ func TestBrowser(t *testing.T) {
 		"--password", demoPassword,
 		"--officer", in.Officer, "--street", in.Street, "--planner", in.Planner, "--admin", in.Admin, "--district", in.District,
 		"--other-cell", in.OtherCell,
+		"--risk-district", risk.District, "--risk-street", risk.Street, "--risk-raised", risk.Raised,
 		"--chromium", chromiumPath(),
 		"--out", out, "--screenshots", shots)
 	// SAFEGRID_BROWSER_ONLY runs only the scenarios whose names start with one of its
@@ -214,6 +217,13 @@ func TestBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("risk export", func(t *testing.T) {
+		if only != "" && !slices.ContainsFunc(strings.Split(only, ","), func(p string) bool { return strings.HasPrefix(riskExportScenario, p) }) {
+			t.Skip("SAFEGRID_BROWSER_ONLY runs no risk map scenario")
+		}
+		checkRiskExport(t, res.Risk)
+	})
+
 	t.Run("exports", func(t *testing.T) {
 		if only != "" && !strings.Contains(only, "street") {
 			t.Skip("SAFEGRID_BROWSER_ONLY runs no street scenario")
@@ -252,7 +262,8 @@ type result struct {
 		Page string `json:"page"`
 		Map  string `json:"map"`
 	} `json:"screenshots"`
-	Exports *exports `json:"exports"`
+	Exports *exports    `json:"exports"`
+	Risk    *riskExport `json:"risk"` // the risk map's workbook (风险四色图)
 }
 
 // exports are the street office's downloads of its filtered table, with the API's JSON for

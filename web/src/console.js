@@ -4,8 +4,10 @@
 // lives here too.
 import { call, download, esc, qs, toast } from './api.js';
 import { t, tv, fmtDate, onLangChange } from './i18n.js';
+import { loadRiskConfig } from './riskconfig.js'; // risk index configuration 风险评估参数
 
 const PAGE = 50;
+const PAGES = ['map', 'users', 'audit', 'risk'];
 const $ = (id) => document.getElementById(id);
 
 let mapRef = null;
@@ -15,20 +17,20 @@ let mapRef = null;
 // initConsole wires the admin's navigation; the users and audit pages load when first shown.
 export function initConsole(map) {
   mapRef = map;
-  for (const page of ['map', 'users', 'audit']) $('nav-' + page).addEventListener('click', () => showPage(page));
+  for (const page of PAGES) $('nav-' + page).addEventListener('click', () => showPage(page));
   initUsers();
   initLog();
   onLangChange(() => { drawUsers(); drawUser(); drawSessions(); drawLog(); });
 }
 
 export async function showPage(page) {
-  for (const p of ['map', 'users', 'audit']) $('nav-' + p).setAttribute('aria-pressed', p === page ? 'true' : 'false');
+  for (const p of PAGES) $('nav-' + p).setAttribute('aria-pressed', p === page ? 'true' : 'false');
   $('console').hidden = page === 'map';
-  $('console-users').hidden = page !== 'users';
-  $('console-audit').hidden = page !== 'audit';
+  for (const p of PAGES.slice(1)) $('console-' + p).hidden = page !== p;
   document.body.dataset.console = page;
   if (page === 'users') await loadUsers();
   else if (page === 'audit') await loadLog();
+  else if (page === 'risk') await loadRiskConfig();
   else if (mapRef) mapRef.resize();
 }
 

@@ -14,6 +14,7 @@ import { initPassword } from './console.js';
 import { initNotify } from './notify.js';
 import { initDossier } from './dossier.js'; // enterprise dossier
 import { initAssess } from './assess.js'; // officer assessment (考核)
+import { initRisk } from './risk.js'; // risk map (风险四色图)
 
 const VIEWS = { officer, street, district, planner, admin };
 
@@ -95,6 +96,7 @@ async function enter() {
   await loaded;
   try {
     await view.start({ map, me, hooks: sg });
+    initRisk({ map, me, hooks: sg }); // risk map (风险四色图): street, district, planner, admin
     await idle(map);
     resolveReady(me.role);
   } catch (err) {

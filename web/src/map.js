@@ -87,9 +87,10 @@ export function createMap(container) {
     maxBounds: [[119.5, 30.0], [123.3, 32.6]],
     localIdeographFontFamily: '"Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Micro Hei", "Microsoft YaHei", "PingFang SC", sans-serif',
     attributionControl: { compact: false },
-    // The service's tiles need the bearer token; nothing else is ever fetched.
+    // The service's tiles (and the risk map's, under /api/v1/risk/tiles) need the bearer
+    // token; nothing else is ever fetched.
     transformRequest: (url) => {
-      if (url.startsWith(location.origin + '/tiles/') && getToken()) {
+      if ((url.startsWith(location.origin + '/tiles/') || url.startsWith(location.origin + '/api/v1/risk/tiles/')) && getToken()) {
         return { url, headers: { Authorization: 'Bearer ' + getToken() } };
       }
       return { url };

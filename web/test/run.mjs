@@ -8,7 +8,8 @@
 // is compared with the API's answer to the same request; nothing expected is hard-coded.
 //
 //   node run.mjs --base http://127.0.0.1:8080 --officer officer_X --street street_Y \
-//     --other-cell 89... [--district district_Z] [--password safegrid-demo] [--only officer,street]
+//     --other-cell 89... [--district district_Z] [--password safegrid-demo] [--only officer,street] \
+//     [--risk-district district_310116 --risk-street street_310116xxx --risk-raised 310116xxx]
 //
 // Alone it checks everything but the downloads and the blank-map check, which the Go side
 // does with the files it leaves.
@@ -25,6 +26,11 @@ const { values: opt } = parseArgs({
     officer: { type: 'string' },
     street: { type: 'string' },
     district: { type: 'string' }, // district bureau 区安监局
+    // risk map 风险四色图: the district bureau and street office it signs in as, the street
+    // made to rise a colour between the two snapshot dates ('' when none could)
+    'risk-district': { type: 'string' },
+    'risk-street': { type: 'string' },
+    'risk-raised': { type: 'string', default: '' },
     planner: { type: 'string', default: 'planner' },
     admin: { type: 'string', default: 'admin' },
     'other-cell': { type: 'string' },
@@ -129,6 +135,14 @@ async function shoot(page, name) {
   await page.screenshot({ path: full });
   await page.locator('#map').screenshot({ path: map });
   result.screenshots.push({ name, page: full, map });
+}
+
+// saveDownload clicks button and keeps the download it starts as --out/<name>.
+async function saveDownload(page, button, name) {
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click(button)]);
+  const file = path.resolve(opt.out, name);
+  await download.saveAs(file);
+  return { path: file, filename: download.suggestedFilename() };
 }
 
 async function test(name, fn) {
@@ -556,14 +570,8 @@ await test('street: filter the hazard table, export it (XLSX, CSV), register a h
 
   // Both downloads, and the API's JSON for the same filters at the same moment (later steps
   // change hazards): the Go side reads the files and compares them with it.
-  const saveAs = async (button, name) => {
-    const [download] = await Promise.all([page.waitForEvent('download'), page.click(button)]);
-    const file = path.resolve(opt.out, name);
-    await download.saveAs(file);
-    return { path: file, filename: download.suggestedFilename() };
-  };
-  const xlsx = await saveAs('#export-xlsx', 'hazards.xlsx');
-  const csv = await saveAs('#export-csv', 'hazards.csv');
+  const xlsx = await saveDownload(page, '#export-xlsx', 'hazards.xlsx');
+  const csv = await saveDownload(page, '#export-csv', 'hazards.csv');
   assert.match(xlsx.filename, /\.xlsx$/, 'download name');
   assert.match(csv.filename, /\.csv$/, 'download name');
   const apiFile = path.resolve(opt.out, 'hazards-api.json');
@@ -1002,10 +1010,8 @@ await test('admin console: create, disable, reset and remove a user; the audit l
     log.items.map((x) => x.id), '#log-table rows, newest first, against the API');
   const actions = log.items.map((x) => x.action);
   for (const a of ['user_add', 'user_disable', 'user_enable', 'user_password_reset', 'password_change']) assert.ok(actions.includes(a), `audit has ${a}: ${actions}`);
-  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#log-csv')]);
-  const file = path.resolve(opt.out, 'audit.csv');
-  await dl.saveAs(file);
-  assert.match(dl.suggestedFilename(), /^audit-.*\.csv$/, 'CSV download name');
+  const { path: file, filename } = await saveDownload(page, '#log-csv', 'audit.csv');
+  assert.match(filename, /^audit-.*\.csv$/, 'CSV download name');
   const rows = parseCSV(readFileSync(file, 'utf8').replace(/^\uFEFF/, '')).filter((x) => x.length > 1);
   assert.equal(rows[0][0], '编号', 'CSV header');
   assert.deepEqual(rows.slice(1).map((x) => Number(x[0])), log.items.map((x) => x.id), 'CSV records against the API');
@@ -1403,6 +1409,494 @@ await test('dossier: opened from the officer\'s cell panel, the street office\'s
   await ppage.evaluate((id) => window.safegrid.openDossier(id), pick.enterprise.id);
   await ppage.waitForSelector('#dossier[data-state="ok"]');
   sameDossier(await dossierOnPage(ppage), await apiJSON(`/api/v1/enterprises/${pick.enterprise.id}/dossier`, { token: ptoken }), 'planner');
+});
+
+// ---- risk map 风险四色图 ----------------------------------------------------------------
+// Go seeds two snapshot dates a month apart (web/browsertest/risk_test.go) and, when a street
+// of 金山 (--risk-district) was below red, one of its enterprises made 重大 in between, so
+// that street (--risk-raised; its office is --risk-street) rose to red.
+
+const RISK_COLOURS = { red: 'rgb(229, 57, 53)', orange: 'rgb(251, 140, 0)', yellow: 'rgb(253, 216, 53)', blue: 'rgb(30, 136, 229)' };
+const RISK_NAMES = { red: '重大风险', orange: '较大风险', yellow: '一般风险', blue: '低风险' };
+
+// openRiskMap switches the signed-in view to the risk map and waits for its first data.
+async function openRiskMap(page) {
+  await page.click('#risk-toggle');
+  await page.waitForFunction(() => document.body.dataset.view === 'risk' && document.getElementById('view-risk').dataset.level);
+  await settle(page);
+  assert.equal(await page.isVisible('#view-risk'), true, '#view-risk shows');
+  assert.equal(await page.getAttribute('#risk-toggle', 'aria-pressed'), 'true', '#risk-toggle pressed');
+}
+
+// riskRows is the ranked list as the page shows it.
+async function riskRows(page) {
+  return page.$$eval('#risk-areas tbody tr[data-code]', (trs) => trs.map((tr) => ({
+    code: tr.dataset.code,
+    colour: tr.dataset.colour,
+    change: tr.dataset.change,
+    rank: tr.querySelector('td[data-metric="rank"]').dataset.value,
+    score: Number(tr.querySelector('td[data-metric="score"]').dataset.value),
+    swatch: getComputedStyle(tr.querySelector('td[data-field="colour"] .swatch')).backgroundColor,
+  })));
+}
+
+// sameRiskList: the page's ranked list is the API's, in its order, with the standard colours.
+function sameRiskList(rows, api, what) {
+  assert.ok(api.areas.length > 0, `${what}: the API lists areas`);
+  assert.deepEqual(rows.map((r) => r.code), api.areas.map((a) => a.code), `${what}: codes in the API's order`);
+  api.areas.forEach((a, i) => {
+    const r = rows[i];
+    assert.equal(r.colour, a.colour, `${what} ${a.code}: colour`);
+    assert.equal(r.swatch, RISK_COLOURS[a.colour], `${what} ${a.code}: swatch colour`);
+    close(r.score, a.score, `${what} ${a.code}: score`);
+    assert.equal(r.change, a.change || '', `${what} ${a.code}: change`);
+    assert.equal(r.rank, String(a.rank ?? ''), `${what} ${a.code}: rank`);
+  });
+  for (let i = 1; i < api.areas.length; i++) assert.ok(api.areas[i - 1].score >= api.areas[i].score, `API ${what}: ranked by score`);
+}
+
+async function waitRiskList(page, level, zone = '') {
+  await page.waitForFunction(([l, z]) => {
+    const v = document.getElementById('view-risk');
+    return v.dataset.level === l && (v.dataset.zone || '') === z;
+  }, [level, zone]);
+  await settle(page);
+}
+
+// checkLegend: the four colours in order with their Chinese names and the snapshot date.
+async function checkLegend(page, snapshot) {
+  const legend = await page.$$eval('#risk-legend .legend-row[data-colour]', (rows) => rows.map((r) => ({
+    colour: r.dataset.colour, text: r.textContent, swatch: getComputedStyle(r.querySelector('.swatch')).backgroundColor,
+  })));
+  assert.deepEqual(legend.map((l) => l.colour), ['red', 'orange', 'yellow', 'blue'], 'legend colours, highest first');
+  for (const l of legend) {
+    assert.ok(l.text.includes(RISK_NAMES[l.colour]), `legend ${l.colour}: ${l.text}`);
+    assert.equal(l.swatch, RISK_COLOURS[l.colour], `legend ${l.colour} swatch`);
+  }
+  assert.equal(await page.isVisible('#risk-legend'), true, '#risk-legend shows');
+  assert.equal(await page.isVisible('#legend'), false, 'the role\'s legend is hidden on the risk map');
+  assert.ok((await text(page, '#risk-legend-date')).includes(snapshot.taken_on), 'the legend names the snapshot date');
+  assert.equal(await page.getAttribute('#risk-legend-date', 'data-id'), String(snapshot.id), 'the legend\'s snapshot');
+}
+
+// breakdownOnPage reads #risk-breakdown in #panel.
+async function breakdownOnPage(page) {
+  return page.evaluate(() => {
+    const b = document.getElementById('risk-breakdown');
+    const field = (f) => {
+      const dd = b.querySelector(`dd[data-field="${f}"]`);
+      return dd ? dd.dataset.value : null;
+    };
+    return {
+      kind: b.dataset.kind, code: b.dataset.code, score: Number(field('score')), colour: field('colour'),
+      score_colour: field('score_colour'), floor_colour: field('floor_colour'),
+      fire_factor: field('fire_factor'),
+      parts: Object.fromEntries([...b.querySelectorAll('#risk-parts li[data-part]')].map((li) => [li.dataset.part, Number(li.dataset.value)])),
+      cells: Object.fromEntries([...b.querySelectorAll('#risk-cells li[data-colour]')].map((li) => [li.dataset.colour, Number(li.dataset.value)])),
+      top: [...b.querySelectorAll('#risk-top li[data-kind]')].map((li) => ({
+        kind: li.dataset.kind, code: li.dataset.code, share: Number(li.dataset.share),
+        dossier: li.querySelector('button[data-dossier]') ? li.querySelector('button[data-dossier]').dataset.dossier : null,
+      })),
+    };
+  });
+}
+
+const RISK_RANK = { red: 3, orange: 2, yellow: 1, blue: 0 };
+
+// sameBreakdown: the panel shows the API's breakdown: score, colours (the floor only when it
+// lifted the colour), the parts and the top contributors with their shares.
+function sameBreakdown(got, want, what) {
+  close(got.score, want.score, `${what}: score`);
+  assert.equal(got.colour, want.colour, `${what}: colour`);
+  assert.equal(got.score_colour, want.score_colour, `${what}: score colour`);
+  const lifted = want.floor_colour && RISK_RANK[want.floor_colour] > RISK_RANK[want.score_colour];
+  assert.equal(got.floor_colour, lifted ? want.floor_colour : null, `${what}: floor colour shown only when it lifted the colour`);
+  // Points as bars; the fire factor (a multiplier) and the response minutes are figures.
+  const parts = Object.entries(want.parts || {}).filter(([k, v]) => typeof v === 'number' && k !== 'fire_factor' && k !== 'fire_minutes');
+  assert.deepEqual(Object.keys(got.parts).sort(), parts.map(([k]) => k).sort(), `${what}: parts`);
+  for (const [k, v] of parts) close(got.parts[k], v, `${what}: part ${k}`);
+  if (typeof (want.parts || {}).fire_factor === 'number') close(Number(got.fire_factor), want.parts.fire_factor, `${what}: fire factor`);
+  else assert.equal(got.fire_factor, null, `${what}: no fire factor`);
+  assert.deepEqual(got.cells, want.cells || {}, `${what}: cells by colour`);
+  const top = want.top || [];
+  assert.equal(got.top.length, top.length, `${what}: top contributors`);
+  top.forEach((c, i) => {
+    assert.equal(got.top[i].kind, c.kind, `${what}: contributor ${i + 1} kind`);
+    assert.equal(got.top[i].code, c.code || '', `${what}: contributor ${i + 1} code`);
+    close(got.top[i].share, c.share, `${what}: contributor ${i + 1} share`);
+    if (c.kind === 'enterprise') assert.equal(got.top[i].dossier, String(c.id || c.code), `${what}: contributor ${i + 1} opens its dossier`);
+  });
+}
+
+// clickRiskFeature clicks the map where layer draws a feature (the middle of the map
+// first) and returns that feature's properties.
+async function clickRiskFeature(page, layer) {
+  const hit = await page.evaluate((l) => {
+    const m = window.safegrid.map;
+    const c = m.getCanvas();
+    const w = c.clientWidth, h = c.clientHeight;
+    const pts = [[w / 2, h / 2]];
+    for (let fy = 0.2; fy <= 0.7; fy += 0.05) for (let fx = 0.25; fx <= 0.75; fx += 0.05) pts.push([w * fx, h * fy]);
+    for (const [x, y] of pts) {
+      const f = m.queryRenderedFeatures([x, y], { layers: [l] });
+      if (f.length) return { x, y, props: f[0].properties };
+    }
+    return null;
+  }, layer);
+  assert.ok(hit, `the map draws ${layer}`);
+  const box = await page.locator('#map').boundingBox();
+  await page.mouse.click(box.x + hit.x, box.y + hit.y);
+  return hit.props;
+}
+
+await test('risk map: district bureau (金山) — legend, ranked streets, breakdown of a clicked area and cell, trend, warnings, XLSX/GeoJSON, English', async (use) => {
+  assert.ok(opt['risk-district'], '--risk-district is required');
+  const token = await apiLogin(opt['risk-district']);
+  const me = await apiJSON('/api/v1/me', { token });
+  const page = use(await open(opt['risk-district'], 'district'));
+  await openRiskMap(page);
+
+  // The legend and the ranked streets of the bureau's own district, as the API lists them.
+  let api = await apiJSON('/api/v1/risk/areas?level=street', { token });
+  assert.ok(api.snapshot && api.snapshot.id, 'the API has a snapshot');
+  await checkLegend(page, api.snapshot);
+  assert.equal(await page.getAttribute('#risk-snapshot', 'data-id'), String(api.snapshot.id), '#risk-snapshot');
+  sameRiskList(await riskRows(page), api, 'streets');
+  for (const a of api.areas) assert.equal(a.district_code, me.district_code, `street ${a.code} is in the bureau's district`);
+  if (opt['risk-raised']) {
+    const raised = api.areas.find((a) => a.code === opt['risk-raised']);
+    assert.ok(raised, `the raised street ${opt['risk-raised']} is listed`);
+    assert.equal(raised.colour, 'red', 'the raised street is red (its 重大 enterprise)');
+    assert.ok(['up', 'new'].includes(raised.change), `the raised street's change: ${raised.change}`);
+  }
+  await page.selectOption('#risk-level', 'district');
+  await waitRiskList(page, 'district');
+  const districts = await apiJSON('/api/v1/risk/areas?level=district', { token });
+  sameRiskList(await riskRows(page), districts, 'districts');
+  assert.deepEqual(districts.areas.map((a) => a.code), [me.district_code], 'the bureau sees its own district only');
+  await page.selectOption('#risk-level', 'street');
+  await waitRiskList(page, 'street');
+
+  // The tiles drew, from the snapshot the list shows.
+  const src = await page.evaluate(() => window.safegrid.map.getSource('risk').tiles[0]);
+  assert.ok(src.includes(`snapshot=${api.snapshot.id}`), `the tiles carry the snapshot: ${src}`);
+  const areaFeatures = await page.evaluate(() => window.safegrid.map.querySourceFeatures('risk', { sourceLayer: 'risk_areas' }).length);
+  assert.ok(areaFeatures > 0, `risk_areas features from the tiles: ${areaFeatures}`);
+  await shoot(page, 'risk-district');
+
+  // A click on an area of the map: its breakdown as the API gives it.
+  const props = await clickRiskFeature(page, 'risk-areas-fill');
+  await page.waitForSelector(`#panel[data-state="ok"] #risk-breakdown[data-kind="area"][data-code="${props.code}"]`);
+  const area = await apiJSON(`/api/v1/risk/areas/${props.code}?snapshot=${api.snapshot.id}`, { token });
+  assert.equal(props.colour, area.colour, `the tile's colour of ${props.code}`);
+  sameBreakdown(await breakdownOnPage(page), area, `area ${props.code}`);
+  // A row of the list opens its area too.
+  const top = api.areas[0];
+  await page.click(`#risk-areas tbody tr[data-code="${top.code}"]`);
+  await page.waitForSelector(`#panel[data-state="ok"] #risk-breakdown[data-code="${top.code}"]`);
+  sameBreakdown(await breakdownOnPage(page), await apiJSON(`/api/v1/risk/areas/${top.code}?snapshot=${api.snapshot.id}`, { token }), `area ${top.code}`);
+  // An enterprise contributor opens its dossier.
+  const dossierBtn = page.locator('#risk-top button[data-dossier]').first();
+  if (await dossierBtn.count()) {
+    await dossierBtn.click();
+    await page.waitForSelector('#dossier[data-state="ok"]');
+    await page.click('#dossier-close');
+  }
+
+  // Zoomed in on one of the district's hazards: cells; a click shows the cell's breakdown.
+  const hz = await apiJSON(`/api/v1/districts/${me.district_code}/hazards?limit=1`, { token });
+  assert.ok(hz.items.length, 'the district has hazards');
+  await page.click('#panel-close');
+  await page.evaluate(([lon, lat]) => window.safegrid.map.jumpTo({ center: [lon, lat], zoom: 14 }), [hz.items[0].location.lon, hz.items[0].location.lat]);
+  await settle(page);
+  const cell = await clickRiskFeature(page, 'risk-cells-fill');
+  await page.waitForSelector(`#panel[data-state="ok"] #risk-breakdown[data-kind="cell"][data-code="${cell.h3}"]`);
+  sameBreakdown(await breakdownOnPage(page), await apiJSON(`/api/v1/risk/cells/${cell.h3}?snapshot=${api.snapshot.id}`, { token }), `cell ${cell.h3}`);
+
+  // The trend between the oldest and the newest snapshot date: the compare list and the
+  // streets that went up outlined on the map.
+  const snaps = await apiJSON('/api/v1/risk/snapshots', { token });
+  const days = [...new Set(snaps.snapshots.map((s) => s.taken_on))];
+  assert.ok(days.length >= 2, `two snapshot dates to compare: ${days}`);
+  assert.deepEqual(await page.$$eval('#risk-from option', (os) => os.map((o) => o.value)), days, '#risk-from offers the snapshot dates');
+  const [to, from] = [days[0], days[days.length - 1]];
+  await page.selectOption('#risk-from', from);
+  await page.selectOption('#risk-to', to);
+  await page.click('#risk-compare-run');
+  await page.waitForSelector('#risk-compare-box:not([hidden])');
+  await settle(page);
+  const cmp = await apiJSON(`/api/v1/risk/compare?from=${from}&to=${to}&level=street`, { token });
+  const shown = await page.$$eval('#risk-compare tbody tr[data-code]', (trs) => trs.map((tr) => ({
+    code: tr.dataset.code, rise: tr.dataset.rise === 'true', from: tr.querySelector('[data-field="from_to"]').dataset.from,
+    to: tr.querySelector('[data-field="from_to"]').dataset.to, reason: tr.querySelector('[data-field="reason"]').textContent,
+  })));
+  assert.deepEqual(shown.map((r) => r.code), cmp.changes.map((c) => c.code), 'the compare list is the API\'s, in its order');
+  cmp.changes.forEach((c, i) => {
+    assert.equal(shown[i].from, c.from_colour || '', `${c.code}: from colour`);
+    assert.equal(shown[i].to, c.to_colour || '', `${c.code}: to colour`);
+    assert.equal(shown[i].reason, c.reason || '', `${c.code}: reason`);
+  });
+  const rises = cmp.changes.filter((c) => RISK_RANK[c.to_colour] > (RISK_RANK[c.from_colour] ?? -1)).map((c) => c.code);
+  if (opt['risk-raised']) {
+    assert.ok(rises.includes(opt['risk-raised']), `the raised street is among the rises: ${rises}`);
+    const r = cmp.changes.find((c) => c.code === opt['risk-raised']);
+    assert.ok(r.reason, 'the rise has a reason');
+  }
+  const filter = await page.evaluate(() => window.safegrid.map.getFilter('risk-rise-line'));
+  assert.deepEqual(filter[2][1].slice().sort(), rises.slice().sort(), 'the map outlines the areas that went up');
+  await page.evaluate(() => window.safegrid.map.jumpTo({ zoom: 10.5 }));
+  await shoot(page, 'risk-trend');
+
+  // Warnings: the list is the API's; one is acknowledged with a note; a stale close is
+  // refused with the server's words.
+  let warns = await apiJSON('/api/v1/risk/warnings?limit=50', { token });
+  assert.equal(Number(await text(page, '#risk-warn-total')), warns.total, '#risk-warn-total');
+  const warnIds = () => page.$$eval('#risk-warnings li[data-id]', (lis) => lis.map((li) => ({ id: Number(li.dataset.id), status: li.dataset.status })));
+  assert.deepEqual(await warnIds(), warns.warnings.map((w) => ({ id: w.id, status: w.status })), 'the warnings list');
+  await page.selectOption('#risk-warn-status', 'new');
+  await settle(page);
+  const fresh = await apiJSON('/api/v1/risk/warnings?status=new&limit=50', { token });
+  assert.deepEqual(await warnIds(), fresh.warnings.map((w) => ({ id: w.id, status: 'new' })), 'the new warnings');
+  assert.ok(fresh.warnings.length > 0, 'the district has new warnings (the raised street rose a colour)');
+  const w = opt['risk-raised'] ? fresh.warnings.find((x) => x.area_code === opt['risk-raised']) || fresh.warnings[0] : fresh.warnings[0];
+  await page.click(`#risk-warnings li[data-id="${w.id}"] button[data-ack]`);
+  await page.fill(`#risk-warnings li[data-id="${w.id}"] form.warn-form textarea`, '浏览器测试：已核实');
+  await page.click(`#risk-warnings li[data-id="${w.id}"] form.warn-form .warn-submit`);
+  await page.waitForSelector(`#risk-warnings li[data-id="${w.id}"]`, { state: 'detached' }); // no longer new
+  await settle(page);
+  const acked = await apiJSON(`/api/v1/risk/warnings/${w.id}`, { token });
+  assert.equal(acked.status, 'acknowledged', 'the warning is acknowledged');
+  assert.equal(acked.ack_note, '浏览器测试：已核实', 'with the note');
+  assert.equal(acked.acknowledged_by, opt['risk-district'], 'by the bureau');
+  assert.deepEqual(await warnIds(), (await apiJSON('/api/v1/risk/warnings?status=new&limit=50', { token })).warnings.map((x) => ({ id: x.id, status: 'new' })),
+    'the new warnings after acknowledging');
+  await page.selectOption('#risk-warn-status', 'acknowledged');
+  await settle(page);
+  await page.click(`#risk-warnings li[data-id="${w.id}"] button[data-close]`);
+  await page.fill(`#risk-warnings li[data-id="${w.id}"] form.warn-form textarea`, '浏览器测试：页面上的旧版本');
+  // Meanwhile someone closes it through the API: the page's version is stale.
+  const closed = await apiCall(`/api/v1/risk/warnings/${w.id}/close`, { token, method: 'POST', body: { note: '接口关闭', version: acked.version } });
+  assert.equal(closed.status, 200, `close through the API: ${closed.status} ${closed.text}`);
+  await page.click(`#risk-warnings li[data-id="${w.id}"] form.warn-form .warn-submit`);
+  await page.waitForFunction((id) => {
+    const e = document.querySelector(`#risk-warnings li[data-id="${id}"] .warn-error`);
+    return e && e.textContent.length > 0;
+  }, w.id);
+  const refusal = await apiCall(`/api/v1/risk/warnings/${w.id}/close`, { token, method: 'POST', body: { note: '浏览器测试：页面上的旧版本', version: acked.version } });
+  assert.equal(refusal.status, 409, `a stale version is a 409: ${refusal.status} ${refusal.text}`);
+  const shownErr = await text(page, `#risk-warnings li[data-id="${w.id}"] .warn-error`);
+  assert.ok(shownErr.includes(refusal.json.title), `the refusal shows the server's title: ${shownErr} / ${refusal.text}`);
+  if (refusal.json.detail) assert.ok(shownErr.includes(refusal.json.detail), `the refusal shows the server's detail: ${shownErr}`);
+  assert.equal(await page.getAttribute('#toast', 'data-kind'), 'error', '#toast shows the refusal');
+  assert.equal((await apiJSON(`/api/v1/risk/warnings/${w.id}`, { token })).close_note, '接口关闭', 'the refused close changed nothing');
+  await page.selectOption('#risk-warn-status', 'closed');
+  await settle(page);
+  const closedList = await apiJSON('/api/v1/risk/warnings?status=closed&limit=50', { token });
+  assert.deepEqual(await warnIds(), closedList.warnings.map((x) => ({ id: x.id, status: 'closed' })), 'the closed warnings');
+
+  // Downloads of the list: the workbook (checked by the Go side against the API) and the
+  // GeoJSON, one feature per listed area.
+  await page.selectOption('#risk-level', 'street');
+  const xlsx = await saveDownload(page, '#risk-xlsx', 'risk-areas.xlsx');
+  assert.match(xlsx.filename, /\.xlsx$/, 'workbook name');
+  assert.equal(readFileSync(xlsx.path).subarray(0, 4).toString('latin1'), 'PK\x03\x04', 'the workbook is a zip');
+  const apiFiles = {};
+  for (const level of ['district', 'street']) {
+    apiFiles[level] = path.resolve(opt.out, `risk-areas-${level}.json`);
+    writeFileSync(apiFiles[level], JSON.stringify(await apiJSON(`/api/v1/risk/areas?level=${level}&snapshot=${api.snapshot.id}`, { token })));
+  }
+  result.risk = { xlsx, level: 'street', api: apiFiles };
+  const gj = await saveDownload(page, '#risk-geojson', 'risk-areas.geojson');
+  const fc = JSON.parse(readFileSync(gj.path, 'utf8'));
+  assert.equal(fc.type, 'FeatureCollection', 'GeoJSON download');
+  api = await apiJSON(`/api/v1/risk/areas?level=street&snapshot=${api.snapshot.id}`, { token });
+  assert.deepEqual(fc.features.map((f) => f.properties.code), api.areas.map((a) => a.code), 'GeoJSON features: the listed areas in order');
+  assert.ok(fc.features.every((f) => f.geometry && /Polygon/.test(f.geometry.type)), 'GeoJSON features carry the area polygons');
+
+  // English: every label of the view, the legend's names.
+  await page.click('#lang-toggle');
+  assert.equal(await page.evaluate(() => document.documentElement.lang), 'en');
+  const legendEn = await page.$$eval('#risk-legend .legend-row[data-colour]', (rows) => rows.map((r) => r.textContent));
+  assert.deepEqual(legendEn, ['Major risk (red)', 'Considerable risk (orange)', 'Moderate risk (yellow)', 'Low risk (blue)'], 'the legend in English');
+  assert.equal(await text(page, '#risk-toggle'), 'Risk map', '#risk-toggle in English');
+  const cjk = await page.$$eval('#view-risk [data-i18n], #risk-legend h3, #risk-areas thead th, #risk-warnings button',
+    (els) => els.map((e) => e.textContent).filter((s) => /[\u4e00-\u9fff]/.test(s)));
+  assert.deepEqual(cjk, [], 'no Chinese label left in the English view');
+  assert.ok((await text(page, '#risk-legend-date')).startsWith('Snapshot of'), 'the legend date in English');
+  // Drawn labels too: the breakdown's, the warnings' status, the list's colours and changes.
+  await page.evaluate((c) => window.safegrid.openRiskArea(c), top.code);
+  await page.waitForSelector(`#panel[data-state="ok"] #risk-breakdown[data-code="${top.code}"]`);
+  const drawn = await page.$$eval('#risk-breakdown dt, #risk-breakdown h4, #risk-breakdown dd[data-field="colour"], #risk-parts .rk-part-label, #risk-warnings .rk-status, #risk-areas td[data-field]',
+    (els) => els.map((e) => e.textContent).filter((s) => /[\u4e00-\u9fff]/.test(s)));
+  assert.deepEqual(drawn, [], 'no Chinese in the drawn labels in English');
+  await page.click('#lang-toggle');
+  assert.ok((await text(page, '#risk-legend-date')).startsWith('快照日期'), 'back in Chinese');
+
+  // Back to the bureau's own view: its layers and legend return.
+  await page.click('#risk-toggle');
+  assert.equal(await page.isVisible('#view-district'), true, '#view-district again');
+  assert.equal(await page.isVisible('#risk-legend'), false, 'the risk legend hides');
+  assert.equal(await page.evaluate(() => window.safegrid.map.getLayoutProperty('risk-areas-fill', 'visibility')), 'none', 'the risk layers hide');
+});
+
+await test('risk map: street office — its own street\'s communities, the zone switch with its major hazard installations', async (use) => {
+  assert.ok(opt['risk-street'], '--risk-street is required');
+  const token = await apiLogin(opt['risk-street']);
+  const me = await apiJSON('/api/v1/me', { token });
+  // The demo's joint-control zone (金山 and 奉贤); an admin loads it if the demo has none.
+  let zones = (await apiJSON('/api/v1/risk/zones', { token })).zones;
+  if (!zones.length) {
+    const atoken = await apiLogin(opt.admin);
+    const put = await apiCall('/api/v1/risk/zones/hangzhou-bay', { token: atoken, method: 'PUT', body: { name: '杭州湾北岸化工联动联控区', areas: ['310116', '310120'] } });
+    assert.ok(put.status === 200 || put.status === 201, `PUT zone: ${put.status} ${put.text}`);
+    zones = (await apiJSON('/api/v1/risk/zones', { token })).zones;
+  }
+  assert.ok(zones.length > 0, 'the street office is a member of a zone');
+
+  const page = use(await open(opt['risk-street'], 'street'));
+  await openRiskMap(page);
+  const api = await apiJSON('/api/v1/risk/areas?level=community', { token });
+  sameRiskList(await riskRows(page), api, 'communities');
+  for (const a of api.areas) assert.equal(a.street_code, me.street_code, `community ${a.code} is in the office's street`);
+  await checkLegend(page, api.snapshot);
+  const streets = await apiJSON('/api/v1/risk/areas?level=street', { token });
+  assert.deepEqual(streets.areas.map((a) => a.code), [me.street_code], 'the office sees its own street only');
+  await shoot(page, 'risk-street');
+
+  // The warnings of the street, read the same as the API; the office may acknowledge.
+  const warns = await apiJSON('/api/v1/risk/warnings?limit=50', { token });
+  assert.deepEqual(await page.$$eval('#risk-warnings li[data-id]', (lis) => lis.map((li) => Number(li.dataset.id))), warns.warnings.map((w) => w.id), 'the street\'s warnings');
+  for (const w of warns.warnings) assert.equal(w.street_code, me.street_code, `warning ${w.id} is the street's`);
+
+  // The zone's picture: every read carries zone=; the list, the tiles and the zone's major
+  // hazard installations are the API's.
+  const zone = zones[0];
+  assert.deepEqual(await page.$$eval('#risk-zone option', (os) => os.map((o) => o.value)), ['', ...zones.map((z) => z.code)], '#risk-zone offers the zones');
+  await page.selectOption('#risk-zone', zone.code);
+  await waitRiskList(page, 'community', zone.code);
+  const inZone = await apiJSON(`/api/v1/risk/areas?level=community&zone=${zone.code}`, { token });
+  sameRiskList(await riskRows(page), inZone, `zone ${zone.code} communities`);
+  assert.ok(inZone.areas.length > api.areas.length, `the zone shows more than the street (${inZone.areas.length} > ${api.areas.length})`);
+  const tiles = await page.evaluate(() => window.safegrid.map.getSource('risk').tiles[0]);
+  assert.ok(tiles.includes(`zone=${zone.code}`), `the tiles carry the zone: ${tiles}`);
+  const major = await apiJSON(`/api/v1/risk/zones/${zone.code}/major-hazards`, { token });
+  const shownMajor = await page.$$eval('#risk-major-list li[data-id]', (lis) => lis.map((li) => ({ id: li.dataset.id, open: Number(li.dataset.open), overdue: Number(li.dataset.overdue) })));
+  assert.deepEqual(shownMajor, major.major_hazards.map((m) => ({ id: String(m.id), open: m.open_hazards, overdue: m.overdue_hazards })),
+    'the zone\'s major hazard installations, in the API\'s order with their open and overdue hazards');
+  assert.equal(Number(await text(page, '#risk-major-total')), major.major_hazards.length, '#risk-major-total');
+  assert.ok(major.major_hazards.length > 0, 'the chemical belt has major hazard installations');
+  const zw = await apiJSON(`/api/v1/risk/warnings?zone=${zone.code}&limit=50`, { token });
+  assert.equal(Number(await text(page, '#risk-warn-total')), zw.total, 'the zone\'s warnings total');
+  await shoot(page, 'risk-zone');
+  // Back to the office's own street.
+  await page.selectOption('#risk-zone', '');
+  await waitRiskList(page, 'community', '');
+  sameRiskList(await riskRows(page), await apiJSON('/api/v1/risk/areas?level=community', { token }), 'communities again');
+});
+
+await test('risk map: planner — the city\'s districts and streets ranked, a breakdown by the hook, warnings read-only', async (use) => {
+  const token = await apiLogin(opt.planner);
+  const page = use(await open(opt.planner, 'planner'));
+  await openRiskMap(page);
+  const streets = await apiJSON('/api/v1/risk/areas?level=street', { token });
+  sameRiskList(await riskRows(page), streets, 'the city\'s streets');
+  assert.ok(new Set(streets.areas.map((a) => a.district_code)).size > 1, 'streets of several districts');
+  await page.selectOption('#risk-level', 'district');
+  await waitRiskList(page, 'district');
+  const districts = await apiJSON('/api/v1/risk/areas?level=district', { token });
+  sameRiskList(await riskRows(page), districts, 'the city\'s districts');
+  const got = await page.evaluate((c) => window.safegrid.openRiskArea(c), districts.areas[0].code);
+  const want = await apiJSON(`/api/v1/risk/areas/${districts.areas[0].code}?snapshot=${districts.snapshot.id}`, { token });
+  assert.equal(got.code, want.code, 'openRiskArea resolves with the API\'s answer');
+  sameBreakdown(await breakdownOnPage(page), want, `district ${want.code}`);
+  assert.equal(await page.locator('#risk-warnings button[data-ack], #risk-warnings button[data-close]').count(), 0, 'a planner acknowledges nothing');
+  await shoot(page, 'risk-planner');
+});
+
+await test('risk config: admin — a bad threshold shows the field error and changes nothing; a good change saves; recompute', async (use) => {
+  const token = await apiLogin(opt.admin);
+  const before = await apiJSON('/api/v1/risk/config', { token });
+  const page = use(await open(opt.admin, 'admin'));
+  await page.click('#nav-risk');
+  await page.waitForSelector('#console-risk[data-state="ok"]');
+  assert.equal(await page.getAttribute('#risk-config-meta', 'data-id'), String(before.id), 'the configuration in force');
+  // Every number of the configuration has its input, holding the API's value.
+  const leaves = [];
+  const walk = (o, p) => {
+    for (const [k, v] of Object.entries(o)) {
+      if (typeof v === 'number') leaves.push([`${p}.${k}`, v]);
+      else if (v && typeof v === 'object' && !Array.isArray(v)) walk(v, `${p}.${k}`);
+    }
+  };
+  walk(before.config, 'config');
+  for (const [p, v] of leaves) {
+    close(Number(await page.inputValue(`#risk-config-fields input[data-path="${p}"]`)), v, p);
+  }
+  const th = before.config.thresholds.street;
+  assert.ok(th && th.red > th.orange, 'street thresholds in force');
+
+  // Orange above red: refused, the field named beside its input, nothing saved.
+  const bad = structuredClone(before.config);
+  bad.thresholds.street.orange = th.red + 10;
+  const refusal = await apiCall('/api/v1/risk/config', { token, method: 'PUT', body: { config: bad, note: '浏览器测试：阈值顺序错误' } });
+  assert.equal(refusal.status, 400, `a bad threshold is a 400: ${refusal.status} ${refusal.text}`);
+  const fields = (refusal.json.errors || []).map((e) => e.field);
+  assert.ok(fields.some((f) => f.startsWith('config.thresholds.street')), `the 400 names the street thresholds: ${fields}`);
+  await page.fill('#risk-config-fields input[data-path="config.thresholds.street.orange"]', String(th.red + 10));
+  await page.fill('#risk-config-note', '浏览器测试：阈值顺序错误');
+  await page.click('#risk-config-save');
+  await page.waitForFunction(() => [...document.querySelectorAll('#risk-config-form .field-error')].some((e) => e.textContent));
+  await settle(page);
+  for (const e of refusal.json.errors) {
+    const shown = await page.evaluate((f) => {
+      const el = document.querySelector(`#risk-config-form .field-error[data-for="${CSS.escape(f)}"]`);
+      return el ? el.textContent : document.getElementById('risk-config-error').textContent;
+    }, e.field);
+    assert.ok(shown.includes(e.reason), `${e.field}: the page shows "${e.reason}" (shown: ${shown})`);
+  }
+  assert.equal(await page.getAttribute('#risk-config-fields input[data-path="config.thresholds.street.orange"]', 'aria-invalid'),
+    fields.includes('config.thresholds.street.orange') ? 'true' : null, 'the named input is marked');
+  const unchanged = await apiJSON('/api/v1/risk/config', { token });
+  assert.equal(unchanged.id, before.id, 'the refused change saved nothing');
+  assert.deepEqual(unchanged.config, before.config, 'the configuration is unchanged');
+
+  // A good change: the hazardous-chemical enterprise weight up by one.
+  await page.click('#risk-config-reset');
+  const hazchem = before.config.hazchem + 1;
+  await page.fill('#risk-config-fields input[data-path="config.hazchem"]', String(hazchem));
+  await page.fill('#risk-config-note', '浏览器测试：危化品权重 +1');
+  await page.click('#risk-config-save');
+  await page.waitForFunction((id) => document.getElementById('risk-config-meta').dataset.id !== String(id), before.id);
+  await settle(page);
+  const after = await apiJSON('/api/v1/risk/config', { token });
+  assert.notEqual(after.id, before.id, 'a new configuration record');
+  assert.equal(await page.getAttribute('#risk-config-meta', 'data-id'), String(after.id), 'the page shows the new record');
+  assert.equal(after.config.hazchem, hazchem, 'the API returns the change');
+  assert.equal(after.note, '浏览器测试：危化品权重 +1', 'with its note');
+  assert.equal(after.created_by, opt.admin, 'by the admin');
+  const expected = structuredClone(before.config);
+  expected.hazchem = hazchem;
+  assert.deepEqual(after.config, expected, 'nothing else changed');
+  assert.equal(await page.$$eval('#risk-config-form .field-error', (es) => es.filter((e) => e.textContent).length), 0, 'no field error left');
+
+  // 立即重新计算: the new snapshot, as the API lists it first.
+  await page.click('#risk-recompute');
+  await page.waitForSelector('#risk-recompute-result[data-state="ok"], #risk-recompute-result[data-state="error"]');
+  const state = await page.getAttribute('#risk-recompute-result', 'data-state');
+  assert.equal(state, 'ok', `recompute: ${await text(page, '#risk-recompute-result')}`);
+  const snaps = await apiJSON('/api/v1/risk/snapshots?limit=1', { token });
+  assert.equal(await page.getAttribute('#risk-recompute-result', 'data-id'), String(snaps.snapshots[0].id), 'the new snapshot is the latest');
+  assert.ok((await text(page, '#risk-recompute-result')).includes(snaps.snapshots[0].taken_on), 'named with its date');
+  const runsAnswer = await apiJSON('/api/v1/risk/runs?limit=10', { token });
+  const runs = Array.isArray(runsAnswer) ? runsAnswer : Object.values(runsAnswer).find(Array.isArray);
+  assert.deepEqual(await page.$$eval('#risk-runs li[data-id]', (lis) => lis.map((li) => Number(li.dataset.id))), runs.map((r) => r.id), 'the latest runs');
+  assert.equal(runs[0].snapshot_id, snaps.snapshots[0].id, 'the latest run made the new snapshot');
+  await page.click('#lang-toggle');
+  assert.equal(await text(page, '#nav-risk'), 'Risk settings', '#nav-risk in English');
+  const cjk = await page.$$eval('#console-risk legend, #console-risk label > span, #console-risk button',
+    (els) => els.map((e) => e.textContent).filter((s) => /[\u4e00-\u9fff]/.test(s) && !/^[\u4e00-\u9fff]+$/.test(s.trim())));
+  assert.deepEqual(cjk, [], 'the editor\'s labels in English (the configuration\'s own keys, e.g. 重大, stay as they are)');
+  await page.screenshot({ path: path.resolve(opt.screenshots, 'risk-config.png') });
 });
 
 await browser.close();
