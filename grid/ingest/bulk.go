@@ -16,7 +16,11 @@ import (
 // Bulk path: an import into an empty table loads the rows the in-memory tagger settled
 // straight into the table by COPY, with the table's secondary indexes dropped and built
 // again at the end, inside the import's transaction (so still all or nothing). The rows
-// area_tag or ST_MakeValid must see still go through staging and the usual SQL.
+// area_tag or ST_MakeValid must see still go through staging and the usual SQL. Every
+// kind but areas takes it; the first history rows of hazards (hazard_history) and
+// enterprises (enterprise_risk_levels) are written afterwards from the loaded table in one
+// INSERT … SELECT (bulkChildSQL), into their table truncated and stripped of its secondary
+// indexes too when it is empty (prepareChild).
 
 // bulkKind tells whether kind k can take the bulk path: areas keep their own write
 // (parents, parts). Hazards and enterprises take it too: their first history rows

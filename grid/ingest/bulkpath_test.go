@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -35,27 +33,14 @@ func TestBulkPathMatchesSQLPath(t *testing.T) {
 		t.Fatal(err)
 	}
 	bulk, plain := testdb.New(t, nil), testdb.New(t, nil)
-	load := func(ctx context.Context, st *grid.Store, kind, path string) *ingest.ImportResult {
-		t.Helper()
-		f, err := os.Open(filepath.Join(dir, path))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		res, err := ingest.New(st).Import(ctx, f, ingest.ImportOptions{Kind: kind, Format: ingest.FormatGeoJSON, Actor: "test"})
-		if err != nil {
-			t.Fatalf("%s: %v", kind, err)
-		}
-		return res
-	}
 	var tables []string
 	for _, f := range m.Files {
 		k, ok := grid.KindByName(f.Kind)
 		if !ok {
 			continue // users, grid units and cells are not import kinds
 		}
-		a := load(ctx, bulk, f.Kind, f.Path)
-		b := load(ingest.WithoutBulk(ctx), plain, f.Kind, f.Path)
+		a := demoImport(ctx, t, bulk, dir, f.Kind, f.Path)
+		b := demoImport(ingest.WithoutBulk(ctx), t, plain, dir, f.Kind, f.Path)
 		if a.Inserted == 0 || a.Inserted != b.Inserted || a.Rejected != b.Rejected {
 			t.Fatalf("%s: bulk %+v, SQL %+v", f.Kind, a, b)
 		}
@@ -75,20 +60,8 @@ func TestBulkPathMatchesSQLPath(t *testing.T) {
 	if len(dumps) < 9 {
 		t.Fatalf("compared %d tables; want the seven feature kinds and two histories", len(dumps))
 	}
-	dump := func(st *grid.Store, q string) []string {
-		t.Helper()
-		rows, err := testdb.DB(st).Query(ctx, q+" ORDER BY 1")
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			t.Fatal(err)
-		}
-		return out
-	}
 	for table, q := range dumps {
-		a, b := dump(bulk, q), dump(plain, q)
+		a, b := queryTexts(t, bulk, q), queryTexts(t, plain, q)
 		if len(a) == 0 || len(a) != len(b) {
 			t.Fatalf("%s: %d rows by the bulk path, %d by the SQL path", table, len(a), len(b))
 		}
