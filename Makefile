@@ -57,7 +57,7 @@ fuzz: build
 	@url=$$(scripts/db.sh start) && export DATABASE_URL=$$url && \
 	  $(GO) test ./api -run '^$$' -fuzz FuzzHTTP -fuzztime $(FUZZTIME) -parallel $(FUZZPARALLEL)
 
-# bench-import: 1,000,000 generated enterprises loaded three ways; see BENCHMARKS.md.
+# bench-import: 1,000,000 enterprises, 2,000,000 hazards and 167,000 pipelines loaded three ways; see BENCHMARKS.md.
 bench-import: build
 	@url=$$(scripts/db.sh start) && DATABASE_URL=$$url scripts/bench-import.sh
 

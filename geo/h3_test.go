@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/paulmach/orb"
@@ -396,4 +398,80 @@ func BenchmarkCellsLine20km(b *testing.B) {
 	for b.Loop() {
 		Cells(ls, SupervisionRes)
 	}
+}
+
+// clearCellShapes empties the process-wide hexagon and neighbour cache.
+func clearCellShapes() {
+	cellShapes.hex.Clear()
+	cellShapes.nbrs.Clear()
+	cellShapes.nHex.Store(0)
+	cellShapes.nNbrs.Store(0)
+}
+
+// The hexagons and neighbour lists are shared by all geometries and goroutines: Cells
+// must give the same answer from a cold cache, a warm one, from goroutines filling it at
+// once, and past its size limit (when cells are computed each time).
+func TestCellsSharedShapes(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	var geoms []orb.Geometry
+	for i := 0; i < 40; i++ {
+		var ls orb.LineString
+		p := orb.Point{121.2 + r.Float64()*0.5, 31.0 + r.Float64()*0.3}
+		for j := 0; j < 20; j++ {
+			ls = append(ls, p)
+			p = orb.Point{p[0] + (r.Float64()-0.5)*0.01, p[1] + (r.Float64()-0.5)*0.01}
+		}
+		geoms = append(geoms, ls)
+		geoms = append(geoms, orb.Polygon{closeRing(orb.Ring(ls[:8]))})
+	}
+	clearCellShapes()
+	cold := make([][]h3.Cell, len(geoms))
+	for i, g := range geoms {
+		cold[i] = Cells(g, SupervisionRes)
+	}
+	if cellShapes.nHex.Load() == 0 || cellShapes.nNbrs.Load() == 0 {
+		t.Fatal("nothing cached")
+	}
+	check := func(what string, got [][]h3.Cell) {
+		t.Helper()
+		for i := range geoms {
+			if !slices.Equal(got[i], cold[i]) {
+				t.Fatalf("%s: geometry %d: %d cells, cold cache %d", what, i, len(got[i]), len(cold[i]))
+			}
+		}
+	}
+	warm := make([][]h3.Cell, len(geoms))
+	for i, g := range geoms {
+		warm[i] = Cells(g, SupervisionRes)
+	}
+	check("warm", warm)
+
+	clearCellShapes()
+	par := make([][]h3.Cell, len(geoms))
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < len(geoms); i = int(next.Add(1) - 1) {
+				par[i] = Cells(geoms[i], SupervisionRes)
+			}
+		}()
+	}
+	wg.Wait()
+	check("filled at once", par)
+
+	clearCellShapes()
+	cellShapes.nHex.Store(maxCellShapes)
+	cellShapes.nNbrs.Store(maxCellShapes)
+	full := make([][]h3.Cell, len(geoms))
+	for i, g := range geoms {
+		full[i] = Cells(g, SupervisionRes)
+	}
+	check("full cache", full)
+	if _, ok := cellShapes.hex.Load(cold[0][0]); ok {
+		t.Error("a full cache took a cell")
+	}
+	clearCellShapes()
 }

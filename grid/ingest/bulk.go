@@ -16,16 +16,77 @@ import (
 // Bulk path: an import into an empty table loads the rows the in-memory tagger settled
 // straight into the table by COPY, with the table's secondary indexes dropped and built
 // again at the end, inside the import's transaction (so still all or nothing). The rows
-// area_tag or ST_MakeValid must see still go through staging and the usual SQL.
+// area_tag or ST_MakeValid must see still go through staging and the usual SQL. Every
+// kind but areas takes it; the first history rows of hazards (hazard_history) and
+// enterprises (enterprise_risk_levels) are written afterwards from the loaded table in one
+// INSERT … SELECT (bulkChildSQL), into their table truncated and stripped of its secondary
+// indexes too when it is empty (prepareChild).
 
 // bulkKind tells whether kind k can take the bulk path: areas keep their own write
-// (parents, parts) and hazards start a history with each insert.
-func bulkKind(k *grid.Kind) bool { return k.Name != "areas" && k.Name != "hazards" }
+// (parents, parts). Hazards and enterprises take it too: their first history rows
+// (bulkChild) are written from the loaded table after the COPY.
+func bulkKind(k *grid.Kind) bool { return k.Name != "areas" }
+
+// noBulk, as a context value, keeps an import on the SQL path even into an empty table: the
+// tests load the same file both ways and compare the tables.
+type noBulk struct{}
+
+// bulkChild is the table the bulk path fills from k's loaded table after the COPY, with
+// bulkChildSQL: a hazard's history starts with its import, an enterprise's risk-level
+// history with its first level.
+func bulkChild(k *grid.Kind) string {
+	switch k.Name {
+	case "hazards":
+		return "hazard_history"
+	case "enterprises":
+		return "enterprise_risk_levels"
+	}
+	return ""
+}
+
+// bulkChildSQL writes the rows of bulkChild(k) for every row of k's table (all of them the
+// import's: the table was empty), as the SQL path's INSERT … RETURNING and riskLevelSteps
+// write them for each row they insert. $1 is the actor.
+func bulkChildSQL(k *grid.Kind) string {
+	switch k.Name {
+	case "hazards":
+		return `INSERT INTO hazard_history (district_code, hazard_id, from_status, to_status, actor, note, at)
+SELECT district_code, id, NULL, status, $1, 'imported', reported_at FROM hazards`
+	case "enterprises":
+		return bulkRiskLevelSQL
+	}
+	return ""
+}
+
+// prepareChild readies an empty child table for bulkChildSQL the way bulkTable readies the
+// main one: locked, truncated in the transaction (no write-ahead log with wal_level
+// minimal) and its secondary indexes dropped, to be built once after the insert. A child
+// holding rows (enterprise_risk_levels outlives its enterprises) keeps its indexes and is
+// written row by row. Its foreign keys (hazard_history's to hazards) are not checked row by
+// row while deferForeignKeys has the triggers off: its rows are made from the rows of the
+// table they refer to, in the same statement.
+func prepareChild(ctx context.Context, tx pgx.Tx, table string) (droppedIndexes, error) {
+	var empty bool
+	q := "SELECT NOT EXISTS (SELECT 1 FROM " + pg.Ident(table) + ")"
+	if err := tx.QueryRow(ctx, q).Scan(&empty); err != nil || !empty {
+		return nil, err
+	}
+	if _, err := tx.Exec(ctx, "LOCK TABLE "+pg.Ident(table)+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+		return nil, err
+	}
+	if err := tx.QueryRow(ctx, q).Scan(&empty); err != nil || !empty {
+		return nil, err
+	}
+	if err := truncateEmpty(ctx, tx, table); err != nil {
+		return nil, err
+	}
+	return dropSecondaryIndexes(ctx, tx, table)
+}
 
 // bulkTable locks k's table and reports whether it is empty. It looks without a lock
 // first so that imports into a loaded table do not block its writers.
 func bulkTable(ctx context.Context, tx pgx.Tx, k *grid.Kind) (bool, error) {
-	if !bulkKind(k) {
+	if !bulkKind(k) || ctx.Value(noBulk{}) != nil {
 		return false, nil
 	}
 	table := pg.Ident(k.Table)

@@ -12,3 +12,16 @@ func DeferForeignKeys(ctx context.Context, tx pgx.Tx, table string) (deferred bo
 	fks, err := deferForeignKeys(ctx, tx, table)
 	return fks != nil, func() error { return fks.check(ctx, tx, table) }, err
 }
+
+// WithoutBulk keeps imports under ctx on the SQL path, to compare it with the bulk path.
+func WithoutBulk(ctx context.Context) context.Context { return context.WithValue(ctx, noBulk{}, true) }
+
+// AppendNumeric exposes the bulk COPY's numeric encoder: the value's binary form, without
+// the length word.
+func AppendNumeric(x float64, precision, scale int) ([]byte, error) {
+	b, err := appendNumeric(nil, x, precision, scale)
+	if err != nil {
+		return nil, err
+	}
+	return b[4:], nil
+}

@@ -34,51 +34,80 @@ const (
 	oidDate        = 1082
 	oidTimestamptz = 1184
 	oidInt8Array   = 1016
+	oidNumeric     = 1700
 )
 
 // pgEpoch is where PostgreSQL's binary dates and timestamps count from.
 var pgEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
+// copyCols describe the bulk COPY's columns (tableColumns(k)): their types, typmods (for
+// numeric: precision and scale) and the value written for an absent field (fieldDefaults).
+type copyCols struct {
+	types    []uint32
+	mods     []int32
+	defaults []any // per field of the kind
+}
+
 // copyTypes are the types of the bulk COPY's columns (tableColumns(k)). geometry has no fixed OID: its binary
 // input is EWKB, which is what the records carry.
-func copyTypes(ctx context.Context, tx pgx.Tx, k *grid.Kind) ([]uint32, error) {
+func copyTypes(ctx context.Context, tx pgx.Tx, k *grid.Kind) (copyCols, error) {
 	cols := tableColumns(k)
 	rows, err := tx.Query(ctx, `
-SELECT a.attname::text, CASE WHEN t.typname = 'geometry' THEN 0 ELSE a.atttypid::int8 END
+SELECT a.attname::text, CASE WHEN t.typname = 'geometry' THEN 0 ELSE a.atttypid::int8 END, a.atttypmod
   FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
  WHERE a.attrelid = $1::regclass AND a.attname = ANY ($2) AND NOT a.attisdropped`, pg.Ident(k.Table), cols)
 	if err != nil {
-		return nil, err
+		return copyCols{}, err
 	}
 	types := map[string]uint32{}
+	mods := map[string]int32{}
 	var name string
 	var oid int64
-	if _, err := pgx.ForEachRow(rows, []any{&name, &oid}, func() error {
-		types[name] = uint32(oid)
+	var mod int32
+	if _, err := pgx.ForEachRow(rows, []any{&name, &oid, &mod}, func() error {
+		types[name], mods[name] = uint32(oid), mod
 		return nil
 	}); err != nil {
-		return nil, err
+		return copyCols{}, err
 	}
-	out := make([]uint32, len(cols))
+	out := copyCols{types: make([]uint32, len(cols)), mods: make([]int32, len(cols))}
 	for i, c := range cols {
 		t, ok := types[c]
 		if !ok {
-			return nil, fmt.Errorf("%s has no column %s", k.Table, c)
+			return copyCols{}, fmt.Errorf("%s has no column %s", k.Table, c)
 		}
 		switch t {
-		case 0, oidBool, oidInt8, oidInt2, oidInt4, oidText, oidFloat4, oidFloat8, oidVarchar, oidDate, oidTimestamptz, oidInt8Array:
+		case 0, oidBool, oidInt8, oidInt2, oidInt4, oidText, oidFloat4, oidFloat8, oidVarchar, oidDate, oidTimestamptz, oidInt8Array, oidNumeric:
 		default:
-			return nil, fmt.Errorf("bulk copy into %s: column %s has a type (oid %d) the encoder does not write", k.Table, c, t)
+			return copyCols{}, fmt.Errorf("bulk copy into %s: column %s has a type (oid %d) the encoder does not write", k.Table, c, t)
 		}
-		out[i] = t
+		out.types[i], out.mods[i] = t, mods[c]
 	}
 	return out, nil
+}
+
+// fieldDefaults are the values the SQL path's INSERT gives an absent field (writeSQL's
+// coalesce): false for a flag, and a hazard's lifecycle start, status reported at the
+// transaction's now(); nil (NULL) for the others.
+func fieldDefaults(k *grid.Kind, now time.Time) []any {
+	out := make([]any, len(k.Fields))
+	for i, f := range k.Fields {
+		switch {
+		case k.Name == "hazards" && f.Name == "status":
+			out[i] = "reported"
+		case k.Name == "hazards" && f.Name == "reported_at":
+			out[i] = now
+		case f.Type == grid.Bool:
+			out[i] = false
+		}
+	}
+	return out
 }
 
 // copyReader is an io.Reader of the binary COPY stream of the records split settles.
 type copyReader struct {
 	split *splitSource
-	types []uint32
+	cols  copyCols
 	buf   []byte
 	off   int
 	state int // 0 header to write, 1 rows, 2 trailer written
@@ -110,7 +139,7 @@ func (r *copyReader) Read(p []byte) (int, error) {
 					r.state = 2
 					break
 				}
-				if r.buf, r.err = appendCopyRow(r.split.k, r.buf, rec, r.types); r.err != nil {
+				if r.buf, r.err = appendCopyRow(r.split.k, r.buf, rec, r.cols); r.err != nil {
 					return 0, r.err
 				}
 			}
@@ -124,13 +153,13 @@ func (r *copyReader) Read(p []byte) (int, error) {
 }
 
 // appendCopyRow appends rec as one binary COPY tuple of the columns tableColumns(k).
-func appendCopyRow(k *grid.Kind, b []byte, rec record, types []uint32) ([]byte, error) {
-	b = binary.BigEndian.AppendUint16(b, uint16(len(types)))
+func appendCopyRow(k *grid.Kind, b []byte, rec record, cols copyCols) ([]byte, error) {
+	b = binary.BigEndian.AppendUint16(b, uint16(len(cols.types)))
 	col := 0
 	var err error
 	next := func(v any) {
 		if err == nil {
-			b, err = appendCopyValue(b, types[col], v)
+			b, err = appendCopyValue(b, cols.types[col], cols.mods[col], v)
 			if err != nil {
 				err = fmt.Errorf("column %s: %w", tableColumns(k)[col], err)
 			}
@@ -144,10 +173,10 @@ func appendCopyRow(k *grid.Kind, b []byte, rec record, types []uint32) ([]byte, 
 			next(code)
 		}
 	}
-	for i, f := range k.Fields {
+	for i := range k.Fields {
 		v := rec.vals[i]
-		if v == nil && f.Type == grid.Bool {
-			v = false
+		if v == nil {
+			v = cols.defaults[i]
 		}
 		next(v)
 	}
@@ -164,7 +193,7 @@ func appendCopyRow(k *grid.Kind, b []byte, rec record, types []uint32) ([]byte, 
 }
 
 // appendCopyValue appends one field: its length (-1 for NULL) and its binary form.
-func appendCopyValue(b []byte, oid uint32, v any) ([]byte, error) {
+func appendCopyValue(b []byte, oid uint32, mod int32, v any) ([]byte, error) {
 	be := binary.BigEndian
 	if v == nil {
 		return be.AppendUint32(b, math.MaxUint32), nil
@@ -228,6 +257,14 @@ func appendCopyValue(b []byte, oid uint32, v any) ([]byte, error) {
 			return be.AppendUint32(be.AppendUint32(b, 4), math.Float32bits(float32(x))), nil
 		}
 		return be.AppendUint64(be.AppendUint32(b, 8), math.Float64bits(x)), nil
+	case oidNumeric:
+		if x, ok := v.(float64); ok {
+			precision, scale := 0, 0
+			if mod >= 4 { // VARHDRSZ + (precision << 16 | scale)
+				precision, scale = int((mod-4)>>16)&0xffff, int(mod-4)&0xffff
+			}
+			return appendNumeric(b, x, precision, scale)
+		}
 	case oidDate:
 		if t, ok := v.(time.Time); ok {
 			y, m, d := t.Date()

@@ -107,14 +107,15 @@ func containsString(list []string, s string) bool {
 	return false
 }
 
-// readGeometry reads a Point; any other geometry (or an odd Point) makes ok false.
+// readGeometry reads a Point, LineString, Polygon, MultiLineString or MultiPolygon whose
+// positions are all [lon, lat]; any other geometry (or an odd one: a third coordinate, an
+// empty array, members other than type and coordinates) makes ok false.
 func readGeometry(it *jsoniter.Iterator) (orb.Geometry, bool) {
 	if it.WhatIsNext() != jsoniter.ObjectValue {
 		return nil, false
 	}
 	var typ string
-	var coords [2]float64
-	nc := -1
+	var c coords
 	ok := true
 	it.ReadObjectCB(func(it *jsoniter.Iterator, key string) bool {
 		switch key {
@@ -125,23 +126,9 @@ func readGeometry(it *jsoniter.Iterator) (orb.Geometry, bool) {
 			}
 			typ = it.ReadString()
 		case "coordinates":
-			if it.WhatIsNext() != jsoniter.ArrayValue {
-				ok = false
+			c, ok = readCoords(it, 0)
+			if !ok {
 				return false
-			}
-			nc = 0
-			for it.ReadArray() {
-				if it.WhatIsNext() != jsoniter.NumberValue || nc == 2 {
-					ok = false
-					return false
-				}
-				x, err := strconv.ParseFloat(string(it.ReadNumber()), 64)
-				if err != nil {
-					ok = false
-					return false
-				}
-				coords[nc] = x
-				nc++
 			}
 		default:
 			ok = false
@@ -149,8 +136,93 @@ func readGeometry(it *jsoniter.Iterator) (orb.Geometry, bool) {
 		}
 		return it.Error == nil
 	})
-	if !ok || it.Error != nil || typ != "Point" || nc != 2 {
+	if !ok || it.Error != nil {
 		return nil, false
 	}
-	return orb.Point(coords), true
+	switch {
+	case typ == "Point" && c.depth == 1:
+		return c.pt, true
+	case typ == "LineString" && c.depth == 2:
+		return orb.LineString(c.pts), true
+	case typ == "Polygon" && c.depth == 3:
+		return polygonOf(c.kids), true
+	case typ == "MultiLineString" && c.depth == 3:
+		out := make(orb.MultiLineString, len(c.kids))
+		for i, k := range c.kids {
+			out[i] = orb.LineString(k.pts)
+		}
+		return out, true
+	case typ == "MultiPolygon" && c.depth == 4:
+		out := make(orb.MultiPolygon, len(c.kids))
+		for i, k := range c.kids {
+			out[i] = polygonOf(k.kids)
+		}
+		return out, true
+	}
+	return nil, false
+}
+
+// coords is a GeoJSON coordinates array: a position (depth 1), a list of positions (2),
+// or lists of those (3, 4), every member of the same depth.
+type coords struct {
+	depth int
+	pt    orb.Point
+	pts   []orb.Point // depth 2
+	kids  []coords    // depth 3 and 4
+}
+
+func polygonOf(rings []coords) orb.Polygon {
+	p := make(orb.Polygon, len(rings))
+	for i, r := range rings {
+		p[i] = orb.Ring(r.pts)
+	}
+	return p
+}
+
+// readCoords reads one coordinates array; level counts the arrays around it.
+func readCoords(it *jsoniter.Iterator, level int) (coords, bool) {
+	if it.WhatIsNext() != jsoniter.ArrayValue || level > 3 {
+		return coords{}, false
+	}
+	var out coords
+	nc := 0
+	ok := true
+	for it.ReadArray() {
+		switch it.WhatIsNext() {
+		case jsoniter.NumberValue:
+			if out.depth > 1 || nc == 2 {
+				return coords{}, false
+			}
+			x, err := strconv.ParseFloat(string(it.ReadNumber()), 64)
+			if err != nil {
+				return coords{}, false
+			}
+			out.pt[nc] = x
+			nc++
+			out.depth = 1
+		case jsoniter.ArrayValue:
+			if out.depth == 1 {
+				return coords{}, false
+			}
+			var kid coords
+			if kid, ok = readCoords(it, level+1); !ok || (out.depth != 0 && kid.depth+1 != out.depth) {
+				return coords{}, false
+			}
+			out.depth = kid.depth + 1
+			if kid.depth == 1 {
+				out.pts = append(out.pts, kid.pt)
+			} else {
+				out.kids = append(out.kids, kid)
+			}
+		default:
+			return coords{}, false
+		}
+		if it.Error != nil {
+			return coords{}, false
+		}
+	}
+	if it.Error != nil || out.depth == 0 || (out.depth == 1 && nc != 2) {
+		return coords{}, false
+	}
+	return out, true
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/encoding/wkb"
@@ -131,7 +132,7 @@ func benchRecords(b *testing.B, k *grid.Kind, path string, n int) ([]orb.Geometr
 }
 
 // benchCopyTypes are column types as copyTypes would find them, from the field types.
-func benchCopyTypes(k *grid.Kind) []uint32 {
+func benchCopyTypes(k *grid.Kind) copyCols {
 	types := []uint32{oidText, oidText, oidText}
 	for _, f := range k.Fields {
 		t := uint32(oidText)
@@ -153,7 +154,8 @@ func benchCopyTypes(k *grid.Kind) []uint32 {
 	if hasCells(k) {
 		types = append(types, oidInt8Array)
 	}
-	return append(types, 0)
+	types = append(types, 0)
+	return copyCols{types: types, mods: make([]int32, len(types)), defaults: fieldDefaults(k, time.Now())}
 }
 
 // oldEWKB4326 is the former ewkb4326 (grid/ingest/bulk.go before go-geom): WKB to EWKB with SRID

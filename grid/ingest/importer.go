@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -181,7 +182,7 @@ func (s *Service) load(ctx context.Context, r io.Reader, opts ImportOptions) (*I
 	if err != nil {
 		return nil, err
 	}
-	var dropped droppedIndexes
+	var dropped, childDropped droppedIndexes
 	var fks foreignKeys
 	if bulk {
 		trace.step("drop secondary indexes")
@@ -194,6 +195,11 @@ func (s *Service) load(ctx context.Context, r io.Reader, opts ImportOptions) (*I
 		if fks, err = deferForeignKeys(ctx, tx, k.Table); err != nil {
 			return nil, err
 		}
+		if child := bulkChild(k); child != "" {
+			if childDropped, err = prepareChild(ctx, tx, child); err != nil {
+				return nil, err
+			}
+		}
 	}
 	src := newRecordSource(ctx, sc, k, co, opts.Progress)
 	defer src.cancel() // stops the readers if COPY ends early
@@ -201,12 +207,17 @@ func (s *Service) load(ctx context.Context, r io.Reader, opts ImportOptions) (*I
 	if bulk {
 		trace.step("read, check and copy into " + k.Table)
 		split = &splitSource{src: src, k: k}
-		var types []uint32
-		if types, err = copyTypes(ctx, tx, k); err != nil {
+		var cols copyCols
+		if cols, err = copyTypes(ctx, tx, k); err != nil {
 			return nil, err
 		}
+		var now time.Time // the defaults' now(): the transaction's start
+		if err = tx.QueryRow(ctx, "SELECT now()").Scan(&now); err != nil {
+			return nil, err
+		}
+		cols.defaults = fieldDefaults(k, now)
 		q := fmt.Sprintf("COPY %s (%s) FROM STDIN WITH (FORMAT binary)", pg.Ident(k.Table), pg.IdentList(tableColumns(k)))
-		_, err = tx.Conn().PgConn().CopyFrom(ctx, &copyReader{split: split, types: types}, q)
+		_, err = tx.Conn().PgConn().CopyFrom(ctx, &copyReader{split: split, cols: cols}, q)
 	} else {
 		trace.step("read, check and copy")
 		_, err = tx.CopyFrom(ctx, pgx.Identifier{"staging"}, stagingColumns(k), src)
@@ -284,9 +295,9 @@ func (s *Service) load(ctx context.Context, r io.Reader, opts ImportOptions) (*I
 	}
 	if bulk {
 		res.Inserted += split.n
-		if k.Name == "enterprises" {
-			trace.step("record the first risk levels")
-			if _, err := tx.Exec(ctx, bulkRiskLevelSQL, opts.Actor); err != nil {
+		if child := bulkChild(k); child != "" {
+			trace.step("write " + child)
+			if _, err := tx.Exec(ctx, bulkChildSQL(k), opts.Actor); err != nil {
 				return nil, fmt.Errorf("write %s: %w", k.Name, err)
 			}
 		}
@@ -295,6 +306,9 @@ func (s *Service) load(ctx context.Context, r io.Reader, opts ImportOptions) (*I
 			return nil, err
 		}
 		if err := dropped.create(ctx, tx, trace); err != nil {
+			return nil, err
+		}
+		if err := childDropped.create(ctx, tx, trace); err != nil {
 			return nil, err
 		}
 	}
