@@ -67,7 +67,7 @@ func (s *Server) riskAdminRoutes() {
 	s.route(fiber.MethodGet, "/api/v1/risk/runs", Operation{
 		Summary:     "The risk recompute attempts (admin)",
 		Description: "Every recompute attempt, newest first: its trigger, who asked, when it started and finished, the snapshot it made or the error it failed with.",
-		Tags:        []string{"risk"}, Roles: []string{grid.RoleAdmin}, Params: []Param{LimitParam, OffsetParam}, Response: []risk.Run{},
+		Tags:        []string{"risk"}, Roles: []string{grid.RoleAdmin}, Params: []Param{LimitParam, OffsetParam}, Response: riskRunList{},
 		Problems: []int{fiber.StatusBadRequest},
 	}, s.riskRuns)
 }
@@ -151,5 +151,10 @@ func (s *Server) riskRuns(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(runs)
+	return c.JSON(riskRunList{Runs: runs})
+}
+
+// riskRunList is GET /risk/runs: the attempts, newest first, wrapped like the other lists.
+type riskRunList struct {
+	Runs []risk.Run `json:"runs"`
 }

@@ -185,8 +185,10 @@ func TestRiskAdminRoutes(t *testing.T) {
 		problemOf(t, resp, body, 404)
 	}
 	resp, body = ts.do(t, "GET", "/api/v1/risk/runs", "", auth("radmin")...)
-	var runs []risk.Run
-	if resp.StatusCode != 200 || json.Unmarshal(body, &runs) != nil || len(runs) != 3 || runs[1].Error == nil ||
+	var list struct{ Runs []risk.Run }
+	err := json.Unmarshal(body, &list)
+	runs := list.Runs
+	if resp.StatusCode != 200 || err != nil || len(runs) != 3 || runs[1].Error == nil ||
 		!strings.Contains(*runs[1].Error, "no room for cells") || runs[0].SnapshotID == nil || *runs[0].SnapshotID != sn2.ID {
 		t.Errorf("runs: %d %s", resp.StatusCode, body)
 	}

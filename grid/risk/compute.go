@@ -577,7 +577,7 @@ func (s *Service) index(ctx context.Context, tx pgx.Tx, cfg Config, asOf time.Ti
 		c.floorColour = rankColour(c.acc.floor)
 		c.colour = Higher(c.scoreColour, c.floorColour)
 		if c.spill > 0 {
-			c.acc.top = append(c.acc.top, Contributor{Kind: KindSpill, Detail: fmt.Sprintf("%d ring(s) × %g", cfg.Spill.K, cfg.Spill.Share), Points: c.spill})
+			c.acc.top = append(c.acc.top, Contributor{Kind: KindSpill, Detail: fmt.Sprintf("邻近 %d 圈网格 × %g", cfg.Spill.K, cfg.Spill.Share), Points: c.spill})
 		}
 		finishTop(c.acc, c.score)
 		ix.cells = append(ix.cells, c)
@@ -817,7 +817,7 @@ func (s *Service) hazards(ctx context.Context, tx pgx.Tx, cfg Config, asOf time.
 		}
 		if overdue {
 			pts *= cfg.HazardOverdue
-			detail += " · overdue 逾期"
+			detail += " · 逾期"
 			g.counts[nOverdue]++
 		}
 		g.counts[nOpen]++

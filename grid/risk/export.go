@@ -148,7 +148,7 @@ func ChangeChinese(change string) string {
 var colourNames = map[Colour]string{Red: "重大风险", Orange: "较大风险", Yellow: "一般风险", Blue: "低风险"}
 
 // colourFills are the report's fills, in the map's colours.
-var colourFills = map[Colour]string{Red: "FF0000", Orange: "FF9900", Yellow: "FFFF00", Blue: "3D85C6"}
+var colourFills = map[Colour]string{Red: "E53935", Orange: "FB8C00", Yellow: "FDD835", Blue: "1E88E5"}
 
 // reportValues is one row of a sheet: texts (formula-safe), numbers, and nil for empty.
 func reportValues(level string, r *AreaRow, districtNames map[string]string) []any {

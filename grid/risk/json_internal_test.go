@@ -11,7 +11,7 @@ import (
 func TestRiskJSONAsEncodingJSON(t *testing.T) {
 	top := []Contributor{
 		{Kind: KindEnterprise, ID: 7, Code: "91310104MA1A000000", Name: `上海"化工"\厂` + "\t\x01", Detail: "重大 · 重大危险源", Points: 1.0 / 3, Share: 1e-7},
-		{Kind: KindSpill, Detail: "1 ring(s) × 0.25", Points: 2.5e21},
+		{Kind: KindSpill, Detail: "邻近 1 圈网格 × 0.25", Points: 2.5e21},
 		{Kind: KindHazard, ID: 1, Name: "bad \xff utf-8", Points: 0},
 	}
 	var got, want []map[string]any

@@ -107,7 +107,7 @@ type CellDetail struct {
 	ScoreColour   Colour             `json:"score_colour" enum:"red,orange,yellow,blue"`
 	FloorColour   *Colour            `json:"floor_colour"`
 	FireMinutes   *float64           `json:"fire_minutes" doc:"the response time from the nearest fire station; null when the snapshot did not record it"`
-	Parts         map[string]float64 `json:"parts"`
+	Parts         map[string]float64 `json:"parts" doc:"points by component (enterprises, hazards, pipelines, gas_sites, underground, spill) and fire_factor, the multiplier already applied to them"`
 	Top           []Contributor      `json:"top"`
 }
 

@@ -470,7 +470,7 @@ func TestRiskGeoJSONAndXLSX(t *testing.T) {
 	// The colour cell is filled in the colour.
 	style, _ := x.GetCellStyle("街镇", "F3")
 	st, err := x.GetStyle(style)
-	if err != nil || len(st.Fill.Color) != 1 || st.Fill.Color[0] != "FF9900" {
+	if err != nil || len(st.Fill.Color) != 1 || st.Fill.Color[0] != "FB8C00" {
 		t.Fatalf("fill %+v %v", st, err)
 	}
 	drows, _ := x.GetRows("区")
