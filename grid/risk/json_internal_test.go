@@ -56,7 +56,7 @@ func TestRiskTopPruning(t *testing.T) {
 		}
 		a.add(g, 1.25)
 	}
-	finishTop(a, 1)
+	finishTop(a, 1, topN)
 	sortTop(all)
 	if len(a.top) != topN {
 		t.Fatalf("%d kept", len(a.top))
