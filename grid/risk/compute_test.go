@@ -537,3 +537,34 @@ func TestRiskSnapshotStatistics(t *testing.T) {
 		t.Fatalf("the planner estimates snapshot %d at %.0f cells; it has %d", sn.ID, rows, sn.Cells)
 	}
 }
+
+// The open hazards are read on a second connection in the recompute's own snapshot; a pool
+// of one connection reads them in the transaction itself, with the same answer (and
+// without waiting for a connection that never comes).
+func TestRiskRecomputeOnOneConnection(t *testing.T) {
+	st, svc, _ := riskStore(t)
+	ctx := context.Background()
+	two := recompute(t, svc, risk.Request{})
+	one, err := grid.Open(ctx, testdb.URL(t, st), grid.WithMaxConns(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer one.Close()
+	cctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	sn, err := risk.New(one).Recompute(cctx, risk.Request{Trigger: risk.TriggerManual, By: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var differ int
+	if err := testdb.DB(st).QueryRow(ctx, `WITH a AS (SELECT * FROM risk_cells WHERE snapshot_id = $1),
+	    b AS (SELECT * FROM risk_cells WHERE snapshot_id = $2)
+	SELECT count(*) FROM a FULL JOIN b ON b.h3 = a.h3
+	 WHERE a.h3 IS NULL OR b.h3 IS NULL OR a.score <> b.score OR a.colour <> b.colour
+	    OR a.top::text <> b.top::text OR a.parts::text <> b.parts::text`, two.ID, sn.ID).Scan(&differ); err != nil {
+		t.Fatal(err)
+	}
+	if differ != 0 || sn.Cells != two.Cells {
+		t.Fatalf("one connection: %d cells differ from two connections' (cells %d vs %d)", differ, sn.Cells, two.Cells)
+	}
+}
