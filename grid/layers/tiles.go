@@ -3,7 +3,6 @@ package layers
 import (
 	"context"
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 
@@ -239,7 +238,7 @@ func (c *Collection) tileSQL(scope string) string {
     ORDER BY t.id
 )
 SELECT ST_AsMVT(mvtgeom.*, %[6]s, %[1]d, 'geom', 'id') FROM mvtgeom WHERE geom IS NOT NULL`,
-		geo.TileExtent, geo.TileBuffer, strings.Join(cols, ", "), c.table(), scope, quoteLiteral(c.ID))
+		geo.TileExtent, geo.TileBuffer, strings.Join(cols, ", "), c.table(), scope, pg.Literal(c.ID))
 }
 
 // aggregateTileSQL is the SQL of c's aggregated tile: $1-$3 z/x/y, $4 the H3 resolution,
@@ -272,7 +271,7 @@ func (c *Collection) aggregateTileSQL(scope string) string {
     ORDER BY cells.cell
 )
 SELECT ST_AsMVT(mvtgeom.*, %[6]s, %[4]d, 'geom', 'id') FROM mvtgeom WHERE geom IS NOT NULL`,
-		extra, c.table(), scope, geo.TileExtent, extraCol, quoteLiteral(c.ID))
+		extra, c.table(), scope, geo.TileExtent, extraCol, pg.Literal(c.ID))
 }
 
 // areasTileSQL: districts at every zoom, streets from 9, communities from 12. Areas are
@@ -332,20 +331,8 @@ func (s *Service) gridCellsTile(ctx context.Context, p *grid.Principal, z, x, y 
 // candidateCells are the resolution-9 cells whose centres lie in b grown by about two
 // cell widths, a superset of the cells whose hexagons touch b.
 func candidateCells(b orb.Bound) []int64 {
-	const grow = 0.005 // degrees: about 500 m, two res-9 cells
-	lat0, lat1 := math.Max(b.Min[1]-grow, -89.9), math.Min(b.Max[1]+grow, 89.9)
-	lon0, lon1 := math.Max(b.Min[0]-grow, -180), math.Min(b.Max[0]+grow, 180)
-	loop := h3.GeoLoop{{Lat: lat0, Lng: lon0}, {Lat: lat0, Lng: lon1}, {Lat: lat1, Lng: lon1}, {Lat: lat1, Lng: lon0}}
-	cells := h3.PolygonToCells(h3.GeoPolygon{GeoLoop: loop}, geo.SupervisionRes)
-	out := make([]int64, len(cells))
-	for i, c := range cells {
-		out[i] = int64(c)
-	}
-	return out
+	return geo.BoundCells(b, 0.005, geo.SupervisionRes) // 0.005°: about 500 m, two res-9 cells
 }
-
-// quoteLiteral quotes a layer name from our own list as an SQL string literal.
-func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // LayerBounds is the lon/lat extent of a layer's features in p's scope: the collection's
 // extent, or the areas' for grid_cells and areas; geo.ShanghaiExtent() when empty.

@@ -10,7 +10,6 @@ import (
 	"math"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -21,6 +20,7 @@ import (
 	"github.com/uber/h3-go/v4"
 
 	"safegrid/grid"
+	"safegrid/grid/internal/pg"
 )
 
 // Request asks for a recompute: why (a trigger), who (an actor) and as of when (zero:
@@ -317,9 +317,10 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id, computed_at`, sn.TakenOn, 
 	}
 	// The statistics must know the new snapshot before the rules join it to the previous
 	// one: with the rows just written the planner takes it for empty and joins two
-	// snapshots' cells by a nested loop over every pair (minutes on the whole city).
-	// ANALYZE counts the transaction's own rows, and its statistics commit with them. The
-	// few snapshot ids need no large sample (3,000 rows, not 30,000: 0.05 s, not 0.25 s).
+	// snapshots' cells by a nested loop over every pair (on the whole city, until the
+	// statement timeout). ANALYZE counts the transaction's own rows, and its statistics
+	// commit with them. The few snapshot ids need no large sample (3,000 rows, not
+	// 30,000; BENCHMARKS.md).
 	if _, err := tx.Exec(ctx, `SET LOCAL default_statistics_target = 10; ANALYZE risk_cells (snapshot_id); ANALYZE risk_areas (snapshot_id)`); err != nil {
 		return Snapshot{}, err
 	}
@@ -347,14 +348,11 @@ func (s *Service) inSnapshot(ctx context.Context, snap string, f func(pgx.Tx) er
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 	// SET TRANSACTION SNAPSHOT takes no parameter: snap is the server's own snapshot id
 	// (hex digits and dashes), quoted as a literal.
-	if _, err := tx.Exec(ctx, `SET TRANSACTION SNAPSHOT `+quoteLiteral(snap)+`; SET LOCAL statement_timeout = '10min'`); err != nil {
+	if _, err := tx.Exec(ctx, `SET TRANSACTION SNAPSHOT `+pg.Literal(snap)+`; SET LOCAL statement_timeout = '10min'`); err != nil {
 		return err
 	}
 	return f(tx)
 }
-
-// quoteLiteral quotes s as an SQL string literal.
-func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // The components of the index (parts' keys, in this order).
 var components = []string{"enterprises", "hazards", "pipelines", "gas_sites", "underground"}
@@ -466,9 +464,10 @@ func rankColour(r int) Colour {
 	return LevelColour(grid.RiskLevels()[3-r])
 }
 
-func (s *Service) index(ctx context.Context, tx pgx.Tx, cfg Config, asOf time.Time) (*index, error) {
+// newGroups is an empty set of places and the function that finds (or adds) one.
+func newGroups() (map[areaKey]*group, func(areaKey) *group) {
 	groups := map[areaKey]*group{}
-	get := func(k areaKey) *group {
+	return groups, func(k areaKey) *group {
 		g := groups[k]
 		if g == nil {
 			g = &group{floor: -1}
@@ -476,45 +475,34 @@ func (s *Service) index(ctx context.Context, tx pgx.Tx, cfg Config, asOf time.Ti
 		}
 		return g
 	}
+}
+
+func (s *Service) index(ctx context.Context, tx pgx.Tx, cfg Config, asOf time.Time) (*index, error) {
+	groups, get := newGroups()
 	// The open hazards are read on a second connection at the same time, in a transaction
 	// that imports this one's snapshot (the same view of the data): the server scans
-	// them while Go sums the enterprises. Their places are merged in afterwards.
-	// (A pool of one connection reads them in this transaction, after the enterprises.)
-	hctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	hdone := make(chan error, 1)
-	hgroups := map[areaKey]*group{}
-	hget := func(k areaKey) *group {
-		g := hgroups[k]
-		if g == nil {
-			g = &group{floor: -1}
-			hgroups[k] = g
-		}
-		return g
-	}
-	if s.db.Config().MaxConns < 2 {
-		hdone <- nil
-	} else {
+	// them while Go sums the enterprises. Their places are merged in afterwards. A pool
+	// of one connection reads them in this transaction, after the enterprises.
+	hgroups, hget := newGroups()
+	readHazards := func() error { return s.hazards(ctx, tx, cfg, asOf, hget) }
+	if s.db.Config().MaxConns >= 2 {
 		var snap string
 		if err := tx.QueryRow(ctx, `SELECT pg_export_snapshot()`).Scan(&snap); err != nil {
 			return nil, err
 		}
+		hctx, cancel := context.WithCancel(ctx)
+		defer cancel() // an early return stops the reader; its channel is buffered
+		done := make(chan error, 1)
 		go func() {
-			hdone <- s.inSnapshot(hctx, snap, func(htx pgx.Tx) error { return s.hazards(hctx, htx, cfg, asOf, hget) })
+			done <- s.inSnapshot(hctx, snap, func(htx pgx.Tx) error { return s.hazards(hctx, htx, cfg, asOf, hget) })
 		}()
+		readHazards = func() error { return <-done }
 	}
 	if err := s.enterprises(ctx, tx, cfg, asOf, get); err != nil {
-		cancel()
-		<-hdone
 		return nil, fmt.Errorf("enterprises: %w", err)
 	}
-	if err := <-hdone; err != nil {
+	if err := readHazards(); err != nil {
 		return nil, fmt.Errorf("hazards: %w", err)
-	}
-	if s.db.Config().MaxConns < 2 {
-		if err := s.hazards(ctx, tx, cfg, asOf, hget); err != nil {
-			return nil, fmt.Errorf("hazards: %w", err)
-		}
 	}
 	for k, hg := range hgroups {
 		g := get(k)

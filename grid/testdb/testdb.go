@@ -147,7 +147,7 @@ func (s *Setup) template(t testing.TB, ctx context.Context) string {
 		// The build time, so that dropStale can tell a template left behind by an old
 		// schema from one another worktree with another schema is using right now.
 		if _, err := admin.Exec(ctx, "COMMENT ON DATABASE "+pgx.Identifier{name}.Sanitize()+" IS "+
-			quoteLiteral(templateMark+time.Now().UTC().Format(time.RFC3339))); err != nil {
+			pg.Literal(templateMark+time.Now().UTC().Format(time.RFC3339))); err != nil {
 			t.Fatal(err)
 		}
 		dropStale(ctx, admin, "safegrid_tmpl_"+s.Name+"_", name)
@@ -243,5 +243,3 @@ func dropStale(ctx context.Context, admin *pgx.Conn, prefix, keep string) {
 		_, _ = admin.Exec(ctx, "DROP DATABASE IF EXISTS "+id+" WITH (FORCE)")
 	}
 }
-
-func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }

@@ -44,6 +44,10 @@ func IdentList(names []string) string {
 	return strings.Join(out, ", ")
 }
 
+// Literal quotes s as an SQL string literal, for the statements that take no parameters
+// (SET TRANSACTION SNAPSHOT, COMMENT ON) and values from the code's own lists.
+func Literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
 // Collect runs sql and scans every row into one value of T.
 func Collect[T any](ctx context.Context, q Querier, dst *[]T, sql string, args ...any) error {
 	rows, err := q.Query(ctx, sql, args...)
